@@ -20,7 +20,7 @@ internal sealed class CliErrorFilter(ConsoleAppFilter next) : ConsoleAppFilter(n
         {
             Environment.ExitCode = 130;
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentParseFailedException or ArgumentException)
         {
             Environment.ExitCode = ExitCodes.Usage;
             Console.Error.WriteLine($"error: {ex.Message}");

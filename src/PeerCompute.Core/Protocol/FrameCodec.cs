@@ -26,6 +26,10 @@ public static class FrameCodec
     public const int HeaderLength = 5;
     public const int DefaultMaxPayloadLength = 1024 * 1024;
 
+    // One reusable JSON writer per thread keeps encoding allocation-free.
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_jsonWriter;
+
     public static FrameStatus TryDecode(
         ReadOnlySequence<byte> input,
         int maxPayloadLength,
@@ -113,8 +117,19 @@ public static class FrameCodec
         var header = writer.GetSpan(HeaderLength);
         header[0] = (byte)type;
         writer.Advance(HeaderLength);
-        using (var json = new Utf8JsonWriter(writer, new JsonWriterOptions { SkipValidation = true }))
+        var json = t_jsonWriter;
+        if (json is null)
+            t_jsonWriter = json = new Utf8JsonWriter(writer, new JsonWriterOptions { SkipValidation = true });
+        else
+            json.Reset(writer);
+        try
+        {
             JsonSerializer.Serialize(json, value, typeInfo);
+        }
+        finally
+        {
+            json.Reset(Stream.Null); // do not keep the caller's buffer alive
+        }
         int length = writer.WrittenCount - start - HeaderLength;
         // ArrayBufferWriter's written memory is contiguous, so the length can be filled in afterwards.
         var written = System.Runtime.InteropServices.MemoryMarshal.AsMemory(writer.WrittenMemory);

@@ -9,6 +9,10 @@ var commands = new Dictionary<string, int>
     ["peers add"] = 1,
     ["peers list"] = 0,
     ["peers remove"] = 1,
+    ["deploy"] = 1,
+    ["status"] = 0,
+    ["logs"] = 1,
+    ["stop"] = 1,
 };
 if (CliApp.Prepare(ref args, "peerctl", "identity, trust list and deployments on trusted providers.", commands, "--addr", "--env") is { } exit)
     return exit;
@@ -17,5 +21,6 @@ var app = ConsoleApp.Create();
 app.UseFilter<CliErrorFilter>();
 app.Add<IdentityCommands>();
 app.Add<PeersCommands>("peers");
+app.Add<DeploymentCommands>();
 await app.RunAsync(args).ConfigureAwait(false);
 return CliApp.Finish();

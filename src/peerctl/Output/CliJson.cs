@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using PeerCompute.Core.Protocol;
 using PeerCompute.Core.Trust;
 
 namespace PeerCompute.Ctl.Output;
@@ -9,10 +10,22 @@ internal sealed record IdOutput(string PeerId, string Home);
 
 internal sealed record PeersOutput(IReadOnlyList<TrustedPeer> Peers);
 
+internal sealed record DeployOutput(string Id, string Name, string Provider, string ProviderName, string State, string? LocalUrl, string? PublicUrl, int CpuMillicores, long MemoryBytes);
+
+internal sealed record StatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity);
+
+internal sealed record StopOutput(string Id, string Name, string State);
+
+internal sealed record ErrorOutput(ErrorResponse Error);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
 [JsonSerializable(typeof(IdOutput))]
 [JsonSerializable(typeof(PeersOutput))]
 [JsonSerializable(typeof(TrustedPeer))]
+[JsonSerializable(typeof(DeployOutput))]
+[JsonSerializable(typeof(StatusOutput))]
+[JsonSerializable(typeof(StopOutput))]
+[JsonSerializable(typeof(ErrorOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOut

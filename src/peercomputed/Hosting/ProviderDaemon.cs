@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Logging;
+using PeerCompute.Core.Identity;
+using PeerCompute.Core.Multiformats;
+using PeerCompute.Core.Protocol;
+using PeerCompute.Core.Storage;
+using PeerCompute.Core.Trust;
+using PeerCompute.Daemon.Configuration;
+using PeerCompute.Daemon.Service;
+using PeerCompute.Net.Host;
+using PeerCompute.Runtime;
+using ZLogger;
+
+namespace PeerCompute.Daemon.Hosting;
+
+/// <summary>
+/// The provider: the container runtime (adopting what ran before), the libp2p host serving
+/// <c>/peercompute/1.0.0</c>, and a graceful stop that finishes in-flight requests and leaves containers running.
+/// </summary>
+internal sealed class ProviderDaemon
+{
+    public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
+
+    public static async Task<int> RunAsync(ProviderConfig config, PeerComputeHome home, PeerIdentity identity, ILoggerFactory loggers, CancellationToken stop)
+    {
+        var log = loggers.CreateLogger("peercomputed");
+        log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId}");
+        log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {config.MaxMemoryBytes} bytes, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {config.Gateway ?? "none"}; mdns {(config.NoMdns ? "off" : "on")}");
+
+        var runtimeOptions = new RuntimeOptions
+        {
+            StateFolder = home.ProviderStateFolder,
+            MaxCpuMillicores = config.MaxCpuMillicores,
+            MaxMemoryBytes = config.MaxMemoryBytes,
+            MaxDeploys = config.MaxDeploys,
+        };
+        await using var runtime = new ContainerRuntime(runtimeOptions, loggers.CreateLogger("runtime"));
+        var report = await runtime.StartAsync(stop).ConfigureAwait(false);
+        log.ZLogInformation($"runtime ready: adopted {report.Adopted.Count}, vanished {report.Vanished.Count}, orphans {report.Orphans.Count} ({report.OrphansRemoved.Count} removed)");
+        foreach (string problem in report.Problems)
+            log.ZLogWarning($"reconcile: {problem}");
+
+        var trust = new TrustStore(home);
+        var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));
+        var backend = new RuntimeBackend(runtime, identity.PeerId, _ => null, ReadyTimeout);
+        var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"));
+
+        await using var host = new Libp2pHost(identity);
+        using var inFlight = new InFlight();
+        host.SetStreamHandler(ProtocolIds.PeerCompute, async (stream, ct) =>
+        {
+            using var _ = inFlight.Enter();
+            await handler.HandleAsync(stream.Stream, stream.RemotePeer, ct).ConfigureAwait(false);
+        });
+        host.InboundConnectionFailed += (endpoint, ex) => log.ZLogInformation($"inbound connection from {endpoint} failed: {ex.Message}");
+
+        var bound = new List<Multiaddr>();
+        foreach (string text in config.EffectiveListen)
+        {
+            var address = Multiaddr.Parse(text);
+            try
+            {
+                bound.Add(await host.ListenAsync(address, stop).ConfigureAwait(false));
+            }
+            catch (System.Net.Sockets.SocketException ex) when (config.Listen.Count == 0 && address.Components[0].Protocol == MultiaddrProtocol.Ip6)
+            {
+                log.ZLogWarning($"not listening on {address}: {ex.Message}");
+            }
+        }
+        foreach (var address in host.ListenAddresses)
+            log.ZLogInformation($"listening on {address}/p2p/{identity.PeerId}");
+        log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId}");
+        SystemdNotify.Notify("READY=1");
+
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        log.ZLogInformation($"stopping: no new requests; waiting for {inFlight.Count} in flight; containers keep running");
+        SystemdNotify.Notify("STOPPING=1");
+        host.RemoveStreamHandler(ProtocolIds.PeerCompute);
+        if (!await inFlight.WaitIdleAsync(DrainTimeout).ConfigureAwait(false))
+            log.ZLogWarning($"{inFlight.Count} requests still running after {DrainTimeout.TotalSeconds} s; closing them");
+        log.ZLogInformation($"stopped");
+        return 0;
+    }
+
+    private static bool IsTrusted(TrustStore trust, PeerId peer, ILogger log)
+    {
+        try
+        {
+            return trust.IsTrusted(peer);
+        }
+        catch (TrustStoreException ex)
+        {
+            log.ZLogError($"{ex.Message}");
+            return false;
+        }
+    }
+
+    /// <summary>Counts running request handlers so a stop can wait for them.</summary>
+    private sealed class InFlight : IDisposable
+    {
+        private readonly Lock _lock = new();
+        private int _count;
+        private TaskCompletionSource _idle = CompletedSource();
+
+        public int Count
+        {
+            get { lock (_lock) return _count; }
+        }
+
+        public IDisposable Enter()
+        {
+            lock (_lock)
+            {
+                if (_count++ == 0)
+                    _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            return new Exit(this);
+        }
+
+        public async Task<bool> WaitIdleAsync(TimeSpan timeout)
+        {
+            Task idle;
+            lock (_lock)
+                idle = _idle.Task;
+            return await Task.WhenAny(idle, Task.Delay(timeout)).ConfigureAwait(false) == idle;
+        }
+
+        private void Leave()
+        {
+            lock (_lock)
+            {
+                if (--_count == 0)
+                    _idle.TrySetResult();
+            }
+        }
+
+        public void Dispose()
+        {
+        }
+
+        private static TaskCompletionSource CompletedSource()
+        {
+            var source = new TaskCompletionSource();
+            source.SetResult();
+            return source;
+        }
+
+        private sealed class Exit(InFlight owner) : IDisposable
+        {
+            private int _done;
+
+            public void Dispose()
+            {
+                if (Interlocked.Exchange(ref _done, 1) == 0)
+                    owner.Leave();
+            }
+        }
+    }
+}

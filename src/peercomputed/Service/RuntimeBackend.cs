@@ -1,0 +1,159 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using PeerCompute.Core.Identity;
+using PeerCompute.Core.Protocol;
+using PeerCompute.Runtime;
+using RuntimeLogEntry = PeerCompute.Runtime.LogEntry;
+using WireLogEntry = PeerCompute.Core.Protocol.LogEntry;
+
+namespace PeerCompute.Daemon.Service;
+
+/// <summary>Maps the application protocol onto the container runtime, and runtime failures onto error codes.</summary>
+internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout) : IProviderBackend
+{
+    public const int DefaultContainerPort = 80;
+
+    public async Task<DeployResponse> DeployAsync(DeployRequest request, PeerId owner, IProgress<DeployProgress> progress, CancellationToken cancellationToken)
+    {
+        var spec = new DeploymentSpec
+        {
+            Name = string.IsNullOrWhiteSpace(request.Name) ? DefaultName(request.Image) : request.Name,
+            Image = request.Image,
+            ContainerPort = request.Port ?? DefaultContainerPort,
+            CpuMillicores = request.CpuMillicores,
+            MemoryBytes = request.MemoryBytes,
+            Environment = request.Env ?? new Dictionary<string, string>(),
+            Command = request.Command,
+            ReadOnlyRootFilesystem = !request.WritableRootfs,
+            RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
+        };
+        var pullProgress = new Progress(progress);
+        var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
+        status = await WaitUntilAnsweringAsync(status, owner, cancellationToken).ConfigureAwait(false);
+        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes);
+    }
+
+    public async Task<StopResponse> StopAsync(StopRequest request, PeerId owner, CancellationToken cancellationToken)
+    {
+        var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
+        await Call(() => runtime.StopAsync(found.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
+        await Call(async () => { await runtime.RemoveAsync(found.Id, owner.ToString(), cancellationToken).ConfigureAwait(false); return 0; }).ConfigureAwait(false);
+        return new StopResponse(found.Id, found.Name, "removed");
+    }
+
+    public async Task<StatusResponse> StatusAsync(StatusRequest request, PeerId owner, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<DeploymentStatus> list;
+        if (request.Deployment is { } one)
+        {
+            var found = await FindAsync(one, owner, cancellationToken).ConfigureAwait(false);
+            list = [await Call(() => runtime.GetStatusAsync(found.Id, owner.ToString(), includeUsage: true, cancellationToken)).ConfigureAwait(false)];
+        }
+        else
+        {
+            list = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
+        }
+        var capacity = runtime.GetCapacity();
+        return new StatusResponse(
+            provider.ToString(),
+            [.. list.Select(ToInfo)],
+            new CapacityInfo(capacity.TotalCpuMillicores, capacity.TotalMemoryBytes, capacity.MaxDeploys, capacity.UsedCpuMillicores, capacity.UsedMemoryBytes, capacity.Deploys));
+    }
+
+    public async IAsyncEnumerable<WireLogEntry> LogsAsync(LogsRequest request, PeerId owner, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
+        var options = new LogOptions { Tail = request.Tail, Follow = request.Follow, Since = request.Since };
+        await foreach (var entry in runtime.StreamLogsAsync(found.Id, owner.ToString(), options, cancellationToken).ConfigureAwait(false))
+            yield return new WireLogEntry(entry.Stream == LogStream.Stderr ? "stderr" : "stdout", entry.Timestamp, entry.Text);
+    }
+
+    private DeploymentInfo ToInfo(DeploymentStatus s) => new(
+        s.Id, s.Name, s.Image, StateText(s.State), s.CpuMillicores, s.MemoryBytes, s.CreatedAt,
+        LocalUrl(s), s.State is DeploymentState.Running ? publicUrlFor(s.Name) : null,
+        s.ExitCode is { } code ? (int)code : null, s.OomKilled, (int)s.RestartCount,
+        s.Usage is { } u ? u.CpuMillicores / 10.0 : null, s.Usage?.MemoryBytes,
+        s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)]);
+
+    /// <summary>By id, or by name; another owner's deployments do not exist for this owner.</summary>
+    private async Task<DeploymentStatus> FindAsync(string idOrName, PeerId owner, CancellationToken cancellationToken)
+    {
+        var mine = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
+        return mine.FirstOrDefault(d => d.Id == idOrName)
+            ?? mine.FirstOrDefault(d => d.Name == idOrName)
+            ?? throw new ProviderException(ErrorCodes.NotFound, $"No deployment '{idOrName}'.");
+    }
+
+    /// <summary>Answers only once the container accepts connections, so the URL works when the user gets it.</summary>
+    private async Task<DeploymentStatus> WaitUntilAnsweringAsync(DeploymentStatus status, PeerId owner, CancellationToken cancellationToken)
+    {
+        if (status.HostPort is not { } port)
+            return status;
+        var deadline = DateTime.UtcNow + readyTimeout;
+        var delay = TimeSpan.FromMilliseconds(20);
+        while (DateTime.UtcNow < deadline)
+        {
+            using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+            {
+                try
+                {
+                    using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    attempt.CancelAfter(TimeSpan.FromSeconds(1));
+                    await probe.ConnectAsync(System.Net.IPAddress.Loopback, port, attempt.Token).ConfigureAwait(false);
+                    return status;
+                }
+                catch (SocketException)
+                {
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                }
+            }
+            var now = await Call(() => runtime.GetStatusAsync(status.Id, owner.ToString(), includeUsage: false, cancellationToken)).ConfigureAwait(false);
+            if (now.State is DeploymentState.Exited or DeploymentState.Vanished)
+                return now; // the status carries the exit code and last log lines
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false); // polling a port: there is no event to wait on
+            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
+        }
+        return status;
+    }
+
+    private static string LocalUrl(DeploymentStatus s) => s.HostPort is { } port ? $"http://127.0.0.1:{port}" : "";
+
+    private static string StateText(DeploymentState state) => state.ToString().ToLowerInvariant();
+
+    private static string DefaultName(string image)
+    {
+        string last = image.Split('@')[0].Split('/')[^1].Split(':')[0];
+        var cleaned = new string([.. last.Select(c => char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '-')]).Trim('-');
+        return string.IsNullOrEmpty(cleaned) ? "app" : cleaned;
+    }
+
+    private static async Task<T> Call<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (RuntimeException ex)
+        {
+            throw new ProviderException(CodeOf(ex.Code), ex.Message);
+        }
+    }
+
+    private static string CodeOf(RuntimeErrorCode code) => code switch
+    {
+        RuntimeErrorCode.InvalidSpec => ErrorCodes.InvalidRequest,
+        RuntimeErrorCode.CapacityExceeded => ErrorCodes.CapacityExceeded,
+        RuntimeErrorCode.ImageNotFound => ErrorCodes.ImageNotFound,
+        RuntimeErrorCode.ImagePullFailed or RuntimeErrorCode.DigestMismatch => ErrorCodes.PullFailed,
+        RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked => ErrorCodes.RuntimeUnavailable,
+        RuntimeErrorCode.NotFound => ErrorCodes.NotFound,
+        _ => ErrorCodes.Internal,
+    };
+
+    private sealed class Progress(IProgress<DeployProgress> target) : IProgress<PullProgress>
+    {
+        public void Report(PullProgress value) => target.Report(new DeployProgress(value.Status, value.Layer, value.CurrentBytes, value.TotalBytes));
+    }
+}

@@ -1,0 +1,227 @@
+using System.Globalization;
+using ConsoleAppFramework;
+using PeerCompute.Cli;
+using PeerCompute.Core.Identity;
+using PeerCompute.Core.Protocol;
+using PeerCompute.Core.Resources;
+using PeerCompute.Core.Storage;
+using PeerCompute.Core.Trust;
+using PeerCompute.Ctl.Client;
+using PeerCompute.Ctl.Output;
+
+namespace PeerCompute.Ctl.Commands;
+
+/// <summary>Deployments on trusted providers.</summary>
+internal sealed class DeploymentCommands
+{
+    private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Run an image on a trusted provider and print its URL(s).
+    /// Example: peerctl deploy ghcr.io/sam/app:1.4 --peer maya --port 8080 --memory 256MB --env MODE=prod
+    /// </summary>
+    /// <param name="image">Image reference (name:tag or name@sha256:digest).</param>
+    /// <param name="peer">Provider name or PeerId from your trust list (optional with one provider).</param>
+    /// <param name="name">Deployment name (default: from the image).</param>
+    /// <param name="cpu">CPU: 500m, 0.5 or 2 (cores). Default 500m.</param>
+    /// <param name="memory">Memory: 256MB, 1GiB, 512m. Default 256MB.</param>
+    /// <param name="port">The container port to expose (default 80).</param>
+    /// <param name="env">KEY=VALUE environment variable; repeat for several.</param>
+    /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp).</param>
+    /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes.</param>
+    [Command("deploy")]
+    public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
+        int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, CancellationToken cancellationToken = default)
+    {
+        if (!Quantities.TryParseMillicores(cpu, out int millicores))
+            throw new UsageException($"--cpu '{cpu}' is not a CPU amount (examples: 500m, 0.5, 2).");
+        if (!Quantities.TryParseBytes(memory, out long bytes))
+            throw new UsageException($"--memory '{memory}' is not a size (examples: 256MB, 1GiB, 512m).");
+        if (port is <= 0 or > 65535)
+            throw new UsageException($"--port {port} is not a port (1-65535).");
+        var variables = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string pair in env?.Values ?? [])
+        {
+            int eq = pair.IndexOf('=');
+            if (eq <= 0)
+                throw new UsageException($"--env '{pair}' is not KEY=VALUE.");
+            variables[pair[..eq]] = pair[(eq + 1)..];
+        }
+
+        await WithProviderAsync(peer, json, async session =>
+        {
+            var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, null, writable);
+            var progress = new PullDisplay();
+            DeployResponse response;
+            try
+            {
+                response = await session.Client.DeployAsync(request, progress, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                Terminal.ClearStatus();
+            }
+            if (json)
+            {
+                JsonOut.Write(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes), CliJsonContext.Default.DeployOutput);
+                return;
+            }
+            Console.Out.WriteLine($"Deployed {response.Name} ({response.Id}) on {session.Target.DisplayName}: {response.State}");
+            if (response.PublicUrl is { } publicUrl)
+                Console.Out.WriteLine($"  public: {publicUrl}");
+            if (!string.IsNullOrEmpty(response.LocalUrl))
+                Console.Out.WriteLine($"  local:  {response.LocalUrl}  (on the provider's machine)");
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>List your deployments on a provider (like docker ps), or show one.</summary>
+    /// <param name="deployment">A deployment name or id (optional).</param>
+    /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
+    /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...}}.</param>
+    [Command("status")]
+    public async Task Status([Argument] string? deployment = null, string? peer = null, bool json = false, CancellationToken cancellationToken = default)
+    {
+        await WithProviderAsync(peer, json, async session =>
+        {
+            var status = await session.Client.StatusAsync(deployment, cancellationToken).ConfigureAwait(false);
+            if (json)
+            {
+                JsonOut.Write(new StatusOutput(status.Provider, session.Target.DisplayName, status.Deployments, status.Capacity), CliJsonContext.Default.StatusOutput);
+                return;
+            }
+            if (status.Deployments.Count == 0)
+                Console.Out.WriteLine($"No deployments of yours on {session.Target.DisplayName}.");
+            else
+                WriteTable(status.Deployments);
+            if (status.Capacity is { } c)
+                Console.Out.WriteLine($"\n{session.Target.DisplayName}: {c.Deploys}/{c.MaxDeploys} deployments, cpu {c.UsedCpuMillicores}m/{c.MaxCpuMillicores}m, memory {Quantities.FormatBytes(c.UsedMemoryBytes)}/{Quantities.FormatBytes(c.MaxMemoryBytes)} in use");
+            foreach (var d in status.Deployments.Where(d => d.State != "running" && d.LastLogLines is { Count: > 0 }))
+            {
+                Console.Out.WriteLine($"\n{d.Name} is {d.State}{(d.ExitCode is { } code ? $" (exit code {code}{(d.OomKilled ? ", killed: out of memory" : "")})" : "")}; last log lines:");
+                foreach (string line in d.LastLogLines!)
+                    Console.Out.WriteLine($"  {line}");
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Print a deployment's logs (like docker logs). Example: peerctl logs web --follow</summary>
+    /// <param name="deployment">The deployment name or id.</param>
+    /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
+    /// <param name="follow">-f, Keep printing new lines until the container stops (Ctrl-C to quit).</param>
+    /// <param name="tail">Only the last N lines.</param>
+    [Command("logs")]
+    public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, CancellationToken cancellationToken = default)
+    {
+        await WithProviderAsync(peer, json: false, async session =>
+        {
+            try
+            {
+                await foreach (var entry in session.Client.LogsAsync(deployment, tail, follow, cancellationToken).ConfigureAwait(false))
+                {
+                    var target = entry.Stream == "stderr" ? Console.Error : Console.Out;
+                    target.WriteLine(entry.Text);
+                    target.Flush();
+                }
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Ctrl-C while following is the normal way out.
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Stop a deployment and remove it from the provider.</summary>
+    /// <param name="deployment">The deployment name or id.</param>
+    /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
+    /// <param name="json">Print {"id","name","state"}.</param>
+    [Command("stop")]
+    public async Task Stop([Argument] string deployment, string? peer = null, bool json = false, CancellationToken cancellationToken = default)
+    {
+        await WithProviderAsync(peer, json, async session =>
+        {
+            var stopped = await session.Client.StopAsync(deployment, cancellationToken).ConfigureAwait(false);
+            if (json)
+                JsonOut.Write(new StopOutput(stopped.Id, stopped.Name, stopped.State), CliJsonContext.Default.StopOutput);
+            else
+                Console.Out.WriteLine($"Stopped {stopped.Name} ({stopped.Id})");
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task WithProviderAsync(string? peer, bool json, Func<ProviderSession, Task> action, CancellationToken cancellationToken)
+    {
+        var home = PeerComputeHome.Resolve();
+        ProviderTarget target;
+        PeerIdentity identity;
+        try
+        {
+            target = ProviderTarget.Resolve(new TrustStore(home), peer);
+            identity = IdentityStore.Load(home);
+        }
+        catch (Exception ex) when (ex is TrustStoreException or IdentityException)
+        {
+            throw Fail(json, "local_setup", ex.Message);
+        }
+        using (identity)
+        {
+            try
+            {
+                await using var session = await ProviderSession.ConnectAsync(target, identity, ConnectTimeout, cancellationToken).ConfigureAwait(false);
+                await action(session).ConfigureAwait(false);
+            }
+            catch (ProviderRefusedException ex)
+            {
+                throw Fail(json, ex.Code, $"{target.DisplayName} refused: {ex.Message}");
+            }
+            catch (FrameException ex)
+            {
+                throw Fail(json, ex.Code, $"Bad answer from {target.DisplayName}: {ex.Message}");
+            }
+            catch (CliException ex) when (json)
+            {
+                throw Fail(json, "unreachable", ex.Message);
+            }
+            catch (IOException ex)
+            {
+                throw Fail(json, "connection_lost", $"The connection to {target.DisplayName} broke: {ex.Message}");
+            }
+        }
+    }
+
+    /// <summary>With --json, the error goes to stdout as {"error":{"code","message"}} too, for scripts.</summary>
+    private static CliException Fail(bool json, string code, string message)
+    {
+        if (json)
+            JsonOut.Write(new ErrorOutput(new ErrorResponse(code, message)), CliJsonContext.Default.ErrorOutput);
+        return new CliException(message);
+    }
+
+    private static void WriteTable(IReadOnlyList<DeploymentInfo> deployments)
+    {
+        string[] header = ["NAME", "ID", "STATE", "IMAGE", "CPU", "MEMORY", "UPTIME", "URL"];
+        var rows = deployments.Select(d => new[]
+        {
+            d.Name, d.Id, d.State + (d.ExitCode is { } c && d.State != "running" ? $" ({c})" : ""), d.Image,
+            Quantities.FormatMillicores(d.CpuMillicores), Quantities.FormatBytes(d.MemoryBytes),
+            d.State == "running" ? Age(DateTimeOffset.UtcNow - d.CreatedAt) : "-",
+            d.PublicUrl ?? d.LocalUrl ?? "-",
+        }).ToList();
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+        Console.Out.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
+        foreach (var row in rows)
+            Console.Out.WriteLine(string.Join("  ", row.Select((v, i) => v.PadRight(widths[i]))).TrimEnd());
+    }
+
+    private static string Age(TimeSpan age) => age.TotalDays >= 1 ? $"{(int)age.TotalDays}d" : age.TotalHours >= 1 ? $"{(int)age.TotalHours}h" : age.TotalMinutes >= 1 ? $"{(int)age.TotalMinutes}m" : $"{Math.Max(0, (int)age.TotalSeconds)}s";
+
+    /// <summary>Shows the image pull on a terminal, one status line per layer event.</summary>
+    private sealed class PullDisplay : IProgress<DeployProgress>
+    {
+        public void Report(DeployProgress value)
+        {
+            string bytes = value is { Current: { } current, Total: { } total and > 0 }
+                ? $" {Quantities.FormatBytes(current)}/{Quantities.FormatBytes(total)} ({100.0 * current / total:0}%)"
+                : "";
+            Terminal.Status($"{value.Status}{(value.Layer is null ? "" : $" {value.Layer}")}{bytes}".ToString(CultureInfo.InvariantCulture));
+        }
+    }
+}

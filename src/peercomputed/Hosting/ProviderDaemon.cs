@@ -30,6 +30,8 @@ internal sealed class ProviderDaemon
         var runtimeOptions = new RuntimeOptions
         {
             StateFolder = home.ProviderStateFolder,
+            // Containers are labelled with the provider's identity, so two providers sharing one engine never adopt each other's.
+            Instance = identity.PeerId.ToString(),
             MaxCpuMillicores = config.MaxCpuMillicores,
             MaxMemoryBytes = config.MaxMemoryBytes,
             MaxDeploys = config.MaxDeploys,

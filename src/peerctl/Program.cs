@@ -14,6 +14,13 @@ var commands = new Dictionary<string, int>
     ["logs"] = 1,
     ["stop"] = 1,
 };
+// peerctl deploy IMAGE [options] -- COMMAND ARGS...: everything after "--" is the container's command.
+int dashes = Array.IndexOf(args, "--");
+if (dashes >= 0)
+{
+    DeploymentCommands.ContainerCommand = args[(dashes + 1)..];
+    args = args[..dashes];
+}
 if (CliApp.Prepare(ref args, "peerctl", "identity, trust list and deployments on trusted providers.", commands, "--addr", "--env") is { } exit)
     return exit;
 

@@ -12,24 +12,30 @@ namespace PeerCompute.Daemon.Service;
 /// </summary>
 internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend backend, ILogger logger, int maxFrameLength = FrameCodec.DefaultMaxPayloadLength)
 {
+    /// <summary>How long a client may take to send its request and signature once the stream is open.</summary>
+    public static readonly TimeSpan RequestReadTimeout = TimeSpan.FromSeconds(15);
+
     public async Task HandleAsync(Stream stream, PeerId remote, CancellationToken cancellationToken)
     {
         var reader = new FrameReader(stream, maxFrameLength);
         var writer = new FrameWriter(stream);
+        using var readDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        readDeadline.CancelAfter(RequestReadTimeout);
         try
         {
-            using var request = await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            using var request = await reader.ReadAsync(readDeadline.Token).ConfigureAwait(false)
                 ?? throw new FrameException(ErrorCodes.MalformedFrame, "The stream ended before a request.");
             if (!FrameTypes.IsRequest(request.Type))
                 throw new FrameException(ErrorCodes.UnexpectedType, $"Expected a request, got {request.Type}.");
             RequestSignature? signature = null;
-            using (var next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            using (var next = await reader.ReadAsync(readDeadline.Token).ConfigureAwait(false))
             {
                 if (next is { Type: FrameType.RequestSignature } sig)
                     signature = FrameCodec.Deserialize(sig.Payload, ProtocolJsonContext.Default.RequestSignature);
                 else if (next is { } other)
                     throw new FrameException(ErrorCodes.UnexpectedType, $"Expected the request's signature, got {other.Type}.");
             }
+            readDeadline.CancelAfter(Timeout.InfiniteTimeSpan);
 
             switch (request.Type)
             {
@@ -107,6 +113,11 @@ internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBacke
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+        }
+        catch (OperationCanceledException) when (readDeadline.IsCancellationRequested)
+        {
+            logger.ZLogWarning($"refused a request from {remote}: not sent within {RequestReadTimeout.TotalSeconds} s");
+            await TryWriteErrorAsync(writer, ErrorCodes.MalformedFrame, $"No complete, signed request within {RequestReadTimeout.TotalSeconds} s.", cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex)
         {

@@ -16,9 +16,13 @@ internal sealed class DeploymentCommands
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>The words after "--" on the command line (the framework does not pass them through).</summary>
+    public static string[]? ContainerCommand { get; set; }
+
     /// <summary>
     /// Run an image on a trusted provider and print its URL(s).
     /// Example: peerctl deploy ghcr.io/sam/app:1.4 --peer maya --port 8080 --memory 256MB --env MODE=prod
+    /// Words after "--" replace the image's command: peerctl deploy busybox --port 8080 -- httpd -f -p 8080
     /// </summary>
     /// <param name="image">Image reference (name:tag or name@sha256:digest).</param>
     /// <param name="peer">Provider name or PeerId from your trust list (optional with one provider).</param>
@@ -50,7 +54,7 @@ internal sealed class DeploymentCommands
 
         await WithProviderAsync(peer, json, async session =>
         {
-            var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, null, writable);
+            var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable);
             var progress = new PullDisplay();
             DeployResponse response;
             try

@@ -1,14 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
+using PeerCompute.System.Tests.Build;
 
 namespace PeerCompute.System.Tests.Infrastructure;
-
-/// <summary>The result of a program run to completion.</summary>
-internal sealed record ProcessResult(int ExitCode, string StdOut, string StdErr)
-{
-    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{StdOut}\n--- stderr\n{StdErr}";
-}
 
 /// <summary>
 /// Runs the real programs as separate processes: to completion (<see cref="RunAsync"/>), or in the

@@ -1,0 +1,103 @@
+using System.Text.RegularExpressions;
+
+namespace PeerCompute.System.Tests.Infrastructure;
+
+/// <summary>A real peercomputed for a <see cref="PeerNode"/>, on loopback, without mDNS.</summary>
+internal sealed partial class ProviderProcess : IAsyncDisposable
+{
+    private readonly PeerNode _node;
+    private TestProcess _process;
+
+    private ProviderProcess(PeerNode node, TestProcess process, string address)
+    {
+        _node = node;
+        _process = process;
+        Address = address;
+    }
+
+    /// <summary>Where it listens, e.g. /ip4/127.0.0.1/tcp/41234 (without /p2p).</summary>
+    public string Address { get; private set; }
+
+    public TestProcess Process => _process;
+
+    public static async Task<ProviderProcess> StartAsync(PeerNode node, params string[] extraArgs)
+    {
+        var (process, address) = await LaunchAsync(node, "/ip4/127.0.0.1/tcp/0", extraArgs);
+        return new ProviderProcess(node, process, address) { ExtraArgs = extraArgs };
+    }
+
+    private string[] ExtraArgs { get; init; } = [];
+
+    private static async Task<(TestProcess, string)> LaunchAsync(PeerNode node, string listen, string[] extraArgs)
+    {
+        var process = TestProcess.Start(PeerNode.Peercomputed, ["--listen", listen, "--no-mdns", .. extraArgs], node.Environment);
+        try
+        {
+            string line = await process.WaitForLineAsync(l => l.Contains("listening on /ip4/127.0.0.1/tcp/", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            string address = ListenPattern().Match(line).Groups[1].Value;
+            await process.WaitForLineAsync(l => l.Contains(" ready: ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+            return (process, address);
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>SIGTERM, then the exit code (0 expected).</summary>
+    public async Task<int> StopAsync()
+    {
+        _process.Signal(Posix.SIGTERM);
+        return await _process.WaitForExitAsync(TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>Starts it again on the same address, as after a reboot.</summary>
+    public async Task RestartAsync()
+    {
+        if (!_process.HasExited)
+            await StopAsync();
+        await _process.DisposeAsync();
+        var (process, address) = await LaunchAsync(_node, Address, ExtraArgs);
+        _process = process;
+        Address = address;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Signal(Posix.SIGTERM);
+            try
+            {
+                await _process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        await _process.DisposeAsync();
+        await Docker.RemoveContainersOfAsync(_node.PeerId);
+    }
+
+    [GeneratedRegex(@"listening on (/ip4/127\.0\.0\.1/tcp/\d+)")]
+    private static partial Regex ListenPattern();
+}
+
+/// <summary>The docker CLI, for checks and clean-up the product itself does not offer.</summary>
+internal static class Docker
+{
+    public static async Task RemoveContainersOfAsync(string providerPeerId)
+    {
+        var list = await TestProcess.RunAsync("docker", ["ps", "-aq", "--filter", $"label=io.peercompute.instance={providerPeerId}"]);
+        var ids = list.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (ids.Length > 0)
+            await TestProcess.RunAsync("docker", ["rm", "-f", .. ids]);
+    }
+
+    public static async Task<string> InspectAsync(string container, string format)
+    {
+        var result = await TestProcess.RunAsync("docker", ["inspect", "-f", format, container]);
+        return result.StandardOutput.Trim();
+    }
+}

@@ -504,3 +504,49 @@ internal sealed class JsPeer : IAsyncDisposable
         }
     }
 }
+
+/// <summary>
+/// A throw-away network namespace holding only loopback, with multicast on and routed to lo, so mDNS
+/// between processes started inside it (<see cref="JsPeerOptions.NetworkNamespace"/>) never reaches a
+/// real network. Needs root (CAP_SYS_ADMIN) and iproute2.
+/// </summary>
+internal sealed class TestNetworkNamespace : IAsyncDisposable
+{
+    private TestNetworkNamespace(string name) => Name = name;
+
+    public string Name { get; }
+
+    public static async Task<TestNetworkNamespace> CreateAsync(CancellationToken cancellationToken = default)
+    {
+        var name = "pc-test-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        await IpAsync(["netns", "add", name], cancellationToken).ConfigureAwait(false);
+        var ns = new TestNetworkNamespace(name);
+        try
+        {
+            await IpAsync(["-n", name, "link", "set", "lo", "up", "multicast", "on"], cancellationToken).ConfigureAwait(false);
+            await IpAsync(["-n", name, "route", "add", "224.0.0.0/4", "dev", "lo"], cancellationToken).ConfigureAwait(false);
+            return ns;
+        }
+        catch
+        {
+            await ns.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await IpAsync(["netns", "del", Name], CancellationToken.None).ConfigureAwait(false);
+
+    private static async Task IpAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var ip = Process.Start(start) ?? throw new JsPeerException("ip did not start");
+        var stderr = ip.StandardError.ReadToEndAsync(cancellationToken);
+        await ip.StandardOutput.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+        await ip.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (ip.ExitCode != 0)
+        {
+            throw new JsPeerException($"ip {string.Join(' ', args)} failed ({ip.ExitCode}): {await stderr.ConfigureAwait(false)}");
+        }
+    }
+}

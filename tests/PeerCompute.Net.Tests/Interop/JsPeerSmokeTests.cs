@@ -150,6 +150,29 @@ public sealed class JsPeerSmokeTests
         }
     }
 
+    [Test, Timeout(TestTimeoutMs)]
+    public async Task Mdns_peers_in_a_private_namespace_discover_each_other(CancellationToken cancellationToken)
+    {
+        await using var ns = await TestNetworkNamespace.CreateAsync(cancellationToken);
+        var options = new JsPeerOptions { Mdns = true, MdnsIntervalMs = 1000, NetworkNamespace = ns.Name };
+        await using var a = await JsPeer.StartAsync(options, cancellationToken);
+        await using var b = await JsPeer.StartAsync(options, cancellationToken);
+
+        var found = await a.WaitForEventAsync(
+            e => JsPeer.EventName(e) == "discovered" && Str(e, "peer") == b.PeerId, EventTimeout, 0, cancellationToken);
+        await Assert.That(Str(found, "source")).IsEqualTo("mdns");
+        var bListen = b.Addrs[0][..b.Addrs[0].IndexOf("/p2p/", StringComparison.Ordinal)];
+        await Assert.That(Strings(found, "addrs")).Contains(bListen);
+        await b.WaitForEventAsync(
+            e => JsPeer.EventName(e) == "discovered" && Str(e, "peer") == a.PeerId, EventTimeout, 0, cancellationToken);
+    }
+
+    [Test]
+    public async Task Mdns_outside_a_namespace_is_refused()
+    {
+        await Assert.ThrowsAsync<ArgumentException>(() => JsPeer.StartAsync(new JsPeerOptions { Mdns = true }));
+    }
+
     private static async Task<(JsPeer A, JsPeer B)> StartConnectedPairAsync(CancellationToken cancellationToken)
     {
         var a = await JsPeer.StartAsync(null, cancellationToken);

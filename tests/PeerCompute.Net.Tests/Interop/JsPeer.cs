@@ -23,6 +23,13 @@ internal sealed class JsPeerOptions
     public int? MonitorIntervalMs { get; init; }
 
     /// <summary>
+    /// Lower bound of the monitor's ping timeout (js default 5 s, adapting upward to measured RTTs). When a
+    /// ping fails or times out js aborts the whole connection; a ping queued behind bulk data on a busy
+    /// machine can take longer than 5 s, so tests moving much data should raise this (or turn the monitor off).
+    /// </summary>
+    public int? MonitorTimeoutMs { get; init; }
+
+    /// <summary>
     /// Enables @libp2p/mdns, which multicasts on every interface it can see. Only allowed together with
     /// <see cref="NetworkNamespace"/> or <see cref="MdnsConfinedByCaller"/>: no multicast may leave the machine.
     /// </summary>
@@ -403,6 +410,7 @@ internal sealed class JsPeer : IAsyncDisposable
         if (o.PrivateKeyHex is { } key) args.AddRange(["--key", key]);
         if (!o.ConnectionMonitor) args.Add("--no-monitor");
         if (o.MonitorIntervalMs is { } mi) args.AddRange(["--monitor-interval", mi.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (o.MonitorTimeoutMs is { } mt) args.AddRange(["--monitor-timeout", mt.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         if (o.Mdns) args.Add("--mdns");
         if (o.MdnsIntervalMs is { } di) args.AddRange(["--mdns-interval", di.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         args.AddRange(o.ExtraArgs);

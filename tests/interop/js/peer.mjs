@@ -62,6 +62,7 @@ function parseArgs (argv) {
     mdnsPeerName: undefined,
     monitor: true,
     monitorInterval: undefined,
+    monitorTimeout: undefined,
     agent: undefined,
     allow: [],
     inboundThreshold: undefined
@@ -86,6 +87,7 @@ function parseArgs (argv) {
       case '--monitor': opts.monitor = true; break
       case '--no-monitor': opts.monitor = false; break
       case '--monitor-interval': opts.monitorInterval = int(value(i, a), a); i++; break
+      case '--monitor-timeout': opts.monitorTimeout = int(value(i, a), a); i++; break
       case '--agent': opts.agent = value(i, a); i++; break
       case '--allow': opts.allow.push(value(i, a)); i++; break
       case '--inbound-threshold': opts.inboundThreshold = int(value(i, a), a); i++; break
@@ -337,11 +339,21 @@ const node = await createLibp2p({
   streamMuxers: [yamux()],
   peerDiscovery,
   connectionManager,
-  connectionMonitor: { enabled: opts.monitor, pingInterval: opts.monitorInterval },
+  // The monitor's ping timeout adapts to measured RTTs but is at least 5 s; a ping queued behind bulk
+  // data on a busy machine can exceed that, and the monitor then aborts the whole connection.
+  connectionMonitor: {
+    enabled: opts.monitor,
+    pingInterval: opts.monitorInterval,
+    pingTimeout: opts.monitorTimeout === undefined
+      ? undefined
+      : { minTimeout: opts.monitorTimeout, maxTimeout: Math.max(opts.monitorTimeout, 60_000) }
+  },
   services: {
     // Identify runs on every new connection from our own listener below, so failures are reported.
     identify: identify({ runOnConnectionOpen: false }),
-    ping: ping()
+    // ping allows one outbound stream per connection by default, which our ping command and the
+    // connection monitor (same protocol) can exceed together when the machine is slow.
+    ping: ping({ maxInboundStreams: 32, maxOutboundStreams: 32 })
   }
 })
 
@@ -383,12 +395,13 @@ const lastIdentify = new Map() // peerId string -> describeIdentify result
 node.addEventListener('connection:open', (evt) => {
   const c = evt.detail
   emit({ event: 'connection:open', ...describeConnection(c) })
+  // The connection's own close event carries the reason (libp2p's connection:close does not).
+  c.addEventListener('close', (e) => {
+    emit({ event: 'connection:close', ...describeConnection(c), closedLocally: e.local === true, error: e.error ? errorText(e.error) : undefined })
+  }, { once: true })
   node.services.identify.identify(c).catch((err) => {
     emit({ event: 'identify:error', peer: c.remotePeer.toString(), connectionId: c.id, error: errorText(err) })
   })
-})
-node.addEventListener('connection:close', (evt) => {
-  emit({ event: 'connection:close', ...describeConnection(evt.detail) })
 })
 node.addEventListener('peer:identify', (evt) => {
   const d = describeIdentify(evt.detail)

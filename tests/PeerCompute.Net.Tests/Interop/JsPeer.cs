@@ -23,6 +23,13 @@ internal sealed class JsPeerOptions
     public int? MonitorIntervalMs { get; init; }
 
     /// <summary>
+    /// Lower bound of the monitor's ping timeout (js default 5 s, adapting upward to measured RTTs). When a
+    /// ping fails or times out js aborts the whole connection; a ping queued behind bulk data on a busy
+    /// machine can take longer than 5 s, so tests moving much data should raise this (or turn the monitor off).
+    /// </summary>
+    public int? MonitorTimeoutMs { get; init; }
+
+    /// <summary>
     /// Enables @libp2p/mdns, which multicasts on every interface it can see. Only allowed together with
     /// <see cref="NetworkNamespace"/> or <see cref="MdnsConfinedByCaller"/>: no multicast may leave the machine.
     /// </summary>
@@ -403,6 +410,7 @@ internal sealed class JsPeer : IAsyncDisposable
         if (o.PrivateKeyHex is { } key) args.AddRange(["--key", key]);
         if (!o.ConnectionMonitor) args.Add("--no-monitor");
         if (o.MonitorIntervalMs is { } mi) args.AddRange(["--monitor-interval", mi.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (o.MonitorTimeoutMs is { } mt) args.AddRange(["--monitor-timeout", mt.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         if (o.Mdns) args.Add("--mdns");
         if (o.MdnsIntervalMs is { } di) args.AddRange(["--mdns-interval", di.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         args.AddRange(o.ExtraArgs);
@@ -501,6 +509,52 @@ internal sealed class JsPeer : IAsyncDisposable
         {
             throw new JsPeerException(
                 $"npm ci in {JsDirectory} failed with code {npm.ExitCode}:\n{await stdout.ConfigureAwait(false)}\n{await stderr.ConfigureAwait(false)}");
+        }
+    }
+}
+
+/// <summary>
+/// A throw-away network namespace holding only loopback, with multicast on and routed to lo, so mDNS
+/// between processes started inside it (<see cref="JsPeerOptions.NetworkNamespace"/>) never reaches a
+/// real network. Needs root (CAP_SYS_ADMIN) and iproute2.
+/// </summary>
+internal sealed class TestNetworkNamespace : IAsyncDisposable
+{
+    private TestNetworkNamespace(string name) => Name = name;
+
+    public string Name { get; }
+
+    public static async Task<TestNetworkNamespace> CreateAsync(CancellationToken cancellationToken = default)
+    {
+        var name = "pc-test-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        await IpAsync(["netns", "add", name], cancellationToken).ConfigureAwait(false);
+        var ns = new TestNetworkNamespace(name);
+        try
+        {
+            await IpAsync(["-n", name, "link", "set", "lo", "up", "multicast", "on"], cancellationToken).ConfigureAwait(false);
+            await IpAsync(["-n", name, "route", "add", "224.0.0.0/4", "dev", "lo"], cancellationToken).ConfigureAwait(false);
+            return ns;
+        }
+        catch
+        {
+            await ns.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync() => await IpAsync(["netns", "del", Name], CancellationToken.None).ConfigureAwait(false);
+
+    private static async Task IpAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var ip = Process.Start(start) ?? throw new JsPeerException("ip did not start");
+        var stderr = ip.StandardError.ReadToEndAsync(cancellationToken);
+        await ip.StandardOutput.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+        await ip.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (ip.ExitCode != 0)
+        {
+            throw new JsPeerException($"ip {string.Join(' ', args)} failed ({ip.ExitCode}): {await stderr.ConfigureAwait(false)}");
         }
     }
 }

@@ -62,6 +62,7 @@ function parseArgs (argv) {
     mdnsPeerName: undefined,
     monitor: true,
     monitorInterval: undefined,
+    monitorTimeout: undefined,
     agent: undefined,
     allow: [],
     inboundThreshold: undefined
@@ -86,6 +87,7 @@ function parseArgs (argv) {
       case '--monitor': opts.monitor = true; break
       case '--no-monitor': opts.monitor = false; break
       case '--monitor-interval': opts.monitorInterval = int(value(i, a), a); i++; break
+      case '--monitor-timeout': opts.monitorTimeout = int(value(i, a), a); i++; break
       case '--agent': opts.agent = value(i, a); i++; break
       case '--allow': opts.allow.push(value(i, a)); i++; break
       case '--inbound-threshold': opts.inboundThreshold = int(value(i, a), a); i++; break
@@ -111,18 +113,47 @@ function * parts (chunk) {
 }
 
 // Pulls bytes from a stream with exact-length reads; keeps what it read ahead.
+// It listens from construction on: libp2p's own async iterator attaches its listeners only at the
+// first next(), so a remote FIN that arrives before then is missed and the read never ends.
 class StreamReader {
   constructor (stream) {
-    this.iterator = stream[Symbol.asyncIterator]()
+    this.stream = stream
     this.pending = []
+    this.ended = false
+    this.error = undefined
+    this.wake = undefined
+    this.onMessage = (evt) => {
+      for (const b of parts(evt.data)) this.pending.push(b)
+      this.notify()
+    }
+    this.onRemoteCloseWrite = () => {
+      this.ended = true
+      this.notify()
+    }
+    this.onClose = (evt) => {
+      this.ended = true
+      if (evt.error != null) this.error = evt.error
+      this.notify()
+    }
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('remoteCloseWrite', this.onRemoteCloseWrite)
+    stream.addEventListener('close', this.onClose)
+    if (stream.remoteWriteStatus === 'closed' || ['closed', 'aborted', 'reset'].includes(stream.status)) this.ended = true
   }
 
-  // The next bytes (at most max), or null at the end of the stream.
+  notify () {
+    const w = this.wake
+    this.wake = undefined
+    w?.()
+  }
+
+  // The next bytes (at most max), or null at the end of the stream; throws if the stream was reset.
   async next (max = Infinity) {
+    // Data already buffered in the stream is dispatched to us shortly after we start listening.
     while (this.pending.length === 0) {
-      const r = await this.iterator.next()
-      if (r.done) return null
-      for (const b of parts(r.value)) this.pending.push(b)
+      if (this.error !== undefined) throw this.error
+      if (this.ended && this.stream.readBufferLength === 0) return null
+      await new Promise((resolve) => { this.wake = resolve })
     }
     const b = this.pending[0]
     if (b.byteLength <= max) return this.pending.shift()
@@ -150,8 +181,23 @@ class StreamReader {
   }
 }
 
+// Backpressure. Not stream.onDrain(): in this libp2p version it keeps its first (resolved) promise, so
+// after one drain it never waits again and the write buffer grows without bound.
 async function write (stream, buf, signal) {
-  if (!stream.send(buf)) await stream.onDrain({ signal })
+  if (stream.send(buf) || !stream.writableNeedsDrain) return
+  await new Promise((resolve, reject) => {
+    const cleanup = () => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const onDrain = () => { cleanup(); resolve() }
+    const onClose = (evt) => { cleanup(); reject(evt.error ?? new Error('stream closed while waiting to write')) }
+    const onAbort = () => { cleanup(); reject(signal.reason) }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal?.addEventListener('abort', onAbort)
+  })
 }
 
 // Bench payload: a random block repeated, with the chunk number in the first 8 bytes of each
@@ -214,9 +260,8 @@ function rates (bytes, ms) {
 // Echo: every byte goes back; when the remote half-closes, we half-close after the last byte.
 async function handleEcho (stream) {
   try {
-    for await (const chunk of stream) {
-      for (const b of parts(chunk)) await write(stream, b)
-    }
+    const input = new StreamReader(stream)
+    for (let b = await input.next(); b != null; b = await input.next()) await write(stream, b)
     await stream.close()
   } catch (err) {
     stream.abort(err)
@@ -294,11 +339,21 @@ const node = await createLibp2p({
   streamMuxers: [yamux()],
   peerDiscovery,
   connectionManager,
-  connectionMonitor: { enabled: opts.monitor, pingInterval: opts.monitorInterval },
+  // The monitor's ping timeout adapts to measured RTTs but is at least 5 s; a ping queued behind bulk
+  // data on a busy machine can exceed that, and the monitor then aborts the whole connection.
+  connectionMonitor: {
+    enabled: opts.monitor,
+    pingInterval: opts.monitorInterval,
+    pingTimeout: opts.monitorTimeout === undefined
+      ? undefined
+      : { minTimeout: opts.monitorTimeout, maxTimeout: Math.max(opts.monitorTimeout, 60_000) }
+  },
   services: {
     // Identify runs on every new connection from our own listener below, so failures are reported.
     identify: identify({ runOnConnectionOpen: false }),
-    ping: ping()
+    // ping allows one outbound stream per connection by default, which our ping command and the
+    // connection monitor (same protocol) can exceed together when the machine is slow.
+    ping: ping({ maxInboundStreams: 32, maxOutboundStreams: 32 })
   }
 })
 
@@ -340,12 +395,13 @@ const lastIdentify = new Map() // peerId string -> describeIdentify result
 node.addEventListener('connection:open', (evt) => {
   const c = evt.detail
   emit({ event: 'connection:open', ...describeConnection(c) })
+  // The connection's own close event carries the reason (libp2p's connection:close does not).
+  c.addEventListener('close', (e) => {
+    emit({ event: 'connection:close', ...describeConnection(c), closedLocally: e.local === true, error: e.error ? errorText(e.error) : undefined })
+  }, { once: true })
   node.services.identify.identify(c).catch((err) => {
     emit({ event: 'identify:error', peer: c.remotePeer.toString(), connectionId: c.id, error: errorText(err) })
   })
-})
-node.addEventListener('connection:close', (evt) => {
-  emit({ event: 'connection:close', ...describeConnection(evt.detail) })
 })
 node.addEventListener('peer:identify', (evt) => {
   const d = describeIdentify(evt.detail)
@@ -374,6 +430,7 @@ async function echoOnce (connection, bytes, concurrency, signal) {
   const stream = await connection.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: Math.max(concurrency, 64) })
   try {
     const data = randomBytes(bytes)
+    const input = new StreamReader(stream)
     const writer = (async () => {
       for (let off = 0; off < bytes; off += WRITE_CHUNK) {
         await write(stream, data.subarray(off, Math.min(bytes, off + WRITE_CHUNK)), signal)
@@ -383,12 +440,10 @@ async function echoOnce (connection, bytes, concurrency, signal) {
     const reader = (async () => {
       const got = Buffer.allocUnsafe(bytes)
       let n = 0
-      for await (const chunk of stream) {
-        for (const b of parts(chunk)) {
-          if (n + b.byteLength > bytes) throw new Error(`echo returned more than the ${bytes} bytes sent`)
-          got.set(b, n)
-          n += b.byteLength
-        }
+      for (let b = await input.next(); b != null; b = await input.next()) {
+        if (n + b.byteLength > bytes) throw new Error(`echo returned more than the ${bytes} bytes sent`)
+        got.set(b, n)
+        n += b.byteLength
       }
       if (n !== bytes) throw new Error(`echo returned ${n} of ${bytes} bytes`)
       if (!got.equals(data)) throw new Error('echo returned different bytes')

@@ -53,6 +53,26 @@ public sealed class LifecycleTests
     }
 
     [Test]
+    public async Task Stop_is_graceful_first_and_kills_a_process_that_ignores_sigterm()
+    {
+        await using var harness = await RuntimeHarness.StartAsync(o => o with { StopTimeout = TimeSpan.FromSeconds(1) });
+        var runtime = harness.Runtime;
+        var polite = await runtime.DeployAsync(RuntimeHarness.Busybox("polite", RuntimeHarness.Shell("trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done")), Owner);
+        var stubborn = await runtime.DeployAsync(RuntimeHarness.Busybox("stubborn", RuntimeHarness.Shell("trap '' TERM; echo ready; while true; do sleep 0.1; done")), Owner);
+        foreach (var id in new[] { polite.Id, stubborn.Id })
+            await Eventually.WaitAsync(async () => (await ReadAllAsync(runtime.StreamLogsAsync(id, Owner))).Any(l => l.Text == "ready"), "the script to install its trap");
+
+        var politeStopped = await runtime.StopAsync(polite.Id, Owner);
+        await Assert.That(politeStopped.ExitCode).IsEqualTo(0L);
+        await Assert.That((await ReadAllAsync(runtime.StreamLogsAsync(polite.Id, Owner))).Select(l => l.Text)).Contains("got-term");
+
+        var stubbornStopped = await runtime.StopAsync(stubborn.Id, Owner);
+        // 137 = 128 + SIGKILL: the grace ran out.
+        await Assert.That(stubbornStopped.ExitCode).IsEqualTo(137L);
+        await Assert.That(stubbornStopped.State).IsEqualTo(DeploymentState.Stopped);
+    }
+
+    [Test]
     public async Task Logs_honour_tail_and_since()
     {
         await using var harness = await RuntimeHarness.StartAsync();

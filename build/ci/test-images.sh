@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
-# Builds the local images the runtime tests and benchmark use, from Debian's busybox-static.
-# No registry is reached. Idempotent: an image already present is kept (FORCE=1 rebuilds).
-#   peercompute-test/busybox:latest   rootfs with /bin/busybox and its applet links, /tmp, /etc/passwd
+# Builds the local images the runtime tests and benchmark use, from Debian's busybox-static, and
+# installs the tools the pull tests need (Debian's docker-registry, htpasswd from apache2-utils).
+# No container registry is reached. Idempotent: an image already present is kept (FORCE=1 rebuilds).
+#   peercompute-test/busybox:latest   rootfs with /bin/busybox and its applet links, /tmp, /etc/passwd,
+#                                     /www/index.html; runs `httpd -f -p 8080 -h /www` by default
 # Usage: build/ci/test-images.sh
 set -euo pipefail
+
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+if [ "${#missing[@]}" -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts the registry as a service on :5000; the tests run their own on loopback.
+  if command -v service >/dev/null 2>&1; then service docker-registry stop >/dev/null 2>&1 || true; fi
+fi
 
 image="peercompute-test/busybox:latest"
 

@@ -376,11 +376,14 @@ public sealed class ContainerRuntime : IAsyncDisposable
                     Labels = new Dictionary<string, string> { [ContainerNaming.Managed] = "true" },
                 }, cancellationToken), cancellationToken).ConfigureAwait(false);
             }
-            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.DockerError && ex.Message.Contains("already exists", StringComparison.OrdinalIgnoreCase))
+            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.DockerError)
             {
-                // Another runtime on this engine created it at the same moment.
+                // Another runtime on this engine may have created it at the same moment (the bridge name makes the second create fail).
+                existing = await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false);
+                if (existing is null)
+                    throw;
             }
-            existing = await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false)
+            existing ??= await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false)
                 ?? throw new RuntimeException(RuntimeErrorCode.DockerError, $"network {name} was created but the engine does not list it");
         }
         if (existing.Driver != "bridge"

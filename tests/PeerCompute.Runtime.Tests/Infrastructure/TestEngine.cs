@@ -57,6 +57,17 @@ internal static class TestEngine
             .ToArray();
         if (ids.Length > 0)
             await Cli.DockerAsync(["rm", "-f", .. ids]);
+
+        // Images the pull tests pushed to their loopback registries and pulled back.
+        var images = await Cli.DockerAsync("images", "--format", "{{.Repository}} {{.ID}}");
+        var imageIds = images.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ', 2))
+            .Where(parts => parts.Length == 2 && parts[0].Contains("/peercompute-test/pulled-", StringComparison.Ordinal))
+            .Select(parts => parts[1])
+            .Distinct()
+            .ToArray();
+        if (imageIds.Length > 0)
+            await Cli.DockerAsync(["rmi", "-f", .. imageIds]);
     }
 
     public static async Task RemoveContainersOfInstanceAsync(string instance)

@@ -34,6 +34,7 @@ public sealed class YamuxSession : IAsyncDisposable
     private Task _writeLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
 
+    private long _windowGrowth;
     private uint _nextStreamId;
     private uint _nextPingValue;
     private long _lastReceived;
@@ -257,10 +258,24 @@ public sealed class YamuxSession : IAsyncDisposable
         }
     }
 
-    internal void RemoveStream(YamuxStream stream)
+    /// <summary>Takes up to <paramref name="wanted"/> bytes of window growth from the session budget.</summary>
+    internal long ReserveWindowGrowth(long wanted)
     {
         lock (_streamsLock)
         {
+            long granted = Math.Min(wanted, Options.SessionWindowGrowthBudget - _windowGrowth);
+            if (granted <= 0)
+                return 0;
+            _windowGrowth += granted;
+            return granted;
+        }
+    }
+
+    internal void RemoveStream(YamuxStream stream, long windowGrowth = 0)
+    {
+        lock (_streamsLock)
+        {
+            _windowGrowth -= windowGrowth;
             if (_streams.TryGetValue(stream.Id, out var current) && current == stream)
             {
                 _streams.Remove(stream.Id);
@@ -440,7 +455,7 @@ public sealed class YamuxSession : IAsyncDisposable
         if (stream is null || !_accepted.Writer.TryWrite(stream))
         {
             if (stream is not null)
-                RemoveStream(stream);
+                RemoveStream(stream, 0);
             EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, id, 0);
             return null;
         }

@@ -1,1 +1,6 @@
-BenchmarkDotNet.Running.BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args); public partial class Program;
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project bench/PeerCompute.Benchmarks -- --filter '*FrameCodec*'
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+
+public partial class Program;

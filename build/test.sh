@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite: publishes the three programs (the system tests run the real AOT binaries),
+# then runs every TUnit project. Ends with one line "N passed, N failed, N skipped"; exits non-zero
+# when anything failed or no test ran.
+#
+#   ./build/test.sh                 # everything
+#   PEERCOMPUTE_RIDS=linux-x64 ./build/test.sh   # skip the arm64 cross build (the arm64 tests then fail, not skip)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+rids=${PEERCOMPUTE_RIDS:-"linux-x64 linux-arm64"}
+log_dir=${PEERCOMPUTE_TEST_LOGS:-artifacts/test-logs}
+mkdir -p "$log_dir"
+
+echo "== publishing ($rids)"
+# shellcheck disable=SC2086
+if ! build/publish.sh $rids; then
+  echo "publish failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+if [ -f tests/interop/js/package-lock.json ] && [ ! -d tests/interop/js/node_modules ]; then
+  echo "== installing the js-libp2p interop peer (npm ci)"
+  (cd tests/interop/js && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+echo "== running tests"
+dotnet test --solution PeerCompute.slnx -c Release --no-progress --results-directory "$log_dir" 2>&1 | tee "$log_dir/dotnet-test.log"
+status=${PIPESTATUS[0]}
+
+# Microsoft.Testing.Platform prints a summary per test project: add them up.
+read -r total failed succeeded skipped < <(awk '
+  /^ *total: *[0-9]+/     { t += $2 }
+  /^ *failed: *[0-9]+/    { f += $2 }
+  /^ *succeeded: *[0-9]+/ { s += $2 }
+  /^ *skipped: *[0-9]+/   { k += $2 }
+  END { printf "%d %d %d %d\n", t, f, s, k }' "$log_dir/dotnet-test.log")
+
+if [ "$total" -eq 0 ]; then
+  echo "no test ran"
+  [ "$status" -eq 0 ] && status=1
+fi
+if [ "$failed" -gt 0 ] && [ "$status" -eq 0 ]; then
+  status=1
+fi
+echo "$succeeded passed, $failed failed, $skipped skipped"
+exit "$status"

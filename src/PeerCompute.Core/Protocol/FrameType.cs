@@ -1,0 +1,25 @@
+namespace PeerCompute.Core.Protocol;
+
+/// <summary>The first byte of every frame. Values are part of the wire format: never renumber.</summary>
+public enum FrameType : byte
+{
+    DeployRequest = 1,
+    DeployResponse = 2,
+    StopRequest = 3,
+    StopResponse = 4,
+    LogEntry = 5,
+    StatusRequest = 6,
+    StatusResponse = 7,
+    LogsRequest = 8,
+    Error = 9,
+    DeployProgress = 10,
+    RequestSignature = 11,
+}
+
+public static class FrameTypes
+{
+    public static bool IsDefined(byte value) => value is >= 1 and <= 11;
+
+    public static bool IsRequest(FrameType type) =>
+        type is FrameType.DeployRequest or FrameType.StopRequest or FrameType.StatusRequest or FrameType.LogsRequest;
+}

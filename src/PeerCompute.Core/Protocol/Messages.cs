@@ -1,0 +1,139 @@
+using System.Text.Json.Serialization;
+
+namespace PeerCompute.Core.Protocol;
+
+// The application protocol /peercompute/1.0.0: one request per yamux stream, each message a frame
+// (see FrameCodec). Requests carry a timestamp and a nonce and are followed by a RequestSignature frame.
+
+/// <summary>Fields every request carries so its signature cannot be replayed.</summary>
+public interface ISignedRequest
+{
+    /// <summary>Unix time in milliseconds when the request was made.</summary>
+    long Timestamp { get; }
+
+    /// <summary>16 random bytes, base64; the provider refuses a nonce it has seen.</summary>
+    string Nonce { get; }
+}
+
+public sealed record RegistryCredentials(string Username, string Password, string? ServerAddress = null);
+
+public sealed record DeployRequest(
+    string Image,
+    long Timestamp,
+    string Nonce,
+    string? Name = null,
+    int CpuMillicores = DeployRequest.DefaultCpuMillicores,
+    long MemoryBytes = DeployRequest.DefaultMemoryBytes,
+    int? Port = null,
+    IReadOnlyDictionary<string, string>? Env = null,
+    IReadOnlyList<string>? Command = null,
+    bool WritableRootfs = false,
+    RegistryCredentials? Registry = null) : ISignedRequest
+{
+    public const int DefaultCpuMillicores = 500;
+    public const long DefaultMemoryBytes = 256L * 1024 * 1024;
+}
+
+/// <summary>Image pull progress, streamed before the DeployResponse.</summary>
+public sealed record DeployProgress(string Status, string? Layer = null, long? Current = null, long? Total = null);
+
+public sealed record DeployResponse(
+    string Id,
+    string Name,
+    string Provider,
+    string State,
+    string? LocalUrl = null,
+    string? PublicUrl = null,
+    int CpuMillicores = 0,
+    long MemoryBytes = 0);
+
+public sealed record StopRequest(string Deployment, long Timestamp, string Nonce) : ISignedRequest;
+
+public sealed record StopResponse(string Id, string Name, string State);
+
+public sealed record StatusRequest(long Timestamp, string Nonce, string? Deployment = null) : ISignedRequest;
+
+public sealed record DeploymentInfo(
+    string Id,
+    string Name,
+    string Image,
+    string State,
+    int CpuMillicores,
+    long MemoryBytes,
+    DateTimeOffset CreatedAt,
+    string? LocalUrl = null,
+    string? PublicUrl = null,
+    int? ExitCode = null,
+    bool OomKilled = false,
+    int Restarts = 0,
+    double? CpuPercent = null,
+    long? MemoryUsageBytes = null,
+    IReadOnlyList<string>? LastLogLines = null);
+
+public sealed record CapacityInfo(
+    int MaxCpuMillicores,
+    long MaxMemoryBytes,
+    int MaxDeploys,
+    int UsedCpuMillicores,
+    long UsedMemoryBytes,
+    int Deploys)
+{
+    public int FreeCpuMillicores => MaxCpuMillicores - UsedCpuMillicores;
+    public long FreeMemoryBytes => MaxMemoryBytes - UsedMemoryBytes;
+    public int FreeDeploys => MaxDeploys - Deploys;
+}
+
+public sealed record StatusResponse(string Provider, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity = null);
+
+public sealed record LogsRequest(string Deployment, long Timestamp, string Nonce, int? Tail = null, bool Follow = false, DateTimeOffset? Since = null) : ISignedRequest;
+
+public sealed record LogEntry(string Stream, DateTimeOffset Time, string Text);
+
+/// <summary>A refusal or failure. <see cref="Code"/> is stable for scripts; <see cref="Message"/> is for people.</summary>
+public sealed record ErrorResponse(string Code, string Message);
+
+/// <summary>Sent right after a request frame: the signer's Ed25519 signature over that frame (see RequestSignature).</summary>
+public sealed record RequestSignature(string Signer, string Signature);
+
+/// <summary>Stable error codes carried by <see cref="ErrorResponse.Code"/>.</summary>
+public static class ErrorCodes
+{
+    public const string MalformedFrame = "malformed_frame";
+    public const string FrameTooLarge = "frame_too_large";
+    public const string UnknownType = "unknown_type";
+    public const string UnexpectedType = "unexpected_type";
+    public const string Unsigned = "unsigned";
+    public const string BadSignature = "bad_signature";
+    public const string SignerMismatch = "signer_mismatch";
+    public const string Untrusted = "untrusted";
+    public const string StaleRequest = "stale_request";
+    public const string Replay = "replay";
+    public const string NotFound = "not_found";
+    public const string CapacityExceeded = "capacity_exceeded";
+    public const string InvalidRequest = "invalid_request";
+    public const string ImageNotFound = "image_not_found";
+    public const string PullFailed = "pull_failed";
+    public const string RuntimeUnavailable = "runtime_unavailable";
+    public const string Internal = "internal";
+}
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+    RespectRequiredConstructorParameters = true,
+    RespectNullableAnnotations = true,
+    AllowTrailingCommas = false,
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Disallow)]
+[JsonSerializable(typeof(DeployRequest))]
+[JsonSerializable(typeof(DeployProgress))]
+[JsonSerializable(typeof(DeployResponse))]
+[JsonSerializable(typeof(StopRequest))]
+[JsonSerializable(typeof(StopResponse))]
+[JsonSerializable(typeof(StatusRequest))]
+[JsonSerializable(typeof(StatusResponse))]
+[JsonSerializable(typeof(LogsRequest))]
+[JsonSerializable(typeof(LogEntry))]
+[JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(RequestSignature))]
+public sealed partial class ProtocolJsonContext : JsonSerializerContext;

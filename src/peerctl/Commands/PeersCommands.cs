@@ -1,0 +1,79 @@
+using ConsoleAppFramework;
+using PeerCompute.Cli;
+using PeerCompute.Core.Storage;
+using PeerCompute.Core.Trust;
+using PeerCompute.Ctl.Output;
+
+namespace PeerCompute.Ctl.Commands;
+
+/// <summary>The trust list: the peers this machine talks to (peerctl) or serves (peercomputed).</summary>
+internal sealed class PeersCommands
+{
+    private readonly TrustStore _store = new(PeerComputeHome.Resolve());
+
+    /// <summary>Trust a peer. Example: peerctl peers add 12D3KooW... --name maya --addr /ip4/192.168.1.20/tcp/9000</summary>
+    /// <param name="peerId">The peer's id, as printed by 'peerctl id' on that machine.</param>
+    /// <param name="name">A short name to use instead of the id (e.g. with --peer).</param>
+    /// <param name="addr">Where to reach it (a multiaddr); repeat for several.</param>
+    [Command("add")]
+    public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, CancellationToken cancellationToken = default)
+    {
+        var peer = await Run(() => _store.AddAsync(peerId, name, addr?.Values ?? [], cancellationToken)).ConfigureAwait(false);
+        Console.Out.WriteLine($"Trusted {peer.PeerId}{(peer.Name is null ? "" : $" as '{peer.Name}'")}");
+    }
+
+    /// <summary>List trusted peers.</summary>
+    /// <param name="json">Print {"peers":[{"peerId","name","addrs","addedAt"}]} as JSON.</param>
+    [Command("list")]
+    public void List(bool json = false)
+    {
+        var peers = Run(() => _store.List());
+        if (json)
+        {
+            JsonOut.Write(new PeersOutput(peers), CliJsonContext.Default.PeersOutput);
+            return;
+        }
+        if (peers.Count == 0)
+        {
+            Console.Out.WriteLine("No trusted peers. Add one with: peerctl peers add <peer-id> --name NAME");
+            return;
+        }
+        int nameWidth = Math.Max(4, peers.Max(p => p.Name?.Length ?? 1));
+        Console.Out.WriteLine($"{"NAME".PadRight(nameWidth)}  {"PEER ID",-52}  ADDRESSES");
+        foreach (var p in peers)
+            Console.Out.WriteLine($"{(p.Name ?? "-").PadRight(nameWidth)}  {p.PeerId,-52}  {(p.Addrs.Count == 0 ? "-" : string.Join(", ", p.Addrs))}");
+    }
+
+    /// <summary>Stop trusting a peer.</summary>
+    /// <param name="peer">Its name or peer id.</param>
+    [Command("remove")]
+    public async Task Remove([Argument] string peer, CancellationToken cancellationToken = default)
+    {
+        var removed = await Run(() => _store.RemoveAsync(peer, cancellationToken)).ConfigureAwait(false);
+        Console.Out.WriteLine($"Removed {removed.PeerId}{(removed.Name is null ? "" : $" ('{removed.Name}')")}");
+    }
+
+    private static T Run<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (TrustStoreException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+
+    private static async Task<T> Run<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (TrustStoreException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+}

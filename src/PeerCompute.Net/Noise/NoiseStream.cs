@@ -22,11 +22,12 @@ public sealed class NoiseStream : Stream
     private readonly NoiseCipherState _receive;
     private readonly bool _leaveOpen;
 
-    private readonly byte[] _out = ArrayPool<byte>.Shared.Rent(MessagesPerWrite * (MaxMessageLength + 2));
+    // Both buffers are pooled and held only while they hold bytes, so an idle connection costs none.
+    private byte[]? _out;
     private int _outSealed;        // bytes of complete messages in _out
     private int _chunkPlaintext;   // plaintext bytes of the open message (after its 2-byte length slot)
 
-    private readonly byte[] _in = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+    private byte[]? _in;
     private int _inStart, _inEnd;  // received ciphertext not yet decrypted
     private int _plainStart, _plainEnd; // decrypted plaintext not yet read, inside _in
     private bool _disposed;
@@ -47,11 +48,13 @@ public sealed class NoiseStream : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    /// <summary>
+    /// Reads plaintext. A zero-byte read waits until data is available without holding a buffer (as sockets and
+    /// SslStream do), so a reader can wait with nothing rented.
+    /// </summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (buffer.IsEmpty)
-            return 0;
         while (true)
         {
             if (_plainEnd > _plainStart)
@@ -59,16 +62,33 @@ public sealed class NoiseStream : Stream
                 int n = Math.Min(buffer.Length, _plainEnd - _plainStart);
                 _in.AsSpan(_plainStart, n).CopyTo(buffer.Span);
                 _plainStart += n;
+                ReleaseInputIfEmpty();
                 return n;
             }
-            int written = DecryptAvailable(buffer.Span);
-            if (written > 0)
-                return written;
-            if (_plainEnd > _plainStart)
-                continue;
-            // Need more ciphertext: keep the partial message at the front and read after it.
-            if (_inStart > 0)
+            if (HasCompleteMessage())
             {
+                if (buffer.IsEmpty)
+                    return 0;
+                int written = DecryptAvailable(buffer.Span);
+                if (written > 0)
+                {
+                    ReleaseInputIfEmpty();
+                    return written;
+                }
+                continue;
+            }
+            if (_in is null || _inEnd == _inStart)
+            {
+                // Nothing buffered: wait for the peer without a buffer, then rent one.
+                ReleaseInputIfEmpty();
+                int ready = await _inner.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                _ = ready;
+                _in ??= ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+                _inStart = _inEnd = _plainStart = _plainEnd = 0;
+            }
+            else if (_inStart > 0 && _in.Length - _inEnd < MaxMessageLength + 2)
+            {
+                // Keep the partial message and make room for a whole one after it.
                 _in.AsSpan(_inStart, _inEnd - _inStart).CopyTo(_in);
                 _inEnd -= _inStart;
                 _inStart = 0;
@@ -79,9 +99,30 @@ public sealed class NoiseStream : Stream
             {
                 if (_inEnd > _inStart)
                     throw new Libp2pProtocolException("noise: the connection ended inside a message");
+                ReleaseInputIfEmpty();
                 return 0;
             }
             _inEnd += read;
+            if (buffer.IsEmpty && HasCompleteMessage())
+                return 0;
+        }
+    }
+
+    private bool HasCompleteMessage()
+    {
+        if (_in is null || _inEnd - _inStart < 2)
+            return false;
+        int length = BinaryPrimitives.ReadUInt16BigEndian(_in.AsSpan(_inStart));
+        return _inEnd - _inStart - 2 >= length;
+    }
+
+    private void ReleaseInputIfEmpty()
+    {
+        if (_in is not null && _inEnd == _inStart && _plainEnd == _plainStart)
+        {
+            ArrayPool<byte>.Shared.Return(_in);
+            _in = null;
+            _inStart = _inEnd = _plainStart = _plainEnd = 0;
         }
     }
 
@@ -91,15 +132,16 @@ public sealed class NoiseStream : Stream
     /// </summary>
     private int DecryptAvailable(Span<byte> destination)
     {
+        var input = _in!;
         int written = 0;
         while (_inEnd - _inStart >= 2)
         {
-            int length = BinaryPrimitives.ReadUInt16BigEndian(_in.AsSpan(_inStart));
+            int length = BinaryPrimitives.ReadUInt16BigEndian(input.AsSpan(_inStart));
             if (length < NoiseCipherState.TagSize)
                 throw new Libp2pProtocolException($"noise: transport message of {length} bytes is shorter than its tag");
             if (_inEnd - _inStart - 2 < length)
                 break;
-            var message = _in.AsSpan(_inStart + 2, length);
+            var message = input.AsSpan(_inStart + 2, length);
             int plain = length - NoiseCipherState.TagSize;
             if (plain <= destination.Length - written)
             {
@@ -124,21 +166,24 @@ public sealed class NoiseStream : Stream
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!buffer.IsEmpty)
+            _out ??= ArrayPool<byte>.Shared.Rent(MessagesPerWrite * (MaxMessageLength + 2));
         while (!buffer.IsEmpty)
         {
-            if (_outSealed + FrameOverhead + MaxPlaintextLength > _out.Length && _chunkPlaintext == 0)
+            var output = _out!;
+            if (_outSealed + FrameOverhead + MaxPlaintextLength > output.Length && _chunkPlaintext == 0)
                 await WriteOutAsync(cancellationToken).ConfigureAwait(false);
             if (_chunkPlaintext == 0 && buffer.Length >= MaxPlaintextLength)
             {
                 // A whole message from the caller's buffer: encrypt straight into the output, no copy.
-                _send.Encrypt([], buffer.Span[..MaxPlaintextLength], _out.AsSpan(_outSealed + 2));
-                BinaryPrimitives.WriteUInt16BigEndian(_out.AsSpan(_outSealed), MaxMessageLength);
+                _send.Encrypt([], buffer.Span[..MaxPlaintextLength], output.AsSpan(_outSealed + 2));
+                BinaryPrimitives.WriteUInt16BigEndian(output.AsSpan(_outSealed), MaxMessageLength);
                 _outSealed += 2 + MaxMessageLength;
                 buffer = buffer[MaxPlaintextLength..];
                 continue;
             }
             int n = Math.Min(buffer.Length, MaxPlaintextLength - _chunkPlaintext);
-            buffer.Span[..n].CopyTo(_out.AsSpan(_outSealed + 2 + _chunkPlaintext));
+            buffer.Span[..n].CopyTo(output.AsSpan(_outSealed + 2 + _chunkPlaintext));
             _chunkPlaintext += n;
             buffer = buffer[n..];
             if (_chunkPlaintext == MaxPlaintextLength)
@@ -153,21 +198,27 @@ public sealed class NoiseStream : Stream
             SealChunk();
         if (_outSealed > 0)
             await WriteOutAsync(cancellationToken).ConfigureAwait(false);
+        if (_out is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_out);
+            _out = null;
+        }
         await _inner.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private void SealChunk()
     {
-        var plaintext = _out.AsSpan(_outSealed + 2, _chunkPlaintext);
-        _send.Encrypt([], plaintext, _out.AsSpan(_outSealed + 2, _chunkPlaintext + NoiseCipherState.TagSize));
-        BinaryPrimitives.WriteUInt16BigEndian(_out.AsSpan(_outSealed), (ushort)(_chunkPlaintext + NoiseCipherState.TagSize));
+        var output = _out!;
+        var plaintext = output.AsSpan(_outSealed + 2, _chunkPlaintext);
+        _send.Encrypt([], plaintext, output.AsSpan(_outSealed + 2, _chunkPlaintext + NoiseCipherState.TagSize));
+        BinaryPrimitives.WriteUInt16BigEndian(output.AsSpan(_outSealed), (ushort)(_chunkPlaintext + NoiseCipherState.TagSize));
         _outSealed += FrameOverhead + _chunkPlaintext;
         _chunkPlaintext = 0;
     }
 
     private async ValueTask WriteOutAsync(CancellationToken cancellationToken)
     {
-        await _inner.WriteAsync(_out.AsMemory(0, _outSealed), cancellationToken).ConfigureAwait(false);
+        await _inner.WriteAsync(_out!.AsMemory(0, _outSealed), cancellationToken).ConfigureAwait(false);
         _outSealed = 0;
     }
 
@@ -194,7 +245,7 @@ public sealed class NoiseStream : Stream
                 _inner.Dispose();
             _send.Dispose();
             _receive.Dispose();
-            // The pooled buffers are not returned: a read or write may still be running on another thread.
+            // The pooled buffers are not returned here: a read or write may still be using them on another thread.
         }
         base.Dispose(disposing);
     }

@@ -12,8 +12,14 @@ public sealed record YamuxOptions
     /// <summary>Data frames we send carry at most this many bytes, so one busy stream cannot starve the others.</summary>
     public int MaxSendFrameSize { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// Receive window all streams of a session may hold beyond their initial 256 KiB, together. Bounds what a peer
+    /// can make us buffer: at most MaxStreams × 256 KiB + this.
+    /// </summary>
+    public long SessionWindowGrowthBudget { get; init; } = 64 * 1024 * 1024;
+
     /// <summary>Streams open at once (both directions); a peer's SYN beyond it is answered with RST.</summary>
-    public int MaxStreams { get; init; } = 512;
+    public int MaxStreams { get; init; } = 256;
 
     /// <summary>Inbound streams waiting for <see cref="YamuxSession.AcceptStreamAsync"/>; beyond it new ones are reset.</summary>
     public int AcceptBacklog { get; init; } = 256;

@@ -336,7 +336,7 @@ public sealed class YamuxStream : Stream
         // Half the window went by quickly: the window, not the reader, is the bottleneck; double it.
         if (_receiveWindow < _maxReceiveWindow && Stopwatch.GetElapsedTime(_lastCreditReturn, now) < _growthThreshold)
         {
-            growth = Math.Min(_receiveWindow, _maxReceiveWindow - _receiveWindow);
+            growth = _session.ReserveWindowGrowth(Math.Min(_receiveWindow, _maxReceiveWindow - _receiveWindow));
             _receiveWindow += growth;
         }
         _lastCreditReturn = now;
@@ -360,12 +360,14 @@ public sealed class YamuxStream : Stream
 
     private void RemoveIfDone()
     {
+        long growth;
         lock (_lock)
         {
             if (_removed || !(_reset || (_localClosed && _remoteClosed)))
                 return;
             _removed = true;
+            growth = _receiveWindow - YamuxOptions.InitialWindow;
         }
-        _session.RemoveStream(this);
+        _session.RemoveStream(this, growth);
     }
 }

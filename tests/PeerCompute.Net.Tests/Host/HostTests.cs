@@ -119,6 +119,27 @@ public class HostTests
     }
 
     [Test]
+    public async Task A_peer_that_lists_no_muxer_in_noise_negotiates_yamux_with_multistream()
+    {
+        var (a, addressA) = await StartHost();
+        await using var _ = a;
+        using var identity = PeerIdentity.Generate();
+        await using var raw = await RawPeer.ConnectAsync(addressA);
+        await PeerCompute.Net.Multistream.MultistreamSelect.SelectAsync(raw.Stream, "/noise", CancellationToken.None);
+        var secured = await PeerCompute.Net.Noise.NoiseSecurity.SecureOutboundAsync(raw.Stream, identity, a.PeerId, [], CancellationToken.None);
+        await Assert.That(string.Join(",", secured.RemoteStreamMuxers)).IsEqualTo("/yamux/1.0.0");
+
+        var muxer = await PeerCompute.Net.Multistream.MultistreamSelect.SelectAsync(secured.Stream, "/yamux/1.0.0", CancellationToken.None).WaitAsync(Guard);
+        await using var session = PeerCompute.Net.Yamux.YamuxSession.Start(secured.Stream, isClient: true);
+        var stream = await session.OpenStreamAsync();
+        await PeerCompute.Net.Multistream.MultistreamSelect.SelectAsync(stream, PingProtocol.ProtocolId, CancellationToken.None).WaitAsync(Guard);
+        var rtt = await PingProtocol.PingAsync(stream, CancellationToken.None).WaitAsync(Guard);
+
+        await Assert.That(muxer).IsEqualTo("/yamux/1.0.0");
+        await Assert.That(rtt).IsGreaterThan(TimeSpan.Zero);
+    }
+
+    [Test]
     public async Task Closing_a_host_closes_its_connections_at_the_peer()
     {
         var (a, addressA) = await StartHost();

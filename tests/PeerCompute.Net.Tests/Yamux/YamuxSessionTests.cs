@@ -123,6 +123,36 @@ public class YamuxSessionTests
     }
 
     [Test]
+    public async Task Window_growth_is_bounded_by_the_session_budget()
+    {
+        var (client, server) = Pair(server: new YamuxOptions { SessionWindowGrowthBudget = YamuxOptions.InitialWindow });
+        await using var clientScope = client;
+        await using var serverScope = server;
+
+        async Task<long> Transfer()
+        {
+            var sending = await client.OpenStreamAsync();
+            var writing = Task.Run(async () =>
+            {
+                await sending.WriteAsync(new byte[16 * 1024 * 1024]);
+                await sending.CompleteWritesAsync();
+            });
+            var receiving = (await server.AcceptStreamAsync().AsTask().WaitAsync(Guard))!;
+            var buffer = new byte[1024 * 1024];
+            while (await receiving.ReadAsync(buffer).AsTask().WaitAsync(Guard) > 0)
+            {
+            }
+            await writing.WaitAsync(Guard);
+            return receiving.ReceiveWindow; // the stream stays open here (we have not closed our side)
+        }
+
+        long first = await Transfer();
+        long second = await Transfer();
+        await Assert.That(first).IsLessThanOrEqualTo(2L * YamuxOptions.InitialWindow);
+        await Assert.That(first + second).IsLessThanOrEqualTo(3L * YamuxOptions.InitialWindow);
+    }
+
+    [Test]
     public async Task A_reset_reaches_the_peer_as_an_IOException()
     {
         var (client, server) = Pair();

@@ -1,0 +1,48 @@
+namespace PeerCompute.Net.Yamux;
+
+/// <summary>Every limit of a yamux session, with the defaults Peer Compute uses.</summary>
+public sealed record YamuxOptions
+{
+    /// <summary>The window every stream starts with in each direction (fixed by the spec).</summary>
+    public const int InitialWindow = 256 * 1024;
+
+    /// <summary>The receive window grows (doubling, while the application keeps up) up to this.</summary>
+    public int MaxReceiveWindow { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Data frames we send carry at most this many bytes, so one busy stream cannot starve the others.</summary>
+    public int MaxSendFrameSize { get; init; } = 256 * 1024;
+
+    /// <summary>Streams open at once (both directions); a peer's SYN beyond it is answered with RST.</summary>
+    public int MaxStreams { get; init; } = 512;
+
+    /// <summary>Inbound streams waiting for <see cref="YamuxSession.AcceptStreamAsync"/>; beyond it new ones are reset.</summary>
+    public int AcceptBacklog { get; init; } = 256;
+
+    /// <summary>A Ping is sent this often (and once at start by the client); <see cref="Timeout.InfiniteTimeSpan"/> turns it off.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The session is closed when nothing at all has been received for this long (needs keepalive on one side).</summary>
+    public TimeSpan DeadLinkTimeout { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>A stream we opened is reset when the peer has not acknowledged it within this time.</summary>
+    public TimeSpan OpenTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Header-only frames (window updates, ping answers, SYN/FIN/RST) queued while the peer is not reading; beyond it the session is closed.</summary>
+    public int MaxPendingControlFrames { get; init; } = 4096;
+
+    /// <summary>Bytes read from the transport per read call.</summary>
+    public int ReadBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>A window is doubled when the application consumed half of it within this time.</summary>
+    public TimeSpan WindowGrowthThreshold { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    internal void Validate()
+    {
+        if (MaxReceiveWindow < InitialWindow)
+            throw new ArgumentOutOfRangeException(nameof(MaxReceiveWindow), $"at least {InitialWindow}");
+        if (MaxSendFrameSize < 1024)
+            throw new ArgumentOutOfRangeException(nameof(MaxSendFrameSize), "at least 1024");
+        if (MaxStreams < 1 || AcceptBacklog < 1 || MaxPendingControlFrames < 16 || ReadBufferSize < 4096)
+            throw new ArgumentOutOfRangeException(nameof(MaxStreams), "limits must be positive");
+    }
+}

@@ -1,0 +1,288 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using PeerCompute.Net.Tests.Support;
+using PeerCompute.Net.Yamux;
+
+namespace PeerCompute.Net.Tests.Yamux;
+
+public class YamuxSessionTests
+{
+    private static readonly TimeSpan Guard = TimeSpan.FromSeconds(30);
+
+    private static (YamuxSession Client, YamuxSession Server) Pair(YamuxOptions? client = null, YamuxOptions? server = null)
+    {
+        var (a, b) = DuplexPipe.CreatePair();
+        return (YamuxSession.Start(a, isClient: true, client), YamuxSession.Start(b, isClient: false, server));
+    }
+
+    /// <summary>Accepts streams and echoes each until its FIN, then half-closes.</summary>
+    private static Task EchoServer(YamuxSession server) => Task.Run(async () =>
+    {
+        while (await server.AcceptStreamAsync() is { } stream)
+        {
+            _ = Task.Run(async () =>
+            {
+                await using (stream)
+                {
+                    await stream.CopyToAsync(stream);
+                    await stream.CompleteWritesAsync();
+                }
+            });
+        }
+    });
+
+    private static async Task<byte[]> ReadToEnd(Stream stream)
+    {
+        using var memory = new MemoryStream();
+        await stream.CopyToAsync(memory);
+        return memory.ToArray();
+    }
+
+    [Test]
+    public async Task A_stream_carries_bytes_both_ways_and_half_closes()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        _ = EchoServer(server);
+
+        var stream = await client.OpenStreamAsync();
+        await stream.WriteAsync("hello yamux"u8.ToArray());
+        await stream.CompleteWritesAsync();
+        var echoed = await ReadToEnd(stream).WaitAsync(Guard);
+
+        await Assert.That(System.Text.Encoding.ASCII.GetString(echoed)).IsEqualTo("hello yamux");
+        await Assert.That(stream.Id).IsEqualTo(1u);
+        await Assert.That(stream.IsRemoteClosed).IsTrue();
+    }
+
+    [Test]
+    public async Task Client_streams_are_odd_and_server_streams_even()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var c1 = await client.OpenStreamAsync();
+        var c2 = await client.OpenStreamAsync();
+        var s1 = await server.OpenStreamAsync();
+        var accepted = await client.AcceptStreamAsync().AsTask().WaitAsync(Guard);
+
+        await Assert.That(c1.Id).IsEqualTo(1u);
+        await Assert.That(c2.Id).IsEqualTo(3u);
+        await Assert.That(s1.Id).IsEqualTo(2u);
+        await Assert.That(accepted!.Id).IsEqualTo(2u);
+    }
+
+    [Test]
+    public async Task A_hundred_concurrent_streams_each_get_their_own_bytes_back()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        _ = EchoServer(server);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
+        {
+            var payload = RandomNumberGenerator.GetBytes(10_000 + i * 1000);
+            await using var stream = await client.OpenStreamAsync();
+            var reading = ReadToEnd(stream);
+            await stream.WriteAsync(payload);
+            await stream.CompleteWritesAsync();
+            return (await reading).AsSpan().SequenceEqual(payload);
+        })).WaitAsync(Guard);
+
+        await Assert.That(results.All(ok => ok)).IsTrue();
+    }
+
+    [Test]
+    public async Task A_64_MiB_transfer_arrives_intact_and_the_window_grows()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var payload = RandomNumberGenerator.GetBytes(64 * 1024 * 1024);
+
+        var receiving = Task.Run(async () =>
+        {
+            var stream = (await server.AcceptStreamAsync())!;
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[128 * 1024];
+            int n;
+            while ((n = await stream.ReadAsync(buffer)) > 0)
+                hash.AppendData(buffer, 0, n);
+            return (hash.GetHashAndReset(), stream.ReceiveWindow);
+        });
+        var sending = await client.OpenStreamAsync();
+        await sending.WriteAsync(payload);
+        await sending.CompleteWritesAsync();
+        var (digest, window) = await receiving.WaitAsync(Guard);
+
+        await Assert.That(Hex.Of(digest)).IsEqualTo(Hex.Of(SHA256.HashData(payload)));
+        await Assert.That(window).IsGreaterThan(YamuxOptions.InitialWindow);
+        await Assert.That(window).IsLessThanOrEqualTo(16 * 1024 * 1024);
+    }
+
+    [Test]
+    public async Task A_reset_reaches_the_peer_as_an_IOException()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var stream = await client.OpenStreamAsync();
+        await stream.WriteAsync(new byte[] { 1 });
+        var remote = (await server.AcceptStreamAsync().AsTask().WaitAsync(Guard))!;
+        var first = new byte[1];
+        await remote.ReadExactlyAsync(first).AsTask().WaitAsync(Guard);
+        stream.Reset();
+
+        await Assert.That(async () => await remote.ReadAsync(new byte[10]).AsTask().WaitAsync(Guard)).Throws<IOException>();
+        await Assert.That(async () => await stream.WriteAsync(new byte[1])).Throws<IOException>();
+    }
+
+    [Test]
+    public async Task A_writer_waits_for_window_while_the_reader_does_not_read()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var stream = await client.OpenStreamAsync();
+        var writing = stream.WriteAsync(new byte[4 * 1024 * 1024]).AsTask();
+        var remote = (await server.AcceptStreamAsync().AsTask().WaitAsync(Guard))!;
+        // The peer's buffer fills to exactly the initial window, then the writer is stuck.
+        while (remote.BufferedBytes < YamuxOptions.InitialWindow)
+            await Task.Yield();
+        await Assert.That(writing.IsCompleted).IsFalse();
+        await Assert.That(remote.BufferedBytes).IsEqualTo(YamuxOptions.InitialWindow);
+
+        // Reading releases credit and the rest flows.
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        while (total < 4 * 1024 * 1024)
+            total += await remote.ReadAsync(buffer).AsTask().WaitAsync(Guard);
+        await writing.WaitAsync(Guard);
+        await Assert.That(total).IsEqualTo(4L * 1024 * 1024);
+    }
+
+    [Test]
+    public async Task Ping_returns_a_round_trip_time()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var rtt = await server.PingAsync().WaitAsync(Guard);
+        await Assert.That(rtt).IsGreaterThanOrEqualTo(TimeSpan.Zero);
+        await Assert.That(client.IsClosed).IsFalse();
+    }
+
+    [Test]
+    public async Task Streams_beyond_the_peers_limit_are_reset()
+    {
+        var (client, server) = Pair(server: new YamuxOptions { MaxStreams = 2 });
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var streams = new List<YamuxStream>();
+        for (int i = 0; i < 3; i++)
+            streams.Add(await client.OpenStreamAsync());
+
+        await Assert.That(async () => await streams[2].ReadAsync(new byte[1]).AsTask().WaitAsync(Guard)).Throws<IOException>();
+        await Assert.That(streams[2].IsReset).IsTrue();
+        await Assert.That(server.StreamCount).IsEqualTo(2);
+    }
+
+    [Test]
+    public async Task Streams_beyond_the_accept_backlog_are_reset()
+    {
+        var (client, server) = Pair(server: new YamuxOptions { AcceptBacklog = 1 });
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var first = await client.OpenStreamAsync();
+        var second = await client.OpenStreamAsync();
+
+        await Assert.That(async () => await second.ReadAsync(new byte[1]).AsTask().WaitAsync(Guard)).Throws<IOException>();
+        await Assert.That(first.IsReset).IsFalse();
+    }
+
+    [Test]
+    public async Task GoAway_drains_open_streams_and_refuses_new_ones()
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var stream = await client.OpenStreamAsync();
+        await stream.WriteAsync(new byte[] { 7 });
+        var remote = (await server.AcceptStreamAsync().AsTask().WaitAsync(Guard))!;
+
+        var closing = server.CloseAsync();
+        // The session stays up while the stream is open...
+        while (!client.IsGoingAway)
+            await Task.Yield();
+        await Assert.That(closing.IsCompleted).IsFalse();
+        await Assert.That(async () => await client.OpenStreamAsync()).Throws<IOException>();
+        var one = new byte[1];
+        await remote.ReadExactlyAsync(one).AsTask().WaitAsync(Guard);
+        await remote.WriteAsync(new byte[] { 8 }).AsTask().WaitAsync(Guard);
+        await remote.CompleteWritesAsync();
+        await stream.CompleteWritesAsync();
+        var back = await ReadToEnd(stream).WaitAsync(Guard);
+
+        // ...and ends once both sides have closed it.
+        await closing.WaitAsync(Guard);
+        await client.Completion.WaitAsync(Guard);
+        await Assert.That(Hex.Of(back)).IsEqualTo("08");
+        await Assert.That(server.Error).IsNull();
+    }
+
+    [Test]
+    public async Task A_stream_the_peer_never_acknowledges_is_reset_after_the_open_timeout()
+    {
+        var (a, b) = DuplexPipe.CreatePair();
+        await using var client = YamuxSession.Start(a, isClient: true, new YamuxOptions { OpenTimeout = TimeSpan.FromMilliseconds(200) });
+        _ = b; // nobody answers on the other end
+        var stream = await client.OpenStreamAsync();
+        await Assert.That(async () => await stream.ReadAsync(new byte[1]).AsTask().WaitAsync(Guard)).Throws<IOException>();
+        await Assert.That(stream.IsReset).IsTrue();
+    }
+
+    [Test]
+    public async Task A_silent_peer_is_detected_as_a_dead_link()
+    {
+        var (a, b) = DuplexPipe.CreatePair();
+        await using var client = YamuxSession.Start(a, isClient: true, new YamuxOptions
+        {
+            KeepAliveInterval = TimeSpan.FromMilliseconds(50),
+            DeadLinkTimeout = TimeSpan.FromMilliseconds(300),
+        });
+        _ = b; // reads nothing, answers nothing
+        await client.Completion.WaitAsync(Guard);
+        await Assert.That(client.Error).IsTypeOf<Libp2pProtocolException>();
+        await Assert.That(client.Error!.Message).Contains("dead link");
+    }
+
+    [Test]
+    public async Task The_client_pings_at_once_and_answers_the_peers_pings()
+    {
+        var (a, b) = DuplexPipe.CreatePair();
+        await using var client = YamuxSession.Start(a, isClient: true);
+        var frame = new byte[12];
+        await b.ReadExactlyAsync(frame).AsTask().WaitAsync(Guard);
+        await Assert.That(Hex.Of(frame)).IsEqualTo("000200010000000000000000");
+        await b.WriteAsync(Hex.Bytes("000200020000000000000000" + "000200010000000000000005"));
+        await b.ReadExactlyAsync(frame).AsTask().WaitAsync(Guard);
+        await Assert.That(Hex.Of(frame)).IsEqualTo("000200020000000000000005");
+        await Assert.That(client.IsClosed).IsFalse();
+    }
+
+    [Test]
+    public async Task Disposing_the_session_fails_open_streams()
+    {
+        var (client, server) = Pair();
+        await using var serverScope = server;
+        var stream = await client.OpenStreamAsync();
+        var reading = stream.ReadAsync(new byte[1]).AsTask();
+        await client.DisposeAsync();
+        await Assert.That(async () => await reading.WaitAsync(Guard)).Throws<IOException>();
+        await server.Completion.WaitAsync(Guard);
+    }
+
+    internal static uint ReadUInt32(byte[] bytes, int offset) => BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(offset));
+}

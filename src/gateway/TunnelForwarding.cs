@@ -63,6 +63,13 @@ internal sealed class TunnelTransformer : HttpTransformer
     {
         await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
         var headers = proxyRequest.Headers;
+        // Headers the client named in Connection are for this hop only (RFC 9110 7.6.1).
+        foreach (string? value in httpContext.Request.Headers.Connection)
+            foreach (var token in ConnectionTokens(value))
+            {
+                headers.Remove(token);
+                proxyRequest.Content?.Headers.Remove(token);
+            }
         headers.Remove("X-Forwarded-For");
         headers.Remove("X-Forwarded-Proto");
         headers.Remove("X-Forwarded-Host");
@@ -76,5 +83,26 @@ internal sealed class TunnelTransformer : HttpTransformer
         headers.Host = host;
         if (httpContext.Features.Get<TunnelRoute>() is { } route)
             proxyRequest.Options.Set(TunnelForwarding.RouteKey, route);
+    }
+
+    public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+    {
+        bool proceed = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+        if (proxyResponse is not null)
+            foreach (string value in proxyResponse.Headers.Connection)
+                foreach (var token in ConnectionTokens(value))
+                    httpContext.Response.Headers.Remove(token);
+        return proceed;
+    }
+
+    /// <summary>Header names listed in a Connection value, without the ones the forwarder itself handles.</summary>
+    private static IEnumerable<string> ConnectionTokens(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+            yield break;
+        foreach (string part in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            if (!part.Equals("close", StringComparison.OrdinalIgnoreCase) && !part.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+                && !part.Equals("upgrade", StringComparison.OrdinalIgnoreCase) && !part.Equals("host", StringComparison.OrdinalIgnoreCase))
+                yield return part;
     }
 }

@@ -66,8 +66,8 @@ public static class CertificateFiles
         var now = DateTimeOffset.UtcNow;
         using var certificate = request.CreateSelfSigned(now.AddMinutes(-5), now.Add(lifetime ?? TimeSpan.FromDays(365)));
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(certificateFile))!);
-        Core.Storage.AtomicFile.Write(keyFile, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()));
-        Core.Storage.AtomicFile.Write(certificateFile, System.Text.Encoding.ASCII.GetBytes(certificate.ExportCertificatePem()),
+        Core.Storage.AtomicFile.Write(keyFile, System.Text.Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem() + "\n"));
+        Core.Storage.AtomicFile.Write(certificateFile, System.Text.Encoding.ASCII.GetBytes(certificate.ExportCertificatePem() + "\n"),
             UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
     }
 }

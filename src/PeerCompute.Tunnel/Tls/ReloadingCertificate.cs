@@ -13,7 +13,6 @@ public sealed class ReloadingCertificate
 {
     private readonly string _certificateFile;
     private readonly string _keyFile;
-    private readonly ILogger? _logger;
     private SslStreamCertificateContext _current;
     private (DateTime, long, DateTime, long) _stamp;
 
@@ -21,12 +20,15 @@ public sealed class ReloadingCertificate
     {
         _certificateFile = certificateFile;
         _keyFile = keyFile;
-        _logger = logger;
+        Logger = logger;
         _stamp = Stamp();
         _current = CertificateFiles.Load(certificateFile, keyFile);
     }
 
     public SslStreamCertificateContext Current => Volatile.Read(ref _current);
+
+    /// <summary>Where reloads are reported (settable because the host's loggers may exist only after the first load).</summary>
+    public ILogger? Logger { get; set; }
 
     /// <summary>Raised after a new certificate was loaded.</summary>
     public event Action<SslStreamCertificateContext>? Reloaded;
@@ -42,7 +44,7 @@ public sealed class ReloadingCertificate
             var loaded = CertificateFiles.Load(_certificateFile, _keyFile);
             _stamp = stamp;
             Volatile.Write(ref _current, loaded);
-            _logger?.LogInformation("certificate reloaded from {File}: {Subject}, valid until {NotAfter:u}, key {Pin}",
+            Logger?.LogInformation("certificate reloaded from {File}: {Subject}, valid until {NotAfter:u}, key {Pin}",
                 _certificateFile, loaded.TargetCertificate.Subject, loaded.TargetCertificate.NotAfter.ToUniversalTime(), CertificatePin.FromCertificate(loaded.TargetCertificate));
             Reloaded?.Invoke(loaded);
             return true;
@@ -50,7 +52,7 @@ public sealed class ReloadingCertificate
         catch (TunnelException e)
         {
             // Keep the old stamp so a later complete write is picked up; keep serving the old certificate.
-            _logger?.LogWarning("certificate files changed but do not load yet, keeping the current one: {Reason}", e.Message);
+            Logger?.LogWarning("certificate files changed but do not load yet, keeping the current one: {Reason}", e.Message);
             return false;
         }
     }

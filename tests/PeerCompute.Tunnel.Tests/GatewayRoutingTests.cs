@@ -38,7 +38,7 @@ public class GatewayRoutingTests
         await using var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint }).Start();
         await provider.WaitReadyAsync();
 
-        var result = await Curl.GetAsync(gateway, provider.Label("web"), "/headers",
+        var result = await Curl.GetAsync(gateway, provider.Label("web"), "/headers", "--http1.1",
             "-H", "X-Forwarded-For: 6.6.6.6", "-H", "X-Forwarded-Host: evil.example", "-H", "Forwarded: for=6.6.6.6", "-H", "Connection: keep-alive, X-Private", "-H", "X-Private: secret");
 
         await Assert.That(result.Status).IsEqualTo(200);

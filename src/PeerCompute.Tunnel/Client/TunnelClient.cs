@@ -359,20 +359,17 @@ public sealed class TunnelClient : IAsyncDisposable
     /// <summary>Runs one session until it ends (returns its error) or the client stops (drains, returns null).</summary>
     private async Task<Exception?> ServeAsync(YamuxSession session, CancellationToken cancellationToken)
     {
-        using var sessionScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var token = sessionScope.Token;
+        // Requests in flight live until the session is closed (after draining), not until the stop request.
+        using var sessionScope = new CancellationTokenSource();
+        using var controlScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         YamuxStream? control = null;
-        var inFlight = new HashSet<Task>();
         try
         {
-            control = await session.OpenStreamAsync(token).ConfigureAwait(false);
-            var controlTask = RunControlAsync(control, token);
-            while (await session.AcceptStreamAsync(token).ConfigureAwait(false) is { } stream)
+            control = await session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+            _ = RunControlAsync(control, controlScope.Token);
+            while (await session.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
             {
-                var handler = HandleStreamAsync(stream, token);
-                lock (inFlight)
-                    inFlight.Add(handler);
-                _ = handler.ContinueWith(t => { lock (inFlight) inFlight.Remove(t); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _ = HandleStreamAsync(stream, sessionScope.Token);
             }
             // The session ended by itself (dead link, gateway gone or restarting).
             await session.DisposeAsync().ConfigureAwait(false);
@@ -401,6 +398,7 @@ public sealed class TunnelClient : IAsyncDisposable
         }
         finally
         {
+            controlScope.Cancel();
             sessionScope.Cancel();
         }
     }

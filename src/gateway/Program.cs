@@ -1,9 +1,17 @@
-// Placeholder until the real program lands; it answers --version so the release build can be checked
-// (tests/PeerCompute.System.Tests/Build run every published binary with --version).
-if (args is ["--version"])
+using ConsoleAppFramework;
+using PeerCompute.Cli;
+using PeerCompute.Gateway;
+
+var commands = new Dictionary<string, int>
 {
-    Console.Out.WriteLine(PeerCompute.Cli.CliApp.Version);
-    return 0;
-}
-Console.Out.WriteLine("todo");
-return 0;
+    ["pin"] = 0,
+    ["tag"] = 1,
+};
+if (CliApp.Prepare(ref args, "gateway", "public HTTPS for Peer Compute deployments: serves https://<name>-<tag>.<domain> through each provider's outbound tunnel.", commands, "--trust-provider") is { } exit)
+    return exit;
+
+var app = ConsoleApp.Create();
+app.UseFilter<CliErrorFilter>();
+app.Add<GatewayCommands>();
+await app.RunAsync(args).ConfigureAwait(false);
+return CliApp.Finish();

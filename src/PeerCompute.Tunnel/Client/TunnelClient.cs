@@ -1,0 +1,525 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PeerCompute.Core.Identity;
+using PeerCompute.Net.Yamux;
+using PeerCompute.Tunnel.Hostnames;
+using PeerCompute.Tunnel.Protocol;
+
+namespace PeerCompute.Tunnel.Client;
+
+/// <summary>
+/// The provider's side of the reverse tunnel: keeps one outbound TLS 1.3 connection to the gateway, proves the
+/// provider's identity, tells the gateway which hostnames it serves, and splices every stream the gateway opens to
+/// the container's port on 127.0.0.1. Reconnects by itself (exponential backoff with jitter), detects a dead link
+/// from missing pings, sends the routes again after each reconnect, and drains in-flight requests on shutdown.
+/// </summary>
+public sealed class TunnelClient : IAsyncDisposable
+{
+    /// <summary>ALPN protocol id of the tunnel.</summary>
+    public const string Alpn = "peercompute-tunnel/1";
+    internal const int MaxHandshakePayload = 4096;
+    internal const int MaxControlPayload = TunnelFrame.MaxPayload;
+
+    private readonly PeerIdentity _identity;
+    private readonly TunnelClientOptions _options;
+    private readonly Func<string, CancellationToken, ValueTask<IPEndPoint?>> _resolveRoute;
+    private readonly ILogger _logger;
+    private readonly X509Certificate2Collection? _caCertificates;
+    private readonly Lock _lock = new();
+    private readonly Channel<bool> _routesChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly CancellationTokenSource _disposing = new();
+    private string[] _routes = [];
+    private TunnelStatus _status = TunnelStatus.Initial;
+    private TaskCompletionSource _statusChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _running;
+
+    /// <param name="identity">The provider's identity (its PeerId decides the hostname tag).</param>
+    /// <param name="resolveRoute">Gives the container's endpoint (127.0.0.1:port) for a deployment name, or null when unknown.</param>
+    public TunnelClient(PeerIdentity identity, TunnelClientOptions options, Func<string, CancellationToken, ValueTask<IPEndPoint?>> resolveRoute, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(resolveRoute);
+        options.Validate();
+        _identity = identity;
+        _options = options;
+        _resolveRoute = resolveRoute;
+        _logger = logger ?? NullLogger.Instance;
+        Tag = TunnelHostname.TagFor(identity.PeerId);
+        if (options.CaFile is not null)
+        {
+            _caCertificates = [];
+            try
+            {
+                _caCertificates.ImportFromPemFile(options.CaFile);
+            }
+            catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
+            {
+                throw new TunnelException(TunnelErrorKind.Certificate, $"Cannot read the gateway CA file {options.CaFile}: {e.Message}", e);
+            }
+            if (_caCertificates.Count == 0)
+                throw new TunnelException(TunnelErrorKind.Certificate, $"The gateway CA file {options.CaFile} holds no PEM certificate.");
+        }
+    }
+
+    /// <summary>This provider's hostname tag (derived from its PeerId).</summary>
+    public string Tag { get; }
+
+    public PeerId PeerId => _identity.PeerId;
+
+    public TunnelStatus Status
+    {
+        get { lock (_lock) return _status; }
+    }
+
+    /// <summary>Raised (on a worker thread) after every change of <see cref="Status"/>.</summary>
+    public event Action<TunnelStatus>? StatusChanged;
+
+    /// <summary>
+    /// The deployment names to serve (replacing the previous set); sent now when connected, and after every reconnect.
+    /// Names that cannot be a hostname label (see <see cref="TunnelHostname.IsValidName"/>) are left out and logged.
+    /// </summary>
+    public void SetRoutes(IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var valid = new List<string>();
+        foreach (string name in names.Distinct(StringComparer.Ordinal))
+        {
+            if (TunnelHostname.IsValidName(name))
+                valid.Add(name);
+            else
+                _logger.LogWarning("deployment name '{Name}' cannot be a hostname label (1-{Max} of a-z, 0-9, single '-'): no public URL for it", name, TunnelHostname.MaxNameLength);
+        }
+        lock (_lock)
+            _routes = [.. valid];
+        _routesChanged.Writer.TryWrite(true);
+    }
+
+    /// <summary>The routes currently asked for (deployment names).</summary>
+    public IReadOnlyList<string> Routes
+    {
+        get { lock (_lock) return _routes; }
+    }
+
+    /// <summary>
+    /// <c>https://name-tag.domain[:port]/</c> once a gateway has told its domain (the first handshake), else null;
+    /// null too for a name that cannot be a hostname label.
+    /// </summary>
+    public string? GetPublicUrl(string deploymentName)
+    {
+        var status = Status;
+        if (status.Domain is null || !TunnelHostname.IsValidName(deploymentName))
+            return null;
+        return TunnelHostname.PublicUrl(deploymentName, Tag, status.Domain, status.HttpsPort);
+    }
+
+    /// <summary>Waits until the status satisfies <paramref name="predicate"/> and returns that status.</summary>
+    public async Task<TunnelStatus> WaitForAsync(Func<TunnelStatus, bool> predicate, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            TunnelStatus status;
+            Task changed;
+            lock (_lock)
+            {
+                status = _status;
+                changed = _statusChanged.Task;
+            }
+            if (predicate(status))
+                return status;
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Keeps the tunnel up until <paramref name="cancellationToken"/> fires or the client is disposed; then sends
+    /// GoAway, lets in-flight requests finish (up to <see cref="TunnelClientOptions.DrainTimeout"/>) and returns.
+    /// </summary>
+    public Task RunAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_running is not null)
+                throw new InvalidOperationException("The tunnel client is already running.");
+            _running = RunLoopAsync(cancellationToken);
+            return _running;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposing.IsCancellationRequested)
+            return;
+        _disposing.Cancel();
+        Task? running;
+        lock (_lock)
+            running = _running;
+        if (running is not null)
+        {
+            try
+            {
+                await running.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        _disposing.Dispose();
+    }
+
+    private async Task RunLoopAsync(CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        var token = stop.Token;
+        var backoff = new ReconnectBackoff(_options.InitialBackoff, _options.MaxBackoff);
+        string endpoint = $"{_options.GatewayHost}:{_options.GatewayPort}";
+        while (!token.IsCancellationRequested)
+        {
+            Update(s => s with { State = TunnelState.Connecting });
+            Exception? error = null;
+            long started = Environment.TickCount64;
+            try
+            {
+                var (session, challenge) = await ConnectAsync(token).ConfigureAwait(false);
+                _logger.LogInformation("tunnel to {Gateway} up: provider tag {Tag}, domain {Domain}", endpoint, Tag, challenge.Domain);
+                Update(s => s with
+                {
+                    State = TunnelState.Connected,
+                    LastError = null,
+                    Domain = challenge.Domain,
+                    HttpsPort = challenge.HttpsPort,
+                    ConnectedSince = DateTimeOffset.UtcNow,
+                    Attempt = 0,
+                });
+                error = await ServeAsync(session, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+            if (token.IsCancellationRequested)
+                break;
+            if (TimeSpan.FromMilliseconds(Environment.TickCount64 - started) >= _options.StableSession)
+                backoff.Reset();
+            var delay = backoff.Next();
+            string reason = Describe(error);
+            Update(s => s with { State = TunnelState.Disconnected, LastError = reason, ConnectedSince = null, Attempt = backoff.Attempt });
+            _logger.LogWarning("tunnel to {Gateway} down: {Reason}; reconnecting in {Delay:0.0} s", endpoint, reason, delay.TotalSeconds);
+            try
+            {
+                await Task.Delay(delay, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        Update(s => s with { State = TunnelState.Stopped, ConnectedSince = null });
+    }
+
+    private static string Describe(Exception? error) => error switch
+    {
+        null => "the gateway closed the tunnel",
+        TunnelException t => t.Message,
+        AuthenticationException a => $"TLS handshake failed: {a.Message}",
+        SocketException s => $"cannot reach the gateway: {s.Message}",
+        OperationCanceledException or TimeoutException => "the handshake timed out",
+        _ => error.Message,
+    };
+
+    /// <summary>TCP, TLS 1.3, authentication, then yamux. Throws on any failure; the caller retries.</summary>
+    private async Task<(YamuxSession Session, Challenge Challenge)> ConnectAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.HandshakeTimeout);
+        var token = timeout.Token;
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SslStream? ssl = null;
+        try
+        {
+            try
+            {
+                await socket.ConnectAsync(_options.GatewayHost, _options.GatewayPort, token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TunnelException(TunnelErrorKind.Network, $"no TCP connection to {_options.GatewayHost}:{_options.GatewayPort} within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
+            }
+            string? rejection = null;
+            ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+            var tls = new SslClientAuthenticationOptions
+            {
+                TargetHost = _options.ServerName ?? _options.GatewayHost,
+                EnabledSslProtocols = SslProtocols.Tls13,
+                ApplicationProtocols = [new SslApplicationProtocol(Alpn)],
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) => AcceptCertificate(certificate, errors, out rejection),
+            };
+            if (_caCertificates is not null)
+            {
+                var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+                policy.CustomTrustStore.AddRange(_caCertificates);
+                tls.CertificateChainPolicy = policy;
+            }
+            try
+            {
+                await ssl.AuthenticateAsClientAsync(tls, token).ConfigureAwait(false);
+            }
+            catch (AuthenticationException e) when (rejection is not null)
+            {
+                throw new TunnelException(TunnelErrorKind.Certificate, rejection, e);
+            }
+            if (ssl.SslProtocol != SslProtocols.Tls13)
+                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway negotiated {ssl.SslProtocol}, not TLS 1.3");
+
+            byte[] clientNonce = RandomNumberGenerator.GetBytes(ClientHello.NonceLength);
+            await TunnelMessageIO.WriteAsync(ssl, new ClientHello(ClientHello.CurrentVersion, clientNonce).Encode(), token).ConfigureAwait(false);
+            byte[] payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Challenge, MaxHandshakePayload, token).ConfigureAwait(false);
+            if (!Challenge.TryParse(payload, out var challenge))
+                throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed challenge from the gateway");
+            if (challenge.Version != ClientHello.CurrentVersion)
+                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway speaks tunnel protocol version {challenge.Version}, this provider {ClientHello.CurrentVersion}");
+            string domain;
+            try
+            {
+                domain = TunnelHostname.NormalizeDomain(challenge.Domain);
+            }
+            catch (ArgumentException)
+            {
+                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway announced an invalid domain '{challenge.Domain}'");
+            }
+            using var gatewayCertificate = new X509Certificate2(ssl.RemoteCertificate!);
+            byte[] transcript = AuthTranscript.Build(clientNonce, challenge.ServerNonce, AuthTranscript.CertificateHash(gatewayCertificate), domain, challenge.HttpsPort);
+            await TunnelMessageIO.WriteAsync(ssl, new AuthResponse(_identity.PublicKeyProtobuf, _identity.Sign(transcript)).Encode(), token).ConfigureAwait(false);
+            payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Welcome, MaxHandshakePayload, token).ConfigureAwait(false);
+            if (!Welcome.TryParse(payload, out var welcome))
+                throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed welcome from the gateway");
+            if (welcome.Tag != Tag)
+                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway assigned tag '{welcome.Tag}', expected '{Tag}'");
+
+            var yamux = _options.Yamux with { KeepAliveInterval = _options.KeepAliveInterval, DeadLinkTimeout = _options.DeadLinkTimeout };
+            var session = YamuxSession.Start(ssl, isClient: true, yamux);
+            return (session, challenge with { Domain = domain });
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Dispose(ssl, socket);
+            throw new TunnelException(TunnelErrorKind.Network, $"the handshake with {_options.GatewayHost}:{_options.GatewayPort} did not finish within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
+        }
+        catch
+        {
+            Dispose(ssl, socket);
+            throw;
+        }
+    }
+
+    private static void Dispose(SslStream? ssl, Socket socket)
+    {
+        if (ssl is not null)
+            ssl.Dispose();
+        else
+            socket.Dispose();
+    }
+
+    private bool AcceptCertificate(X509Certificate? certificate, SslPolicyErrors errors, out string? rejection)
+    {
+        rejection = null;
+        if (certificate is null)
+        {
+            rejection = "the gateway sent no certificate";
+            return false;
+        }
+        if (_options.Pin is { } pin)
+        {
+            using var cert = new X509Certificate2(certificate);
+            if (pin.Matches(cert))
+                return true;
+            rejection = $"the gateway's key {Tls.CertificatePin.FromCertificate(cert)} does not match the pinned {pin}";
+            return false;
+        }
+        if (errors == SslPolicyErrors.None)
+            return true;
+        rejection = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
+            ? $"the gateway certificate ({certificate.Subject}) is not valid for {_options.ServerName ?? _options.GatewayHost}"
+            : $"the gateway certificate ({certificate.Subject}) is not trusted ({errors}){(_caCertificates is null ? "; use --gateway-ca or --gateway-pin for a private gateway" : $" by {_options.CaFile}")}";
+        return false;
+    }
+
+    /// <summary>Runs one session until it ends (returns its error) or the client stops (drains, returns null).</summary>
+    private async Task<Exception?> ServeAsync(YamuxSession session, CancellationToken cancellationToken)
+    {
+        // Requests in flight live until the session is closed (after draining), not until the stop request.
+        using var sessionScope = new CancellationTokenSource();
+        using var controlScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        YamuxStream? control = null;
+        try
+        {
+            control = await session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+            _ = RunControlAsync(control, controlScope.Token);
+            while (await session.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
+            {
+                _ = HandleStreamAsync(stream, sessionScope.Token);
+            }
+            // The session ended by itself (dead link, gateway gone or restarting).
+            await session.DisposeAsync().ConfigureAwait(false);
+            return session.Error;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: no new streams, let the in-flight ones finish, then close.
+            control?.Reset();
+            using var drain = new CancellationTokenSource(_options.DrainTimeout);
+            try
+            {
+                await session.CloseAsync(drain.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                _logger.LogWarning("tunnel: in-flight requests did not finish within {Timeout} s; closing anyway", _options.DrainTimeout.TotalSeconds);
+            }
+            await session.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        catch (Exception e)
+        {
+            await session.DisposeAsync().ConfigureAwait(false);
+            return e is IOException && session.Error is { } sessionError ? sessionError : e;
+        }
+        finally
+        {
+            controlScope.Cancel();
+            sessionScope.Cancel();
+        }
+    }
+
+    private async Task RunControlAsync(YamuxStream control, CancellationToken cancellationToken)
+    {
+        var reader = ReadRouteResultsAsync(control, cancellationToken);
+        try
+        {
+            await SendRoutesAsync(control, cancellationToken).ConfigureAwait(false);
+            while (await _routesChanged.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                _routesChanged.Reader.TryRead(out _);
+                await SendRoutesAsync(control, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+        {
+        }
+        await reader.ConfigureAwait(false);
+    }
+
+    private async Task SendRoutesAsync(YamuxStream control, CancellationToken cancellationToken)
+    {
+        string[] routes = Routes.ToArray();
+        var labels = routes.Select(name => TunnelHostname.LabelFor(name, Tag)).ToList();
+        await control.WriteAsync(new SetRoutes(labels).Encode(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReadRouteResultsAsync(YamuxStream control, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                var (type, payload) = await TunnelMessageIO.ReadAsync(control, MaxControlPayload, cancellationToken).ConfigureAwait(false);
+                if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))
+                {
+                    _logger.LogWarning("tunnel: unexpected control message {Type} from the gateway", (byte)type);
+                    continue;
+                }
+                var routes = result.Results.ToDictionary(r => r.Label, StringComparer.Ordinal);
+                foreach (var refused in result.Results.Where(r => !r.Accepted))
+                    _logger.LogWarning("the gateway refused hostname {Label}: {Reason}", refused.Label, refused.Reason);
+                Update(s => s with { Routes = routes });
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or TunnelException)
+        {
+        }
+    }
+
+    private async Task HandleStreamAsync(YamuxStream stream, CancellationToken cancellationToken)
+    {
+        Socket? upstream = null;
+        try
+        {
+            string label;
+            using (var headerTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                headerTimeout.CancelAfter(_options.RouteHeaderTimeout);
+                label = await TunnelMessageIO.ReadRouteHeaderAsync(stream, headerTimeout.Token).ConfigureAwait(false);
+            }
+            IPEndPoint? target = null;
+            if (TunnelHostname.TryParseLabel(label, out string name, out string tag) && tag == Tag && Routes.Contains(name))
+                target = await _resolveRoute(name, cancellationToken).ConfigureAwait(false);
+            if (target is null)
+            {
+                await stream.WriteAsync(new[] { (byte)RouteStatus.UnknownRoute }, cancellationToken).ConfigureAwait(false);
+                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            upstream = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                connectTimeout.CancelAfter(_options.UpstreamConnectTimeout);
+                await upstream.ConnectAsync(target, connectTimeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogWarning("route {Name}: the container at {Target} does not answer: {Reason}", name, target, e is SocketException s ? s.SocketErrorCode.ToString() : "timeout");
+                await stream.WriteAsync(new[] { (byte)RouteStatus.UpstreamUnavailable }, cancellationToken).ConfigureAwait(false);
+                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            await stream.WriteAsync(new[] { (byte)RouteStatus.Connected }, cancellationToken).ConfigureAwait(false);
+            await StreamSplice.RunAsync(stream, upstream, _options.SpliceBufferSize, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or TunnelException or ObjectDisposedException or InvalidOperationException)
+        {
+            stream.Reset();
+        }
+        finally
+        {
+            upstream?.Dispose();
+            await stream.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void Update(Func<TunnelStatus, TunnelStatus> change)
+    {
+        TunnelStatus next;
+        TaskCompletionSource changed;
+        lock (_lock)
+        {
+            next = change(_status);
+            if (next == _status)
+                return;
+            _status = next;
+            changed = _statusChanged;
+            _statusChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        changed.TrySetResult();
+        try
+        {
+            StatusChanged?.Invoke(next);
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "tunnel: a StatusChanged handler failed");
+        }
+    }
+}

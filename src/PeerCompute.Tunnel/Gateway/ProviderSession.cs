@@ -1,0 +1,190 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using PeerCompute.Core.Identity;
+using PeerCompute.Net.Yamux;
+using PeerCompute.Tunnel.Hostnames;
+using PeerCompute.Tunnel.Protocol;
+
+namespace PeerCompute.Tunnel.Gateway;
+
+/// <summary>One connected, authenticated provider: its yamux session, its hostnames, and route streams into it.</summary>
+public sealed class ProviderSession : IAsyncDisposable
+{
+    private readonly YamuxSession _yamux;
+    private readonly TunnelServerOptions _options;
+    private readonly HostnameBindings _bindings;
+    private readonly GatewayMetrics? _metrics;
+    private readonly ILogger _logger;
+    private Dictionary<string, byte[]> _routes = new(StringComparer.Ordinal);
+    private YamuxStream? _control;
+
+    internal ProviderSession(PeerId peerId, string tag, EndPoint? remote, YamuxSession yamux, TunnelServerOptions options, HostnameBindings bindings, GatewayMetrics? metrics, ILogger logger)
+    {
+        PeerId = peerId;
+        Tag = tag;
+        RemoteEndPoint = remote;
+        _yamux = yamux;
+        _options = options;
+        _bindings = bindings;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    public PeerId PeerId { get; }
+
+    public string Tag { get; }
+
+    public EndPoint? RemoteEndPoint { get; }
+
+    public DateTimeOffset ConnectedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>The hostname labels this provider serves now.</summary>
+    public IReadOnlyCollection<string> Routes => Volatile.Read(ref _routes).Keys;
+
+    public bool Serves(string label) => Volatile.Read(ref _routes).ContainsKey(label);
+
+    /// <summary>False once the session is closed or either side sent GoAway: no new request may use it.</summary>
+    public bool IsAvailable => !_yamux.IsClosed && !_yamux.IsGoingAway;
+
+    /// <summary>Completes when the tunnel has ended.</summary>
+    public Task Completion => _yamux.Completion;
+
+    /// <summary>Why the tunnel ended (null for a clean end).</summary>
+    public Exception? Error => _yamux.Error;
+
+    public int OpenStreams => _yamux.StreamCount;
+
+    /// <summary>
+    /// Opens a stream for one request to <paramref name="label"/> and writes the route header. The request may be
+    /// written at once; the provider's answer is checked by the stream's first read.
+    /// </summary>
+    public async ValueTask<RouteStream> OpenRouteAsync(string label, CancellationToken cancellationToken)
+    {
+        if (!Volatile.Read(ref _routes).TryGetValue(label, out byte[]? header))
+            throw new TunnelException(TunnelErrorKind.UnknownRoute, $"{label} is not served by provider {PeerId}");
+        YamuxStream stream;
+        try
+        {
+            stream = await _yamux.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw new TunnelException(TunnelErrorKind.ProviderOffline, $"the tunnel of provider {PeerId} cannot take requests: {e.Message}", e);
+        }
+        try
+        {
+            await stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+            stream.Reset();
+            stream.Dispose();
+            throw new TunnelException(TunnelErrorKind.ProviderOffline, $"the tunnel of provider {PeerId} failed: {e.Message}", e);
+        }
+        _metrics?.RouteStreamOpened();
+        return new RouteStream(stream, label, _options.RouteOpenTimeout, _metrics);
+    }
+
+    /// <summary>Serves the control stream (the first stream the provider opens) until it or the session ends.</summary>
+    internal async Task RunControlAsync(CancellationToken cancellationToken)
+    {
+        YamuxStream? control;
+        try
+        {
+            control = await _yamux.AcceptStreamAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        if (control is null)
+            return;
+        _control = control;
+        _ = RefuseFurtherStreamsAsync(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                var (type, payload) = await TunnelMessageIO.ReadAsync(control, TunnelFrame.MaxPayload, cancellationToken).ConfigureAwait(false);
+                if (type != TunnelMessageType.SetRoutes || !SetRoutes.TryParse(payload, out var request))
+                    throw new TunnelException(TunnelErrorKind.Protocol, $"unexpected control message {(byte)type} from provider {PeerId}");
+                var results = await ApplyRoutesAsync(request.Labels, cancellationToken).ConfigureAwait(false);
+                await control.WriteAsync(new RoutesResult(results).Encode(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (TunnelException e) when (e.Kind == TunnelErrorKind.Protocol)
+        {
+            _logger.LogWarning("provider {Peer}: {Reason}; closing its tunnel", PeerId, e.Message);
+            await _yamux.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or TunnelException)
+        {
+            // The control stream or the session ended.
+        }
+    }
+
+    private async Task RefuseFurtherStreamsAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (await _yamux.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } unexpected)
+                unexpected.Reset();
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task<List<RouteResult>> ApplyRoutesAsync(IReadOnlyList<string> labels, CancellationToken cancellationToken)
+    {
+        var results = new List<RouteResult>(labels.Count);
+        var accepted = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (string label in labels)
+        {
+            string? refusal = null;
+            if (!TunnelHostname.TryParseLabel(label, out _, out string tag))
+                refusal = "not a hostname label of the form name-tag";
+            else if (tag != Tag)
+                refusal = $"tag '{tag}' belongs to another provider; this provider's tag is '{Tag}'";
+            else if (accepted.Count >= _options.MaxRoutesPerProvider && !accepted.ContainsKey(label))
+                refusal = $"at most {_options.MaxRoutesPerProvider} hostnames per provider";
+            if (refusal is null)
+                accepted[label] = RouteHeader.Encode(label);
+            else
+                _logger.LogWarning("provider {Peer}: refused hostname {Label}: {Reason}", PeerId, label, refusal);
+            results.Add(new RouteResult(label, refusal is null, refusal ?? ""));
+        }
+        Volatile.Write(ref _routes, accepted);
+        await _bindings.SetRoutesAsync(Tag, accepted.Keys, cancellationToken).ConfigureAwait(false);
+        _logger.LogInformation("provider {Peer}: serving {Count} hostname(s): {Labels}", PeerId, accepted.Count, string.Join(", ", accepted.Keys.Take(16)));
+        return results;
+    }
+
+    /// <summary>Takes over the routes of the session this one replaces, until the provider sends its own.</summary>
+    internal void InheritRoutes(ProviderSession previous)
+    {
+        // Called before this session's control stream is served, so nothing races with it.
+        if (Volatile.Read(ref _routes).Count == 0)
+            Volatile.Write(ref _routes, Volatile.Read(ref previous._routes));
+    }
+
+    /// <summary>Sends GoAway and waits (up to <paramref name="drainTimeout"/>) for in-flight requests, then closes.</summary>
+    public async Task CloseAsync(TimeSpan drainTimeout)
+    {
+        _control?.Reset();
+        using var drain = new CancellationTokenSource(drainTimeout);
+        try
+        {
+            await _yamux.CloseAsync(drain.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            _logger.LogWarning("provider {Peer}: {Count} stream(s) still open after {Timeout} s of draining; closing", PeerId, _yamux.StreamCount, drainTimeout.TotalSeconds);
+        }
+        await _yamux.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync() => _yamux.DisposeAsync();
+
+    public override string ToString() => $"{PeerId} ({Tag})";
+}

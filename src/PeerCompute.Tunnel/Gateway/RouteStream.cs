@@ -1,0 +1,131 @@
+using PeerCompute.Net.Yamux;
+using PeerCompute.Tunnel.Protocol;
+
+namespace PeerCompute.Tunnel.Gateway;
+
+/// <summary>
+/// One request's stream to a provider's container. The route header is written when the stream is opened and the
+/// request may follow at once; the provider's <see cref="RouteStatus"/> byte is consumed by the first read, so a
+/// request costs no extra round trip. A status other than Connected surfaces from that read as a
+/// <see cref="TunnelException"/> (wrapped in an <see cref="IOException"/> for HTTP clients) that says why.
+/// </summary>
+public sealed class RouteStream : Stream
+{
+    private readonly YamuxStream _inner;
+    private readonly string _label;
+    private readonly GatewayMetrics? _metrics;
+    private readonly TimeSpan _statusTimeout;
+    private bool _statusRead;
+
+    internal RouteStream(YamuxStream inner, string label, TimeSpan statusTimeout, GatewayMetrics? metrics)
+    {
+        _inner = inner;
+        _label = label;
+        _statusTimeout = statusTimeout;
+        _metrics = metrics;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanWrite => true;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!_statusRead)
+            await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
+        int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        _metrics?.AddBytesFromProviders(read);
+        return read;
+    }
+
+    /// <summary>Waits for the provider's answer to the route header; throws when it is not Connected.</summary>
+    public async ValueTask ReadStatusAsync(CancellationToken cancellationToken)
+    {
+        if (_statusRead)
+            return;
+        byte[] status = new byte[1];
+        int read;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            timeout.CancelAfter(_statusTimeout);
+            try
+            {
+                read = await _inner.ReadAsync(status, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the provider did not connect {_label} to its container within {_statusTimeout.TotalSeconds:0.#} s"));
+            }
+            catch (IOException e)
+            {
+                throw Fail(new TunnelException(TunnelErrorKind.ProviderOffline, $"the tunnel for {_label} failed: {e.Message}", e));
+            }
+        }
+        _statusRead = true;
+        if (read == 0)
+            throw Fail(new TunnelException(TunnelErrorKind.ProviderOffline, $"the provider closed the stream for {_label} without an answer"));
+        switch ((RouteStatus)status[0])
+        {
+            case RouteStatus.Connected:
+                return;
+            case RouteStatus.UnknownRoute:
+                throw Fail(new TunnelException(TunnelErrorKind.UnknownRoute, $"the provider does not serve {_label}"));
+            case RouteStatus.UpstreamUnavailable:
+                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container behind {_label} is not answering"));
+            default:
+                throw Fail(new TunnelException(TunnelErrorKind.Protocol, $"the provider answered {_label} with unknown status {status[0]}"));
+        }
+    }
+
+    private IOException Fail(TunnelException reason)
+    {
+        _inner.Reset();
+        return new IOException(reason.Message, reason);
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        _metrics?.AddBytesToProviders(buffer.Length);
+    }
+
+    /// <summary>Half-closes toward the container (end of request body) without ending the response.</summary>
+    public ValueTask CompleteWritesAsync(CancellationToken cancellationToken = default) => _inner.CompleteWritesAsync(cancellationToken);
+
+    public void Reset() => _inner.Reset();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Flush()
+    {
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            // A stream given up before both sides finished is reset, so the provider stops splicing at once.
+            if (!_inner.IsRemoteClosed)
+                _inner.Reset();
+            _inner.Dispose();
+            _metrics?.RouteStreamClosed();
+        }
+        base.Dispose(disposing);
+    }
+}

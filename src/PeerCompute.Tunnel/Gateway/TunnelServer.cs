@@ -1,0 +1,283 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PeerCompute.Core.Identity;
+using PeerCompute.Net.Yamux;
+using PeerCompute.Tunnel.Client;
+using PeerCompute.Tunnel.Hostnames;
+using PeerCompute.Tunnel.Protocol;
+
+namespace PeerCompute.Tunnel.Gateway;
+
+/// <summary>
+/// The gateway's tunnel listener: accepts providers' TLS 1.3 connections, authenticates them (signed challenge bound
+/// to the session), checks trust and hostname-tag ownership, and keeps one <see cref="ProviderSession"/> per provider
+/// in the <see cref="Registry"/>. Handshakes are bounded in time and in number, so garbage, half-finished or slow
+/// handshakes cost a slot for a few seconds and never disturb established tunnels.
+/// </summary>
+public sealed class TunnelServer : IAsyncDisposable
+{
+    private readonly TunnelServerOptions _options;
+    private readonly Func<SslStreamCertificateContext> _certificate;
+    private readonly GatewayMetrics? _metrics;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _handshakeSlots;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly string _domain;
+    private readonly YamuxOptions _yamux;
+    private Socket? _listener;
+    private Task _acceptLoop = Task.CompletedTask;
+    private readonly Lock _running = new();
+    private readonly HashSet<Task> _connections = [];
+
+    /// <param name="certificate">The certificate for each new handshake (so a reloaded one is used at once).</param>
+    public TunnelServer(TunnelServerOptions options, Func<SslStreamCertificateContext> certificate, HostnameBindings bindings, GatewayMetrics? metrics = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _domain = TunnelHostname.NormalizeDomain(options.Domain);
+        _certificate = certificate;
+        _metrics = metrics;
+        _logger = logger ?? NullLogger.Instance;
+        _handshakeSlots = new SemaphoreSlim(options.MaxPendingHandshakes, options.MaxPendingHandshakes);
+        _yamux = options.Yamux with { KeepAliveInterval = options.KeepAliveInterval, DeadLinkTimeout = options.DeadLinkTimeout };
+        Registry = new TunnelRegistry(bindings);
+        if (metrics is not null)
+            metrics.ActiveTunnels = () => Registry.Count;
+    }
+
+    public TunnelRegistry Registry { get; }
+
+    public string Domain => _domain;
+
+    /// <summary>The bound address (useful with port 0).</summary>
+    public IPEndPoint? LocalEndPoint => _listener?.LocalEndPoint as IPEndPoint;
+
+    /// <summary>Binds the tunnel port and starts accepting providers.</summary>
+    public void Start()
+    {
+        var endpoint = _options.TunnelEndPoint;
+        var listener = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endpoint.AddressFamily == AddressFamily.InterNetworkV6 && endpoint.Address.Equals(IPAddress.IPv6Any))
+                listener.DualMode = true;
+            listener.Bind(endpoint);
+            listener.Listen(1024);
+        }
+        catch (SocketException e)
+        {
+            listener.Dispose();
+            throw new TunnelException(TunnelErrorKind.Network, $"Cannot listen for tunnels on {endpoint}: {e.Message}", e);
+        }
+        _listener = listener;
+        _acceptLoop = Task.Run(AcceptLoopAsync);
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var listener = _listener!;
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException e)
+            {
+                // Out of descriptors or a connection reset before accept: keep serving the others.
+                _logger.LogWarning("tunnel accept failed: {Reason}", e.Message);
+                try
+                {
+                    await Task.Delay(50, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+                continue;
+            }
+            if (!_handshakeSlots.Wait(0))
+            {
+                _metrics?.RecordHandshakeFailed();
+                socket.Dispose();
+                continue;
+            }
+            socket.NoDelay = true;
+            Track(ServeConnectionAsync(socket));
+        }
+    }
+
+    private void Track(Task task)
+    {
+        lock (_running)
+            _connections.Add(task);
+        task.ContinueWith(t => { lock (_running) _connections.Remove(t); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private async Task ServeConnectionAsync(Socket socket)
+    {
+        var remote = socket.RemoteEndPoint;
+        ProviderSession? session = null;
+        try
+        {
+            session = await HandshakeAsync(socket, remote).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            if (e is TunnelException { Kind: TunnelErrorKind.Refused })
+                _metrics?.RecordProviderRefused();
+            else
+                _metrics?.RecordHandshakeFailed();
+            if (e is TunnelException { Kind: TunnelErrorKind.Refused })
+                _logger.LogWarning("tunnel from {Remote} refused: {Reason}", remote, e.Message);
+            else
+                _logger.LogInformation("tunnel handshake from {Remote} failed: {Reason}", remote, Describe(e));
+        }
+        finally
+        {
+            _handshakeSlots.Release();
+        }
+        if (session is null)
+            return;
+
+        var replaced = Registry.Register(session);
+        _logger.LogInformation("provider {Peer} connected from {Remote}, tag {Tag}{Replaced}", session.PeerId, remote, session.Tag,
+            replaced is null ? "" : " (replacing its previous tunnel)");
+        if (replaced is not null)
+            _ = replaced.DisposeAsync().AsTask();
+        try
+        {
+            await session.RunControlAsync(_stopping.Token).ConfigureAwait(false);
+            await session.Completion.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Registry.Unregister(session))
+                _logger.LogInformation("provider {Peer} disconnected: {Reason}", session.PeerId, session.Error?.Message ?? "closed");
+            await session.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        OperationCanceledException => "timed out",
+        AuthenticationException a => $"TLS: {a.InnerException?.Message ?? a.Message}",
+        _ => e.Message,
+    };
+
+    private async Task<ProviderSession> HandshakeAsync(Socket socket, EndPoint? remote)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+        timeout.CancelAfter(_options.HandshakeTimeout);
+        var token = timeout.Token;
+        var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = _certificate(),
+                EnabledSslProtocols = SslProtocols.Tls13,
+                ApplicationProtocols = [new SslApplicationProtocol(TunnelClient.Alpn)],
+                ClientCertificateRequired = false,
+                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            }, token).ConfigureAwait(false);
+            if (ssl.SslProtocol != SslProtocols.Tls13)
+                throw new TunnelException(TunnelErrorKind.Protocol, $"negotiated {ssl.SslProtocol}, not TLS 1.3");
+
+            byte[] payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.ClientHello, TunnelClient.MaxHandshakePayload, token).ConfigureAwait(false);
+            if (!ClientHello.TryParse(payload, out var hello))
+                throw new TunnelException(TunnelErrorKind.Protocol, "not a tunnel client (bad hello)");
+            if (hello.Version != ClientHello.CurrentVersion)
+            {
+                throw await RefuseAsync(ssl, RefusalCode.UnsupportedVersion, $"this gateway speaks tunnel protocol version {ClientHello.CurrentVersion}", token).ConfigureAwait(false);
+            }
+            byte[] serverNonce = RandomNumberGenerator.GetBytes(ClientHello.NonceLength);
+            var challenge = new Challenge(ClientHello.CurrentVersion, serverNonce, _domain, (ushort)_options.HttpsPort);
+            await TunnelMessageIO.WriteAsync(ssl, challenge.Encode(), token).ConfigureAwait(false);
+
+            payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Auth, TunnelClient.MaxHandshakePayload, token).ConfigureAwait(false);
+            if (!AuthResponse.TryParse(payload, out var auth))
+                throw new TunnelException(TunnelErrorKind.Protocol, "malformed authentication message");
+            PeerId peer;
+            try
+            {
+                peer = PeerId.FromPublicKeyProtobuf(auth.PublicKeyProtobuf);
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException)
+            {
+                peer = null!;
+            }
+            byte[] certificateHash = AuthTranscript.CertificateHash(ssl.LocalCertificate!);
+            byte[] transcript = AuthTranscript.Build(hello.ClientNonce, serverNonce, certificateHash, _domain, (ushort)_options.HttpsPort);
+            if (peer is null || !peer.TryGetEd25519PublicKey(out _) || !PeerIdentity.Verify(peer, transcript, auth.Signature))
+                throw await RefuseAsync(ssl, RefusalCode.BadSignature, "the identity proof does not verify (wrong key, or signed for another gateway certificate)", token).ConfigureAwait(false);
+            if (!_options.Open && !_options.TrustedProviders.Contains(peer))
+                throw await RefuseAsync(ssl, RefusalCode.Untrusted, $"provider {peer} is not trusted by this gateway (start it with --trust-provider {peer}, or --open)", token).ConfigureAwait(false);
+            string tag = TunnelHostname.TagFor(peer);
+            if (Registry.FindByTag(tag) is null && Registry.Count >= _options.MaxTunnels)
+                throw await RefuseAsync(ssl, RefusalCode.Busy, $"this gateway serves {_options.MaxTunnels} providers already", token).ConfigureAwait(false);
+            if (!await Registry.Bindings.TryClaimAsync(tag, peer, token).ConfigureAwait(false))
+                throw await RefuseAsync(ssl, RefusalCode.TagTaken, $"hostname tag '{tag}' belongs to provider {Registry.Bindings.OwnerOf(tag)}", token).ConfigureAwait(false);
+            await TunnelMessageIO.WriteAsync(ssl, new Welcome(tag, (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue)).Encode(), token).ConfigureAwait(false);
+
+            var yamux = YamuxSession.Start(ssl, isClient: false, _yamux);
+            return new ProviderSession(peer, tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);
+        }
+        catch
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Tells the provider why it is turned away; returns the exception for the caller to throw.</summary>
+    private static async Task<TunnelException> RefuseAsync(SslStream ssl, RefusalCode code, string reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await TunnelMessageIO.WriteAsync(ssl, new Refused(code, reason).Encode(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException)
+        {
+        }
+        return new TunnelException(TunnelErrorKind.Refused, reason);
+    }
+
+    /// <summary>
+    /// Stops accepting providers, sends GoAway on every tunnel, waits for their in-flight requests (up to the drain
+    /// timeout), then closes them.
+    /// </summary>
+    public async Task ShutdownAsync()
+    {
+        if (_stopping.IsCancellationRequested)
+            return;
+        _stopping.Cancel();
+        _listener?.Dispose();
+        await _acceptLoop.ConfigureAwait(false);
+        var sessions = Registry.Sessions.ToList();
+        if (sessions.Count > 0)
+            _logger.LogInformation("draining {Count} tunnel(s)", sessions.Count);
+        await Task.WhenAll(sessions.Select(s => s.CloseAsync(_options.DrainTimeout))).ConfigureAwait(false);
+        Task[] connections;
+        lock (_running)
+            connections = [.. _connections];
+        await Task.WhenAll(connections).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await ShutdownAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+}

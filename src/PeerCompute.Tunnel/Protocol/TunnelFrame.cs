@@ -1,0 +1,65 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace PeerCompute.Tunnel.Protocol;
+
+/// <summary>Message types of the tunnel handshake (before yamux) and of the control stream (inside yamux).</summary>
+public enum TunnelMessageType : byte
+{
+    ClientHello = 0x01,
+    Challenge = 0x02,
+    Auth = 0x03,
+    Welcome = 0x04,
+    Refused = 0x05,
+    SetRoutes = 0x10,
+    RoutesResult = 0x11,
+}
+
+/// <summary>
+/// One tunnel message on the wire: <c>type u8 | length u16 big-endian | payload</c>. Pure functions over bytes;
+/// the reader says "need more" instead of blocking, and bounds the length before anything is buffered.
+/// </summary>
+public static class TunnelFrame
+{
+    public const int HeaderSize = 3;
+    public const int MaxPayload = ushort.MaxValue;
+
+    /// <summary>
+    /// Parses one frame at the start of <paramref name="input"/>. <see cref="OperationStatus.NeedMoreData"/> when it
+    /// is incomplete, <see cref="OperationStatus.InvalidData"/> when the length exceeds <paramref name="maxPayload"/>.
+    /// </summary>
+    public static OperationStatus TryRead(ReadOnlySpan<byte> input, int maxPayload, out TunnelMessageType type, out ReadOnlySpan<byte> payload, out int consumed)
+    {
+        type = default;
+        payload = default;
+        consumed = 0;
+        if (input.Length < HeaderSize)
+            return OperationStatus.NeedMoreData;
+        if (!TryReadHeader(input, maxPayload, out type, out int length))
+            return OperationStatus.InvalidData;
+        if (input.Length < HeaderSize + length)
+            return OperationStatus.NeedMoreData;
+        payload = input.Slice(HeaderSize, length);
+        consumed = HeaderSize + length;
+        return OperationStatus.Done;
+    }
+
+    /// <summary>Reads the 3-byte header; false when the announced length exceeds <paramref name="maxPayload"/>.</summary>
+    public static bool TryReadHeader(ReadOnlySpan<byte> header, int maxPayload, out TunnelMessageType type, out int length)
+    {
+        type = (TunnelMessageType)header[0];
+        length = BinaryPrimitives.ReadUInt16BigEndian(header[1..]);
+        return length <= maxPayload;
+    }
+
+    public static byte[] Encode(TunnelMessageType type, ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length > MaxPayload)
+            throw new ArgumentException($"a tunnel message carries at most {MaxPayload} bytes", nameof(payload));
+        var frame = new byte[HeaderSize + payload.Length];
+        frame[0] = (byte)type;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(1), (ushort)payload.Length);
+        payload.CopyTo(frame.AsSpan(HeaderSize));
+        return frame;
+    }
+}

@@ -1,0 +1,157 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using ConsoleAppFramework;
+using PeerCompute.Cli;
+using PeerCompute.Core.Identity;
+using PeerCompute.Core.Storage;
+using PeerCompute.Tunnel;
+using PeerCompute.Tunnel.Gateway;
+using PeerCompute.Tunnel.Hostnames;
+using PeerCompute.Tunnel.Tls;
+
+namespace PeerCompute.Gateway;
+
+internal sealed class GatewayCommands
+{
+    private const string DefaultDomain = "peercompute.xdastechnology.com";
+
+    /// <summary>
+    /// Run the gateway: public HTTPS on --https-port, provider tunnels on --tunnel-port. Each request for
+    /// https://NAME-TAG.DOMAIN goes through the tunnel of the provider whose PeerId gives TAG. State (who owns which
+    /// tag) lives in $PEERCOMPUTE_HOME/gateway/.
+    ///
+    /// Examples:
+    ///   gateway --domain example.org --cert /etc/ssl/wild.pem --key /etc/ssl/wild.key --trust-provider 12D3KooW...
+    ///   gateway --domain peercompute.localhost --self-signed --https-port 8443 --tunnel-port 9443 --open
+    /// </summary>
+    /// <param name="domain">Public domain; deployments are served as NAME-TAG.DOMAIN (needs DNS *.DOMAIN pointing here).</param>
+    /// <param name="httpsPort">Public HTTPS port.</param>
+    /// <param name="tunnelPort">Port providers connect to.</param>
+    /// <param name="listen">Address to listen on (both ports), e.g. 0.0.0.0, ::, 127.0.0.1.</param>
+    /// <param name="rateLimit">Requests per second allowed per client IP and hostname (token bucket).</param>
+    /// <param name="rateBurst">Bucket size (requests allowed at once after a pause); default: the rate.</param>
+    /// <param name="cert">PEM certificate (leaf first, then intermediates), a wildcard for *.DOMAIN; reloaded when it changes.</param>
+    /// <param name="key">PEM private key of --cert.</param>
+    /// <param name="selfSigned">Make (once) and use a self-signed certificate for *.DOMAIN, kept in the state folder; prints its pin for providers' --gateway-pin.</param>
+    /// <param name="trustProvider">Accept tunnels from this provider PeerId, or from each PeerId listed in this file (one per line). Repeatable.</param>
+    /// <param name="open">Accept tunnels from any provider that proves its identity.</param>
+    /// <param name="metricsPort">Serve Prometheus metrics at http://127.0.0.1:PORT/metrics.</param>
+    /// <param name="drainSeconds">On SIGTERM, seconds given to in-flight requests before closing.</param>
+    [Command("")]
+    public async Task Run(
+        string domain = DefaultDomain,
+        int httpsPort = 443,
+        int tunnelPort = 8443,
+        string listen = "::",
+        double rateLimit = 100,
+        double? rateBurst = null,
+        string? cert = null,
+        string? key = null,
+        bool selfSigned = false,
+        RepeatedOption? trustProvider = null,
+        bool open = false,
+        int? metricsPort = null,
+        int drainSeconds = 10,
+        CancellationToken cancellationToken = default)
+    {
+        var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds);
+        ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
+        await using var server = GatewayServer.Create(options);
+        await server.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Print the SHA-256 key pin of a certificate (or of the self-signed one), for providers' --gateway-pin.</summary>
+    /// <param name="cert">PEM certificate file; default: the self-signed certificate in the state folder.</param>
+    public void Pin(string? cert = null)
+    {
+        string file = cert ?? SelfSignedPaths(PeerComputeHome.Resolve().GatewayStateFolder).Certificate;
+        if (!File.Exists(file))
+            throw new CliException($"No certificate at {file}. Give --cert FILE, or start the gateway once with --self-signed.");
+        try
+        {
+            using var certificate = X509Certificate2.CreateFromPem(File.ReadAllText(file));
+            Console.Out.WriteLine(CertificatePin.FromCertificate(certificate).ToString());
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            throw new CliException($"{file} is not a PEM certificate: {e.Message}");
+        }
+    }
+
+    /// <summary>Print the hostname tag of a provider: its deployments are served as NAME-TAG.DOMAIN.</summary>
+    /// <param name="peerId">The provider's PeerId (12D3KooW…).</param>
+    public void Tag([Argument] string peerId)
+    {
+        if (!PeerId.TryParse(peerId.Trim(), out var id))
+            throw new UsageException($"'{peerId}' is not a peer id (expected 12D3KooW…).");
+        Console.Out.WriteLine(TunnelHostname.TagFor(id));
+    }
+
+    internal static (string Certificate, string Key) SelfSignedPaths(string stateFolder) =>
+        (Path.Combine(stateFolder, "self-signed.crt"), Path.Combine(stateFolder, "self-signed.key"));
+
+    private static GatewayOptions BuildOptions(string domain, int httpsPort, int tunnelPort, string listen, double rateLimit, double? rateBurst,
+        string? cert, string? key, bool selfSigned, RepeatedOption? trustProvider, bool open, int? metricsPort, int drainSeconds)
+    {
+        string normalized;
+        try
+        {
+            normalized = TunnelHostname.NormalizeDomain(domain);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message.Split(" (Parameter", 2)[0]);
+        }
+        foreach (var (name, port) in new[] { ("--https-port", httpsPort), ("--tunnel-port", tunnelPort), ("--metrics-port", metricsPort ?? 1) })
+            if (port is < 1 or > 65535)
+                throw new UsageException($"{name} must be between 1 and 65535 (got {port}).");
+        if (httpsPort == tunnelPort || metricsPort == httpsPort || metricsPort == tunnelPort)
+            throw new UsageException("--https-port, --tunnel-port and --metrics-port must differ.");
+        if (!IPAddress.TryParse(listen, out var address))
+            throw new UsageException($"--listen '{listen}' is not an IP address.");
+        if (rateLimit <= 0 || rateBurst is < 1)
+            throw new UsageException("--rate-limit must be positive and --rate-burst at least 1.");
+        if (drainSeconds is < 0 or > 3600)
+            throw new UsageException("--drain-seconds must be between 0 and 3600.");
+        if (selfSigned && (cert is not null || key is not null))
+            throw new UsageException("Give either --cert FILE --key FILE, or --self-signed, not both.");
+        if (!selfSigned && (cert is null || key is null))
+            throw new UsageException("A certificate is needed: --cert FILE --key FILE (a wildcard for *.DOMAIN), or --self-signed for local use.");
+        var trusted = GatewayOptions.ParseTrustedProviders(trustProvider?.Values ?? []);
+        if (!open && trusted.Count == 0)
+            throw new UsageException("No provider could connect: give --trust-provider PEERID (or a file of them), or --open.");
+
+        var home = PeerComputeHome.Resolve();
+        home.EnsureExists();
+        string stateFolder = home.GatewayStateFolder;
+        if (selfSigned)
+        {
+            Directory.CreateDirectory(stateFolder);
+            (cert, key) = SelfSignedPaths(stateFolder);
+            try
+            {
+                CertificateFiles.EnsureSelfSigned(cert, key, normalized);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"Cannot write the self-signed certificate in {stateFolder}: {e.Message}");
+            }
+        }
+        return new GatewayOptions
+        {
+            Domain = normalized,
+            ListenAddress = address,
+            HttpsPort = httpsPort,
+            TunnelPort = tunnelPort,
+            MetricsPort = metricsPort,
+            CertificateFile = cert,
+            KeyFile = key,
+            SelfSigned = selfSigned,
+            Open = open,
+            TrustedProviders = trusted,
+            RateLimit = new RateLimitOptions { RequestsPerSecond = rateLimit, Burst = rateBurst },
+            StateFolder = stateFolder,
+            DrainTimeout = TimeSpan.FromSeconds(drainSeconds),
+        };
+    }
+}

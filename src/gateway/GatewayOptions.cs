@@ -1,0 +1,78 @@
+using System.Net;
+using PeerCompute.Cli;
+using PeerCompute.Core.Identity;
+using PeerCompute.Tunnel.Gateway;
+
+namespace PeerCompute.Gateway;
+
+/// <summary>Everything the gateway was told on its command line, checked.</summary>
+internal sealed record GatewayOptions
+{
+    public required string Domain { get; init; }
+    public IPAddress ListenAddress { get; init; } = IPAddress.IPv6Any;
+    public int HttpsPort { get; init; } = 443;
+    public int TunnelPort { get; init; } = 8443;
+    public int? MetricsPort { get; init; }
+    public string? CertificateFile { get; init; }
+    public string? KeyFile { get; init; }
+    public bool SelfSigned { get; init; }
+    public bool Open { get; init; }
+    public IReadOnlySet<PeerId> TrustedProviders { get; init; } = new HashSet<PeerId>();
+    public RateLimitOptions RateLimit { get; init; } = new();
+    public required string StateFolder { get; init; }
+
+    /// <summary>How often the certificate files are checked for a renewal.</summary>
+    public TimeSpan CertificatePollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>On shutdown, in-flight requests and tunnels get this long.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A client must send its request headers within this time (slowloris).</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>TLS handshakes of public clients must finish within this time.</summary>
+    public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Client connections at once; beyond it new ones are refused.</summary>
+    public long MaxConnections { get; init; } = 20_000;
+
+    /// <summary>An idle keep-alive connection is closed after this time.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A request is abandoned (504) when its container sends nothing for this long.</summary>
+    public TimeSpan UpstreamActivityTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>
+    /// Reads the <c>--trust-provider</c> values: each is a PeerId, or a file with one PeerId per line
+    /// (blank lines and <c>#</c> comments ignored).
+    /// </summary>
+    public static HashSet<PeerId> ParseTrustedProviders(IEnumerable<string> values)
+    {
+        var trusted = new HashSet<PeerId>();
+        foreach (string raw in values)
+        {
+            string value = raw.Trim();
+            if (value.Length == 0)
+                continue;
+            if (PeerId.TryParse(value, out var id))
+            {
+                trusted.Add(id);
+                continue;
+            }
+            if (!File.Exists(value))
+                throw new UsageException($"--trust-provider '{value}' is neither a peer id (12D3KooW…) nor a file of peer ids.");
+            int lineNumber = 0;
+            foreach (string line in File.ReadLines(value))
+            {
+                lineNumber++;
+                string entry = line.Split('#', 2)[0].Trim();
+                if (entry.Length == 0)
+                    continue;
+                if (!PeerId.TryParse(entry, out var fromFile))
+                    throw new UsageException($"{value}:{lineNumber}: '{entry}' is not a peer id.");
+                trusted.Add(fromFile);
+            }
+        }
+        return trusted;
+    }
+}

@@ -1,0 +1,174 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using PeerCompute.Cli;
+using PeerCompute.Tunnel;
+using PeerCompute.Tunnel.Gateway;
+using PeerCompute.Tunnel.Tls;
+using Yarp.ReverseProxy.Forwarder;
+using ZLogger;
+
+namespace PeerCompute.Gateway;
+
+/// <summary>
+/// Wires the parts: Kestrel for public HTTPS (and the local metrics port), the tunnel listener, the certificate
+/// that both use (reloaded from its files), the rate limiter and the forwarder.
+/// </summary>
+internal sealed class GatewayServer : IAsyncDisposable
+{
+    private readonly GatewayOptions _options;
+    private readonly WebApplication _app;
+    private readonly TunnelServer _tunnels;
+    private readonly ReloadingCertificate _certificate;
+    private readonly GatewayMetrics _metrics;
+    private readonly HttpMessageInvoker _invoker;
+    private readonly ILogger _logger;
+
+    private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, ReloadingCertificate certificate, GatewayMetrics metrics, HttpMessageInvoker invoker, ILogger logger)
+    {
+        _options = options;
+        _app = app;
+        _tunnels = tunnels;
+        _certificate = certificate;
+        _metrics = metrics;
+        _invoker = invoker;
+        _logger = logger;
+    }
+
+    public static GatewayServer Create(GatewayOptions options)
+    {
+        ReloadingCertificate certificate;
+        HostnameBindings bindings;
+        try
+        {
+            certificate = new ReloadingCertificate(options.CertificateFile!, options.KeyFile!);
+            bindings = HostnameBindings.Load(options.StateFolder);
+        }
+        catch (TunnelException e)
+        {
+            throw new CliException(e.Message);
+        }
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "gateway" });
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        builder.Logging.AddZLoggerConsole(console => console.UsePlainTextFormatter(formatter =>
+            formatter.SetPrefixFormatter($"{0:utc-longdate} {1:short} ", (in MessageTemplate template, in LogInfo info) => template.Format(info.Timestamp, info.LogLevel))));
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);
+        builder.Services.AddHttpForwarder();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxConcurrentConnections = options.MaxConnections;
+            kestrel.Limits.MaxConcurrentUpgradedConnections = options.MaxConnections;
+            // Bodies stream through; nothing is buffered whole, so no size cap is needed here.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
+            kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
+            kestrel.Listen(options.ListenAddress, options.HttpsPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(new TlsHandshakeCallbackOptions
+                {
+                    HandshakeTimeout = options.TlsHandshakeTimeout,
+                    OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = certificate.Current,
+                        EnabledSslProtocols = SslProtocols.Tls13,
+                        ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
+                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                    }),
+                });
+            });
+            if (options.MetricsPort is int metricsPort)
+                kestrel.Listen(IPAddress.Loopback, metricsPort, listen => listen.Protocols = HttpProtocols.Http1);
+        });
+
+        var app = builder.Build();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("gateway");
+        certificate.Logger = logger;
+        var metrics = new GatewayMetrics();
+        var tunnels = new TunnelServer(new TunnelServerOptions
+        {
+            Domain = options.Domain,
+            HttpsPort = options.HttpsPort,
+            TunnelEndPoint = new IPEndPoint(options.ListenAddress, options.TunnelPort),
+            Open = options.Open,
+            TrustedProviders = options.TrustedProviders,
+            DrainTimeout = options.DrainTimeout,
+        }, () => certificate.Current, bindings, metrics, logger);
+        var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry);
+        var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, new RateLimiter(options.RateLimit), metrics,
+            app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger);
+        int? metricsPortValue = options.MetricsPort;
+        app.Run(context =>
+        {
+            if (metricsPortValue is int port && context.Connection.LocalPort == port && !context.Request.IsHttps)
+                return ServeMetricsAsync(context, metrics);
+            return handler.HandleAsync(context);
+        });
+        return new GatewayServer(options, app, tunnels, certificate, metrics, invoker, logger);
+    }
+
+    private static Task ServeMetricsAsync(HttpContext context, GatewayMetrics metrics)
+    {
+        if (context.Request.Path != "/metrics")
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        }
+        context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+        return context.Response.WriteAsync(metrics.ToPrometheusText(), context.RequestAborted);
+    }
+
+    /// <summary>Serves until <paramref name="cancellationToken"/> fires (SIGTERM, Ctrl+C), then drains and stops.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            _tunnels.Start();
+            await _app.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TunnelException or IOException or System.Net.Sockets.SocketException)
+        {
+            throw new CliException($"Cannot start: {e.Message}");
+        }
+        var pin = CertificatePin.FromCertificate(_certificate.Current.TargetCertificate);
+        _logger.LogInformation("gateway up: https://NAME-TAG.{Domain}:{HttpsPort}/ on {Listen}, tunnels on port {TunnelPort}, certificate key {Pin}{SelfSigned}; providers: {Providers}; rate limit {Rate}/s per client",
+            _options.Domain, _options.HttpsPort, _options.ListenAddress, _options.TunnelPort, pin, _options.SelfSigned ? " (self-signed: give providers --gateway-pin " + pin + ")" : "",
+            _options.Open ? "any (open)" : $"{_options.TrustedProviders.Count} trusted", _options.RateLimit.RequestsPerSecond);
+        if (_options.MetricsPort is int metricsPort)
+            _logger.LogInformation("metrics on http://127.0.0.1:{Port}/metrics", metricsPort);
+
+        using var stopWatching = new CancellationTokenSource();
+        var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _logger.LogInformation("shutting down: draining requests and tunnels for up to {Seconds} s", _options.DrainTimeout.TotalSeconds);
+        await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync()).ConfigureAwait(false);
+        stopWatching.Cancel();
+        await watch.ConfigureAwait(false);
+        _logger.LogInformation("gateway stopped");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _tunnels.DisposeAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _invoker.Dispose();
+    }
+}

@@ -1,0 +1,119 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using PeerCompute.Tunnel;
+using PeerCompute.Tunnel.Gateway;
+using PeerCompute.Tunnel.Hostnames;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace PeerCompute.Gateway;
+
+/// <summary>
+/// Every public request: hostname → rate limit → provider lookup → forward through the provider's tunnel.
+/// Answers: unknown host 404, provider offline 502, container not answering 503, over the limit 429 (Retry-After).
+/// </summary>
+internal sealed class PublicRequestHandler(
+    string domain,
+    TunnelRegistry registry,
+    RateLimiter limiter,
+    GatewayMetrics metrics,
+    IHttpForwarder forwarder,
+    HttpMessageInvoker invoker,
+    ForwarderRequestConfig requestConfig,
+    ILogger logger)
+{
+    public async Task HandleAsync(HttpContext context)
+    {
+        string host = context.Request.Host.Value ?? "";
+        if (!TunnelHostname.TryGetLabel(host, domain, out string label))
+        {
+            await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
+            return;
+        }
+        if (!limiter.TryAcquire(ClientKey(context.Connection.RemoteIpAddress), label, out var retryAfter))
+        {
+            metrics.RecordRateLimited();
+            context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests; slow down.").ConfigureAwait(false);
+            return;
+        }
+        switch (registry.Find(label, out var session))
+        {
+            case RouteLookupResult.UnknownHost:
+                await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
+                return;
+            case RouteLookupResult.ProviderOffline:
+                await ReplyAsync(context, StatusCodes.Status502BadGateway, "The provider serving this deployment is offline.").ConfigureAwait(false);
+                return;
+        }
+
+        context.Features.Set(new TunnelRoute(session!, label));
+        var error = await forwarder.SendAsync(context, "http://" + label + "/", invoker, requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
+        if (error != ForwarderError.None)
+            await ReportErrorAsync(context, error, label).ConfigureAwait(false);
+        metrics.RecordResponse(context.Response.StatusCode);
+    }
+
+    private async Task ReportErrorAsync(HttpContext context, ForwarderError error, string label)
+    {
+        var exception = context.GetForwarderErrorFeature()?.Exception;
+        var reason = FindTunnelError(exception);
+        if (!context.Response.HasStarted)
+        {
+            (int status, string message) = reason?.Kind switch
+            {
+                TunnelErrorKind.UpstreamUnavailable => (StatusCodes.Status503ServiceUnavailable, "The deployment's container is not answering."),
+                TunnelErrorKind.UnknownRoute => (StatusCodes.Status404NotFound, "No deployment is served at this name."),
+                TunnelErrorKind.ProviderOffline => (StatusCodes.Status502BadGateway, "The provider serving this deployment is offline."),
+                _ when error is ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "The deployment did not answer in time."),
+                _ when error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled => (context.Response.StatusCode, ""),
+                _ => (StatusCodes.Status502BadGateway, "The request could not be forwarded to the deployment."),
+            };
+            if (message.Length > 0)
+            {
+                context.Response.Clear();
+                await ReplyAsync(context, status, message, record: false).ConfigureAwait(false);
+            }
+        }
+        if (error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled))
+            logger.LogInformation("{Label}: {Error}: {Reason}", label, error, reason?.Message ?? exception?.Message ?? "");
+    }
+
+    private static TunnelException? FindTunnelError(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is TunnelException tunnel)
+                return tunnel;
+        return null;
+    }
+
+    private async Task ReplyAsync(HttpContext context, int status, string message, bool record = true)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        if (record)
+            metrics.RecordResponse(status);
+        await context.Response.WriteAsync($"{status} {message}\n", context.RequestAborted).ConfigureAwait(false);
+    }
+
+    /// <summary>IPv4 per address; IPv6 per /64, since one client usually holds a whole /64.</summary>
+    internal static string ClientKey(IPAddress? address)
+    {
+        if (address is null)
+            return "-";
+        if (address.IsIPv4MappedToIPv6)
+            return address.MapToIPv4().ToString();
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            address.TryWriteBytes(bytes, out _);
+            bytes[8..].Clear();
+            return new IPAddress(bytes).ToString() + "/64";
+        }
+        return address.ToString();
+    }
+
+    private static string Printable(string host) => host.Length <= 100 && host.All(c => c is > ' ' and < '\x7f') ? host : "this name";
+}

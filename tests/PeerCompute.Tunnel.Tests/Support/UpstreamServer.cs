@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace PeerCompute.Tunnel.Tests.Support;
+
+/// <summary>
+/// Stands in for a deployed container: a plain HTTP/1.1 server on 127.0.0.1 with a page, a header echo, a streaming
+/// upload hash, a streaming download of deterministic bytes, a WebSocket echo, a page that uses that WebSocket, and a
+/// request that waits until the test releases it.
+/// </summary>
+internal sealed class UpstreamServer : IAsyncDisposable
+{
+    public const string PageMarker = "hello from the container";
+    private readonly WebApplication _app;
+    private TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private UpstreamServer(WebApplication app) => _app = app;
+
+    public IPEndPoint EndPoint { get; private set; } = null!;
+
+    /// <summary>Completes when a request to /hold has arrived.</summary>
+    public Task Held => _held.Task;
+
+    public int Requests;
+
+    public void ReleaseHeld() => _release.TrySetResult();
+
+    public static async Task<UpstreamServer> StartAsync(string name = "web")
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Limits.MaxRequestBodySize = null;
+        });
+        var app = builder.Build();
+        var server = new UpstreamServer(app);
+        app.UseWebSockets();
+        app.Run(context => server.HandleAsync(context, name));
+        await app.StartAsync().ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.EndPoint = new IPEndPoint(IPAddress.Loopback, new Uri(address).Port);
+        return server;
+    }
+
+    private async Task HandleAsync(HttpContext context, string name)
+    {
+        Interlocked.Increment(ref Requests);
+        var request = context.Request;
+        var response = context.Response;
+        switch (request.Path.Value)
+        {
+            case "/":
+                response.ContentType = "text/html; charset=utf-8";
+                await response.WriteAsync($"<!doctype html><html><head><title>{name}</title></head><body><h1 id=\"marker\">{PageMarker}: {name}</h1></body></html>");
+                break;
+            case "/headers":
+                response.ContentType = "text/plain";
+                var text = new StringBuilder();
+                text.Append("protocol: ").Append(request.Protocol).Append('\n');
+                foreach (var (key, value) in request.Headers)
+                    text.Append(key.ToLowerInvariant()).Append(": ").Append(value.ToString()).Append('\n');
+                await response.WriteAsync(text.ToString());
+                break;
+            case "/upload":
+            {
+                using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                byte[] buffer = new byte[64 * 1024];
+                long total = 0;
+                int read;
+                while ((read = await request.Body.ReadAsync(buffer)) > 0)
+                {
+                    sha.AppendData(buffer, 0, read);
+                    total += read;
+                }
+                await response.WriteAsync($"{total} {Convert.ToHexStringLower(sha.GetHashAndReset())}");
+                break;
+            }
+            case "/download":
+            {
+                long size = long.Parse(request.Query["size"].ToString());
+                response.ContentType = "application/octet-stream";
+                response.ContentLength = size;
+                byte[] chunk = new byte[64 * 1024];
+                long sent = 0;
+                while (sent < size)
+                {
+                    int n = (int)Math.Min(chunk.Length, size - sent);
+                    Pattern.Fill(chunk.AsSpan(0, n), sent);
+                    await response.Body.WriteAsync(chunk.AsMemory(0, n));
+                    sent += n;
+                }
+                break;
+            }
+            case "/ws" when context.WebSockets.IsWebSocketRequest:
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                byte[] buffer = new byte[64 * 1024];
+                while (true)
+                {
+                    var result = await socket.ReceiveAsync(buffer, CancellationToken.None);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+                        break;
+                    }
+                    string echoed = "echo: " + Encoding.UTF8.GetString(buffer, 0, result.Count);
+                    await socket.SendAsync(Encoding.UTF8.GetBytes(echoed), WebSocketMessageType.Text, true, CancellationToken.None);
+                }
+                break;
+            }
+            case "/ws-page":
+                response.ContentType = "text/html; charset=utf-8";
+                await response.WriteAsync("""
+                    <!doctype html><html><head><title>ws</title></head><body><div id="state">waiting</div>
+                    <script>
+                    const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
+                    ws.onopen = () => ws.send('ping from the browser');
+                    ws.onmessage = e => { document.getElementById('state').textContent = 'got: ' + e.data; document.title = 'done'; };
+                    ws.onerror = () => { document.getElementById('state').textContent = 'websocket error'; document.title = 'done'; };
+                    </script></body></html>
+                    """);
+                break;
+            case "/hold":
+                _held.TrySetResult();
+                await _release.Task.WaitAsync(context.RequestAborted);
+                await response.WriteAsync("released");
+                break;
+            default:
+                response.StatusCode = 404;
+                break;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _release.TrySetResult();
+        await _app.StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>Deterministic bytes for downloads: byte at offset i is a hash of i, so any position can be checked.</summary>
+internal static class Pattern
+{
+    public static void Fill(Span<byte> destination, long offset)
+    {
+        for (int i = 0; i < destination.Length; i++)
+        {
+            ulong x = (ulong)(offset + i) * 0x9E3779B97F4A7C15UL;
+            destination[i] = (byte)(x >> 56);
+        }
+    }
+
+    public static string Sha256Hex(long size)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] chunk = new byte[64 * 1024];
+        for (long sent = 0; sent < size; sent += chunk.Length)
+        {
+            int n = (int)Math.Min(chunk.Length, size - sent);
+            Fill(chunk.AsSpan(0, n), sent);
+            sha.AppendData(chunk, 0, n);
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+}

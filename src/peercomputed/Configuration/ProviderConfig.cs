@@ -15,6 +15,7 @@ internal sealed record ProviderConfig
     public const long DefaultMaxMemoryBytes = 4L << 30;
     public const int DefaultMaxDeploys = 10;
     public const string FileName = "peercomputed.json";
+    public const int DefaultGatewayPort = 8443;
 
     public int Port { get; init; } = DefaultPort;
     public IReadOnlyList<string> Listen { get; init; } = [];

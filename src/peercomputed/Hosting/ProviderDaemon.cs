@@ -8,6 +8,8 @@ using PeerCompute.Daemon.Configuration;
 using PeerCompute.Daemon.Service;
 using PeerCompute.Net.Host;
 using PeerCompute.Runtime;
+using PeerCompute.Tunnel.Client;
+using PeerCompute.Tunnel.Tls;
 using ZLogger;
 
 namespace PeerCompute.Daemon.Hosting;
@@ -44,7 +46,29 @@ internal sealed class ProviderDaemon
 
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));
-        var backend = new RuntimeBackend(runtime, identity.PeerId, _ => null, ReadyTimeout);
+        await using var tunnel = CreateTunnel(config, identity, runtime, loggers);
+        async Task RefreshRoutesAsync()
+        {
+            if (tunnel is null)
+                return;
+            try
+            {
+                var running = await runtime.ListAllAsync(stop).ConfigureAwait(false);
+                tunnel.SetRoutes(running.Where(d => d.State == DeploymentState.Running).Select(d => d.Name).Distinct(StringComparer.Ordinal));
+            }
+            catch (RuntimeException ex)
+            {
+                log.ZLogWarning($"could not list deployments for the gateway routes: {ex.Message}");
+            }
+        }
+        var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnel?.GetPublicUrl(name), ReadyTimeout, RefreshRoutesAsync);
+        Task tunnelRun = Task.CompletedTask;
+        if (tunnel is not null)
+        {
+            await RefreshRoutesAsync().ConfigureAwait(false);
+            tunnel.StatusChanged += s => log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}{(s.LastError is null ? "" : $": {s.LastError}")}");
+            tunnelRun = tunnel.RunAsync(stop);
+        }
         var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"));
 
         await using var host = new Libp2pHost(identity);
@@ -86,8 +110,37 @@ internal sealed class ProviderDaemon
         host.RemoveStreamHandler(ProtocolIds.PeerCompute);
         if (!await inFlight.WaitIdleAsync(DrainTimeout).ConfigureAwait(false))
             log.ZLogWarning($"{inFlight.Count} requests still running after {DrainTimeout.TotalSeconds} s; closing them");
+        try
+        {
+            await tunnelRun.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
         log.ZLogInformation($"stopped");
         return 0;
+    }
+
+    /// <summary>The outbound tunnel to the gateway, when one is configured; routes resolve to the container's loopback port.</summary>
+    private static TunnelClient? CreateTunnel(ProviderConfig config, PeerIdentity identity, ContainerRuntime runtime, ILoggerFactory loggers)
+    {
+        if (config.Gateway is not { } gateway)
+            return null;
+        int colon = gateway.LastIndexOf(':');
+        string host = colon > 0 ? gateway[..colon].Trim('[', ']') : gateway;
+        int port = ProviderConfig.DefaultGatewayPort;
+        if (colon > 0 && !int.TryParse(gateway[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port))
+            throw new ConfigException($"--gateway {gateway}: expected HOST:PORT, e.g. gw.example.com:8443");
+        CertificatePin? pin = null;
+        if (config.GatewayPin is { } pinText && !CertificatePin.TryParse(pinText, out pin))
+            throw new ConfigException($"--gateway-pin {pinText}: expected the SHA-256 pin printed by 'gateway pin'.");
+        var options = new TunnelClientOptions { GatewayHost = host, GatewayPort = port, CaFile = config.GatewayCa, Pin = pin };
+        return new TunnelClient(identity, options, async (name, ct) =>
+        {
+            var all = await runtime.ListAllAsync(ct).ConfigureAwait(false);
+            var match = all.FirstOrDefault(d => d.Name == name && d.State == DeploymentState.Running);
+            return match?.HostPort is { } hostPort ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, hostPort) : null;
+        }, loggers.CreateLogger("tunnel"));
     }
 
     private static bool IsTrusted(TrustStore trust, PeerId peer, ILogger log)

@@ -9,7 +9,7 @@ using WireLogEntry = PeerCompute.Core.Protocol.LogEntry;
 namespace PeerCompute.Daemon.Service;
 
 /// <summary>Maps the application protocol onto the container runtime, and runtime failures onto error codes.</summary>
-internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout) : IProviderBackend
+internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout, Func<Task>? deploymentsChanged = null) : IProviderBackend
 {
     public const int DefaultContainerPort = 80;
 
@@ -30,6 +30,8 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
         status = await WaitUntilAnsweringAsync(status, owner, cancellationToken).ConfigureAwait(false);
+        if (deploymentsChanged is not null)
+            await deploymentsChanged().ConfigureAwait(false);
         return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes);
     }
 
@@ -38,6 +40,8 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
         var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
         await Call(() => runtime.StopAsync(found.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
         await Call(async () => { await runtime.RemoveAsync(found.Id, owner.ToString(), cancellationToken).ConfigureAwait(false); return 0; }).ConfigureAwait(false);
+        if (deploymentsChanged is not null)
+            await deploymentsChanged().ConfigureAwait(false);
         return new StopResponse(found.Id, found.Name, "removed");
     }
 

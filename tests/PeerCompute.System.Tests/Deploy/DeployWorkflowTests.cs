@@ -81,7 +81,7 @@ public class DeployWorkflowTests
         await Assert.That(await CurlAsync(url)).Contains("peercompute test page");
 
         await daemon.RestartAsync();
-        await daemon.Process.WaitForLineAsync(l => l.Contains("adopted 1", StringComparison.Ordinal), TimeSpan.FromSeconds(5));
+        await Assert.That(daemon.Process.Output).Contains("runtime ready: adopted 1,");
         var status = JsonDocument.Parse(await user.CtlOkAsync("status", "--json")).RootElement;
         var site = status.GetProperty("deployments").EnumerateArray().Single();
         await Assert.That(site.GetProperty("state").GetString()).IsEqualTo("running");

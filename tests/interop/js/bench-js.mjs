@@ -1,6 +1,7 @@
 // js <-> js baseline over loopback: two peer.mjs processes, A dials B.
 // Run: node --import ./polyfill.mjs bench-js.mjs [--bytes N] [--streams N] [--repeat N]
 // Prints one JSON object with the figures (MB = 10^6 bytes).
+import { cpus, loadavg } from 'node:os'
 import { PeerProcess } from './driver.mjs'
 
 function parse (argv) {
@@ -62,7 +63,10 @@ try {
     pullMBps: { median: median(pull), all: pull },
     streamsPerSecSequential: { median: median(seq), all: seq, count: o.streams },
     streamsPerSecConcurrent: { median: median(par), all: par, count: o.concurrentStreams, concurrency: o.concurrency },
-    pingRttMs: { median: median(ping.rtts), all: ping.rtts }
+    pingRttMs: { median: median(ping.rtts), all: ping.rtts },
+    // Other work on the machine skews every figure: compare pairs measured in the same run.
+    cpus: cpus().length,
+    loadavg1m: Math.round(loadavg()[0] * 10) / 10
   }))
 } finally {
   await Promise.all([a.stop(), b.stop()])

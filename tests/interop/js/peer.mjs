@@ -352,8 +352,9 @@ const node = await createLibp2p({
     // Identify runs on every new connection from our own listener below, so failures are reported.
     identify: identify({ runOnConnectionOpen: false }),
     // ping allows one outbound stream per connection by default, which our ping command and the
-    // connection monitor (same protocol) can exceed together when the machine is slow.
-    ping: ping({ maxInboundStreams: 32, maxOutboundStreams: 32 })
+    // connection monitor (same protocol) can exceed together when the machine is slow. Inbound keeps
+    // js's stock limit (2 per connection) so a peer that opens more is caught as against any js node.
+    ping: ping({ maxOutboundStreams: 32 })
   }
 })
 

@@ -3,9 +3,12 @@ using System.Diagnostics;
 namespace PeerCompute.Runtime.Tests.Infrastructure;
 
 /// <summary>
-/// A dockerd of the test's own (own socket, data root, exec root and containerd; no iptables), so a
-/// test can stop and restart the engine without touching the shared one other tests use.
+/// A dockerd of the test's own (own socket, data root, exec root, containerd and default bridge; no
+/// iptables), so a test can stop and restart the engine without touching the shared one other tests use.
 /// </summary>
+/// <remarks>
+/// Never <c>--bridge none</c>: a dockerd started that way deletes the host's docker0, breaking the shared engine.
+/// </remarks>
 internal sealed class PrivateEngine : IAsyncDisposable
 {
     private readonly string _folder;
@@ -20,6 +23,9 @@ internal sealed class PrivateEngine : IAsyncDisposable
     /// <summary>Bridge names are host-wide: one of the engine's own, named after its folder.</summary>
     public string NetworkName => "pco" + Path.GetFileName(_folder)[^8..];
 
+    /// <summary>The engine's default bridge, made by the test instead of docker0.</summary>
+    private string DefaultBridge => "pcb" + Path.GetFileName(_folder)[^8..];
+
     public static async Task<PrivateEngine> StartAsync()
     {
         await TestEngine.EnsureReadyAsync();
@@ -28,6 +34,7 @@ internal sealed class PrivateEngine : IAsyncDisposable
         Directory.CreateDirectory(engine._folder);
         try
         {
+            (await Cli.RunAsync("ip", ["link", "add", "name", engine.DefaultBridge, "type", "bridge"])).EnsureSuccess("creating the private engine's bridge");
             await engine.StartDockerdAsync();
             // The private engine has no images: hand it the test image without any registry.
             var load = await Cli.RunAsync("bash", ["-c", $"docker save {TestEngine.BusyboxImage} | docker -H {engine.Endpoint} load"], TimeSpan.FromMinutes(2));
@@ -52,7 +59,7 @@ internal sealed class PrivateEngine : IAsyncDisposable
         foreach (string argument in new[]
         {
             "-H", Endpoint, "--data-root", Path.Combine(_folder, "data"), "--exec-root", Path.Combine(_folder, "exec"),
-            "--pidfile", Path.Combine(_folder, "docker.pid"), "--bridge", "none", "--iptables=false", "--ip6tables=false",
+            "--pidfile", Path.Combine(_folder, "docker.pid"), "--bridge", DefaultBridge, "--iptables=false", "--ip6tables=false",
         })
         {
             info.ArgumentList.Add(argument);
@@ -98,6 +105,7 @@ internal sealed class PrivateEngine : IAsyncDisposable
             await DockerAsync("network", "prune", "-f");
             await StopDockerdAsync();
         }
+        await Cli.RunAsync("ip", ["link", "delete", DefaultBridge]);
         try
         {
             Directory.Delete(_folder, recursive: true);

@@ -17,20 +17,21 @@ if docker info >/dev/null 2>&1; then
   exit 0
 fi
 
-# A stale pid file from a killed engine makes dockerd refuse to start.
-if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
-  rm -f /var/run/docker.pid
-fi
-if [ -f /run/docker/containerd/containerd.pid ] && ! kill -0 "$(cat /run/docker/containerd/containerd.pid)" 2>/dev/null; then
-  rm -f /run/docker/containerd/containerd.pid
-fi
+# The default engine writes /var/run/docker.pid; other dockerd processes (a test's private engine,
+# with its own socket and pid file) do not count.
+engine_alive() {
+  [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null
+}
 
-if ! pgrep -x dockerd >/dev/null 2>&1; then
+start_engine() {
+  # A pid file left by a killed engine makes dockerd refuse to start.
+  rm -f /var/run/docker.pid
   echo "start-dockerd: starting dockerd (log: $log)"
   nohup dockerd >>"$log" 2>&1 </dev/null &
-fi
+}
 
 deadline=$((SECONDS + wait_seconds))
+engine_alive || start_engine
 until docker info >/dev/null 2>&1; do
   if [ "$SECONDS" -ge "$deadline" ]; then
     echo "start-dockerd: engine did not answer within ${wait_seconds}s; last log lines:" >&2
@@ -38,5 +39,7 @@ until docker info >/dev/null 2>&1; do
     exit 1
   fi
   sleep 0.5
+  # An engine that was shutting down when we looked has gone by now: start a new one.
+  engine_alive || start_engine
 done
 echo "start-dockerd: engine ready ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"

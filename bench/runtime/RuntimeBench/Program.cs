@@ -12,6 +12,10 @@ using PeerCompute.Runtime;
 // figure the issue asks for; runtime/confined isolates the runtime's own overhead from the cost of
 // the confinement itself (mostly the user-defined network's setup inside the engine).
 //   RuntimeBench [iterations] [image]
+//   RuntimeBench smoke [image]     one pass through every runtime call (for checking a Native AOT build)
+
+if (args.Length > 0 && args[0] == "smoke")
+    return await SmokeAsync(args.Length > 1 ? args[1] : "peercompute-test/busybox:latest");
 
 int iterations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 string image = args.Length > 1 ? args[1] : "peercompute-test/busybox:latest";
@@ -115,6 +119,51 @@ static async Task<(int ExitCode, string Output)> Docker(params string[] argument
     string output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
     await process.WaitForExitAsync();
     return (process.ExitCode, output);
+}
+
+static async Task<int> SmokeAsync(string image)
+{
+    string instance = "smoke-" + Guid.NewGuid().ToString("N")[..8];
+    string state = Path.Combine(Path.GetTempPath(), "pc-runtime-bench", instance);
+    const string owner = "12D3KooWSmoke";
+    var options = new RuntimeOptions { Instance = instance, StateFolder = state, NetworkName = "pcbench0", StopTimeout = TimeSpan.FromSeconds(1) };
+    try
+    {
+        await using var runtime = new ContainerRuntime(options);
+        var started = await runtime.StartAsync();
+        Console.WriteLine($"start: adopted {started.Adopted.Count}, orphans {started.Orphans.Count}");
+        var spec = new DeploymentSpec
+        {
+            Name = "smoke", Image = image, ContainerPort = 8080, CpuMillicores = 250, MemoryBytes = 64 * RuntimeOptions.MiB,
+            Environment = new Dictionary<string, string> { ["MODE"] = "smoke" },
+            Command = ["/bin/sh", "-c", "echo out-$MODE; echo err-$MODE >&2; exec httpd -f -p 8080 -h /www"],
+        };
+        var deployed = await runtime.DeployAsync(spec, owner, new Progress<PullProgress>(p => Console.WriteLine($"pull {p.Layer} {p.Status}")));
+        Console.WriteLine($"deployed {deployed.Id} on 127.0.0.1:{deployed.HostPort}");
+        using var http = new HttpClient();
+        for (int i = 0; ; i++)
+        {
+            try { Console.WriteLine("http: " + (await http.GetStringAsync($"http://127.0.0.1:{deployed.HostPort}/")).Trim()); break; }
+            catch (HttpRequestException) when (i < 300) { await Task.Delay(20); }
+        }
+        var status = await runtime.GetStatusAsync(deployed.Id, owner);
+        Console.WriteLine($"status {status.State}, uptime {status.Uptime}, cpu {status.Usage?.CpuMillicores}m, memory {status.Usage?.MemoryBytes} of {status.Usage?.MemoryLimitBytes}, pids {status.Usage?.Processes}");
+        await foreach (var entry in runtime.StreamLogsAsync(deployed.Id, owner, new LogOptions { Tail = 10 }))
+            Console.WriteLine($"log {entry.Stream} {entry.Timestamp:O} {entry.Text}");
+        Console.WriteLine($"list {(await runtime.ListAsync(owner)).Count}, capacity free {runtime.GetCapacity().FreeCpuMillicores}m");
+        var stopped = await runtime.StopAsync(deployed.Id, owner);
+        Console.WriteLine($"stopped: {stopped.State}, exit {stopped.ExitCode}");
+        await runtime.RemoveAsync(deployed.Id, owner);
+        await runtime.ReconcileAsync();
+        try { await runtime.GetStatusAsync(deployed.Id, owner); }
+        catch (RuntimeException ex) { Console.WriteLine($"after remove: {ex.Code}"); }
+        Console.WriteLine("smoke ok");
+        return 0;
+    }
+    finally
+    {
+        Directory.Delete(state, recursive: true);
+    }
 }
 
 static void Report(string what, List<double> values)

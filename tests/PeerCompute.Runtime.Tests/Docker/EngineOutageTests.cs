@@ -3,10 +3,9 @@ using PeerCompute.Runtime.Tests.Infrastructure;
 namespace PeerCompute.Runtime.Tests.Docker;
 
 /// <summary>
-/// dockerd going away and coming back under a live runtime. Runs alone: stopping the engine stops
-/// every container on it.
+/// dockerd going away and coming back under a live runtime. The test runs its own dockerd, so
+/// stopping it touches no container of any other test.
 /// </summary>
-[NotInParallel]
 public sealed class EngineOutageTests
 {
     private const string Owner = "12D3KooWOwnerOutage";
@@ -14,19 +13,20 @@ public sealed class EngineOutageTests
     [Test]
     public async Task While_the_engine_is_down_errors_are_clear_and_after_it_returns_everything_recovers()
     {
-        await using var harness = await RuntimeHarness.StartAsync();
-        await using var idle = await RuntimeHarness.StartAsync();
+        await using var engine = await PrivateEngine.StartAsync();
+        await using var harness = await RuntimeHarness.StartAsync(engine: engine);
+        await using var idle = await RuntimeHarness.StartAsync(engine: engine);
         var runtime = harness.Runtime;
         var deployed = await runtime.DeployAsync(RuntimeHarness.Busybox("survivor"), Owner);
         await Http.GetWhenReadyAsync(deployed.HostPort!.Value);
         await idle.Runtime.DisposeAsync();
 
-        await TestEngine.StopDockerdAsync();
+        await engine.StopDockerdAsync();
         try
         {
             var status = await Assert.ThrowsAsync<RuntimeException>(() => runtime.GetStatusAsync(deployed.Id, Owner));
             await Assert.That(status!.Code).IsEqualTo(RuntimeErrorCode.DockerUnavailable);
-            await Assert.That(status.Message).Contains(runtime.Endpoint.ToString());
+            await Assert.That(status.Message).Contains(engine.Socket);
             await Assert.That(status.Message).Contains("not reachable");
 
             var deploy = await Assert.ThrowsAsync<RuntimeException>(() => runtime.DeployAsync(RuntimeHarness.Busybox("during-outage"), Owner));
@@ -47,7 +47,7 @@ public sealed class EngineOutageTests
         }
         finally
         {
-            await TestEngine.StartDockerdAsync();
+            await engine.StartDockerdAsync();
         }
 
         await idle.Runtime.StartAsync();

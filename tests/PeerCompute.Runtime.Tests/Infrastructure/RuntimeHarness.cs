@@ -8,13 +8,19 @@ internal sealed class RuntimeHarness : IAsyncDisposable
 {
     private readonly List<ContainerRuntime> _runtimes = [];
 
-    private RuntimeHarness(RuntimeOptions options) => Options = options;
+    private readonly PrivateEngine? _engine;
+
+    private RuntimeHarness(RuntimeOptions options, PrivateEngine? engine)
+    {
+        Options = options;
+        _engine = engine;
+    }
 
     public RuntimeOptions Options { get; }
     public ContainerRuntime Runtime => _runtimes[^1];
     public string StateFolder => Options.StateFolder!;
 
-    public static async Task<RuntimeHarness> StartAsync(Func<RuntimeOptions, RuntimeOptions>? configure = null, TimeProvider? time = null)
+    public static async Task<RuntimeHarness> StartAsync(Func<RuntimeOptions, RuntimeOptions>? configure = null, TimeProvider? time = null, PrivateEngine? engine = null)
     {
         await TestEngine.EnsureReadyAsync();
         string instance = TestEngine.InstancePrefix + Guid.NewGuid().ToString("N")[..10];
@@ -25,9 +31,11 @@ internal sealed class RuntimeHarness : IAsyncDisposable
             NetworkName = TestEngine.NetworkName,
             StopTimeout = TimeSpan.FromSeconds(2),
         };
+        if (engine is not null)
+            options = options with { DockerEndpoint = engine.Endpoint, NetworkName = engine.NetworkName };
         if (configure is not null)
             options = configure(options);
-        var harness = new RuntimeHarness(options);
+        var harness = new RuntimeHarness(options, engine);
         await harness.OpenRuntimeAsync(time);
         return harness;
     }
@@ -46,7 +54,9 @@ internal sealed class RuntimeHarness : IAsyncDisposable
     {
         foreach (var runtime in _runtimes)
             await runtime.DisposeAsync();
-        await TestEngine.RemoveContainersOfInstanceAsync(Options.Instance);
+        // A private engine removes its own containers when it goes.
+        if (_engine is null)
+            await TestEngine.RemoveContainersOfInstanceAsync(Options.Instance);
         try
         {
             Directory.Delete(StateFolder, recursive: true);

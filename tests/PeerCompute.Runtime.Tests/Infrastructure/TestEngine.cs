@@ -38,14 +38,6 @@ internal static class TestEngine
     public static async Task StartDockerdAsync()
         => (await Cli.RunAsync("bash", [Path.Combine(RepositoryRoot, "build/ci/start-dockerd.sh")], TimeSpan.FromMinutes(5))).EnsureSuccess("build/ci/start-dockerd.sh");
 
-    /// <summary>Stops dockerd (SIGTERM, as a service manager would) and waits until it has exited.</summary>
-    public static async Task StopDockerdAsync()
-    {
-        string pid = (await File.ReadAllTextAsync("/var/run/docker.pid")).Trim();
-        (await Cli.RunAsync("kill", ["-TERM", pid])).EnsureSuccess("kill dockerd");
-        await Eventually.WaitAsync(() => Task.FromResult(!Directory.Exists($"/proc/{pid}")), "dockerd to exit", TimeSpan.FromSeconds(60));
-    }
-
     /// <summary>Removes every container a test runtime created (instance label starting with "test-").</summary>
     public static async Task SweepAsync()
     {

@@ -374,6 +374,11 @@ public sealed class YamuxSession : IAsyncDisposable
         {
             error = IsClosed ? null : e;
         }
+        catch (Exception e)
+        {
+            // Anything else (a crypto failure below us, a bug) still ends the session cleanly.
+            error = e;
+        }
         finally
         {
             if (buffer is not null)
@@ -570,10 +575,10 @@ public sealed class YamuxSession : IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException or NotSupportedException)
+        catch (Exception e)
         {
             current?.Done.TrySetException(new IOException("yamux: session closed", e));
-            Close(IsClosed ? null : e);
+            Close(IsClosed || e is OperationCanceledException ? null : e);
         }
         finally
         {

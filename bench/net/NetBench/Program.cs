@@ -19,7 +19,7 @@ int repeat = IntOption("--repeat", 3);
 int streams = IntOption("--streams", 2000);
 int concurrency = IntOption("--concurrency", 32);
 bool withJs = !options.Contains("--no-js");
-var yamux = new PeerCompute.Net.Yamux.YamuxOptions { WindowGrowthThreshold = TimeSpan.FromMilliseconds(IntOption("--growth-ms", 50)) };
+var yamux = new PeerCompute.Net.Yamux.YamuxOptions { WindowGrowthThreshold = TimeSpan.FromMilliseconds(IntOption("--growth-ms", 1000)) };
 long bytes = (long)mib * 1024 * 1024;
 var results = new List<Row>();
 

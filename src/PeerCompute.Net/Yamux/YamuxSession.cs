@@ -76,6 +76,13 @@ public sealed class YamuxSession : IAsyncDisposable
         return session;
     }
 
+    /// <summary>Starts a session over a duplex pipe (completed when the session ends).</summary>
+    public static YamuxSession Start(System.IO.Pipelines.IDuplexPipe transport, bool isClient, YamuxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        return Start(new DuplexPipeStream(transport), isClient, options);
+    }
+
     public bool IsClient { get; }
 
     public YamuxOptions Options { get; }

@@ -19,6 +19,7 @@ int repeat = IntOption("--repeat", 3);
 int streams = IntOption("--streams", 2000);
 int concurrency = IntOption("--concurrency", 32);
 bool withJs = !options.Contains("--no-js");
+var yamux = new PeerCompute.Net.Yamux.YamuxOptions { WindowGrowthThreshold = TimeSpan.FromMilliseconds(IntOption("--growth-ms", 1000)) };
 long bytes = (long)mib * 1024 * 1024;
 var results = new List<Row>();
 
@@ -26,8 +27,8 @@ Console.WriteLine($"# libp2p benchmark: {mib} MiB per transfer, {streams} stream
 
 // ---- C# <-> C#
 {
-    await using var server = await StartHostAsync();
-    await using var client = new Libp2pHost(PeerIdentity.Generate());
+    await using var server = await StartHostAsync(yamux);
+    await using var client = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
     var connection = await client.DialAsync(server.Address);
     await connection.Identified;
     await Measure("C#->C#", () => BenchProtocol.PushAsync(connection, bytes), () => BenchProtocol.PullAsync(connection, bytes),
@@ -47,7 +48,7 @@ Console.WriteLine($"# libp2p benchmark: {mib} MiB per transfer, {streams} stream
 if (withJs)
 {
     // ---- C# -> js and js -> C#
-    await using (var server = await StartHostAsync())
+    await using (var server = await StartHostAsync(yamux))
     await using (var js = await JsPeer.StartAsync(new JsPeerOptions { ConnectionMonitor = false }))
     {
         var toJs = await server.Host.DialAsync(Multiaddr.Parse(js.Addrs[0]));
@@ -152,9 +153,9 @@ static string LoadAverage()
     }
 }
 
-static async Task<TestHost> StartHostAsync()
+static async Task<TestHost> StartHostAsync(PeerCompute.Net.Yamux.YamuxOptions yamux)
 {
-    var host = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = new() { KeepAliveInterval = TimeSpan.FromSeconds(30) } });
+    var host = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
     BenchProtocol.Register(host);
     host.SetStreamHandler(SinkProtocol, async (stream, ct) =>
     {

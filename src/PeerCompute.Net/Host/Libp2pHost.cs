@@ -226,7 +226,7 @@ public sealed class Libp2pHost : IAsyncDisposable
                 throw new Libp2pProtocolException("identify: the public key does not belong to the connected peer");
             AddAddresses(connection.RemotePeer, message.ListenAddresses);
             connection.SetIdentify(message);
-            PeerIdentified?.Invoke(connection, message);
+            Raise(() => PeerIdentified?.Invoke(connection, message));
             return message;
         }
         catch (Exception e)
@@ -367,7 +367,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             await raw.DisposeAsync().ConfigureAwait(false);
             if (!_shutdown.IsCancellationRequested)
-                InboundConnectionFailed?.Invoke(remoteEndPoint, e);
+                Raise(() => InboundConnectionFailed?.Invoke(remoteEndPoint, e));
         }
         finally
         {
@@ -388,7 +388,7 @@ public sealed class Libp2pHost : IAsyncDisposable
                 _connections[connection.RemotePeer] = list = [];
             list.Add(connection);
         }
-        ConnectionOpened?.Invoke(connection);
+        Raise(() => ConnectionOpened?.Invoke(connection));
         _ = Task.Run(() => ServeStreamsAsync(connection));
         if (Options.IdentifyOnConnect)
             _ = Task.Run(async () =>
@@ -409,8 +409,20 @@ public sealed class Libp2pHost : IAsyncDisposable
                 if (_connections.TryGetValue(connection.RemotePeer, out var list) && list.Remove(connection) && list.Count == 0)
                     _connections.Remove(connection.RemotePeer);
             }
-            ConnectionClosed?.Invoke(connection);
+            Raise(() => ConnectionClosed?.Invoke(connection));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>A subscriber that throws must not break the connection it is told about.</summary>
+    private static void Raise(Action raise)
+    {
+        try
+        {
+            raise();
+        }
+        catch (Exception)
+        {
+        }
     }
 
     private Libp2pConnection? FindConnectionLocked(PeerId peer)

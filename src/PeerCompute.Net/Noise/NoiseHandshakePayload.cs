@@ -10,6 +10,8 @@ namespace PeerCompute.Net.Noise;
 /// </summary>
 public sealed record NoiseHandshakePayload(byte[] IdentityKey, byte[] IdentitySignature, IReadOnlyList<string> StreamMuxers)
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>What the identity key signs: this prefix followed by the raw X25519 static public key.</summary>
     public static ReadOnlySpan<byte> SignaturePrefix => "noise-libp2p-static-key:"u8;
 
@@ -52,7 +54,7 @@ public sealed record NoiseHandshakePayload(byte[] IdentityKey, byte[] IdentitySi
                             throw new Libp2pProtocolException("noise: too many stream muxers in the handshake payload");
                         try
                         {
-                            muxers.Add(new UTF8Encoding(false, true).GetString(extValue));
+                            muxers.Add(StrictUtf8.GetString(extValue));
                         }
                         catch (DecoderFallbackException)
                         {

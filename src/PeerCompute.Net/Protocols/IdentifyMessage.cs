@@ -18,6 +18,8 @@ public sealed record IdentifyMessage(
     string? ProtocolVersion,
     string? AgentVersion)
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     /// <summary>js-libp2p refuses identify messages over 8 KiB; so do we.</summary>
     public const int MaxSize = 8 * 1024;
 
@@ -76,7 +78,7 @@ public sealed record IdentifyMessage(
     {
         try
         {
-            return new UTF8Encoding(false, true).GetString(value);
+            return StrictUtf8.GetString(value);
         }
         catch (DecoderFallbackException)
         {

@@ -39,8 +39,12 @@ public sealed record YamuxOptions
     /// <summary>Bytes read from the transport per read call.</summary>
     public int ReadBufferSize { get; init; } = 256 * 1024;
 
-    /// <summary>A window is doubled when the application consumed half of it within this time.</summary>
-    public TimeSpan WindowGrowthThreshold { get; init; } = TimeSpan.FromMilliseconds(50);
+    /// <summary>
+    /// A window is doubled when the application consumed half of it within this time. Generous on purpose: on a
+    /// long round trip a window-bound sender fills half the window about every half round trip, and growth is
+    /// bounded by <see cref="MaxReceiveWindow"/> and <see cref="SessionWindowGrowthBudget"/> anyway.
+    /// </summary>
+    public TimeSpan WindowGrowthThreshold { get; init; } = TimeSpan.FromSeconds(1);
 
     internal void Validate()
     {

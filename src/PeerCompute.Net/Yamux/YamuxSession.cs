@@ -76,6 +76,13 @@ public sealed class YamuxSession : IAsyncDisposable
         return session;
     }
 
+    /// <summary>Starts a session over a duplex pipe (completed when the session ends).</summary>
+    public static YamuxSession Start(System.IO.Pipelines.IDuplexPipe transport, bool isClient, YamuxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        return Start(new DuplexPipeStream(transport), isClient, options);
+    }
+
     public bool IsClient { get; }
 
     public YamuxOptions Options { get; }
@@ -374,6 +381,11 @@ public sealed class YamuxSession : IAsyncDisposable
         {
             error = IsClosed ? null : e;
         }
+        catch (Exception e)
+        {
+            // Anything else (a crypto failure below us, a bug) still ends the session cleanly.
+            error = e;
+        }
         finally
         {
             if (buffer is not null)
@@ -570,10 +582,10 @@ public sealed class YamuxSession : IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException or NotSupportedException)
+        catch (Exception e)
         {
             current?.Done.TrySetException(new IOException("yamux: session closed", e));
-            Close(IsClosed ? null : e);
+            Close(IsClosed || e is OperationCanceledException ? null : e);
         }
         finally
         {

@@ -140,6 +140,25 @@ public class HostTests
     }
 
     [Test]
+    public async Task A_dns4_address_and_an_ip6_listener_are_dialled_too()
+    {
+        var (a, addressA) = await StartHost();
+        await using var scope = a;
+        var v6 = await a.ListenAsync(Multiaddr.Parse("/ip6/::1/tcp/0"));
+        await using var b = new Libp2pHost(PeerIdentity.Generate());
+        await using var c = new Libp2pHost(PeerIdentity.Generate());
+        addressA.TryGetTcpTarget(out string _, out int port);
+
+        var byName = await b.DialAsync(Multiaddr.Parse($"/dns4/localhost/tcp/{port}/p2p/{a.PeerId}")).WaitAsync(Guard);
+        var overV6 = await c.DialAsync(v6.WithPeerId(a.PeerId)).WaitAsync(Guard);
+
+        await Assert.That(byName.RemoteAddress.ToString()).IsEqualTo($"/ip4/127.0.0.1/tcp/{port}");
+        await Assert.That(overV6.RemoteAddress.ToString()).StartsWith("/ip6/::1/tcp/");
+        await Assert.That(await c.PingAsync(a.PeerId).WaitAsync(Guard)).IsGreaterThan(TimeSpan.Zero);
+        await Assert.That(a.ListenAddresses.Count).IsEqualTo(2);
+    }
+
+    [Test]
     public async Task Closing_a_host_closes_its_connections_at_the_peer()
     {
         var (a, addressA) = await StartHost();

@@ -24,13 +24,21 @@ public sealed class CSharpJsInteropTests
     private static async Task<Libp2pConnection> Connect(Libp2pHost host, Multiaddr address, JsPeer js, Dialer dialer, CancellationToken ct)
     {
         if (dialer == Dialer.CSharp)
-            return await host.DialAsync(Multiaddr.Parse(js.Addrs[0]), ct);
+        {
+            var dialled = await host.DialAsync(Multiaddr.Parse(js.Addrs[0]), ct);
+            // js negotiates each inbound stream within 10 s of its opening; on a loaded machine its connection
+            // set-up can eat that, so let identify finish before the tests open streams.
+            await dialled.Identified.WaitAsync(EventTimeout, ct);
+            return dialled;
+        }
         var opened = new TaskCompletionSource<Libp2pConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
         host.ConnectionOpened += c => opened.TrySetResult(c);
         var result = await js.SendAsync("dial", new JsonObject { ["addr"] = address.ToString() }, ct);
         await Assert.That(Str(result, "peer")).IsEqualTo(host.PeerId.ToString());
         await Assert.That(Str(result, "multiplexer")).IsEqualTo("/yamux/1.0.0");
-        return await opened.Task.WaitAsync(EventTimeout, ct);
+        var accepted = await opened.Task.WaitAsync(EventTimeout, ct);
+        await accepted.Identified.WaitAsync(EventTimeout, ct);
+        return accepted;
     }
 
     [Test, Timeout(TestTimeoutMs)]

@@ -57,6 +57,23 @@ public class YamuxSessionTests
     }
 
     [Test]
+    public async Task A_session_runs_over_a_duplex_pipe_too()
+    {
+        var ab = new System.IO.Pipelines.Pipe();
+        var ba = new System.IO.Pipelines.Pipe();
+        await using var client = YamuxSession.Start(new PipePair(ba.Reader, ab.Writer), isClient: true);
+        await using var server = YamuxSession.Start(new PipePair(ab.Reader, ba.Writer), isClient: false);
+        _ = EchoServer(server);
+        var stream = await client.OpenStreamAsync();
+        await stream.WriteAsync("over a pipe"u8.ToArray());
+        await stream.CompleteWritesAsync();
+        var echoed = await ReadToEnd(stream).WaitAsync(Guard);
+        await Assert.That(System.Text.Encoding.ASCII.GetString(echoed)).IsEqualTo("over a pipe");
+    }
+
+    private sealed record PipePair(System.IO.Pipelines.PipeReader Input, System.IO.Pipelines.PipeWriter Output) : System.IO.Pipelines.IDuplexPipe;
+
+    [Test]
     public async Task Client_streams_are_odd_and_server_streams_even()
     {
         var (client, server) = Pair();

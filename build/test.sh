@@ -29,12 +29,13 @@ echo "== running tests"
 dotnet test --solution PeerCompute.slnx -c Release --no-progress --results-directory "$log_dir" 2>&1 | tee "$log_dir/dotnet-test.log"
 status=${PIPESTATUS[0]}
 
-# Microsoft.Testing.Platform prints a summary per test project: add them up.
+# dotnet test ends with one "Test run summary" for all test projects: read its figures.
 read -r total failed succeeded skipped < <(awk '
-  /^ *total: *[0-9]+/     { t += $2 }
-  /^ *failed: *[0-9]+/    { f += $2 }
-  /^ *succeeded: *[0-9]+/ { s += $2 }
-  /^ *skipped: *[0-9]+/   { k += $2 }
+  /Test run summary/      { t = f = s = k = 0 }
+  /^ *total: *[0-9]+/     { t = $2 }
+  /^ *failed: *[0-9]+/    { f = $2 }
+  /^ *succeeded: *[0-9]+/ { s = $2 }
+  /^ *skipped: *[0-9]+/   { k = $2 }
   END { printf "%d %d %d %d\n", t, f, s, k }' "$log_dir/dotnet-test.log")
 
 if [ "$total" -eq 0 ]; then

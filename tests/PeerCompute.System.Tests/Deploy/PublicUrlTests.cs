@@ -22,7 +22,7 @@ public class PublicUrlTests
         var deployed = JsonDocument.Parse(await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080", "--json")).RootElement;
         string publicUrl = deployed.GetProperty("publicUrl").GetString()!;
         await Assert.That(publicUrl).StartsWith("https://web-");
-        await Assert.That(publicUrl).Contains($".localhost:{gateway.HttpsPort}");
+        await Assert.That(publicUrl).Contains($".peercompute.localhost:{gateway.HttpsPort}");
 
         // Real TLS verification against the gateway's certificate, TLS 1.3 only.
         var page = await TestProcess.RunAsync("curl", ["-sS", "-m", "20", "--tlsv1.3", "--cacert", gateway.CertificateFile, "--retry", "5", "--retry-all-errors", "--retry-delay", "1", publicUrl]);

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 
 namespace PeerCompute.System.Tests.Infrastructure;
 
-/// <summary>A real gateway on 127.0.0.1 with a self-signed certificate for *.localhost (curl resolves it to loopback).</summary>
+/// <summary>A real gateway on 127.0.0.1 with a self-signed certificate for *.peercompute.localhost (curl resolves *.localhost to loopback; OpenSSL will not match a wildcard directly under "localhost").</summary>
 internal sealed class GatewayProcess : IAsyncDisposable
 {
     private GatewayProcess(PeerNode node, TestProcess process, int httpsPort, int tunnelPort, string pin)
@@ -33,7 +33,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
     {
         int https = FreePort(), tunnel = FreePort();
         string gateway = Artifacts.PathOf(Artifacts.LinuxX64, "gateway");
-        var args = new List<string> { "--domain", "localhost", "--self-signed", "--listen", "127.0.0.1", "--https-port", $"{https}", "--tunnel-port", $"{tunnel}" };
+        var args = new List<string> { "--domain", "peercompute.localhost", "--self-signed", "--listen", "127.0.0.1", "--https-port", $"{https}", "--tunnel-port", $"{tunnel}" };
         foreach (string provider in providers)
             args.AddRange(["--trust-provider", provider]);
         var process = TestProcess.Start(gateway, args, node.Environment);

@@ -10,6 +10,8 @@ namespace PeerCompute.Net.Multistream;
 /// </summary>
 public static class MultistreamMessage
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public const string Header = "/multistream/1.0.0";
     public const string NotAvailable = "na";
     public const string List = "ls";
@@ -98,7 +100,7 @@ public static class MultistreamMessage
             throw new Libp2pProtocolException("multistream: message does not end with a newline");
         try
         {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(body[..^1]);
+            return StrictUtf8.GetString(body[..^1]);
         }
         catch (DecoderFallbackException)
         {

@@ -12,8 +12,14 @@ public sealed record YamuxOptions
     /// <summary>Data frames we send carry at most this many bytes, so one busy stream cannot starve the others.</summary>
     public int MaxSendFrameSize { get; init; } = 256 * 1024;
 
+    /// <summary>
+    /// Receive window all streams of a session may hold beyond their initial 256 KiB, together. Bounds what a peer
+    /// can make us buffer: at most MaxStreams × 256 KiB + this.
+    /// </summary>
+    public long SessionWindowGrowthBudget { get; init; } = 64 * 1024 * 1024;
+
     /// <summary>Streams open at once (both directions); a peer's SYN beyond it is answered with RST.</summary>
-    public int MaxStreams { get; init; } = 512;
+    public int MaxStreams { get; init; } = 256;
 
     /// <summary>Inbound streams waiting for <see cref="YamuxSession.AcceptStreamAsync"/>; beyond it new ones are reset.</summary>
     public int AcceptBacklog { get; init; } = 256;
@@ -33,8 +39,12 @@ public sealed record YamuxOptions
     /// <summary>Bytes read from the transport per read call.</summary>
     public int ReadBufferSize { get; init; } = 256 * 1024;
 
-    /// <summary>A window is doubled when the application consumed half of it within this time.</summary>
-    public TimeSpan WindowGrowthThreshold { get; init; } = TimeSpan.FromMilliseconds(50);
+    /// <summary>
+    /// A window is doubled when the application consumed half of it within this time. Generous on purpose: on a
+    /// long round trip a window-bound sender fills half the window about every half round trip, and growth is
+    /// bounded by <see cref="MaxReceiveWindow"/> and <see cref="SessionWindowGrowthBudget"/> anyway.
+    /// </summary>
+    public TimeSpan WindowGrowthThreshold { get; init; } = TimeSpan.FromSeconds(1);
 
     internal void Validate()
     {

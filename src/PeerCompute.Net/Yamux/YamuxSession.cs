@@ -34,6 +34,7 @@ public sealed class YamuxSession : IAsyncDisposable
     private Task _writeLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
 
+    private long _windowGrowth;
     private uint _nextStreamId;
     private uint _nextPingValue;
     private long _lastReceived;
@@ -73,6 +74,13 @@ public sealed class YamuxSession : IAsyncDisposable
             session.SendPing(out _, null);
         session._housekeeping = Task.Run(session.HousekeepingAsync);
         return session;
+    }
+
+    /// <summary>Starts a session over a duplex pipe (completed when the session ends).</summary>
+    public static YamuxSession Start(System.IO.Pipelines.IDuplexPipe transport, bool isClient, YamuxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        return Start(new DuplexPipeStream(transport), isClient, options);
     }
 
     public bool IsClient { get; }
@@ -257,10 +265,24 @@ public sealed class YamuxSession : IAsyncDisposable
         }
     }
 
-    internal void RemoveStream(YamuxStream stream)
+    /// <summary>Takes up to <paramref name="wanted"/> bytes of window growth from the session budget.</summary>
+    internal long ReserveWindowGrowth(long wanted)
     {
         lock (_streamsLock)
         {
+            long granted = Math.Min(wanted, Options.SessionWindowGrowthBudget - _windowGrowth);
+            if (granted <= 0)
+                return 0;
+            _windowGrowth += granted;
+            return granted;
+        }
+    }
+
+    internal void RemoveStream(YamuxStream stream, long windowGrowth = 0)
+    {
+        lock (_streamsLock)
+        {
+            _windowGrowth -= windowGrowth;
             if (_streams.TryGetValue(stream.Id, out var current) && current == stream)
             {
                 _streams.Remove(stream.Id);
@@ -275,7 +297,9 @@ public sealed class YamuxSession : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Options.ReadBufferSize);
+        // The buffer is given back whenever it is empty and the loop waits with a zero-byte read, so an idle
+        // session holds no read buffer.
+        byte[]? buffer = null;
         int start = 0, end = 0;
         YamuxStream? bodyStream = null;
         long bodyRemaining = 0;
@@ -321,15 +345,22 @@ public sealed class YamuxSession : IAsyncDisposable
                 if (start == end)
                 {
                     start = end = 0;
+                    if (buffer is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = null;
+                    }
+                    await _transport.ReadAsync(Memory<byte>.Empty, _closing.Token).ConfigureAwait(false);
+                    buffer = ArrayPool<byte>.Shared.Rent(Options.ReadBufferSize);
                 }
                 else if (start > 0)
                 {
                     // Only a partial header can be left here (bodies are handed on as they arrive).
-                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    buffer!.AsSpan(start, end - start).CopyTo(buffer);
                     end -= start;
                     start = 0;
                 }
-                int read = await _transport.ReadAsync(buffer.AsMemory(end), _closing.Token).ConfigureAwait(false);
+                int read = await _transport.ReadAsync(buffer!.AsMemory(end), _closing.Token).ConfigureAwait(false);
                 if (read == 0)
                     break;
                 end += read;
@@ -350,9 +381,15 @@ public sealed class YamuxSession : IAsyncDisposable
         {
             error = IsClosed ? null : e;
         }
+        catch (Exception e)
+        {
+            // Anything else (a crypto failure below us, a bug) still ends the session cleanly.
+            error = e;
+        }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
         }
         Close(error);
     }
@@ -440,7 +477,7 @@ public sealed class YamuxSession : IAsyncDisposable
         if (stream is null || !_accepted.Writer.TryWrite(stream))
         {
             if (stream is not null)
-                RemoveStream(stream);
+                RemoveStream(stream, 0);
             EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, id, 0);
             return null;
         }
@@ -457,7 +494,7 @@ public sealed class YamuxSession : IAsyncDisposable
 
     private async Task WriteLoopAsync()
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(WriteBufferSize);
+        byte[]? buffer = null; // rented while there is something to send
         int used = 0;
         PendingWrite? current = null;
         try
@@ -465,6 +502,7 @@ public sealed class YamuxSession : IAsyncDisposable
             while (true)
             {
                 await _writeSignal.WaitAsync(_closing.Token).ConfigureAwait(false);
+                buffer ??= ArrayPool<byte>.Shared.Rent(WriteBufferSize);
                 while (true)
                 {
                     bool wroteControl = false;
@@ -528,6 +566,8 @@ public sealed class YamuxSession : IAsyncDisposable
                     used = 0;
                 }
                 await _transport.FlushAsync(_closing.Token).ConfigureAwait(false);
+                ArrayPool<byte>.Shared.Return(buffer);
+                buffer = null;
                 bool closeNow;
                 Exception? closeError;
                 lock (_writeLock)
@@ -542,14 +582,15 @@ public sealed class YamuxSession : IAsyncDisposable
                 }
             }
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or OperationCanceledException or System.Net.Sockets.SocketException or NotSupportedException)
+        catch (Exception e)
         {
             current?.Done.TrySetException(new IOException("yamux: session closed", e));
-            Close(IsClosed ? null : e);
+            Close(IsClosed || e is OperationCanceledException ? null : e);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 

@@ -30,6 +30,8 @@ public sealed class YamuxStream : Stream
     private bool _disposed;
     private bool _removed;
     private Exception? _sessionError;
+    private Memory<byte> _pendingRead;   // a waiting reader's buffer: the read loop copies straight into it
+    private int _pendingReadFilled;
 
     internal YamuxStream(YamuxSession session, uint id, bool outbound, YamuxOptions options)
     {
@@ -98,6 +100,11 @@ public sealed class YamuxStream : Stream
                 {
                     throw new ObjectDisposedException(nameof(YamuxStream));
                 }
+                else
+                {
+                    _pendingRead = buffer;
+                    _pendingReadFilled = 0;
+                }
             }
             if (read >= 0)
             {
@@ -105,8 +112,39 @@ public sealed class YamuxStream : Stream
                     _session.EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.None, Id, credit);
                 return read;
             }
-            await _readable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _readable.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                if (TakePendingRead(out read, out credit))
+                    return Delivered(read, credit);
+                throw;
+            }
+            if (TakePendingRead(out read, out credit))
+                return Delivered(read, credit);
         }
+    }
+
+    /// <summary>Unregisters the waiting reader's buffer; true when the read loop already put bytes in it.</summary>
+    private bool TakePendingRead(out int read, out uint credit)
+    {
+        lock (_lock)
+        {
+            read = _pendingReadFilled;
+            _pendingRead = default;
+            _pendingReadFilled = 0;
+            credit = read > 0 ? ConsumedLocked(read) : 0;
+            return read > 0;
+        }
+    }
+
+    private int Delivered(int read, uint credit)
+    {
+        if (credit > 0)
+            _session.EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.None, Id, credit);
+        return read;
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
@@ -230,7 +268,16 @@ public sealed class YamuxStream : Stream
         {
             if (_reset || _disposed || _sessionError is not null)
                 return;
-            _received.Append(data);
+            int free = _pendingRead.Length - _pendingReadFilled;
+            if (free > 0 && _received.Length == 0)
+            {
+                int n = Math.Min(free, data.Length);
+                data[..n].CopyTo(_pendingRead.Span[_pendingReadFilled..]);
+                _pendingReadFilled += n;
+                data = data[n..];
+            }
+            if (!data.IsEmpty)
+                _received.Append(data);
         }
         _readable.Set();
     }
@@ -289,7 +336,7 @@ public sealed class YamuxStream : Stream
         // Half the window went by quickly: the window, not the reader, is the bottleneck; double it.
         if (_receiveWindow < _maxReceiveWindow && Stopwatch.GetElapsedTime(_lastCreditReturn, now) < _growthThreshold)
         {
-            growth = Math.Min(_receiveWindow, _maxReceiveWindow - _receiveWindow);
+            growth = _session.ReserveWindowGrowth(Math.Min(_receiveWindow, _maxReceiveWindow - _receiveWindow));
             _receiveWindow += growth;
         }
         _lastCreditReturn = now;
@@ -313,12 +360,14 @@ public sealed class YamuxStream : Stream
 
     private void RemoveIfDone()
     {
+        long growth;
         lock (_lock)
         {
             if (_removed || !(_reset || (_localClosed && _remoteClosed)))
                 return;
             _removed = true;
+            growth = _receiveWindow - YamuxOptions.InitialWindow;
         }
-        _session.RemoveStream(this);
+        _session.RemoveStream(this, growth);
     }
 }

@@ -57,6 +57,23 @@ public class YamuxSessionTests
     }
 
     [Test]
+    public async Task A_session_runs_over_a_duplex_pipe_too()
+    {
+        var ab = new System.IO.Pipelines.Pipe();
+        var ba = new System.IO.Pipelines.Pipe();
+        await using var client = YamuxSession.Start(new PipePair(ba.Reader, ab.Writer), isClient: true);
+        await using var server = YamuxSession.Start(new PipePair(ab.Reader, ba.Writer), isClient: false);
+        _ = EchoServer(server);
+        var stream = await client.OpenStreamAsync();
+        await stream.WriteAsync("over a pipe"u8.ToArray());
+        await stream.CompleteWritesAsync();
+        var echoed = await ReadToEnd(stream).WaitAsync(Guard);
+        await Assert.That(System.Text.Encoding.ASCII.GetString(echoed)).IsEqualTo("over a pipe");
+    }
+
+    private sealed record PipePair(System.IO.Pipelines.PipeReader Input, System.IO.Pipelines.PipeWriter Output) : System.IO.Pipelines.IDuplexPipe;
+
+    [Test]
     public async Task Client_streams_are_odd_and_server_streams_even()
     {
         var (client, server) = Pair();
@@ -120,6 +137,36 @@ public class YamuxSessionTests
         await Assert.That(Hex.Of(digest)).IsEqualTo(Hex.Of(SHA256.HashData(payload)));
         await Assert.That(window).IsGreaterThan(YamuxOptions.InitialWindow);
         await Assert.That(window).IsLessThanOrEqualTo(16 * 1024 * 1024);
+    }
+
+    [Test]
+    public async Task Window_growth_is_bounded_by_the_session_budget()
+    {
+        var (client, server) = Pair(server: new YamuxOptions { SessionWindowGrowthBudget = YamuxOptions.InitialWindow });
+        await using var clientScope = client;
+        await using var serverScope = server;
+
+        async Task<long> Transfer()
+        {
+            var sending = await client.OpenStreamAsync();
+            var writing = Task.Run(async () =>
+            {
+                await sending.WriteAsync(new byte[16 * 1024 * 1024]);
+                await sending.CompleteWritesAsync();
+            });
+            var receiving = (await server.AcceptStreamAsync().AsTask().WaitAsync(Guard))!;
+            var buffer = new byte[1024 * 1024];
+            while (await receiving.ReadAsync(buffer).AsTask().WaitAsync(Guard) > 0)
+            {
+            }
+            await writing.WaitAsync(Guard);
+            return receiving.ReceiveWindow; // the stream stays open here (we have not closed our side)
+        }
+
+        long first = await Transfer();
+        long second = await Transfer();
+        await Assert.That(first).IsLessThanOrEqualTo(2L * YamuxOptions.InitialWindow);
+        await Assert.That(first + second).IsLessThanOrEqualTo(3L * YamuxOptions.InitialWindow);
     }
 
     [Test]

@@ -1,0 +1,76 @@
+namespace PeerCompute.Runtime;
+
+/// <summary>
+/// Keeps the sum of admitted requests within the provider's caps. Check and reserve happen
+/// under one lock, so N concurrent requests against room for K admit exactly K.
+/// </summary>
+internal sealed class AdmissionController
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, (int Cpu, long Memory)> _held = new(StringComparer.Ordinal);
+    private readonly RuntimeOptions _options;
+    private int _cpu;
+    private long _memory;
+
+    public AdmissionController(RuntimeOptions options) => _options = options;
+
+    /// <summary>Reserves room for a deployment or throws <see cref="RuntimeErrorCode.CapacityExceeded"/> naming the cap.</summary>
+    public void Admit(string id, int cpuMillicores, long memoryBytes)
+    {
+        lock (_gate)
+        {
+            if (_held.ContainsKey(id))
+                return;
+            if (_held.Count + 1 > _options.MaxDeploys)
+                throw Exceeded($"max-deploys: {_held.Count} of {_options.MaxDeploys} deployments already run, 0 free");
+            if (_cpu + cpuMillicores > _options.MaxCpuMillicores)
+                throw Exceeded($"max-cpu: requested {cpuMillicores}m, free {_options.MaxCpuMillicores - _cpu}m of {_options.MaxCpuMillicores}m");
+            if (_memory + memoryBytes > _options.MaxMemoryBytes)
+                throw Exceeded($"max-memory: requested {DeploymentSpecValidator.Bytes(memoryBytes)}, free {DeploymentSpecValidator.Bytes(_options.MaxMemoryBytes - _memory)} of {DeploymentSpecValidator.Bytes(_options.MaxMemoryBytes)}");
+            Hold(id, cpuMillicores, memoryBytes);
+        }
+    }
+
+    /// <summary>Counts a deployment found on start without checking caps: it already runs, and start never tears down.</summary>
+    public void Restore(string id, int cpuMillicores, long memoryBytes)
+    {
+        lock (_gate)
+        {
+            if (!_held.ContainsKey(id))
+                Hold(id, cpuMillicores, memoryBytes);
+        }
+    }
+
+    public void Release(string id)
+    {
+        lock (_gate)
+        {
+            if (_held.Remove(id, out var held))
+            {
+                _cpu -= held.Cpu;
+                _memory -= held.Memory;
+            }
+        }
+    }
+
+    public bool IsHeld(string id)
+    {
+        lock (_gate)
+            return _held.ContainsKey(id);
+    }
+
+    public CapacityReport Report(int running)
+    {
+        lock (_gate)
+            return new CapacityReport(_options.MaxCpuMillicores, _options.MaxMemoryBytes, _options.MaxDeploys, _cpu, _memory, _held.Count, running);
+    }
+
+    private void Hold(string id, int cpu, long memory)
+    {
+        _held[id] = (cpu, memory);
+        _cpu += cpu;
+        _memory += memory;
+    }
+
+    private static RuntimeException Exceeded(string message) => new(RuntimeErrorCode.CapacityExceeded, message);
+}

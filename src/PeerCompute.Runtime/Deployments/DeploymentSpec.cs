@@ -1,0 +1,58 @@
+using System.Text.Json.Serialization;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>
+/// What a peer asked to run. The runtime decides how it is confined; the fields below
+/// <see cref="RegistryCredentials"/> exist only so that a request for host access is refused
+/// with a reason instead of being silently dropped.
+/// </summary>
+public sealed record DeploymentSpec
+{
+    /// <summary>A DNS label (lowercase letters, digits, '-'); also the container's hostname.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Image reference: <c>[registry/]path[:tag][@sha256:digest]</c>.</summary>
+    public required string Image { get; init; }
+
+    /// <summary>TCP port inside the container, published on 127.0.0.1 at a port the engine picks.</summary>
+    public required int ContainerPort { get; init; }
+
+    public required int CpuMillicores { get; init; }
+
+    public required long MemoryBytes { get; init; }
+
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Replaces the image's command; null keeps the image's own.</summary>
+    public IReadOnlyList<string>? Command { get; init; }
+
+    /// <summary>Root filesystem read-only (a size-limited tmpfs stays writable at /tmp). Opt out for images that write elsewhere.</summary>
+    public bool ReadOnlyRootFilesystem { get; init; } = true;
+
+    /// <summary>Credentials for a private registry, used for this deployment's pull only and never stored.</summary>
+    [JsonIgnore]
+    public RegistryCredentials? RegistryCredentials { get; init; }
+
+    // Requests the runtime always refuses.
+    public bool Privileged { get; init; }
+    /// <summary>Bind mounts or volumes.</summary>
+    public IReadOnlyList<string>? Volumes { get; init; }
+    public IReadOnlyList<string>? Devices { get; init; }
+    public IReadOnlyList<string>? CapAdd { get; init; }
+    public IReadOnlyList<string>? SecurityOptions { get; init; }
+    public bool HostNetwork { get; init; }
+    public bool HostPid { get; init; }
+    public bool HostIpc { get; init; }
+    public bool HostUts { get; init; }
+}
+
+/// <summary>Registry login for one pull.</summary>
+public sealed record RegistryCredentials(string Username, string Password)
+{
+    /// <summary>Registry host; null means the registry named in the image reference.</summary>
+    public string? ServerAddress { get; init; }
+
+    // Keep the password out of logs and exception messages.
+    public override string ToString() => $"RegistryCredentials {{ Username = {Username}, ServerAddress = {ServerAddress} }}";
+}

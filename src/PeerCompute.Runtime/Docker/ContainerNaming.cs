@@ -1,0 +1,37 @@
+namespace PeerCompute.Runtime;
+
+/// <summary>Container names and the labels by which the runtime finds its own containers again.</summary>
+internal static class ContainerNaming
+{
+    public const string Prefix = "io.peercompute.";
+    public const string Managed = Prefix + "managed";
+    public const string Instance = Prefix + "instance";
+    public const string DeploymentId = Prefix + "deployment";
+    public const string Owner = Prefix + "owner";
+    public const string SpecHash = Prefix + "spec-hash";
+    public const string CreatedAt = Prefix + "created-at";
+    public const string Name = Prefix + "name";
+
+    public static string NameFor(string deploymentId) => "pc-" + deploymentId;
+
+    public static string NewDeploymentId() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+
+    public static bool IsDeploymentId(string? id)
+    {
+        if (id is not { Length: 16 })
+            return false;
+        foreach (char c in id)
+        {
+            if (!char.IsAsciiDigit(c) && c is not (>= 'a' and <= 'f'))
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>Docker label filter selecting this runtime instance's containers.</summary>
+    public static IDictionary<string, IDictionary<string, bool>> InstanceFilter(string instance) =>
+        new Dictionary<string, IDictionary<string, bool>>
+        {
+            ["label"] = new Dictionary<string, bool> { [$"{Managed}=true"] = true, [$"{Instance}={instance}"] = true },
+        };
+}

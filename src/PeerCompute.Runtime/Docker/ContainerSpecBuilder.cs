@@ -1,0 +1,100 @@
+using System.Globalization;
+using Docker.DotNet.Models;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>
+/// Turns a validated request into the engine's create call. Pure, so every confinement field can be
+/// checked without an engine; the tests then confirm the engine kept them.
+/// </summary>
+internal static class ContainerSpecBuilder
+{
+    public const string LoopbackAddress = "127.0.0.1";
+    public const string TmpfsPath = "/tmp";
+
+    public static CreateContainerParameters Build(DeploymentRecord record, ImageReference image, RuntimeOptions options)
+    {
+        DeploymentSpec spec = record.Spec;
+        string port = PortKey(spec.ContainerPort);
+        return new CreateContainerParameters
+        {
+            Name = record.ContainerName,
+            Hostname = spec.Name,
+            Image = image.LocalName,
+            Env = spec.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value).ToList(),
+            // Null keeps the image's own command.
+            Cmd = spec.Command?.ToList()!,
+            Labels = new Dictionary<string, string>
+            {
+                [ContainerNaming.Managed] = "true",
+                [ContainerNaming.Instance] = options.Instance,
+                [ContainerNaming.DeploymentId] = record.Id,
+                [ContainerNaming.Owner] = record.Owner,
+                [ContainerNaming.SpecHash] = record.SpecHash,
+                [ContainerNaming.CreatedAt] = record.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+                [ContainerNaming.Name] = spec.Name,
+            },
+            ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
+            AttachStdin = false,
+            AttachStdout = false,
+            AttachStderr = false,
+            Tty = false,
+            OpenStdin = false,
+            HostConfig = new HostConfig
+            {
+                Privileged = false,
+                Binds = [],
+                Mounts = [],
+                Devices = [],
+                VolumesFrom = [],
+                CapDrop = ["ALL"],
+                CapAdd = [],
+                // The engine's default seccomp profile applies because none is named here.
+                SecurityOpt = ["no-new-privileges"],
+                NetworkMode = options.NetworkName,
+                PidMode = "",
+                IpcMode = "private",
+                UTSMode = "",
+                UsernsMode = "",
+                CgroupnsMode = "private",
+                NanoCPUs = spec.CpuMillicores * 1_000_000L,
+                Memory = spec.MemoryBytes,
+                MemorySwap = spec.MemoryBytes,
+                PidsLimit = options.PidsLimit,
+                Ulimits = [new Ulimit { Name = "nofile", Soft = options.NofileSoftLimit, Hard = options.NofileHardLimit }],
+                ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
+                Tmpfs = new Dictionary<string, string>
+                {
+                    [TmpfsPath] = string.Create(CultureInfo.InvariantCulture, $"rw,nosuid,nodev,size={options.TmpfsSizeBytes}"),
+                },
+                PortBindings = new Dictionary<string, IList<PortBinding>>
+                {
+                    // Empty host port: the engine picks a free one.
+                    [port] = [new PortBinding { HostIP = LoopbackAddress, HostPort = "" }],
+                },
+                PublishAllPorts = false,
+                LogConfig = new LogConfig
+                {
+                    Type = "json-file",
+                    Config = new Dictionary<string, string>
+                    {
+                        ["max-size"] = options.LogMaxSize,
+                        ["max-file"] = options.LogMaxFiles.ToString(CultureInfo.InvariantCulture),
+                    },
+                },
+                Init = true,
+                RestartPolicy = new RestartPolicy
+                {
+                    Name = options.RestartPolicy switch
+                    {
+                        ContainerRestartPolicy.UnlessStopped => RestartPolicyKind.UnlessStopped,
+                        ContainerRestartPolicy.OnFailure => RestartPolicyKind.OnFailure,
+                        _ => RestartPolicyKind.No,
+                    },
+                },
+            },
+        };
+    }
+
+    public static string PortKey(int containerPort) => containerPort.ToString(CultureInfo.InvariantCulture) + "/tcp";
+}

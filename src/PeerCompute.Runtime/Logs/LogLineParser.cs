@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>
+/// Splits one demultiplexed output stream into lines. Pure over bytes: feed what arrived, take
+/// whole lines out, and what is left waits for more. A line longer than the cap is cut into pieces
+/// so a container cannot make the reader buffer without bound.
+/// </summary>
+internal sealed class LogLineSplitter
+{
+    private readonly int _maxLineBytes;
+    private byte[] _buffer;
+    private int _length;
+
+    public LogLineSplitter(int maxLineBytes = 64 * 1024)
+    {
+        _maxLineBytes = maxLineBytes;
+        _buffer = new byte[Math.Min(4096, maxLineBytes)];
+    }
+
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        if (_length + bytes.Length > _buffer.Length)
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + bytes.Length));
+        bytes.CopyTo(_buffer.AsSpan(_length));
+        _length += bytes.Length;
+    }
+
+    /// <summary>Takes the next complete line (newline removed), or a full-size piece of an overlong one.</summary>
+    public bool TryTakeLine(out string line)
+    {
+        var pending = _buffer.AsSpan(0, _length);
+        int newline = pending.IndexOf((byte)'\n');
+        int take;
+        int consumed;
+        if (newline >= 0 && newline <= _maxLineBytes)
+        {
+            take = newline;
+            consumed = newline + 1;
+        }
+        else if (_length >= _maxLineBytes)
+        {
+            take = _maxLineBytes;
+            consumed = _maxLineBytes;
+        }
+        else
+        {
+            line = "";
+            return false;
+        }
+        int end = take > 0 && pending[take - 1] == (byte)'\r' ? take - 1 : take;
+        line = Encoding.UTF8.GetString(pending[..end]);
+        pending[consumed..].CopyTo(_buffer);
+        _length -= consumed;
+        return true;
+    }
+
+    /// <summary>What is left when the stream ended without a final newline.</summary>
+    public bool TryTakeRest(out string line)
+    {
+        if (_length == 0)
+        {
+            line = "";
+            return false;
+        }
+        line = Encoding.UTF8.GetString(_buffer, 0, _length);
+        _length = 0;
+        return true;
+    }
+}
+
+/// <summary>Parses the engine's timestamp prefix (<c>2024-05-01T12:34:56.123456789Z text</c>).</summary>
+internal static class LogLineParser
+{
+    public static LogEntry Parse(string line, LogStream stream)
+    {
+        int space = line.IndexOf(' ');
+        if (space > 0 && TryParseTimestamp(line.AsSpan(0, space), out var timestamp))
+            return new LogEntry(stream, timestamp, line[(space + 1)..]);
+        return new LogEntry(stream, DateTimeOffset.MinValue, line);
+    }
+
+    /// <summary>RFC 3339 with up to nine fractional digits; .NET keeps seven, so the rest is dropped.</summary>
+    public static bool TryParseTimestamp(ReadOnlySpan<char> text, out DateTimeOffset timestamp)
+    {
+        Span<char> trimmed = stackalloc char[40];
+        if (text.Length > 40)
+        {
+            timestamp = default;
+            return false;
+        }
+        int dot = text.IndexOf('.');
+        int length;
+        if (dot < 0)
+        {
+            text.CopyTo(trimmed);
+            length = text.Length;
+        }
+        else
+        {
+            int zone = dot + 1;
+            while (zone < text.Length && char.IsAsciiDigit(text[zone]))
+                zone++;
+            int digits = Math.Min(zone - dot - 1, 7);
+            text[..(dot + 1 + digits)].CopyTo(trimmed);
+            length = dot + 1 + digits;
+            text[zone..].CopyTo(trimmed[length..]);
+            length += text.Length - zone;
+        }
+        return DateTimeOffset.TryParse(trimmed[..length], CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out timestamp);
+    }
+
+    /// <summary>The engine's <c>since</c> argument: seconds since the epoch with nanoseconds.</summary>
+    public static string FormatSince(DateTimeOffset since)
+    {
+        long ticks = since.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks;
+        long seconds = Math.DivRem(ticks, TimeSpan.TicksPerSecond, out long remainder);
+        return string.Create(CultureInfo.InvariantCulture, $"{seconds}.{remainder * 100:D9}");
+    }
+}

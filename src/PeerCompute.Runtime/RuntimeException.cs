@@ -1,0 +1,37 @@
+namespace PeerCompute.Runtime;
+
+/// <summary>What went wrong, for programs that map runtime failures to protocol errors and exit codes.</summary>
+public enum RuntimeErrorCode
+{
+    /// <summary>The deployment request is malformed, out of range, or asks for something the runtime never grants.</summary>
+    InvalidSpec,
+    /// <summary>Admitting the request would exceed one of the provider's caps.</summary>
+    CapacityExceeded,
+    /// <summary>The image is neither present locally nor known to its registry.</summary>
+    ImageNotFound,
+    /// <summary>The registry or the engine failed the pull for another reason (auth, network, bad manifest).</summary>
+    ImagePullFailed,
+    /// <summary>The image does not carry the digest the deployment pinned.</summary>
+    DigestMismatch,
+    /// <summary>The Docker engine cannot be reached.</summary>
+    DockerUnavailable,
+    /// <summary>The Docker engine refused or failed an operation.</summary>
+    DockerError,
+    /// <summary>No such deployment for this owner (a deployment of another owner is reported the same way).</summary>
+    NotFound,
+    /// <summary>The runtime was used before <c>StartAsync</c> completed, or after it was disposed.</summary>
+    NotStarted,
+    /// <summary>Another process holds the provider state folder.</summary>
+    StateLocked,
+}
+
+/// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>
+public sealed class RuntimeException : Exception
+{
+    public RuntimeException(RuntimeErrorCode code, string message, Exception? innerException = null)
+        : base(message, innerException) => Code = code;
+
+    public RuntimeErrorCode Code { get; }
+
+    public override string ToString() => $"{Code}: {Message}";
+}

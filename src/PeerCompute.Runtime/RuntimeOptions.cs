@@ -1,0 +1,81 @@
+using PeerCompute.Core.Storage;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>Every limit and knob of the provider-side runtime, with the design's defaults.</summary>
+public sealed record RuntimeOptions
+{
+    public const long MiB = 1024L * 1024;
+    public const long GiB = 1024L * MiB;
+
+    /// <summary>Docker endpoint; null means <c>DOCKER_HOST</c>, else <c>unix:///var/run/docker.sock</c>.</summary>
+    public string? DockerEndpoint { get; init; }
+
+    /// <summary>Folder for deployment records; null means <c>$PEERCOMPUTE_HOME/provider</c>.</summary>
+    public string? StateFolder { get; init; }
+
+    /// <summary>Label value that scopes containers to this runtime, so two providers (or test runs) on one engine never adopt each other's.</summary>
+    public string Instance { get; init; } = "default";
+
+    // Provider caps (admission control).
+    public int MaxCpuMillicores { get; init; } = 4000;
+    public long MaxMemoryBytes { get; init; } = 4 * GiB;
+    public int MaxDeploys { get; init; } = 10;
+
+    // Per-request sanity bounds: below these a container cannot run at all.
+    public int MinCpuMillicores { get; init; } = 10;
+    /// <summary>Docker refuses memory limits under 6 MiB.</summary>
+    public long MinMemoryBytes { get; init; } = 6 * MiB;
+
+    // Per-container confinement.
+    public long PidsLimit { get; init; } = 256;
+    public long NofileSoftLimit { get; init; } = 1024;
+    public long NofileHardLimit { get; init; } = 4096;
+    public long TmpfsSizeBytes { get; init; } = 64 * MiB;
+    public string LogMaxSize { get; init; } = "10m";
+    public int LogMaxFiles { get; init; } = 3;
+    /// <summary>Restart policy of deployments; unless-stopped keeps them running across engine restarts.</summary>
+    public ContainerRestartPolicy RestartPolicy { get; init; } = ContainerRestartPolicy.UnlessStopped;
+
+    /// <summary>The project's own bridge network (inter-container communication off). At most 15 characters so it can name the bridge.</summary>
+    public string NetworkName { get; init; } = "peercompute0";
+
+    // Spec bounds.
+    public int MaxEnvironmentVariables { get; init; } = 128;
+    public int MaxEnvironmentBytes { get; init; } = 32 * 1024;
+    public int MaxCommandArguments { get; init; } = 64;
+    public int MaxCommandBytes { get; init; } = 16 * 1024;
+
+    // Timing.
+    /// <summary>Grace given to a stopping container between SIGTERM and SIGKILL.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long a labelled container without a record is left alone before reconcile removes it.</summary>
+    public TimeSpan OrphanGracePeriod { get; init; } = TimeSpan.FromMinutes(10);
+    public TimeSpan StateLockTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Log lines shown in the status of a container that is not running, so an early exit explains itself.</summary>
+    public int StatusLogLines { get; init; } = 20;
+
+    internal string ResolveStateFolder() => StateFolder ?? PeerComputeHome.Resolve().ProviderStateFolder;
+
+    internal Uri ResolveDockerEndpoint()
+    {
+        string? raw = DockerEndpoint;
+        if (string.IsNullOrWhiteSpace(raw))
+            raw = Environment.GetEnvironmentVariable("DOCKER_HOST");
+        if (string.IsNullOrWhiteSpace(raw))
+            raw = "unix:///var/run/docker.sock";
+        return new Uri(raw);
+    }
+}
+
+/// <summary>What the engine does when a deployment's process exits.</summary>
+public enum ContainerRestartPolicy
+{
+    /// <summary>Restart on every exit and after an engine restart, until the owner stops it.</summary>
+    UnlessStopped,
+    /// <summary>Restart only on a non-zero exit.</summary>
+    OnFailure,
+    /// <summary>Never restart.</summary>
+    No,
+}

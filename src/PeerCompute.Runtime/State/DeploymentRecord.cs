@@ -1,0 +1,43 @@
+using System.Text.Json.Serialization;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>Where a deployment stands from the provider's side (the container's own state is read live).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RecordPhase>))]
+internal enum RecordPhase
+{
+    /// <summary>Admitted and written; the container may not exist yet (a crash here is found again on start).</summary>
+    Admitted,
+    /// <summary>The container was created and started; it holds capacity until stopped or gone.</summary>
+    Active,
+    /// <summary>Stopped by its owner; the container is kept for its logs, capacity is released.</summary>
+    Stopped,
+    /// <summary>The container disappeared under the runtime; the record stays so the owner learns of it.</summary>
+    Vanished,
+}
+
+/// <summary>The provider's persisted truth about one deployment, one file each, written atomically.</summary>
+internal sealed class DeploymentRecord
+{
+    public const int CurrentSchema = 1;
+
+    public int Schema { get; set; } = CurrentSchema;
+    public required string Id { get; init; }
+    public required string Owner { get; init; }
+    public required DeploymentSpec Spec { get; init; }
+    public required string SpecHash { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public string? ContainerId { get; set; }
+    public RecordPhase Phase { get; set; }
+    /// <summary>Why the record is in its phase when that is not obvious (vanished, interrupted deploy).</summary>
+    public string? Reason { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public bool HoldsCapacity => Phase is RecordPhase.Admitted or RecordPhase.Active;
+
+    public string ContainerName => ContainerNaming.NameFor(Id);
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(DeploymentRecord))]
+internal sealed partial class RuntimeJsonContext : JsonSerializerContext;

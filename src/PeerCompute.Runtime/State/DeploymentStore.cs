@@ -1,0 +1,83 @@
+using System.Text.Json;
+using PeerCompute.Core.Storage;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>
+/// Deployment records under <c>provider/deployments/&lt;id&gt;.json</c>. One file per deployment keeps every
+/// write small and atomic, and a damaged file costs one record, not all of them.
+/// </summary>
+internal sealed class DeploymentStore
+{
+    private readonly string _folder;
+
+    public DeploymentStore(string stateFolder)
+    {
+        StateFolder = Path.GetFullPath(stateFolder);
+        _folder = Path.Combine(StateFolder, "deployments");
+    }
+
+    public string StateFolder { get; }
+    public string LockFile => Path.Combine(StateFolder, "runtime.lock");
+
+    public void EnsureFolders()
+    {
+        foreach (string folder in new[] { StateFolder, _folder })
+        {
+            if (OperatingSystem.IsWindows())
+                Directory.CreateDirectory(folder);
+            else
+                Directory.CreateDirectory(folder, PeerComputeHome.FolderMode);
+        }
+    }
+
+    public async Task SaveAsync(DeploymentRecord record, CancellationToken cancellationToken)
+    {
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.DeploymentRecord);
+        // Not the caller's token: a record half-way between phases is worse than a late cancellation.
+        await AtomicFile.WriteAsync(PathFor(record.Id), json, AtomicFile.OwnerOnly, CancellationToken.None).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    public void Delete(string id)
+    {
+        try
+        {
+            File.Delete(PathFor(id));
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>Reads every record; a file that does not parse is set aside as <c>.corrupt</c> and named in <paramref name="problems"/>.</summary>
+    public async Task<List<DeploymentRecord>> LoadAllAsync(List<string> problems, CancellationToken cancellationToken)
+    {
+        var records = new List<DeploymentRecord>();
+        if (!Directory.Exists(_folder))
+            return records;
+        foreach (string file in Directory.EnumerateFiles(_folder, "*.json"))
+        {
+            string name = Path.GetFileName(file);
+            if (name.StartsWith('.'))
+                continue;
+            try
+            {
+                byte[] bytes = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
+                var record = JsonSerializer.Deserialize(bytes, RuntimeJsonContext.Default.DeploymentRecord);
+                if (record is null || record.Id + ".json" != name)
+                    throw new JsonException("record id does not match its file name");
+                records.Add(record);
+            }
+            catch (JsonException ex)
+            {
+                string aside = file + ".corrupt";
+                File.Move(file, aside, overwrite: true);
+                problems.Add($"{name}: unreadable ({ex.Message}); moved to {Path.GetFileName(aside)}");
+            }
+        }
+        return records;
+    }
+
+    private string PathFor(string id) => Path.Combine(_folder, id + ".json");
+}

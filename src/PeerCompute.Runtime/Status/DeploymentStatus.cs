@@ -1,0 +1,61 @@
+namespace PeerCompute.Runtime;
+
+public enum DeploymentState
+{
+    /// <summary>Admitted; the image is being pulled or the container created.</summary>
+    Pending,
+    Running,
+    /// <summary>The process exited and the engine is about to start it again.</summary>
+    Restarting,
+    /// <summary>The process exited and will not be restarted.</summary>
+    Exited,
+    /// <summary>Stopped by its owner.</summary>
+    Stopped,
+    /// <summary>The container disappeared (removed outside the runtime, or a deploy was interrupted).</summary>
+    Vanished,
+}
+
+/// <summary>CPU and memory a running container uses, from the engine's stats.</summary>
+public sealed record ResourceUsage(
+    double CpuMillicores,
+    TimeSpan CpuTime,
+    long MemoryBytes,
+    long MemoryLimitBytes,
+    long Processes);
+
+/// <summary>What a deployment is doing now, as its owner may see it.</summary>
+public sealed record DeploymentStatus
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required string Owner { get; init; }
+    public required string Image { get; init; }
+    public required string SpecHash { get; init; }
+    public required DeploymentState State { get; init; }
+    public required int CpuMillicores { get; init; }
+    public required long MemoryBytes { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public string? ContainerId { get; init; }
+    /// <summary>Port on 127.0.0.1 where the container's port answers, while it runs.</summary>
+    public int? HostPort { get; init; }
+    /// <summary>Exit code of the last run when the process is not running.</summary>
+    public long? ExitCode { get; init; }
+    /// <summary>The last exit was the kernel's out-of-memory killer.</summary>
+    public bool OomKilled { get; init; }
+    public long RestartCount { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public TimeSpan? Uptime { get; init; }
+    public ResourceUsage? Usage { get; init; }
+    /// <summary>For a container that is not running: its last log lines, so the cause of an exit is visible.</summary>
+    public IReadOnlyList<LogEntry> LastLogLines { get; init; } = [];
+    /// <summary>Why the deployment is in its state, when that is not obvious.</summary>
+    public string? Reason { get; init; }
+}
+
+/// <summary>What a reconcile pass found and did.</summary>
+public sealed record ReconcileReport(
+    IReadOnlyList<string> Adopted,
+    IReadOnlyList<string> Vanished,
+    IReadOnlyList<string> Orphans,
+    IReadOnlyList<string> OrphansRemoved,
+    IReadOnlyList<string> Problems);

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using PeerCompute.Core.Resources;
+
+namespace PeerCompute.Daemon.Configuration;
+
+/// <summary>
+/// The provider's settings. Each can come from the config file (<c>$PEERCOMPUTE_HOME/peercomputed.json</c>,
+/// or <c>--config FILE</c>) and be overridden on the command line; defaults are the design's.
+/// </summary>
+internal sealed record ProviderConfig
+{
+    public const int DefaultPort = 9000;
+    public const int DefaultMaxCpuMillicores = 4000;
+    public const long DefaultMaxMemoryBytes = 4L << 30;
+    public const int DefaultMaxDeploys = 10;
+    public const string FileName = "peercomputed.json";
+
+    public int Port { get; init; } = DefaultPort;
+    public IReadOnlyList<string> Listen { get; init; } = [];
+    public int MaxCpuMillicores { get; init; } = DefaultMaxCpuMillicores;
+    public long MaxMemoryBytes { get; init; } = DefaultMaxMemoryBytes;
+    public int MaxDeploys { get; init; } = DefaultMaxDeploys;
+    public string? Gateway { get; init; }
+    public string? GatewayCa { get; init; }
+    public string? GatewayPin { get; init; }
+    public bool NoMdns { get; init; }
+    public string LogFormat { get; init; } = "text";
+
+    /// <summary>The listen multiaddrs in effect: --listen, else all interfaces on --port.</summary>
+    public IReadOnlyList<string> EffectiveListen =>
+        Listen.Count > 0 ? Listen : [$"/ip4/0.0.0.0/tcp/{Port}", $"/ip6/::/tcp/{Port}"];
+
+    public static ProviderConfig Load(string path, bool required)
+    {
+        if (!File.Exists(path))
+            return required ? throw new ConfigException($"Config file {path} does not exist.") : new ProviderConfig();
+        ProviderConfigFile? file;
+        try
+        {
+            file = JsonSerializer.Deserialize(File.ReadAllBytes(path), ConfigJsonContext.Default.ProviderConfigFile);
+        }
+        catch (JsonException ex)
+        {
+            throw new ConfigException($"Config file {path} is not valid: {ex.Message}");
+        }
+        if (file is null)
+            return new ProviderConfig();
+        var config = new ProviderConfig();
+        return config.Apply(file, path);
+    }
+
+    /// <summary>Overlays the values present in <paramref name="file"/>; <paramref name="source"/> names it in errors.</summary>
+    public ProviderConfig Apply(ProviderConfigFile file, string source)
+    {
+        var c = this;
+        if (file.Port is { } port)
+            c = c with { Port = port is > 0 and <= 65535 ? port : throw Bad(source, "port", port.ToString()) };
+        if (file.Listen is { } listen)
+            c = c with { Listen = listen };
+        if (file.MaxCpu is { } cpu)
+            c = c with { MaxCpuMillicores = ParseMaxCpu(cpu) ?? throw Bad(source, "max-cpu", cpu) };
+        if (file.MaxMemory is { } memory)
+            c = c with { MaxMemoryBytes = Quantities.TryParseBytes(memory, out long bytes) ? bytes : throw Bad(source, "max-memory", memory) };
+        if (file.MaxDeploys is { } deploys)
+            c = c with { MaxDeploys = deploys > 0 ? deploys : throw Bad(source, "max-deploys", deploys.ToString()) };
+        if (file.Gateway is { } gateway)
+            c = c with { Gateway = gateway };
+        if (file.GatewayCa is { } ca)
+            c = c with { GatewayCa = ca };
+        if (file.GatewayPin is { } pin)
+            c = c with { GatewayPin = pin };
+        if (file.NoMdns is { } noMdns)
+            c = c with { NoMdns = noMdns };
+        if (file.LogFormat is { } format)
+            c = c with { LogFormat = format is "text" or "json" ? format : throw Bad(source, "log-format", format) };
+        return c;
+    }
+
+    /// <summary>Millicores: a whole number (<c>4000</c>) or with the m suffix (<c>4000m</c>).</summary>
+    public static int? ParseMaxCpu(string text)
+    {
+        text = text.Trim();
+        if (text.EndsWith('m'))
+            text = text[..^1];
+        return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int m) && m > 0 ? m : null;
+    }
+
+    private static ConfigException Bad(string source, string key, string value) =>
+        new($"Invalid {key} '{value}' in {source}.");
+}
+
+internal sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>The config file's shape: every field optional, names as on the command line.</summary>
+internal sealed record ProviderConfigFile(
+    int? Port = null,
+    IReadOnlyList<string>? Listen = null,
+    string? MaxCpu = null,
+    string? MaxMemory = null,
+    int? MaxDeploys = null,
+    string? Gateway = null,
+    string? GatewayCa = null,
+    string? GatewayPin = null,
+    bool? NoMdns = null,
+    string? LogFormat = null);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
+[JsonSerializable(typeof(ProviderConfigFile))]
+internal sealed partial class ConfigJsonContext : JsonSerializerContext;

@@ -1,0 +1,22 @@
+using PeerCompute.Core.Identity;
+using PeerCompute.Core.Protocol;
+
+namespace PeerCompute.Daemon.Service;
+
+/// <summary>What the provider does for an authenticated, trusted, signed request. Owner = the requesting peer.</summary>
+internal interface IProviderBackend
+{
+    Task<DeployResponse> DeployAsync(DeployRequest request, PeerId owner, IProgress<DeployProgress> progress, CancellationToken cancellationToken);
+
+    Task<StopResponse> StopAsync(StopRequest request, PeerId owner, CancellationToken cancellationToken);
+
+    Task<StatusResponse> StatusAsync(StatusRequest request, PeerId owner, CancellationToken cancellationToken);
+
+    IAsyncEnumerable<LogEntry> LogsAsync(LogsRequest request, PeerId owner, CancellationToken cancellationToken);
+}
+
+/// <summary>A refusal the backend sends back as an error frame.</summary>
+internal sealed class ProviderException(string code, string message) : Exception(message)
+{
+    public string Code { get; } = code;
+}

@@ -1,0 +1,171 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using PeerCompute.Core.Identity;
+using PeerCompute.Core.Protocol;
+using ZLogger;
+
+namespace PeerCompute.Daemon.Service;
+
+/// <summary>
+/// Serves one <c>/peercompute/1.0.0</c> stream: a request frame, its signature frame, then the answer
+/// (progress and a response, a log stream, or an error frame). Never throws for bad input.
+/// </summary>
+internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend backend, ILogger logger, int maxFrameLength = FrameCodec.DefaultMaxPayloadLength)
+{
+    public async Task HandleAsync(Stream stream, PeerId remote, CancellationToken cancellationToken)
+    {
+        var reader = new FrameReader(stream, maxFrameLength);
+        var writer = new FrameWriter(stream);
+        try
+        {
+            using var request = await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+                ?? throw new FrameException(ErrorCodes.MalformedFrame, "The stream ended before a request.");
+            if (!FrameTypes.IsRequest(request.Type))
+                throw new FrameException(ErrorCodes.UnexpectedType, $"Expected a request, got {request.Type}.");
+            RequestSignature? signature = null;
+            using (var next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (next is { Type: FrameType.RequestSignature } sig)
+                    signature = FrameCodec.Deserialize(sig.Payload, ProtocolJsonContext.Default.RequestSignature);
+                else if (next is { } other)
+                    throw new FrameException(ErrorCodes.UnexpectedType, $"Expected the request's signature, got {other.Type}.");
+            }
+
+            switch (request.Type)
+            {
+                case FrameType.DeployRequest:
+                {
+                    var deploy = FrameCodec.Deserialize(request.Payload, ProtocolJsonContext.Default.DeployRequest);
+                    if (!Admit(remote, request, deploy, signature, "deploy", out var refusal))
+                    {
+                        await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    logger.ZLogInformation($"deploy {deploy.Image} as '{deploy.Name}' for {remote} ({deploy.CpuMillicores}m cpu, {deploy.MemoryBytes} bytes)");
+                    var progress = new ProgressWriter(writer, cancellationToken);
+                    DeployResponse response;
+                    try
+                    {
+                        response = await backend.DeployAsync(deploy, remote, progress, cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        await progress.DrainAsync().ConfigureAwait(false);
+                    }
+                    logger.ZLogInformation($"deployed {response.Name} ({response.Id}) for {remote} at {response.LocalUrl}");
+                    await writer.WriteAsync(FrameType.DeployResponse, response, ProtocolJsonContext.Default.DeployResponse, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                case FrameType.StopRequest:
+                {
+                    var stop = FrameCodec.Deserialize(request.Payload, ProtocolJsonContext.Default.StopRequest);
+                    if (!Admit(remote, request, stop, signature, "stop", out var refusal))
+                    {
+                        await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    var response = await backend.StopAsync(stop, remote, cancellationToken).ConfigureAwait(false);
+                    logger.ZLogInformation($"stopped {response.Name} ({response.Id}) for {remote}");
+                    await writer.WriteAsync(FrameType.StopResponse, response, ProtocolJsonContext.Default.StopResponse, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                case FrameType.StatusRequest:
+                {
+                    var status = FrameCodec.Deserialize(request.Payload, ProtocolJsonContext.Default.StatusRequest);
+                    if (!Admit(remote, request, status, signature, "status", out var refusal))
+                    {
+                        await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    var response = await backend.StatusAsync(status, remote, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(FrameType.StatusResponse, response, ProtocolJsonContext.Default.StatusResponse, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                case FrameType.LogsRequest:
+                {
+                    var logs = FrameCodec.Deserialize(request.Payload, ProtocolJsonContext.Default.LogsRequest);
+                    if (!Admit(remote, request, logs, signature, "logs", out var refusal))
+                    {
+                        await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    await foreach (var entry in backend.LogsAsync(logs, remote, cancellationToken).ConfigureAwait(false))
+                        await writer.WriteAsync(FrameType.LogEntry, entry, ProtocolJsonContext.Default.LogEntry, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+            }
+        }
+        catch (FrameException ex)
+        {
+            logger.ZLogWarning($"refused a request from {remote}: {ex.Message}");
+            await TryWriteErrorAsync(writer, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ProviderException ex)
+        {
+            logger.ZLogWarning($"request from {remote} failed ({ex.Code}): {ex.Message}");
+            await TryWriteErrorAsync(writer, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (IOException ex)
+        {
+            logger.ZLogDebug($"stream from {remote} ended: {ex.Message}");
+        }
+    }
+
+    private bool Admit(PeerId remote, ReceivedFrame request, ISignedRequest parsed, RequestSignature? signature, string what, out ErrorResponse refusal)
+    {
+        var error = guard.Check(remote, request.Raw, parsed, signature);
+        if (error is null)
+        {
+            refusal = null!;
+            return true;
+        }
+        logger.ZLogWarning($"refused {what} from {remote}: {error.Code}: {error.Message}");
+        refusal = error;
+        return false;
+    }
+
+    private static async Task TryWriteErrorAsync(FrameWriter writer, string code, string message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await writer.WriteErrorAsync(code, message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The peer went away; nothing to tell it.
+        }
+    }
+
+    /// <summary>Forwards pull progress as frames, in order, without blocking the runtime on a slow client.</summary>
+    private sealed class ProgressWriter : IProgress<DeployProgress>
+    {
+        private readonly Channel<DeployProgress> _channel = Channel.CreateBounded<DeployProgress>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+        private readonly Task _pump;
+
+        public ProgressWriter(FrameWriter writer, CancellationToken cancellationToken)
+        {
+            _pump = Task.Run(async () =>
+            {
+                await foreach (var item in _channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                    await writer.WriteAsync(FrameType.DeployProgress, item, ProtocolJsonContext.Default.DeployProgress, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken);
+        }
+
+        public void Report(DeployProgress value) => _channel.Writer.TryWrite(value);
+
+        public async Task DrainAsync()
+        {
+            _channel.Writer.TryComplete();
+            try
+            {
+                await _pump.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+}

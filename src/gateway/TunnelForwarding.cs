@@ -74,6 +74,9 @@ internal sealed class TunnelTransformer : HttpTransformer
         headers.Remove("X-Forwarded-Proto");
         headers.Remove("X-Forwarded-Host");
         headers.Remove("Forwarded");
+        // Hop-by-hop in practice even if not listed in Connection (RFC 9110 7.6.1, and old clients' Proxy-Connection).
+        headers.Remove("Keep-Alive");
+        headers.Remove("Proxy-Connection");
         var client = httpContext.Connection.RemoteIpAddress;
         if (client is not null)
             headers.TryAddWithoutValidation("X-Forwarded-For", (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString());

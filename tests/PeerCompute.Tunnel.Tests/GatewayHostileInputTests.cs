@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using PeerCompute.Core.Identity;
 using PeerCompute.Tunnel.Client;
+using PeerCompute.Tunnel.Protocol;
 using PeerCompute.Tunnel.Tests.Support;
 
 namespace PeerCompute.Tunnel.Tests;
@@ -53,16 +54,16 @@ public class GatewayHostileInputTests
         using var guard = new CancellationTokenSource(TestProvider.Guard);
         await using var ssl = await RawTunnel.ConnectTlsAsync(gateway.TunnelPort, pki, cancellationToken: guard.Token);
         byte[] clientNonce = RandomNumberGenerator.GetBytes(32);
-        await Protocol.TunnelMessageIO.WriteAsync(ssl, new Protocol.ClientHello(1, clientNonce).Encode(), guard.Token);
-        var payload = await Protocol.TunnelMessageIO.ReadExpectedAsync(ssl, Protocol.TunnelMessageType.Challenge, 4096, guard.Token);
-        Protocol.Challenge.TryParse(payload, out var challenge);
+        await TunnelMessageIO.WriteAsync(ssl, new ClientHello(1, clientNonce).Encode(), guard.Token);
+        var payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Challenge, 4096, guard.Token);
+        Challenge.TryParse(payload, out var challenge);
         // What a man in the middle with its own certificate would get the provider to sign.
         byte[] otherCertificateHash = SHA256.HashData(pki.Ca.RawData);
-        byte[] transcript = Protocol.AuthTranscript.Build(clientNonce, challenge!.ServerNonce, otherCertificateHash, challenge.Domain, challenge.HttpsPort);
-        await Protocol.TunnelMessageIO.WriteAsync(ssl, new Protocol.AuthResponse(identity.PublicKeyProtobuf, identity.Sign(transcript)).Encode(), guard.Token);
+        byte[] transcript = AuthTranscript.Build(clientNonce, challenge!.ServerNonce, otherCertificateHash, challenge.Domain, challenge.HttpsPort);
+        await TunnelMessageIO.WriteAsync(ssl, new AuthResponse(identity.PublicKeyProtobuf, identity.Sign(transcript)).Encode(), guard.Token);
 
         var refusal = await Assert.ThrowsAsync<TunnelException>(async () =>
-            await Protocol.TunnelMessageIO.ReadExpectedAsync(ssl, Protocol.TunnelMessageType.Welcome, 4096, guard.Token));
+            await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Welcome, 4096, guard.Token));
 
         await Assert.That(refusal!.Kind).IsEqualTo(TunnelErrorKind.Refused);
         await Assert.That(refusal.Message).Contains("does not verify");

@@ -11,6 +11,8 @@ internal static class GatewayHttp
     public static SocketsHttpHandler Handler(GatewayProcess gateway, IPAddress? source = null) => new()
     {
         UseProxy = false,
+        // Many requests at once must all be sent at once, not queued behind one connection's stream limit.
+        EnableMultipleHttp2Connections = true,
         ConnectCallback = async (_, cancellationToken) =>
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -129,8 +129,9 @@ stop_process() {
     say "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + grace))
-    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
+    # pid_of, not kill -0: an exited process nobody reaps yet (a zombie) has no executable and counts as gone.
+    while pid_of "$name" >/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    if pid_of "$name" >/dev/null; then
       say "$name did not stop within ${grace}s: killing it"
       kill -KILL "$pid" 2>/dev/null || true
     fi

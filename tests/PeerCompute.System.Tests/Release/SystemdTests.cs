@@ -46,7 +46,8 @@ internal sealed partial class SystemdTests
             new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home, ["NOTIFY_SOCKET"] = notify.Path });
 
         await Assert.That(await notify.ReceiveAsync()).IsEqualTo("READY=1").Because(gateway.Output);
-        await Assert.That(gateway.Output).Contains("gateway up");
+        // Sent after the log line that says so; the line may still be in the pipe.
+        await gateway.WaitForLineAsync(l => l.Contains("gateway up", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         gateway.Signal(Posix.SIGTERM);
         await Assert.That(await notify.ReceiveAsync()).IsEqualTo("STOPPING=1");
         await Assert.That(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60))).IsEqualTo(0);
@@ -62,7 +63,7 @@ internal sealed partial class SystemdTests
         await using var provider = TestProcess.Start(PeerNode.Peercomputed, ["--listen", "/ip4/127.0.0.1/tcp/0", "--no-mdns"], env);
 
         await Assert.That(await notify.ReceiveAsync()).IsEqualTo("READY=1").Because(provider.Output);
-        await Assert.That(provider.Output).Contains(" ready: ");
+        await provider.WaitForLineAsync(l => l.Contains(" ready: ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
         provider.Signal(Posix.SIGTERM);
         await Assert.That(await notify.ReceiveAsync()).IsEqualTo("STOPPING=1");
         await Assert.That(await provider.WaitForExitAsync(TimeSpan.FromSeconds(60))).IsEqualTo(0);

@@ -306,7 +306,7 @@ status() {
   if [ "$any" -eq 1 ] && pid_of provider >/dev/null; then
     local url
     url="$(public_url || true)"
-    [ -n "$url" ] && say "$deployment: $url" || say "$deployment: not deployed"
+    if [ -n "$url" ]; then say "$deployment: $url"; else say "$deployment: not deployed"; fi
   fi
 }
 

@@ -8,6 +8,11 @@ _peerctl_peer_names() {
   peerctl peers list 2>/dev/null | awk 'NR > 1 && $1 != "-" { print $1 } NR > 1 { print $2 }'
 }
 
+# COMPREPLY = the words of $1 that start with the word being completed.
+_peerctl_reply() {
+  mapfile -t COMPREPLY < <(compgen -W "$1" -- "$cur")
+}
+
 _peerctl() {
   local cur prev words cword
   if declare -F _init_completion >/dev/null 2>&1; then
@@ -37,7 +42,7 @@ _peerctl() {
 
   case "$prev" in
     --peer)
-      COMPREPLY=($(compgen -W "$(_peerctl_peer_names)" -- "$cur"))
+      _peerctl_reply "$(_peerctl_peer_names)"
       return 0
       ;;
     --name | --cpu | --memory | --port | --env | --tail | --addr)
@@ -48,17 +53,17 @@ _peerctl() {
 
   local opts
   case "$command" in
-    "") COMPREPLY=($(compgen -W "init id peers deploy status logs stop --help --version" -- "$cur")); return 0 ;;
+    "") _peerctl_reply "init id peers deploy status logs stop --help --version"; return 0 ;;
     init) opts="--force --json --help" ;;
     id) opts="--json --help" ;;
     peers)
       case "$sub" in
-        "") COMPREPLY=($(compgen -W "add list remove --help" -- "$cur")); return 0 ;;
+        "") _peerctl_reply "add list remove --help"; return 0 ;;
         add) opts="--name --addr --help" ;;
         list) opts="--json --help" ;;
         remove)
           if [[ "$cur" != -* ]]; then
-            COMPREPLY=($(compgen -W "$(_peerctl_peer_names)" -- "$cur"))
+            _peerctl_reply "$(_peerctl_peer_names)"
             return 0
           fi
           opts="--help"
@@ -74,7 +79,7 @@ _peerctl() {
   esac
   # Options when asked for (a dash) or when nothing is typed yet; other words are images and names.
   if [ -z "$cur" ] || [[ "$cur" == -* ]]; then
-    COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+    _peerctl_reply "$opts"
   fi
   return 0
 }

@@ -279,7 +279,7 @@ start() {
     sleep 1
   done
   printf '%s\n' "$body" | grep -q "Peer Compute" || die "$url answered, but not with the demo page: $body"
-  printf '%s\n' "$body" | sed -n 's:.*<h1>\(.*\)</h1>.*:  \1:p; s:.*<p>\(This page.*\):  \1:p'
+  printf '%s\n' "$body" | sed -n 's:.*<h1>\(.*\)</h1>.*:  \1:p; s:.*<p>\(This page.*\):  \1:p' | sed 's/<[^>]*>//g'
 
   cat <<EOF
 

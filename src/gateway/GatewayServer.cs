@@ -148,6 +148,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             _options.Open ? "any (open)" : $"{_options.TrustedProviders.Count} trusted", _options.RateLimit.RequestsPerSecond);
         if (_options.MetricsPort is int metricsPort)
             _logger.LogInformation("metrics on http://127.0.0.1:{Port}/metrics", metricsPort);
+        PeerCompute.Daemon.Hosting.SystemdNotify.Notify("READY=1");
 
         using var stopWatching = new CancellationTokenSource();
         var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
@@ -159,6 +160,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         {
         }
         _logger.LogInformation("shutting down: draining requests and tunnels for up to {Seconds} s", _options.DrainTimeout.TotalSeconds);
+        PeerCompute.Daemon.Hosting.SystemdNotify.Notify("STOPPING=1");
         await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync()).ConfigureAwait(false);
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);

@@ -266,6 +266,12 @@ public sealed class MdnsService : IAsyncDisposable
     {
         try
         {
+            // Announce once unasked, so peers already running learn of us before their next periodic query.
+            if (Options.Announce)
+            {
+                Interlocked.Exchange(ref _lastResponseTicks, Environment.TickCount64);
+                await SendAsync(BuildResponse(), cancellationToken).ConfigureAwait(false);
+            }
             await QueryAsync(cancellationToken).ConfigureAwait(false);
             if (Options.QueryInterval == Timeout.InfiniteTimeSpan)
                 return;

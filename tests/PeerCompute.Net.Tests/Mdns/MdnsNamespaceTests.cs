@@ -19,21 +19,22 @@ public class MdnsNamespaceTests
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(60);
 
     [Test, Timeout(TestTimeoutMs)]
-    public async Task Js_discovers_our_announcement_and_dials_it(CancellationToken cancellationToken)
+    public async Task Js_discovers_our_unsolicited_announcement_and_dials_it(CancellationToken cancellationToken)
     {
         await using var ns = await TestNetworkNamespace.CreateAsync(cancellationToken);
+        // js queries once at its start and then only every 60 s: it can only learn of us from our unsolicited announcement.
+        await using var js = await JsPeer.StartAsync(
+            new JsPeerOptions { Mdns = true, MdnsIntervalMs = 60_000, NetworkNamespace = ns.Name }, cancellationToken);
         using var identity = PeerIdentity.Generate();
         await using var host = new Libp2pHost(identity);
         Multiaddr listening = null!;
-        await using var mdns = new MdnsService(identity.PeerId, () => [listening], new MdnsServiceOptions { QueryInterval = TimeSpan.FromSeconds(1) });
+        await using var mdns = new MdnsService(identity.PeerId, () => [listening], new MdnsServiceOptions { QueryInterval = Timeout.InfiniteTimeSpan });
         InNamespace(ns.Name, () =>
         {
             listening = host.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")).GetAwaiter().GetResult();
             mdns.Start();
         });
 
-        await using var js = await JsPeer.StartAsync(
-            new JsPeerOptions { Mdns = true, MdnsIntervalMs = 1000, NetworkNamespace = ns.Name }, cancellationToken);
         var found = await js.WaitForEventAsync(
             e => JsPeer.EventName(e) == "discovered" && Str(e, "peer") == identity.PeerId.ToString(), EventTimeout, 0, cancellationToken);
         await Assert.That(found.GetProperty("addrs").EnumerateArray().Select(a => a.GetString())).Contains(listening.ToString());

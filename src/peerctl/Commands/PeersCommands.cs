@@ -16,11 +16,12 @@ internal sealed class PeersCommands
     /// <param name="peerId">The peer's id, as printed by 'peerctl id' on that machine.</param>
     /// <param name="name">A short name to use instead of the id (e.g. with --peer).</param>
     /// <param name="addr">Where to reach it (a multiaddr); repeat for several. Without it, a 3 s mDNS discovery fills them in.</param>
+    /// <param name="noDiscover">Without --addr, add no addresses instead of looking on the local network.</param>
     [Command("add")]
-    public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, CancellationToken cancellationToken = default)
+    public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, bool noDiscover = false, CancellationToken cancellationToken = default)
     {
         IReadOnlyList<string> addrs = addr?.Values ?? [];
-        if (addrs.Count == 0 && PeerId.TryParse(peerId, out var id))
+        if (addrs.Count == 0 && !noDiscover && PeerId.TryParse(peerId, out var id))
         {
             // No --addr: look for the peer on the local network first (mDNS); finding it is not what trusts it, this command is.
             var found = await DiscoverCommands.FindAsync(PeerComputeHome.Resolve(), DiscoverCommands.DefaultTimeout, cancellationToken).ConfigureAwait(false);

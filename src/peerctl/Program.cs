@@ -13,6 +13,7 @@ var commands = new Dictionary<string, int>
     ["status"] = 0,
     ["logs"] = 1,
     ["stop"] = 1,
+    ["discover"] = 0,
 };
 // peerctl deploy IMAGE [options] -- COMMAND ARGS...: everything after "--" is the container's command.
 int dashes = Array.IndexOf(args, "--");
@@ -29,5 +30,6 @@ app.UseFilter<CliErrorFilter>();
 app.Add<IdentityCommands>();
 app.Add<PeersCommands>("peers");
 app.Add<DeploymentCommands>();
+app.Add<DiscoverCommands>();
 await app.RunAsync(args).ConfigureAwait(false);
 return CliApp.Finish();

@@ -7,6 +7,7 @@ using PeerCompute.Core.Trust;
 using PeerCompute.Daemon.Configuration;
 using PeerCompute.Daemon.Service;
 using PeerCompute.Net.Host;
+using PeerCompute.Net.Mdns;
 using PeerCompute.Runtime;
 using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Tls;
@@ -95,6 +96,20 @@ internal sealed class ProviderDaemon
         }
         foreach (var address in host.ListenAddresses)
             log.ZLogInformation($"listening on {address}/p2p/{identity.PeerId}");
+        await using var mdns = config.NoMdns ? null : new MdnsService(identity.PeerId, () => host.ListenAddresses);
+        if (mdns is not null)
+        {
+            mdns.Problem += problem => log.ZLogDebug($"mdns: {problem}");
+            try
+            {
+                mdns.Start();
+                log.ZLogInformation($"mdns: announcing {identity.PeerId} as {mdns.PeerName}.{MdnsServiceOptions.ServiceName} (turn off with --no-mdns)");
+            }
+            catch (System.Net.Sockets.SocketException ex)
+            {
+                log.ZLogWarning($"mdns: not announcing: {ex.Message}");
+            }
+        }
         log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId}");
         SystemdNotify.Notify("READY=1");
 

@@ -1,5 +1,6 @@
 using ConsoleAppFramework;
 using PeerCompute.Cli;
+using PeerCompute.Core.Identity;
 using PeerCompute.Core.Storage;
 using PeerCompute.Core.Trust;
 using PeerCompute.Ctl.Output;
@@ -14,11 +15,22 @@ internal sealed class PeersCommands
     /// <summary>Trust a peer. Example: peerctl peers add 12D3KooW... --name maya --addr /ip4/192.168.1.20/tcp/9000</summary>
     /// <param name="peerId">The peer's id, as printed by 'peerctl id' on that machine.</param>
     /// <param name="name">A short name to use instead of the id (e.g. with --peer).</param>
-    /// <param name="addr">Where to reach it (a multiaddr); repeat for several.</param>
+    /// <param name="addr">Where to reach it (a multiaddr); repeat for several. Without it, a 3 s mDNS discovery fills them in.</param>
+    /// <param name="noDiscover">Without --addr, add no addresses instead of looking on the local network.</param>
     [Command("add")]
-    public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, CancellationToken cancellationToken = default)
+    public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, bool noDiscover = false, CancellationToken cancellationToken = default)
     {
-        var peer = await Run(() => _store.AddAsync(peerId, name, addr?.Values ?? [], cancellationToken)).ConfigureAwait(false);
+        IReadOnlyList<string> addrs = addr?.Values ?? [];
+        if (addrs.Count == 0 && !noDiscover && PeerId.TryParse(peerId, out var id))
+        {
+            // No --addr: look for the peer on the local network first (mDNS); finding it is not what trusts it, this command is.
+            var found = await DiscoverCommands.FindAsync(PeerComputeHome.Resolve(), DiscoverCommands.DefaultTimeout, cancellationToken).ConfigureAwait(false);
+            addrs = [.. found.Where(p => p.PeerId == id).SelectMany(p => p.Addresses).Select(a => a.ToString()).Distinct()];
+            Console.Out.WriteLine(addrs.Count == 0
+                ? $"Not found on the local network within {DiscoverCommands.DefaultTimeout.TotalSeconds} s; adding without addresses (add them with --addr)."
+                : $"Found on the local network (mDNS): {string.Join(", ", addrs)}");
+        }
+        var peer = await Run(() => _store.AddAsync(peerId, name, addrs, cancellationToken)).ConfigureAwait(false);
         Console.Out.WriteLine($"Trusted {peer.PeerId}{(peer.Name is null ? "" : $" as '{peer.Name}'")}");
     }
 

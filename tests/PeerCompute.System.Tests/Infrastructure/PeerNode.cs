@@ -53,7 +53,7 @@ internal sealed class PeerNode : IDisposable
     }
 
     public Task TrustAsync(PeerNode other, string name, string? addr = null) =>
-        CtlOkAsync(addr is null ? ["peers", "add", other.PeerId, "--name", name] : ["peers", "add", other.PeerId, "--name", name, "--addr", addr]);
+        CtlOkAsync(addr is null ? ["peers", "add", other.PeerId, "--name", name, "--no-discover"] : ["peers", "add", other.PeerId, "--name", name, "--addr", addr]);
 
     public void Dispose()
     {

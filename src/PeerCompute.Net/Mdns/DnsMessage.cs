@@ -1,0 +1,333 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace PeerCompute.Net.Mdns;
+
+/// <summary>A DNS (mDNS) packet that breaks the format or a limit; the message is a reason a person can read.</summary>
+public sealed class DnsFormatException(string reason) : Exception(reason);
+
+internal enum DnsRecordType : ushort
+{
+    A = 1,
+    Ptr = 12,
+    Txt = 16,
+    Aaaa = 28,
+    Srv = 33,
+    Any = 255,
+}
+
+internal readonly record struct DnsQuestion(string Name, DnsRecordType Type, bool UnicastResponse);
+
+/// <summary>
+/// One resource record. <see cref="Target"/> is set for PTR (the decompressed name), <see cref="Strings"/> for TXT;
+/// other types keep their raw <see cref="Data"/> (SRV/A/AAAA are tolerated, not interpreted).
+/// </summary>
+internal sealed record DnsRecord(string Name, DnsRecordType Type, uint Ttl, string? Target, IReadOnlyList<string> Strings, ReadOnlyMemory<byte> Data);
+
+/// <summary>Named limits for parsing; every count and size in a packet is checked against them before use.</summary>
+internal sealed class DnsLimits
+{
+    public static readonly DnsLimits Default = new();
+
+    /// <summary>Bigger than any mDNS packet (RFC 6762 caps them at 9000 bytes).</summary>
+    public int MaxMessageBytes { get; init; } = 9000;
+
+    public int MaxQuestions { get; init; } = 64;
+
+    /// <summary>Across answers, authority and additional sections together.</summary>
+    public int MaxRecords { get; init; } = 256;
+
+    /// <summary>Compression pointers followed while reading one name.</summary>
+    public int MaxPointerJumps { get; init; } = 16;
+
+    public int MaxTxtStrings { get; init; } = 64;
+}
+
+internal sealed record DnsMessage(
+    ushort Id,
+    ushort Flags,
+    IReadOnlyList<DnsQuestion> Questions,
+    IReadOnlyList<DnsRecord> Answers,
+    IReadOnlyList<DnsRecord> Authorities,
+    IReadOnlyList<DnsRecord> Additionals)
+{
+    public const ushort ResponseFlag = 0x8000;
+    public const ushort AuthoritativeFlag = 0x0400;
+    private const int HeaderLength = 12;
+    private const int MaxNameLength = 255;
+    private const ushort ClassIn = 1;
+
+    public bool IsResponse => (Flags & ResponseFlag) != 0;
+
+    /// <summary>Parses a whole packet; false (with a reason) for anything malformed or over a limit. Never throws.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> packet, out DnsMessage? message, out string? error, DnsLimits? limits = null)
+    {
+        try
+        {
+            message = Parse(packet, limits);
+            error = null;
+            return true;
+        }
+        catch (DnsFormatException ex)
+        {
+            message = null;
+            error = ex.Message;
+            return false;
+        }
+    }
+
+    /// <summary>Parses a whole packet; throws only <see cref="DnsFormatException"/>.</summary>
+    public static DnsMessage Parse(ReadOnlySpan<byte> packet, DnsLimits? limits = null)
+    {
+        limits ??= DnsLimits.Default;
+        if (packet.Length > limits.MaxMessageBytes)
+            throw new DnsFormatException($"packet of {packet.Length} bytes is over the {limits.MaxMessageBytes}-byte limit");
+        if (packet.Length < HeaderLength)
+            throw new DnsFormatException($"packet of {packet.Length} bytes is shorter than a DNS header");
+        ushort id = BinaryPrimitives.ReadUInt16BigEndian(packet);
+        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(packet[2..]);
+        int qd = BinaryPrimitives.ReadUInt16BigEndian(packet[4..]);
+        int an = BinaryPrimitives.ReadUInt16BigEndian(packet[6..]);
+        int ns = BinaryPrimitives.ReadUInt16BigEndian(packet[8..]);
+        int ar = BinaryPrimitives.ReadUInt16BigEndian(packet[10..]);
+        if (qd > limits.MaxQuestions)
+            throw new DnsFormatException($"{qd} questions is over the limit of {limits.MaxQuestions}");
+        if (an + ns + ar > limits.MaxRecords)
+            throw new DnsFormatException($"{an + ns + ar} records is over the limit of {limits.MaxRecords}");
+        // The smallest question is 5 bytes and the smallest record 11: counts the packet cannot hold are lies.
+        if (HeaderLength + (qd * 5) + ((an + ns + ar) * 11) > packet.Length)
+            throw new DnsFormatException("section counts do not fit in the packet");
+
+        int pos = HeaderLength;
+        var questions = new List<DnsQuestion>(qd);
+        for (int i = 0; i < qd; i++)
+        {
+            string name = ReadName(packet, ref pos, limits);
+            Need(packet, pos, 4, "question");
+            var type = (DnsRecordType)BinaryPrimitives.ReadUInt16BigEndian(packet[pos..]);
+            ushort cls = BinaryPrimitives.ReadUInt16BigEndian(packet[(pos + 2)..]);
+            pos += 4;
+            // The class's top bit is mDNS's "unicast response wanted"; questions for other classes are ignored.
+            if ((cls & 0x7FFF) == ClassIn)
+                questions.Add(new DnsQuestion(name, type, (cls & 0x8000) != 0));
+        }
+        var answers = ReadRecords(packet, ref pos, an, limits);
+        var authorities = ReadRecords(packet, ref pos, ns, limits);
+        var additionals = ReadRecords(packet, ref pos, ar, limits);
+        return new DnsMessage(id, flags, questions, answers, authorities, additionals);
+    }
+
+    private static List<DnsRecord> ReadRecords(ReadOnlySpan<byte> packet, ref int pos, int count, DnsLimits limits)
+    {
+        var records = new List<DnsRecord>(count);
+        for (int i = 0; i < count; i++)
+        {
+            string name = ReadName(packet, ref pos, limits);
+            Need(packet, pos, 10, "record header");
+            var type = (DnsRecordType)BinaryPrimitives.ReadUInt16BigEndian(packet[pos..]);
+            ushort cls = BinaryPrimitives.ReadUInt16BigEndian(packet[(pos + 2)..]);
+            uint ttl = BinaryPrimitives.ReadUInt32BigEndian(packet[(pos + 4)..]);
+            int length = BinaryPrimitives.ReadUInt16BigEndian(packet[(pos + 8)..]);
+            pos += 10;
+            Need(packet, pos, length, "record data");
+            int dataStart = pos;
+            pos += length;
+            // Top bit of the class is mDNS's cache-flush bit; records of other classes are skipped.
+            if ((cls & 0x7FFF) != ClassIn)
+                continue;
+            var data = packet.Slice(dataStart, length);
+            switch (type)
+            {
+                case DnsRecordType.Ptr:
+                {
+                    int p = dataStart;
+                    string target = ReadName(packet, ref p, limits);
+                    if (p != dataStart + length)
+                        throw new DnsFormatException("PTR data length does not match its name");
+                    records.Add(new DnsRecord(name, type, ttl, target, [], ReadOnlyMemory<byte>.Empty));
+                    break;
+                }
+                case DnsRecordType.Txt:
+                    records.Add(new DnsRecord(name, type, ttl, null, ReadTxt(data, limits), ReadOnlyMemory<byte>.Empty));
+                    break;
+                default:
+                    records.Add(new DnsRecord(name, type, ttl, null, [], data.ToArray()));
+                    break;
+            }
+        }
+        return records;
+    }
+
+    private static List<string> ReadTxt(ReadOnlySpan<byte> data, DnsLimits limits)
+    {
+        var strings = new List<string>();
+        int p = 0;
+        while (p < data.Length)
+        {
+            int length = data[p++];
+            if (p + length > data.Length)
+                throw new DnsFormatException("TXT string runs past its record");
+            if (strings.Count == limits.MaxTxtStrings)
+                throw new DnsFormatException($"more than {limits.MaxTxtStrings} TXT strings in one record");
+            strings.Add(Encoding.UTF8.GetString(data.Slice(p, length)));
+            p += length;
+        }
+        return strings;
+    }
+
+    /// <summary>
+    /// Reads a possibly compressed name. Pointers must point strictly backwards (before the label that holds them),
+    /// so a chain always ends; the jump count and the name length are bounded too.
+    /// </summary>
+    private static string ReadName(ReadOnlySpan<byte> packet, ref int pos, DnsLimits limits)
+    {
+        Span<byte> name = stackalloc byte[MaxNameLength + 1];
+        int nameLength = 0;
+        int p = pos;
+        int jumps = 0;
+        int end = -1;
+        while (true)
+        {
+            Need(packet, p, 1, "name");
+            byte b = packet[p];
+            if (b == 0)
+            {
+                p++;
+                break;
+            }
+            switch (b & 0xC0)
+            {
+                case 0xC0:
+                {
+                    Need(packet, p, 2, "name pointer");
+                    int target = ((b & 0x3F) << 8) | packet[p + 1];
+                    if (target >= p)
+                        throw new DnsFormatException($"name pointer at {p} does not point backwards (to {target})");
+                    if (++jumps > limits.MaxPointerJumps)
+                        throw new DnsFormatException($"more than {limits.MaxPointerJumps} name pointers");
+                    if (end < 0)
+                        end = p + 2;
+                    p = target;
+                    continue;
+                }
+                case 0x00:
+                {
+                    int length = b;
+                    Need(packet, p + 1, length, "label");
+                    if (nameLength + length + 1 > MaxNameLength)
+                        throw new DnsFormatException($"name longer than {MaxNameLength} bytes");
+                    if (nameLength > 0)
+                        name[nameLength++] = (byte)'.';
+                    packet.Slice(p + 1, length).CopyTo(name[nameLength..]);
+                    nameLength += length;
+                    p += 1 + length;
+                    continue;
+                }
+                default:
+                    throw new DnsFormatException($"unsupported label type 0x{b:x2}");
+            }
+        }
+        pos = end >= 0 ? end : p;
+        return Encoding.UTF8.GetString(name[..nameLength]);
+    }
+
+    private static void Need(ReadOnlySpan<byte> packet, int pos, int count, string what)
+    {
+        if (pos < 0 || count < 0 || pos > packet.Length - count)
+            throw new DnsFormatException($"packet truncated in a {what}");
+    }
+}
+
+/// <summary>Builds the two packets we send. Names are never compressed (what js sends too; every reader takes it).</summary>
+internal static class DnsMessageWriter
+{
+    /// <summary>A query with one PTR question (id 0, no flags): js's 33-byte query for <c>_p2p._udp.local</c>.</summary>
+    public static byte[] Query(string name)
+    {
+        var buffer = new List<byte>(64);
+        WriteHeader(buffer, 0, 1, 0);
+        WriteName(buffer, name);
+        WriteUInt16(buffer, (ushort)DnsRecordType.Ptr);
+        WriteUInt16(buffer, 1);
+        return [.. buffer];
+    }
+
+    /// <summary>
+    /// A response: <c>service PTR instance</c> then one TXT record per string, all owned by the instance, in Answers.
+    /// Strings that do not fit a TXT string (255 bytes) or the size cap are left out.
+    /// </summary>
+    public static byte[] Response(string service, string instance, IReadOnlyList<string> txt, uint ttl, int maxBytes)
+    {
+        var body = new List<byte>(512);
+        WriteName(body, service);
+        WriteUInt16(body, (ushort)DnsRecordType.Ptr);
+        WriteUInt16(body, 1);
+        WriteUInt32(body, ttl);
+        var target = EncodeName(instance);
+        WriteUInt16(body, (ushort)target.Length);
+        body.AddRange(target);
+        int count = 1;
+        foreach (string s in txt)
+        {
+            byte[] text = Encoding.UTF8.GetBytes(s);
+            if (text.Length > 255)
+                continue;
+            int size = target.Length + 10 + 1 + text.Length;
+            if (12 + body.Count + size > maxBytes)
+                break;
+            body.AddRange(target);
+            WriteUInt16(body, (ushort)DnsRecordType.Txt);
+            WriteUInt16(body, 1);
+            WriteUInt32(body, ttl);
+            WriteUInt16(body, (ushort)(text.Length + 1));
+            body.Add((byte)text.Length);
+            body.AddRange(text);
+            count++;
+        }
+        var buffer = new List<byte>(12 + body.Count);
+        WriteHeader(buffer, DnsMessage.ResponseFlag | DnsMessage.AuthoritativeFlag, 0, count);
+        buffer.AddRange(body);
+        return [.. buffer];
+    }
+
+    private static void WriteHeader(List<byte> buffer, int flags, int questions, int answers)
+    {
+        WriteUInt16(buffer, 0);
+        WriteUInt16(buffer, (ushort)flags);
+        WriteUInt16(buffer, (ushort)questions);
+        WriteUInt16(buffer, (ushort)answers);
+        WriteUInt16(buffer, 0);
+        WriteUInt16(buffer, 0);
+    }
+
+    private static void WriteName(List<byte> buffer, string name) => buffer.AddRange(EncodeName(name));
+
+    private static byte[] EncodeName(string name)
+    {
+        var result = new List<byte>(name.Length + 2);
+        foreach (string label in name.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(label);
+            if (bytes.Length > 63)
+                throw new ArgumentException($"label '{label}' is longer than 63 bytes", nameof(name));
+            result.Add((byte)bytes.Length);
+            result.AddRange(bytes);
+        }
+        result.Add(0);
+        if (result.Count > 255)
+            throw new ArgumentException("name longer than 255 bytes", nameof(name));
+        return [.. result];
+    }
+
+    private static void WriteUInt16(List<byte> buffer, ushort value)
+    {
+        buffer.Add((byte)(value >> 8));
+        buffer.Add((byte)value);
+    }
+
+    private static void WriteUInt32(List<byte> buffer, uint value)
+    {
+        WriteUInt16(buffer, (ushort)(value >> 16));
+        WriteUInt16(buffer, (ushort)value);
+    }
+}

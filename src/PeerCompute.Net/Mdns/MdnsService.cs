@@ -1,0 +1,498 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using PeerCompute.Core.Identity;
+using PeerCompute.Core.Multiformats;
+
+namespace PeerCompute.Net.Mdns;
+
+/// <summary>Named limits and timings of <see cref="MdnsService"/>.</summary>
+public sealed class MdnsServiceOptions
+{
+    public const string ServiceName = "_p2p._udp.local";
+
+    /// <summary>5353 on a real network; tests in a namespace may use another.</summary>
+    public int Port { get; init; } = 5353;
+
+    /// <summary>Queries are sent at start and then this often; <see cref="Timeout.InfiniteTimeSpan"/> for on demand only.</summary>
+    public TimeSpan QueryInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>TTL of the records we announce (js uses 120 s).</summary>
+    public uint Ttl { get; init; } = 120;
+
+    /// <summary>Answer <c>_p2p._udp.local</c> queries with our addresses; off for a discover-only service.</summary>
+    public bool Announce { get; init; } = true;
+
+    /// <summary>Our instance name; null picks a random lower-case alphanumeric one of 32 to 63 characters.</summary>
+    public string? PeerName { get; init; }
+
+    /// <summary>Answers are multicast, so one answer serves every asker: at most one per this interval.</summary>
+    public TimeSpan MinResponseInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Multiaddrs reported per discovered peer.</summary>
+    public int MaxAddressesPerPeer { get; init; } = 16;
+
+    /// <summary>Cap on the packets we send (RFC 6762's 9000 bytes).</summary>
+    public int MaxPacketBytes { get; init; } = 9000;
+
+    /// <summary>Also use IPv6 (ff02::fb) when the machine allows it.</summary>
+    public bool UseIPv6 { get; init; } = true;
+}
+
+/// <summary>A peer announced over mDNS: its id and the multiaddrs it claims (each ending in /p2p/&lt;id&gt;). Nothing here is trusted.</summary>
+public sealed record MdnsDiscoveredPeer(PeerId PeerId, IReadOnlyList<Multiaddr> Addresses, IPEndPoint From);
+
+/// <summary>
+/// libp2p mDNS (libp2p-wire.md §5): answers <c>_p2p._udp.local</c> PTR queries with PTR + TXT <c>dnsaddr=</c> records by
+/// multicast, queries at start and periodically, and reports peers that answer. Discovery never trusts and never dials.
+/// Sockets and interface lists are taken in <see cref="Start"/>, synchronously, on the calling thread (so a caller that
+/// entered a network namespace on that thread gets sockets inside it).
+/// </summary>
+public sealed class MdnsService : IAsyncDisposable
+{
+    private static readonly IPAddress GroupV4 = IPAddress.Parse("224.0.0.251");
+    private static readonly IPAddress GroupV6 = IPAddress.Parse("ff02::fb");
+    private readonly PeerId? _localPeer;
+    private readonly Func<IReadOnlyList<Multiaddr>> _addresses;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _sendGate = new(1, 1);
+    private readonly List<Task> _loops = [];
+    private Socket? _v4;
+    private Socket? _v6;
+    private List<IPAddress> _v4Interfaces = [];
+    private List<int> _v6Interfaces = [];
+    private long _lastResponseTicks = long.MinValue / 2;
+    private int _disposed;
+
+    /// <param name="localPeer">Our id, to announce and to ignore; null for a discover-only client without one.</param>
+    /// <param name="addresses">Our concrete listen addresses (without /p2p); wildcards are expanded again here anyway.</param>
+    public MdnsService(PeerId? localPeer, Func<IReadOnlyList<Multiaddr>>? addresses, MdnsServiceOptions? options = null)
+    {
+        Options = options ?? new MdnsServiceOptions();
+        if (Options.Announce && (localPeer is null || addresses is null))
+            throw new ArgumentException("Announcing needs a peer id and addresses.", nameof(addresses));
+        _localPeer = localPeer;
+        _addresses = addresses ?? (() => []);
+        PeerName = Options.PeerName ?? RandomPeerName();
+    }
+
+    public MdnsServiceOptions Options { get; }
+
+    /// <summary>Our instance name (not the PeerId).</summary>
+    public string PeerName { get; }
+
+    /// <summary>A peer answered (each response raises it again; dedupe if needed). Handlers run on the receive loop.</summary>
+    public event Action<MdnsDiscoveredPeer>? PeerDiscovered;
+
+    /// <summary>A packet failed to parse or to send; for logs only.</summary>
+    public event Action<string>? Problem;
+
+    /// <summary>Binds the sockets, joins the groups and starts answering and querying.</summary>
+    public void Start()
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_v4 is not null || _v6 is not null)
+            throw new InvalidOperationException("already started");
+        _v4Interfaces = [.. MulticastInterfaces().SelectMany(n => n.GetIPProperties().UnicastAddresses)
+            .Select(u => u.Address).Where(a => a.AddressFamily == AddressFamily.InterNetwork)];
+        _v4 = OpenV4();
+        if (Options.UseIPv6 && Socket.OSSupportsIPv6)
+        {
+            try
+            {
+                _v6 = OpenV6();
+            }
+            catch (SocketException ex)
+            {
+                Problem?.Invoke($"no IPv6 mDNS: {ex.Message}");
+            }
+        }
+        if (_v6 is null && _v4 is null)
+            throw new SocketException((int)SocketError.AddressNotAvailable);
+        foreach (var socket in (Socket?[])[_v4, _v6])
+        {
+            if (socket is not null)
+                _loops.Add(Task.Run(() => ReceiveLoopAsync(socket, _stop.Token)));
+        }
+        _loops.Add(Task.Run(() => QueryLoopAsync(_stop.Token)));
+    }
+
+    /// <summary>Sends one query now (answers arrive through <see cref="PeerDiscovered"/>).</summary>
+    public Task QueryAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(DnsMessageWriter.Query(MdnsServiceOptions.ServiceName), cancellationToken);
+
+    /// <summary>Queries and collects answers for <paramref name="duration"/>; one entry per peer, addresses merged.</summary>
+    public async Task<IReadOnlyList<MdnsDiscoveredPeer>> DiscoverAsync(TimeSpan duration, CancellationToken cancellationToken = default)
+    {
+        var found = new Dictionary<PeerId, MdnsDiscoveredPeer>();
+        void OnPeer(MdnsDiscoveredPeer peer)
+        {
+            lock (found)
+            {
+                if (found.TryGetValue(peer.PeerId, out var known))
+                    peer = peer with { Addresses = [.. known.Addresses.Union(peer.Addresses).Take(Options.MaxAddressesPerPeer)] };
+                found[peer.PeerId] = peer;
+            }
+        }
+        PeerDiscovered += OnPeer;
+        try
+        {
+            await QueryAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(duration, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+        }
+        finally
+        {
+            PeerDiscovered -= OnPeer;
+        }
+        lock (found)
+            return [.. found.Values];
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _stop.Cancel();
+        _v4?.Dispose();
+        _v6?.Dispose();
+        try
+        {
+            await Task.WhenAll(_loops).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _stop.Dispose();
+        _sendGate.Dispose();
+    }
+
+    /// <summary>Lower-case alphanumeric, 32 to 63 characters, as js picks them.</summary>
+    public static string RandomPeerName()
+    {
+        const string alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+        int length = RandomNumberGenerator.GetInt32(32, 64);
+        return RandomNumberGenerator.GetString(alphabet, length);
+    }
+
+    /// <summary>The peers a response announces (libp2p-wire.md §5), excluding <paramref name="self"/> and our own instance name.</summary>
+    internal static List<(PeerId Peer, List<Multiaddr> Addresses)> PeersIn(DnsMessage message, PeerId? self, string? ownName, int maxAddresses)
+    {
+        var result = new List<(PeerId, List<Multiaddr>)>();
+        if (!message.IsResponse)
+            return result;
+        IEnumerable<DnsRecord> records = [.. message.Answers, .. message.Additionals];
+        var instances = records
+            .Where(r => r.Type == DnsRecordType.Ptr && r.Target is not null && NameEquals(r.Name, MdnsServiceOptions.ServiceName))
+            .Select(r => r.Target!)
+            .Where(t => ownName is null || !NameEquals(t, ownName + "." + MdnsServiceOptions.ServiceName))
+            .Distinct(StringComparer.OrdinalIgnoreCase);
+        foreach (string instance in instances)
+        {
+            PeerId? peer = null;
+            var addresses = new List<Multiaddr>();
+            foreach (var txt in records.Where(r => r.Type == DnsRecordType.Txt && NameEquals(r.Name, instance)))
+            {
+                foreach (string s in txt.Strings)
+                {
+                    if (!s.StartsWith("dnsaddr=", StringComparison.Ordinal)
+                        || !Multiaddr.TryParse(s["dnsaddr=".Length..], out var address, out _)
+                        || address.PeerId is not { } id)
+                        continue;
+                    // One instance is one peer: the first /p2p id names it, addresses claiming another are dropped.
+                    peer ??= id;
+                    if (id == peer && addresses.Count < maxAddresses && !addresses.Contains(address))
+                        addresses.Add(address);
+                }
+            }
+            if (peer is not null && peer != self && addresses.Count > 0)
+                result.Add((peer, addresses));
+        }
+        return result;
+    }
+
+    internal static bool IsServiceQuery(DnsMessage message) =>
+        !message.IsResponse && message.Questions.Any(q =>
+            q.Type is DnsRecordType.Ptr or DnsRecordType.Any && NameEquals(q.Name, MdnsServiceOptions.ServiceName));
+
+    private static bool NameEquals(string a, string b) =>
+        string.Equals(a.TrimEnd('.'), b.TrimEnd('.'), StringComparison.OrdinalIgnoreCase);
+
+    private byte[] BuildResponse()
+    {
+        var txt = ConcreteAddresses(_addresses())
+            .Select(a => $"dnsaddr={a.WithoutPeerId().WithPeerId(_localPeer!)}")
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        return DnsMessageWriter.Response(MdnsServiceOptions.ServiceName, PeerName + "." + MdnsServiceOptions.ServiceName,
+            txt, Options.Ttl, Options.MaxPacketBytes);
+    }
+
+    /// <summary>Never announce 0.0.0.0 or ::: a wildcard becomes each interface address of its family.</summary>
+    private IEnumerable<Multiaddr> ConcreteAddresses(IReadOnlyList<Multiaddr> addresses)
+    {
+        foreach (var address in addresses)
+        {
+            var components = address.Components;
+            if (components.Count > 0 && components[0].Protocol is MultiaddrProtocol.Ip4 or MultiaddrProtocol.Ip6
+                && IPAddress.TryParse(components[0].ValueText, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)))
+            {
+                var family = ip.AddressFamily;
+                var concrete = family == AddressFamily.InterNetwork
+                    ? _v4Interfaces
+                    : [.. MulticastInterfaces().SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(u => u.Address)
+                        .Where(a => a.AddressFamily == family && !a.IsIPv6LinkLocal)];
+                foreach (var local in concrete)
+                {
+                    var rest = components.Skip(1).ToArray();
+                    var first = Multiaddr.FromEndPoint(new IPEndPoint(local, 0)).Components[0];
+                    yield return Multiaddr.Create([first, .. rest]);
+                }
+            }
+            else
+            {
+                yield return address;
+            }
+        }
+    }
+
+    private async Task QueryLoopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            // Announce once unasked, so peers already running learn of us before their next periodic query.
+            if (Options.Announce)
+            {
+                Interlocked.Exchange(ref _lastResponseTicks, Environment.TickCount64);
+                await SendAsync(BuildResponse(), cancellationToken).ConfigureAwait(false);
+            }
+            await QueryAsync(cancellationToken).ConfigureAwait(false);
+            if (Options.QueryInterval == Timeout.InfiniteTimeSpan)
+                return;
+            using var timer = new PeriodicTimer(Options.QueryInterval);
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+                await QueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task ReceiveLoopAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[Options.MaxPacketBytes];
+        EndPoint any = socket.AddressFamily == AddressFamily.InterNetwork ? new IPEndPoint(IPAddress.Any, 0) : new IPEndPoint(IPAddress.IPv6Any, 0);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            SocketReceiveFromResult received;
+            try
+            {
+                received = await socket.ReceiveFromAsync(buffer, SocketFlags.None, any, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
+            {
+                continue;
+            }
+            catch (SocketException)
+            {
+                return;
+            }
+            try
+            {
+                await HandlePacketAsync(buffer.AsMemory(0, received.ReceivedBytes), (IPEndPoint)received.RemoteEndPoint, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task HandlePacketAsync(ReadOnlyMemory<byte> packet, IPEndPoint from, CancellationToken cancellationToken)
+    {
+        if (!DnsMessage.TryParse(packet.Span, out var message, out string? error, new DnsLimits { MaxMessageBytes = Options.MaxPacketBytes }))
+        {
+            Problem?.Invoke($"ignored a malformed mDNS packet from {from}: {error}");
+            return;
+        }
+        if (message!.IsResponse)
+        {
+            foreach (var (peer, addresses) in PeersIn(message, _localPeer, PeerName, Options.MaxAddressesPerPeer))
+            {
+                try
+                {
+                    PeerDiscovered?.Invoke(new MdnsDiscoveredPeer(peer, addresses, from));
+                }
+                catch (Exception ex)
+                {
+                    Problem?.Invoke($"PeerDiscovered handler failed: {ex.Message}");
+                }
+            }
+            return;
+        }
+        if (!Options.Announce || !IsServiceQuery(message))
+            return;
+        long now = Environment.TickCount64;
+        long last = Interlocked.Read(ref _lastResponseTicks);
+        if (now - last < (long)Options.MinResponseInterval.TotalMilliseconds
+            || Interlocked.CompareExchange(ref _lastResponseTicks, now, last) != last)
+            return;
+        // js only listens to multicast, so we answer by multicast even when the asker set the unicast bit.
+        await SendAsync(BuildResponse(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SendAsync(byte[] packet, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        await _sendGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_v4 is { } v4)
+            {
+                // One copy out of each interface: the kernel would otherwise pick only the default route's.
+                List<IPAddress?> via = _v4Interfaces.Count == 0 ? [null] : [.. _v4Interfaces];
+                foreach (var local in via)
+                {
+                    try
+                    {
+                        if (local is not null)
+                            v4.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastInterface, local.GetAddressBytes());
+                        await v4.SendToAsync(packet, SocketFlags.None, new IPEndPoint(GroupV4, Options.Port), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (SocketException ex)
+                    {
+                        Problem?.Invoke($"mDNS send via {local?.ToString() ?? "default"} failed: {ex.Message}");
+                    }
+                }
+            }
+            if (_v6 is { } v6)
+            {
+                foreach (int index in _v6Interfaces)
+                {
+                    try
+                    {
+                        v6.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.MulticastInterface, index);
+                        await v6.SendToAsync(packet, SocketFlags.None, new IPEndPoint(GroupV6, Options.Port), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (SocketException ex)
+                    {
+                        Problem?.Invoke($"mDNS IPv6 send via interface {index} failed: {ex.Message}");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            _sendGate.Release();
+        }
+    }
+
+    private Socket? OpenV4()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(new IPEndPoint(IPAddress.Any, Options.Port));
+            socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastTimeToLive, 255);
+            socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.MulticastLoopback, true);
+            int joined = 0;
+            foreach (var local in _v4Interfaces)
+            {
+                try
+                {
+                    socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(GroupV4, local));
+                    joined++;
+                }
+                catch (SocketException ex)
+                {
+                    Problem?.Invoke($"cannot join {GroupV4} on {local}: {ex.Message}");
+                }
+            }
+            if (joined == 0)
+                socket.SetSocketOption(SocketOptionLevel.IP, SocketOptionName.AddMembership, new MulticastOption(GroupV4));
+            return socket;
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            if (!Options.UseIPv6)
+                throw;
+            Problem?.Invoke($"no IPv4 mDNS: {ex.Message}");
+            return null;
+        }
+    }
+
+    private Socket? OpenV6()
+    {
+        var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.DualMode = false;
+            socket.Bind(new IPEndPoint(IPAddress.IPv6Any, Options.Port));
+            socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.MulticastTimeToLive, 255);
+            socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.MulticastLoopback, true);
+            var indices = new List<int>();
+            foreach (var n in MulticastInterfaces())
+            {
+                var v6 = n.GetIPProperties().GetIPv6Properties();
+                if (v6 is null || !n.GetIPProperties().UnicastAddresses.Any(u => u.Address.AddressFamily == AddressFamily.InterNetworkV6))
+                    continue;
+                try
+                {
+                    socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.AddMembership, new IPv6MulticastOption(GroupV6, v6.Index));
+                    indices.Add(v6.Index);
+                }
+                catch (SocketException)
+                {
+                    // best effort: an interface without IPv6 multicast is simply skipped
+                }
+            }
+            if (indices.Count == 0)
+            {
+                socket.Dispose();
+                return null;
+            }
+            _v6Interfaces = indices;
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static List<NetworkInterface> MulticastInterfaces()
+    {
+        try
+        {
+            // Linux reports lo as Unknown rather than Up; only interfaces known to be down are skipped.
+            return [.. NetworkInterface.GetAllNetworkInterfaces()
+                .Where(n => n.OperationalStatus is OperationalStatus.Up or OperationalStatus.Unknown && n.SupportsMulticast)];
+        }
+        catch (NetworkInformationException)
+        {
+            return [];
+        }
+    }
+}

@@ -163,6 +163,7 @@ static async Task<int> SmokeAsync(string image)
     finally
     {
         Directory.Delete(state, recursive: true);
+        await Docker("network", "rm", "pcbench0");
     }
 }
 

@@ -70,7 +70,9 @@ ensure_programs() {
     # Rebuild when any source is newer than the oldest program (e.g. after a git pull).
     local oldest
     oldest="$(ls -1tr "$bin/peerctl" "$bin/peercomputed" "$bin/gateway" | head -n1)"
-    if [ -n "$(find "$root/src" "$root/Directory.Build.props" "$root/Directory.Packages.props" -type f -newer "$oldest" -print -quit 2>/dev/null)" ]; then
+    # (bin/ and obj/ hold build outputs, which any dotnet build refreshes: not sources.)
+    if [ -n "$(find "$root/src" "$root/Directory.Build.props" "$root/Directory.Build.targets" "$root/Directory.Packages.props" \
+      \( -name bin -o -name obj \) -prune -o -type f -newer "$oldest" -print -quit 2>/dev/null)" ]; then
       reason="sources changed since the last build"
     fi
   fi
@@ -146,7 +148,7 @@ wait_for_line() {
   until tail -c +"$((offset + 1))" "$log" 2>/dev/null | grep -q -- "$pattern"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 20 "$log" >&2 || true
-      die "$what exited before it was ready (log: $log)"
+      die "$what exited before it was ready (log: $log). A port taken by another program? Choose others with QUICKSTART_HTTPS_PORT, QUICKSTART_TUNNEL_PORT, QUICKSTART_PROVIDER_PORT."
     fi
     if [ "$SECONDS" -ge "$deadline" ]; then
       tail -n 20 "$log" >&2 || true

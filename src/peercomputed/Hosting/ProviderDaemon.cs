@@ -27,7 +27,7 @@ internal sealed class ProviderDaemon
     public static async Task<int> RunAsync(ProviderConfig config, PeerComputeHome home, PeerIdentity identity, ILoggerFactory loggers, CancellationToken stop)
     {
         var log = loggers.CreateLogger("peercomputed");
-        log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId}");
+        log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId?.ToString()}");
         log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {config.MaxMemoryBytes} bytes, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {config.Gateway ?? "none"}; mdns {(config.NoMdns ? "off" : "on")}");
 
         var runtimeOptions = new RuntimeOptions
@@ -79,7 +79,7 @@ internal sealed class ProviderDaemon
             using var _ = inFlight.Enter();
             await handler.HandleAsync(stream.Stream, stream.RemotePeer, ct).ConfigureAwait(false);
         });
-        host.InboundConnectionFailed += (endpoint, ex) => log.ZLogInformation($"inbound connection from {endpoint} failed: {ex.Message}");
+        host.InboundConnectionFailed += (endpoint, ex) => log.ZLogInformation($"inbound connection from {endpoint?.ToString()} failed: {ex.Message}");
 
         var bound = new List<Multiaddr>();
         foreach (string text in config.EffectiveListen)
@@ -91,11 +91,11 @@ internal sealed class ProviderDaemon
             }
             catch (System.Net.Sockets.SocketException ex) when (config.Listen.Count == 0 && address.Components[0].Protocol == MultiaddrProtocol.Ip6)
             {
-                log.ZLogWarning($"not listening on {address}: {ex.Message}");
+                log.ZLogWarning($"not listening on {address?.ToString()}: {ex.Message}");
             }
         }
         foreach (var address in host.ListenAddresses)
-            log.ZLogInformation($"listening on {address}/p2p/{identity.PeerId}");
+            log.ZLogInformation($"listening on {address?.ToString()}/p2p/{identity.PeerId?.ToString()}");
         await using var mdns = config.NoMdns ? null : new MdnsService(identity.PeerId, () => host.ListenAddresses);
         if (mdns is not null)
         {
@@ -103,14 +103,14 @@ internal sealed class ProviderDaemon
             try
             {
                 mdns.Start();
-                log.ZLogInformation($"mdns: announcing {identity.PeerId} as {mdns.PeerName}.{MdnsServiceOptions.ServiceName} (turn off with --no-mdns)");
+                log.ZLogInformation($"mdns: announcing {identity.PeerId?.ToString()} as {mdns.PeerName}.{MdnsServiceOptions.ServiceName} (turn off with --no-mdns)");
             }
             catch (System.Net.Sockets.SocketException ex)
             {
                 log.ZLogWarning($"mdns: not announcing: {ex.Message}");
             }
         }
-        log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId}");
+        log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId?.ToString()}");
         SystemdNotify.Notify("READY=1");
 
         try

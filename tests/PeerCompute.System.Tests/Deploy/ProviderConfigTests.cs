@@ -1,0 +1,49 @@
+using PeerCompute.System.Tests.Infrastructure;
+
+namespace PeerCompute.System.Tests.Deploy;
+
+/// <summary>peercomputed's settings: config file in the home folder, options winning over it, bad values refused.</summary>
+[NotInParallel("system")]
+public class ProviderConfigTests
+{
+    [Test]
+    public async Task The_config_file_sets_options_and_the_command_line_wins()
+    {
+        using var provider = await PeerNode.CreateAsync("provider");
+        File.WriteAllText(Path.Combine(provider.Home, "peercomputed.json"), """
+            { "max-memory": "2GB", "max-deploys": 4, "max-cpu": "1500", "log-format": "json" }
+            """);
+        await using var daemon = await ProviderProcess.StartAsync(provider, "--max-deploys", "2");
+        string output = daemon.Process.Output;
+        await Assert.That(output).Contains("max-cpu 1500m");
+        await Assert.That(output).Contains($"max-memory {2L << 30} bytes");
+        await Assert.That(output).Contains("max-deploys 2");
+        await Assert.That(output).Contains("\"Message\":").Because("--log-format json from the file gives JSON lines");
+        await Assert.That(await daemon.StopAsync()).IsEqualTo(0);
+    }
+
+    [Test]
+    [Arguments("""{ "max-memory": "lots" }""", "Invalid max-memory")]
+    [Arguments("""{ "max-deploys": 0 }""", "Invalid max-deploys")]
+    [Arguments("""{ "no-such-option": 1 }""", "is not valid")]
+    [Arguments("""{ not json""", "is not valid")]
+    public async Task A_bad_config_file_is_a_usage_error_naming_the_file(string content, string message)
+    {
+        using var provider = await PeerNode.CreateAsync("provider");
+        string file = Path.Combine(provider.Home, "peercomputed.json");
+        File.WriteAllText(file, content);
+        var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"], provider.Environment, TimeSpan.FromSeconds(60));
+        await Assert.That(result.ExitCode).IsEqualTo(2);
+        await Assert.That(result.StandardError).Contains(message);
+        await Assert.That(result.StandardError).Contains(file);
+    }
+
+    [Test]
+    public async Task A_provider_without_an_identity_says_how_to_make_one()
+    {
+        string home = Path.Combine(Directory.CreateTempSubdirectory("pc-noid-").FullName, "home");
+        var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns"], new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home, ["PEERCOMPUTE_IDENTITY_KEY"] = null }, TimeSpan.FromSeconds(60));
+        await Assert.That(result.ExitCode).IsEqualTo(1);
+        await Assert.That(result.StandardError).Contains("peerctl init");
+    }
+}

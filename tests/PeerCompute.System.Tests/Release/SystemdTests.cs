@@ -113,8 +113,15 @@ internal sealed partial class SystemdTests
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
             var buffer = new byte[4096];
-            int read = await _socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
-            return Encoding.UTF8.GetString(buffer, 0, read).Trim();
+            try
+            {
+                int read = await _socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+                return Encoding.UTF8.GetString(buffer, 0, read).Trim();
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"nothing sent to $NOTIFY_SOCKET ({Path}) within 90 s: the program does not notify systemd.");
+            }
         }
 
         public ValueTask DisposeAsync()

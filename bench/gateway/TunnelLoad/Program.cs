@@ -5,7 +5,7 @@ using PeerCompute.Tunnel.Tls;
 
 // TunnelLoad provide <gateway-port> <pin> <name> <upstream-port>   one provider serving NAME -> 127.0.0.1:UPSTREAM
 // TunnelLoad idle <gateway-port> <pin> <count>                      COUNT providers, connected and idle
-// Prints "ready ..." once connected, then runs until stdin closes or SIGTERM.
+// Prints "ready ..." once connected, then runs until SIGTERM or Ctrl+C.
 if (args.Length < 4)
 {
     Console.Error.WriteLine("usage: TunnelLoad provide PORT PIN NAME UPSTREAM_PORT | idle PORT PIN COUNT");
@@ -16,7 +16,6 @@ var pin = CertificatePin.Parse(args[2]);
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-_ = Task.Run(async () => { await Console.In.ReadToEndAsync(); stop.Cancel(); });
 
 TunnelClient NewClient(PeerIdentity identity, Func<string, CancellationToken, ValueTask<IPEndPoint?>> resolve) =>
     new(identity, new TunnelClientOptions { GatewayHost = "127.0.0.1", GatewayPort = port, Pin = pin }, resolve);

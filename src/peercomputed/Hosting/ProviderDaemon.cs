@@ -27,7 +27,7 @@ internal sealed class ProviderDaemon
     public static async Task<int> RunAsync(ProviderConfig config, PeerComputeHome home, PeerIdentity identity, ILoggerFactory loggers, CancellationToken stop)
     {
         var log = loggers.CreateLogger("peercomputed");
-        log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId?.ToString()}");
+        log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId.ToString()}");
         log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {config.MaxMemoryBytes} bytes, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {config.Gateway ?? "none"}; mdns {(config.NoMdns ? "off" : "on")}");
 
         var runtimeOptions = new RuntimeOptions
@@ -91,11 +91,11 @@ internal sealed class ProviderDaemon
             }
             catch (System.Net.Sockets.SocketException ex) when (config.Listen.Count == 0 && address.Components[0].Protocol == MultiaddrProtocol.Ip6)
             {
-                log.ZLogWarning($"not listening on {address?.ToString()}: {ex.Message}");
+                log.ZLogWarning($"not listening on {address.ToString()}: {ex.Message}");
             }
         }
         foreach (var address in host.ListenAddresses)
-            log.ZLogInformation($"listening on {address?.ToString()}/p2p/{identity.PeerId?.ToString()}");
+            log.ZLogInformation($"listening on {address.ToString()}/p2p/{identity.PeerId.ToString()}");
         await using var mdns = config.NoMdns ? null : new MdnsService(identity.PeerId, () => host.ListenAddresses);
         if (mdns is not null)
         {
@@ -103,14 +103,14 @@ internal sealed class ProviderDaemon
             try
             {
                 mdns.Start();
-                log.ZLogInformation($"mdns: announcing {identity.PeerId?.ToString()} as {mdns.PeerName}.{MdnsServiceOptions.ServiceName} (turn off with --no-mdns)");
+                log.ZLogInformation($"mdns: announcing {identity.PeerId.ToString()} as {mdns.PeerName}.{MdnsServiceOptions.ServiceName} (turn off with --no-mdns)");
             }
             catch (System.Net.Sockets.SocketException ex)
             {
                 log.ZLogWarning($"mdns: not announcing: {ex.Message}");
             }
         }
-        log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId?.ToString()}");
+        log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId.ToString()}");
         SystemdNotify.Notify("READY=1");
 
         try

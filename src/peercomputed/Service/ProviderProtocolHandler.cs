@@ -47,7 +47,7 @@ internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBacke
                         await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
                         return;
                     }
-                    logger.ZLogInformation($"deploy {deploy.Image} as '{deploy.Name}' for {remote?.ToString()} ({deploy.CpuMillicores}m cpu, {deploy.MemoryBytes} bytes)");
+                    logger.ZLogInformation($"deploy {deploy.Image} as '{deploy.Name}' for {remote.ToString()} ({deploy.CpuMillicores}m cpu, {deploy.MemoryBytes} bytes)");
                     var progress = new ProgressWriter(writer, cancellationToken);
                     DeployResponse response;
                     try
@@ -58,7 +58,7 @@ internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBacke
                     {
                         await progress.DrainAsync().ConfigureAwait(false);
                     }
-                    logger.ZLogInformation($"deployed {response.Name} ({response.Id}) for {remote?.ToString()} at {response.LocalUrl}");
+                    logger.ZLogInformation($"deployed {response.Name} ({response.Id}) for {remote.ToString()} at {response.LocalUrl}");
                     await writer.WriteAsync(FrameType.DeployResponse, response, ProtocolJsonContext.Default.DeployResponse, cancellationToken).ConfigureAwait(false);
                     break;
                 }
@@ -71,7 +71,7 @@ internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBacke
                         return;
                     }
                     var response = await backend.StopAsync(stop, remote, cancellationToken).ConfigureAwait(false);
-                    logger.ZLogInformation($"stopped {response.Name} ({response.Id}) for {remote?.ToString()}");
+                    logger.ZLogInformation($"stopped {response.Name} ({response.Id}) for {remote.ToString()}");
                     await writer.WriteAsync(FrameType.StopResponse, response, ProtocolJsonContext.Default.StopResponse, cancellationToken).ConfigureAwait(false);
                     break;
                 }
@@ -103,12 +103,12 @@ internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBacke
         }
         catch (FrameException ex)
         {
-            logger.ZLogWarning($"refused a request from {remote?.ToString()}: {ex.Message}");
+            logger.ZLogWarning($"refused a request from {remote.ToString()}: {ex.Message}");
             await TryWriteErrorAsync(writer, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
         }
         catch (ProviderException ex)
         {
-            logger.ZLogWarning($"request from {remote?.ToString()} failed ({ex.Code}): {ex.Message}");
+            logger.ZLogWarning($"request from {remote.ToString()} failed ({ex.Code}): {ex.Message}");
             await TryWriteErrorAsync(writer, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -116,12 +116,12 @@ internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBacke
         }
         catch (OperationCanceledException) when (readDeadline.IsCancellationRequested)
         {
-            logger.ZLogWarning($"refused a request from {remote?.ToString()}: not sent within {RequestReadTimeout.TotalSeconds} s");
+            logger.ZLogWarning($"refused a request from {remote.ToString()}: not sent within {RequestReadTimeout.TotalSeconds} s");
             await TryWriteErrorAsync(writer, ErrorCodes.MalformedFrame, $"No complete, signed request within {RequestReadTimeout.TotalSeconds} s.", cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex)
         {
-            logger.ZLogDebug($"stream from {remote?.ToString()} ended: {ex.Message}");
+            logger.ZLogDebug($"stream from {remote.ToString()} ended: {ex.Message}");
         }
     }
 
@@ -133,7 +133,7 @@ internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBacke
             refusal = null!;
             return true;
         }
-        logger.ZLogWarning($"refused {what} from {remote?.ToString()}: {error.Code}: {error.Message}");
+        logger.ZLogWarning($"refused {what} from {remote.ToString()}: {error.Code}: {error.Message}");
         refusal = error;
         return false;
     }

@@ -468,7 +468,7 @@ internal sealed class JsPeer : IAsyncDisposable
             catch (IOException)
             {
                 // Another test process holds the lock (the file is kept, never deleted, so everyone locks
-                // the same inode) and is installing; poll until it is done.; poll until it is done
+                // the same inode) and is installing; poll until it is done
                 try
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(250), cts.Token).ConfigureAwait(false);

@@ -23,6 +23,7 @@ internal sealed class ProviderDaemon
 {
     public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
+    public static readonly TimeSpan ReconcileInterval = TimeSpan.FromMinutes(1);
 
     public static async Task<int> RunAsync(ProviderConfig config, PeerComputeHome home, PeerIdentity identity, ILoggerFactory loggers, CancellationToken stop)
     {
@@ -113,9 +114,24 @@ internal sealed class ProviderDaemon
         log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId.ToString()}");
         SystemdNotify.Notify("READY=1");
 
+        // Reconcile now and then: containers removed behind our back are marked, orphans go after their grace period.
+        using var reconcileTimer = new PeriodicTimer(ReconcileInterval);
         try
         {
-            await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false);
+            while (await reconcileTimer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                try
+                {
+                    var again = await runtime.ReconcileAsync(stop).ConfigureAwait(false);
+                    if (again.Vanished.Count + again.OrphansRemoved.Count > 0)
+                        log.ZLogInformation($"reconcile: vanished {again.Vanished.Count}, orphans removed {again.OrphansRemoved.Count}");
+                    await RefreshRoutesAsync().ConfigureAwait(false);
+                }
+                catch (RuntimeException ex)
+                {
+                    log.ZLogWarning($"reconcile failed: {ex.Message}");
+                }
+            }
         }
         catch (OperationCanceledException)
         {

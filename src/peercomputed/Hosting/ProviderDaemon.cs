@@ -41,7 +41,7 @@ internal sealed class ProviderDaemon
             MaxDeploys = config.MaxDeploys,
         };
         await using var runtime = new ContainerRuntime(runtimeOptions, loggers.CreateLogger("runtime"));
-        var report = await runtime.StartAsync(stop).ConfigureAwait(false);
+        var report = await StartRuntimeAsync(runtime, log, stop).ConfigureAwait(false);
         log.ZLogInformation($"runtime ready: adopted {report.Adopted.Count}, vanished {report.Vanished.Count}, orphans {report.Orphans.Count} ({report.OrphansRemoved.Count} removed)");
         foreach (string problem in report.Problems)
             log.ZLogWarning($"reconcile: {problem}");
@@ -172,6 +172,25 @@ internal sealed class ProviderDaemon
             var match = all.FirstOrDefault(d => d.Name == name && d.State == DeploymentState.Running);
             return match?.HostPort is { } hostPort ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, hostPort) : null;
         }, loggers.CreateLogger("tunnel"));
+    }
+
+    /// <summary>At boot Docker may come up after us: wait for it (with backoff) instead of exiting.</summary>
+    private static async Task<ReconcileReport> StartRuntimeAsync(ContainerRuntime runtime, ILogger log, CancellationToken stop)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                return await runtime.StartAsync(stop).ConfigureAwait(false);
+            }
+            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.DockerUnavailable)
+            {
+                log.ZLogWarning($"waiting for the Docker engine: {ex.Message}; retrying in {delay.TotalSeconds:0} s");
+                await Task.Delay(delay, stop).ConfigureAwait(false);
+                delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
+            }
+        }
     }
 
     private static bool IsTrusted(TrustStore trust, PeerId peer, ILogger log)

@@ -35,7 +35,7 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
         {
             string line = await process.WaitForLineAsync(l => l.Contains("listening on /ip4/127.0.0.1/tcp/", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
             string address = ListenPattern().Match(line).Groups[1].Value;
-            await process.WaitForLineAsync(l => l.Contains(" ready: ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+            await process.WaitForLineAsync(l => l.Contains("ready: serving", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
             return (process, address);
         }
         catch

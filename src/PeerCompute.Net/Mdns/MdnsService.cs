@@ -138,13 +138,20 @@ public sealed class MdnsService : IAsyncDisposable
         PeerDiscovered += OnPeer;
         try
         {
-            await QueryAsync(cancellationToken).ConfigureAwait(false);
-            try
+            // Ask again after 1 s, 2 s, 4 s … (RFC 6762 §5.2): a lost packet, or an answer a responder
+            // held back by its minimum interval, is not the end of the discovery.
+            var deadline = DateTime.UtcNow + duration;
+            var gap = TimeSpan.FromSeconds(1);
+            while (true)
             {
-                await Task.Delay(duration, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
+                await QueryAsync(cancellationToken).ConfigureAwait(false);
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero)
+                    break;
+                await Task.Delay(left < gap ? left : gap, cancellationToken).ConfigureAwait(false);
+                if (DateTime.UtcNow >= deadline)
+                    break;
+                gap += gap;
             }
         }
         finally

@@ -362,23 +362,19 @@ public sealed class TunnelClient : IAsyncDisposable
         // Requests in flight live until the session is closed (after draining), not until the stop request.
         using var sessionScope = new CancellationTokenSource();
         using var controlScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        YamuxStream? control = null;
         try
         {
-            control = await session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
-            _ = RunControlAsync(control, controlScope.Token);
+            _ = RunControlAsync(session, controlScope.Token);
             while (await session.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
-            {
                 _ = HandleStreamAsync(stream, sessionScope.Token);
-            }
             // The session ended by itself (dead link, gateway gone or restarting).
             await session.DisposeAsync().ConfigureAwait(false);
             return session.Error;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            // Stopping: no new streams, let the in-flight ones finish, then close.
-            control?.Reset();
+            // Stopping: GoAway, let the in-flight requests finish, then close.
+            controlScope.Cancel();
             using var drain = new CancellationTokenSource(_options.DrainTimeout);
             try
             {
@@ -403,52 +399,45 @@ public sealed class TunnelClient : IAsyncDisposable
         }
     }
 
-    private async Task RunControlAsync(YamuxStream control, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends the routes now and after every <see cref="SetRoutes"/> call. Each exchange is its own short stream
+    /// (SetRoutes, RoutesResult, closed), so an idle tunnel keeps no stream open.
+    /// </summary>
+    private async Task RunControlAsync(YamuxSession session, CancellationToken cancellationToken)
     {
-        var reader = ReadRouteResultsAsync(control, cancellationToken);
         try
         {
-            await SendRoutesAsync(control, cancellationToken).ConfigureAwait(false);
-            while (await _routesChanged.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            do
             {
                 _routesChanged.Reader.TryRead(out _);
-                await SendRoutesAsync(control, cancellationToken).ConfigureAwait(false);
+                await ExchangeRoutesAsync(session, cancellationToken).ConfigureAwait(false);
             }
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
-        {
-        }
-        await reader.ConfigureAwait(false);
-    }
-
-    private async Task SendRoutesAsync(YamuxStream control, CancellationToken cancellationToken)
-    {
-        string[] routes = Routes.ToArray();
-        var labels = routes.Select(name => TunnelHostname.LabelFor(name, Tag)).ToList();
-        await control.WriteAsync(new SetRoutes(labels).Encode(), cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task ReadRouteResultsAsync(YamuxStream control, CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (true)
-            {
-                var (type, payload) = await TunnelMessageIO.ReadAsync(control, MaxControlPayload, cancellationToken).ConfigureAwait(false);
-                if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))
-                {
-                    _logger.LogWarning("tunnel: unexpected control message {Type} from the gateway", (byte)type);
-                    continue;
-                }
-                var routes = result.Results.ToDictionary(r => r.Label, StringComparer.Ordinal);
-                foreach (var refused in result.Results.Where(r => !r.Accepted))
-                    _logger.LogWarning("the gateway refused hostname {Label}: {Reason}", refused.Label, refused.Reason);
-                Update(s => s with { Routes = routes });
-            }
+            while (await _routesChanged.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false));
         }
         catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or TunnelException)
         {
+            if (!cancellationToken.IsCancellationRequested && !session.IsClosed)
+            {
+                _logger.LogWarning("tunnel: sending routes failed ({Reason}); reconnecting", e.Message);
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
         }
+    }
+
+    private async Task ExchangeRoutesAsync(YamuxSession session, CancellationToken cancellationToken)
+    {
+        var labels = Routes.Select(name => TunnelHostname.LabelFor(name, Tag)).ToList();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.HandshakeTimeout);
+        await using var stream = await session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
+        await stream.WriteAsync(new SetRoutes(labels).Encode(), timeout.Token).ConfigureAwait(false);
+        await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+        var (type, payload) = await TunnelMessageIO.ReadAsync(stream, MaxControlPayload, timeout.Token).ConfigureAwait(false);
+        if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))
+            throw new TunnelException(TunnelErrorKind.Protocol, $"tunnel: expected the gateway's RoutesResult, got message type {(byte)type}");
+        foreach (var refused in result.Results.Where(r => !r.Accepted))
+            _logger.LogWarning("the gateway refused hostname {Label}: {Reason}", refused.Label, refused.Reason);
+        Update(s => s with { Routes = result.Results.ToDictionary(r => r.Label, StringComparer.Ordinal) });
     }
 
     private async Task HandleStreamAsync(YamuxStream stream, CancellationToken cancellationToken)

@@ -67,6 +67,9 @@ public sealed class GatewayMetrics
         Counter(text, "peercompute_gateway_route_streams_total", "Tunnel streams opened for public requests.", Interlocked.Read(ref _routeStreamsOpened));
         Gauge(text, "peercompute_gateway_route_streams_open", "Tunnel streams open now.", Interlocked.Read(ref _routeStreamsOpen));
         Gauge(text, "peercompute_gateway_active_tunnels", "Providers connected now.", ActiveTunnels?.Invoke() ?? 0);
+        var gc = GC.GetGCMemoryInfo();
+        Gauge(text, "peercompute_gateway_managed_heap_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
+        Gauge(text, "peercompute_gateway_managed_committed_bytes", "Memory committed for the managed heap.", gc.TotalCommittedBytes);
         Counter(text, "peercompute_gateway_tunnel_handshakes_failed_total", "Tunnel connections dropped before authentication (bad TLS, garbage, timeouts).", Interlocked.Read(ref _handshakesFailed));
         Counter(text, "peercompute_gateway_providers_refused_total", "Authenticated providers refused (untrusted, tag taken, busy).", Interlocked.Read(ref _providersRefused));
         return text.ToString();

@@ -16,7 +16,6 @@ public sealed class ProviderSession : IAsyncDisposable
     private readonly GatewayMetrics? _metrics;
     private readonly ILogger _logger;
     private Dictionary<string, byte[]> _routes = new(StringComparer.Ordinal);
-    private YamuxStream? _control;
 
     internal ProviderSession(PeerId peerId, string tag, EndPoint? remote, YamuxSession yamux, TunnelServerOptions options, HostnameBindings bindings, GatewayMetrics? metrics, ILogger logger)
     {
@@ -85,31 +84,28 @@ public sealed class ProviderSession : IAsyncDisposable
         return new RouteStream(stream, label, _options.RouteOpenTimeout, _metrics);
     }
 
-    /// <summary>Serves the control stream (the first stream the provider opens) until it or the session ends.</summary>
+    /// <summary>
+    /// Serves the provider's control exchanges until the session ends: each stream the provider opens carries one
+    /// SetRoutes and gets one RoutesResult, then closes. Nothing stays open between exchanges, so an idle tunnel
+    /// holds no stream (and no stream buffer) at all. Exchanges are handled one at a time, each within a timeout.
+    /// </summary>
     internal async Task RunControlAsync(CancellationToken cancellationToken)
     {
-        YamuxStream? control;
         try
         {
-            control = await _yamux.AcceptStreamAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return;
-        }
-        if (control is null)
-            return;
-        _control = control;
-        _ = RefuseFurtherStreamsAsync(cancellationToken);
-        try
-        {
-            while (true)
+            while (await _yamux.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
             {
-                var (type, payload) = await TunnelMessageIO.ReadAsync(control, TunnelFrame.MaxPayload, cancellationToken).ConfigureAwait(false);
-                if (type != TunnelMessageType.SetRoutes || !SetRoutes.TryParse(payload, out var request))
-                    throw new TunnelException(TunnelErrorKind.Protocol, $"unexpected control message {(byte)type} from provider {PeerId}");
-                var results = await ApplyRoutesAsync(request.Labels, cancellationToken).ConfigureAwait(false);
-                await control.WriteAsync(new RoutesResult(results).Encode(), cancellationToken).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                {
+                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                    timeout.CancelAfter(_options.HandshakeTimeout);
+                    var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelFrame.MaxPayload, timeout.Token).ConfigureAwait(false);
+                    if (type != TunnelMessageType.SetRoutes || !SetRoutes.TryParse(payload, out var request))
+                        throw new TunnelException(TunnelErrorKind.Protocol, $"unexpected control message {(byte)type} from provider {PeerId}");
+                    var results = await ApplyRoutesAsync(request.Labels, timeout.Token).ConfigureAwait(false);
+                    await stream.WriteAsync(new RoutesResult(results).Encode(), timeout.Token).ConfigureAwait(false);
+                    await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+                }
             }
         }
         catch (TunnelException e) when (e.Kind == TunnelErrorKind.Protocol)
@@ -119,19 +115,12 @@ public sealed class ProviderSession : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or TunnelException)
         {
-            // The control stream or the session ended.
-        }
-    }
-
-    private async Task RefuseFurtherStreamsAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            while (await _yamux.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } unexpected)
-                unexpected.Reset();
-        }
-        catch (OperationCanceledException)
-        {
+            if (!cancellationToken.IsCancellationRequested && !_yamux.IsClosed)
+            {
+                // A stuck or broken exchange: the provider misbehaves; end its tunnel rather than serve it half.
+                _logger.LogWarning("provider {Peer}: control exchange failed ({Reason}); closing its tunnel", PeerId, e.Message);
+                await _yamux.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -171,7 +160,6 @@ public sealed class ProviderSession : IAsyncDisposable
     /// <summary>Sends GoAway and waits (up to <paramref name="drainTimeout"/>) for in-flight requests, then closes.</summary>
     public async Task CloseAsync(TimeSpan drainTimeout)
     {
-        _control?.Reset();
         using var drain = new CancellationTokenSource(drainTimeout);
         try
         {

@@ -26,7 +26,8 @@ if [ -f tests/interop/js/package-lock.json ] && [ ! -d tests/interop/js/node_mod
 fi
 
 echo "== running tests"
-dotnet test --solution PeerCompute.slnx -c Release --no-progress --results-directory "$log_dir" 2>&1 | tee "$log_dir/dotnet-test.log"
+# One test project at a time: several of them time network behaviour (keepalives, dead links) and share Docker.
+dotnet test --solution PeerCompute.slnx -c Release --no-progress --max-parallel-test-modules 1 --results-directory "$log_dir" 2>&1 | tee "$log_dir/dotnet-test.log"
 status=${PIPESTATUS[0]}
 
 # dotnet test ends with one "Test run summary" for all test projects: read its figures.

@@ -12,6 +12,14 @@ rids=${PEERCOMPUTE_RIDS:-"linux-x64 linux-arm64"}
 log_dir=${PEERCOMPUTE_TEST_LOGS:-artifacts/test-logs}
 mkdir -p "$log_dir"
 
+# What the tests need (Docker engine, test images, cross tools, chromium...): installed and started when
+# missing. Idempotent and quick when everything is there; .ci/run has already done it.
+if ! bash build/ci/setup.sh; then
+  echo "setup failed (run as root: it installs packages and starts dockerd)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 echo "== publishing ($rids)"
 # shellcheck disable=SC2086
 if ! build/publish.sh $rids; then

@@ -25,7 +25,7 @@ internal sealed class PublicRequestHandler(
 {
     public async Task HandleAsync(HttpContext context)
     {
-        string host = context.Request.Host.Value ?? "";
+        string host = RawHost(context.Request);
         if (!TunnelHostname.TryGetLabel(host, domain, out string label))
         {
             await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
@@ -97,6 +97,12 @@ internal sealed class PublicRequestHandler(
             metrics.RecordResponse(status);
         await context.Response.WriteAsync($"{status} {message}\n", context.RequestAborted).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The Host header as the client sent it (HTTP/2's :authority lands there too). Not <c>Request.Host</c>: that decodes
+    /// punycode, and a label such as <c>xn--…</c> that is not valid punycode makes it throw on every request.
+    /// </summary>
+    internal static string RawHost(HttpRequest request) => request.Headers.Host.ToString();
 
     /// <summary>IPv4 per address; IPv6 per /64, since one client usually holds a whole /64.</summary>
     internal static string ClientKey(IPAddress? address)

@@ -81,7 +81,7 @@ internal sealed class TunnelTransformer : HttpTransformer
         if (client is not null)
             headers.TryAddWithoutValidation("X-Forwarded-For", (client.IsIPv4MappedToIPv6 ? client.MapToIPv4() : client).ToString());
         headers.TryAddWithoutValidation("X-Forwarded-Proto", "https");
-        string host = httpContext.Request.Host.Value ?? "";
+        string host = PublicRequestHandler.RawHost(httpContext.Request);
         headers.TryAddWithoutValidation("X-Forwarded-Host", host);
         headers.Host = host;
         if (httpContext.Features.Get<TunnelRoute>() is { } route)

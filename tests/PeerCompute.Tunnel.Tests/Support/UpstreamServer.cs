@@ -33,6 +33,9 @@ internal sealed class UpstreamServer : IAsyncDisposable
 
     public int Requests;
 
+    /// <summary>Every request that reached the container: method, path, framing headers and the body length read.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<SeenRequest> Seen { get; } = new();
+
     public void ReleaseHeld() => _release.TrySetResult();
 
     public static async Task<UpstreamServer> StartAsync(string name = "web")
@@ -59,6 +62,14 @@ internal sealed class UpstreamServer : IAsyncDisposable
         Interlocked.Increment(ref Requests);
         var request = context.Request;
         var response = context.Response;
+        if (request.Path.StartsWithSegments("/record"))
+        {
+            byte[] body = await ReadAllAsync(request.Body);
+            Seen.Enqueue(new SeenRequest(request.Method, request.Path.Value!, request.Host.Value ?? "",
+                request.Headers.ContentLength, request.Headers.TransferEncoding.ToString(), Encoding.ASCII.GetString(body)));
+            await response.WriteAsync($"recorded {request.Method} {request.Path} host={request.Host} body={body.Length} name={name}");
+            return;
+        }
         switch (request.Path.Value)
         {
             case "/":
@@ -143,6 +154,13 @@ internal sealed class UpstreamServer : IAsyncDisposable
         }
     }
 
+    private static async Task<byte[]> ReadAllAsync(Stream body)
+    {
+        using var buffer = new MemoryStream();
+        await body.CopyToAsync(buffer);
+        return buffer.ToArray();
+    }
+
     public async ValueTask DisposeAsync()
     {
         _release.TrySetResult();
@@ -150,6 +168,8 @@ internal sealed class UpstreamServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
     }
 }
+
+internal sealed record SeenRequest(string Method, string Path, string Host, long? ContentLength, string TransferEncoding, string Body);
 
 /// <summary>Deterministic bytes for downloads: byte at offset i is a hash of i, so any position can be checked.</summary>
 internal static class Pattern

@@ -61,6 +61,8 @@ internal sealed class GatewayServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        // A failed start (a port in use) is reported once, as one line, by RunAsync; not as a logged stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Logging.AddZLoggerConsole(console => console.UsePlainTextFormatter(formatter =>
             formatter.SetPrefixFormatter($"{0:utc-longdate} {1:short} ", (in MessageTemplate template, in LogInfo info) => template.Format(info.Timestamp, info.LogLevel))));
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.DrainTimeout);

@@ -29,6 +29,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Tracked> _deployments = new(StringComparer.Ordinal);
+    private readonly Lock _claimLock = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _orphansFirstSeen = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private FileLock? _stateLock;
@@ -122,7 +123,6 @@ public sealed class ContainerRuntime : IAsyncDisposable
         ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
 
         string id = ContainerNaming.NewDeploymentId();
-        _admission.Admit(id, spec.CpuMillicores, spec.MemoryBytes);
         var now = _time.GetUtcNow();
         var record = new DeploymentRecord
         {
@@ -135,8 +135,18 @@ public sealed class ContainerRuntime : IAsyncDisposable
             Phase = RecordPhase.Admitted,
         };
         var tracked = new Tracked(record);
-        await tracked.Gate.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-        _deployments[id] = tracked;
+        tracked.Gate.Wait(0);
+        // The name is the deployment's public hostname label, so it is unique on the provider across owners;
+        // checked and claimed at once so two concurrent deploys of one name cannot both pass.
+        lock (_claimLock)
+        {
+            if (_deployments.Values.FirstOrDefault(t => t.Record.Spec.Name == spec.Name) is { } holder)
+                throw new RuntimeException(RuntimeErrorCode.NameTaken, holder.Record.Owner == owner
+                    ? $"You already have a deployment named '{spec.Name}' on this provider; stop it first or choose another --name."
+                    : $"The name '{spec.Name}' is taken on this provider by another user's deployment; choose another --name.");
+            _admission.Admit(id, spec.CpuMillicores, spec.MemoryBytes);
+            _deployments[id] = tracked;
+        }
         string? containerId = null;
         try
         {

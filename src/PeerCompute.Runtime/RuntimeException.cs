@@ -7,6 +7,8 @@ public enum RuntimeErrorCode
     InvalidSpec,
     /// <summary>Admitting the request would exceed one of the provider's caps.</summary>
     CapacityExceeded,
+    /// <summary>Another deployment on this provider (of any owner) has the name; names are public hostname labels.</summary>
+    NameTaken,
     /// <summary>The image is neither present locally nor known to its registry.</summary>
     ImageNotFound,
     /// <summary>The registry or the engine failed the pull for another reason (auth, network, bad manifest).</summary>

@@ -110,6 +110,7 @@ public static class ErrorCodes
     public const string Replay = "replay";
     public const string NotFound = "not_found";
     public const string CapacityExceeded = "capacity_exceeded";
+    public const string NameTaken = "name_taken";
     public const string InvalidRequest = "invalid_request";
     public const string ImageNotFound = "image_not_found";
     public const string PullFailed = "pull_failed";

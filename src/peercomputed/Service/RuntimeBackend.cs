@@ -149,6 +149,7 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
     {
         RuntimeErrorCode.InvalidSpec => ErrorCodes.InvalidRequest,
         RuntimeErrorCode.CapacityExceeded => ErrorCodes.CapacityExceeded,
+        RuntimeErrorCode.NameTaken => ErrorCodes.NameTaken,
         RuntimeErrorCode.ImageNotFound => ErrorCodes.ImageNotFound,
         RuntimeErrorCode.ImagePullFailed or RuntimeErrorCode.DigestMismatch => ErrorCodes.PullFailed,
         RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked => ErrorCodes.RuntimeUnavailable,

@@ -65,3 +65,59 @@ public sealed class AdmissionTests
         await Assert.That(count.Message).Contains("max-deploys");
     }
 }
+
+/// <summary>A name is its deployment's public hostname label: one holder per provider, whoever the owner.</summary>
+public sealed class DeploymentNameTests
+{
+    private const string Alice = "12D3KooWAliceNames";
+    private const string Bob = "12D3KooWBobNames";
+
+    [Test]
+    public async Task A_name_in_use_is_refused_for_its_owner_and_for_others_until_removed()
+    {
+        await using var harness = await RuntimeHarness.StartAsync();
+        var runtime = harness.Runtime;
+        var first = await runtime.DeployAsync(RuntimeHarness.Busybox("web"), Alice);
+
+        var again = await Assert.ThrowsAsync<RuntimeException>(() => runtime.DeployAsync(RuntimeHarness.Busybox("web"), Alice));
+        var other = await Assert.ThrowsAsync<RuntimeException>(() => runtime.DeployAsync(RuntimeHarness.Busybox("web"), Bob));
+        await Assert.That(again!.Code).IsEqualTo(RuntimeErrorCode.NameTaken);
+        await Assert.That(again.Message).Contains("You already have a deployment named 'web'");
+        await Assert.That(other!.Code).IsEqualTo(RuntimeErrorCode.NameTaken);
+        await Assert.That(other.Message).Contains("another user's deployment");
+        // A refused name reserves nothing.
+        await Assert.That(runtime.GetCapacity().Deploys).IsEqualTo(1);
+
+        await runtime.RemoveAsync(first.Id, Alice);
+        var bobs = await runtime.DeployAsync(RuntimeHarness.Busybox("web"), Bob);
+        await Assert.That((await runtime.ListAsync(Bob)).Single().Id).IsEqualTo(bobs.Id);
+    }
+
+    [Test]
+    public async Task Concurrent_deploys_of_one_name_by_two_owners_admit_exactly_one()
+    {
+        await using var harness = await RuntimeHarness.StartAsync();
+        var runtime = harness.Runtime;
+        using var start = new ManualResetEventSlim();
+        var attempts = Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+        {
+            start.Wait();
+            try
+            {
+                await runtime.DeployAsync(RuntimeHarness.Busybox("shared"), i % 2 == 0 ? Alice : Bob);
+                return (RuntimeErrorCode?)null;
+            }
+            catch (RuntimeException ex)
+            {
+                return ex.Code;
+            }
+        })).ToArray();
+        start.Set();
+        var results = await Task.WhenAll(attempts);
+
+        await Assert.That(results.Count(r => r is null)).IsEqualTo(1);
+        await Assert.That(results.Count(r => r == RuntimeErrorCode.NameTaken)).IsEqualTo(7);
+        var containers = await Cli.DockerAsync("ps", "-q", "--filter", $"label=io.peercompute.instance={harness.Options.Instance}");
+        await Assert.That(containers.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length).IsEqualTo(1);
+    }
+}

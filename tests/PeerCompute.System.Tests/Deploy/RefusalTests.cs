@@ -80,9 +80,7 @@ public class RefusalTests
         using var _p = provider;
         using var _u = user;
         await using var _d = daemon;
-        using var other = await PeerNode.CreateAsync("other");
-        await provider.TrustAsync(other, "lee");
-        await other.TrustAsync(provider, "maya", daemon.Address);
+        using var other = await AnotherTrustedUserAsync(provider, daemon);
 
         await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "mine", "--port", "8080");
 
@@ -96,6 +94,27 @@ public class RefusalTests
         }
         var mine = JsonDocument.Parse(await user.CtlOkAsync("status", "--json")).RootElement;
         await Assert.That(mine.GetProperty("deployments").EnumerateArray().Single().GetProperty("state").GetString()).IsEqualTo("running");
+    }
+
+    [Test]
+    public async Task Another_peer_cannot_take_the_name_and_so_the_public_url_of_my_deployment()
+    {
+        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
+        using var _p = provider;
+        using var _u = user;
+        await using var _d = daemon;
+        using var other = await AnotherTrustedUserAsync(provider, daemon);
+        await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080");
+
+        var taken = await other.CtlAsync("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080", "--json");
+
+        await Assert.That(taken.ExitCode).IsEqualTo(1);
+        var error = JsonDocument.Parse(taken.StandardOutput).RootElement.GetProperty("error");
+        await Assert.That(error.GetProperty("code").GetString()).IsEqualTo("name_taken");
+        await Assert.That(error.GetProperty("message").GetString()).Contains("choose another --name");
+        var mine = JsonDocument.Parse(await user.CtlOkAsync("status", "--json")).RootElement.GetProperty("deployments");
+        await Assert.That(mine.GetArrayLength()).IsEqualTo(1);
+        await Assert.That(JsonDocument.Parse(await other.CtlOkAsync("status", "--json")).RootElement.GetProperty("deployments").GetArrayLength()).IsEqualTo(0);
     }
 
     [Test]
@@ -115,7 +134,7 @@ public class RefusalTests
         FrameCodec.Write(buffer, FrameType.RequestSignature, signature, ProtocolJsonContext.Default.RequestSignature);
         byte[] captured = buffer.WrittenSpan.ToArray();
 
-        await using var client = await RawClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
+        await using var client = await RawProviderClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
         var first = await client.ExchangeAsync(captured);
         await Assert.That(first.Type).IsEqualTo(FrameType.StatusResponse);
         var second = await client.ExchangeAsync(captured);
@@ -135,7 +154,7 @@ public class RefusalTests
         using var _u = user;
         await using var _d = daemon;
         using var identity = IdentityStore.Load(new PeerComputeHome(user.Home));
-        await using var client = await RawClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
+        await using var client = await RawProviderClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
 
         var answer = await client.ExchangeAsync(bytes);
         await Assert.That(answer.Type).IsEqualTo(FrameType.Error);
@@ -151,47 +170,18 @@ public class RefusalTests
         using var _u = user;
         await using var _d = daemon;
         using var identity = IdentityStore.Load(new PeerComputeHome(user.Home));
-        await using var client = await RawClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
+        await using var client = await RawProviderClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
         var frame = FrameCodec.Encode(FrameType.StatusRequest, new StatusRequest(RequestSigning.Now(), RequestSigning.NewNonce()), ProtocolJsonContext.Default.StatusRequest);
         var answer = await client.ExchangeAsync(frame, closeWrites: true);
         await Assert.That(answer.Json).Contains("\"code\":\"unsigned\"");
     }
 
-    /// <summary>A libp2p client in the test process that sends bytes as they are, as an attacker could.</summary>
-    private sealed class RawClient : IAsyncDisposable
+    /// <summary>A second user the provider trusts, who trusts the provider back.</summary>
+    private static async Task<PeerNode> AnotherTrustedUserAsync(PeerNode provider, ProviderProcess daemon)
     {
-        private readonly Libp2pHost _host;
-        private readonly Libp2pConnection _connection;
-
-        private RawClient(Libp2pHost host, Libp2pConnection connection)
-        {
-            _host = host;
-            _connection = connection;
-        }
-
-        public static async Task<RawClient> ConnectAsync(PeerIdentity identity, string address, string providerId)
-        {
-            var host = new Libp2pHost(identity);
-            var connection = await host.DialAsync(Multiaddr.Parse($"{address}/p2p/{providerId}"));
-            return new RawClient(host, connection);
-        }
-
-        public async Task<(FrameType Type, string Json)> ExchangeAsync(byte[] bytes, bool closeWrites = false)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await using var stream = await _connection.OpenStreamAsync(ProtocolIds.PeerCompute, timeout.Token);
-            await stream.Stream.WriteAsync(bytes, timeout.Token);
-            if (closeWrites)
-                await stream.Stream.CompleteWritesAsync(timeout.Token);
-            using var frame = await new FrameReader(stream.Stream).ReadAsync(timeout.Token)
-                ?? throw new InvalidOperationException("The provider closed the stream without an answer.");
-            return (frame.Type, global::System.Text.Encoding.UTF8.GetString(frame.Payload));
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _connection.DisposeAsync();
-            await _host.DisposeAsync();
-        }
+        var other = await PeerNode.CreateAsync("other");
+        await provider.TrustAsync(other, "lee");
+        await other.TrustAsync(provider, "maya", daemon.Address);
+        return other;
     }
 }

@@ -100,7 +100,7 @@ public class KeyAndTrustTests
                 buffer.Write(payload);
                 if (sign)
                     FrameCodec.Write(buffer, FrameType.RequestSignature, RequestSigning.Sign(identity, buffer.WrittenSpan), ProtocolJsonContext.Default.RequestSignature);
-                answers.Add(await client.ExchangeOrClosedAsync(buffer.WrittenSpan.ToArray()));
+                answers.Add((await client.ExchangeOrClosedAsync(buffer.WrittenSpan.ToArray()))?.ToString() ?? "closed");
             }
         }
 
@@ -164,41 +164,5 @@ public class KeyAndTrustTests
             Base58.Encode(seed),
             Convert.ToHexString(SHA256.HashData(seed))[..16], // not a form of the key, but nothing should print a digest of it either
         ];
-    }
-
-    /// <summary>A libp2p client that writes bytes as they are and reads one frame, or notes that the provider closed.</summary>
-    private sealed class RawProviderClient : IAsyncDisposable
-    {
-        private readonly Libp2pHost _host;
-        private readonly Libp2pConnection _connection;
-
-        private RawProviderClient(Libp2pHost host, Libp2pConnection connection)
-        {
-            _host = host;
-            _connection = connection;
-        }
-
-        public static async Task<RawProviderClient> ConnectAsync(PeerIdentity identity, string address, string providerId)
-        {
-            var host = new Libp2pHost(identity);
-            var connection = await host.DialAsync(Multiaddr.Parse($"{address}/p2p/{providerId}"));
-            return new RawProviderClient(host, connection);
-        }
-
-        public async Task<string> ExchangeOrClosedAsync(byte[] bytes)
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await using var stream = await _connection.OpenStreamAsync(ProtocolIds.PeerCompute, timeout.Token);
-            await stream.Stream.WriteAsync(bytes, timeout.Token);
-            await stream.Stream.CompleteWritesAsync(timeout.Token);
-            using var frame = await new FrameReader(stream.Stream).ReadAsync(timeout.Token);
-            return frame is { } f ? $"{f.Type} {Encoding.UTF8.GetString(f.Payload)}" : "closed";
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _connection.DisposeAsync();
-            await _host.DisposeAsync();
-        }
     }
 }

@@ -41,7 +41,17 @@ internal sealed class ProviderDaemon
             MaxDeploys = config.MaxDeploys,
         };
         await using var runtime = new ContainerRuntime(runtimeOptions, loggers.CreateLogger("runtime"));
-        var report = await StartRuntimeAsync(runtime, log, stop).ConfigureAwait(false);
+        ReconcileReport report;
+        try
+        {
+            report = await StartRuntimeAsync(runtime, log, stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Asked to stop while the engine was still away: an orderly stop, not a failure.
+            log.ZLogInformation($"stopped before the Docker engine answered");
+            return 0;
+        }
         log.ZLogInformation($"runtime ready: adopted {report.Adopted.Count}, vanished {report.Vanished.Count}, orphans {report.Orphans.Count} ({report.OrphansRemoved.Count} removed)");
         foreach (string problem in report.Problems)
             log.ZLogWarning($"reconcile: {problem}");

@@ -23,6 +23,20 @@ public class ProviderConfigTests
     }
 
     [Test]
+    public async Task Sigterm_while_waiting_for_the_docker_engine_is_an_orderly_stop()
+    {
+        using var provider = await PeerNode.CreateAsync("provider");
+        var env = new Dictionary<string, string?>(provider.Environment) { ["DOCKER_HOST"] = "unix:///nonexistent/peercompute-test-docker.sock" };
+        await using var daemon = TestProcess.Start(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0"], env);
+        await daemon.WaitForLineAsync(l => l.Contains("waiting for the Docker engine", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+
+        daemon.Signal(Posix.SIGTERM);
+
+        await Assert.That(await daemon.WaitForExitAsync(TimeSpan.FromSeconds(30))).IsEqualTo(0);
+        await Assert.That(daemon.Output).Contains("stopped before the Docker engine answered");
+    }
+
+    [Test]
     [Arguments("""{ "max-memory": "lots" }""", "Invalid max-memory")]
     [Arguments("""{ "max-deploys": 0 }""", "Invalid max-deploys")]
     [Arguments("""{ "no-such-option": 1 }""", "is not valid")]

@@ -171,7 +171,11 @@ public static class EgressRules
         range = default;
         text = text.Trim();
         int slash = text.IndexOf('/');
-        if (!IPAddress.TryParse(slash < 0 ? text : text[..slash], out var address) || address.ScopeId != 0)
+        string addressText = slash < 0 ? text : text[..slash];
+        if (!IPAddress.TryParse(addressText, out var address) || text.Contains('%'))
+            return false;
+        // IPAddress also takes inet_aton's short forms ("10.1.2" is 10.1.0.2): a range is written in full.
+        if (address.AddressFamily == AddressFamily.InterNetwork && addressText.Count(c => c == '.') != 3)
             return false;
         int max = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         int prefix = max;

@@ -58,19 +58,39 @@ public sealed class EgressFirewall
         bool changed = false;
         foreach (var family in new[] { IpFamily.V4, IpFamily.V6 })
         {
-            var saved = await TrySaveAsync(family, cancellationToken).ConfigureAwait(false);
-            if (saved is null)
-                continue;
-            if (EgressRules.IsCurrent(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved))
-                continue;
-            string script = EgressRules.ApplyScript(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved);
-            await RestoreAsync(family, script, cancellationToken).ConfigureAwait(false);
-            changed = true;
+            changed |= await WithRetryAsync(family, saved => EgressRules.IsCurrent(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved)
+                ? null
+                : EgressRules.ApplyScript(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved), cancellationToken).ConfigureAwait(false);
         }
         if (changed)
             _logger.LogInformation("Egress firewall for {Bridge} installed (chain {Chain}; allowed {Allowed}; DNS {Resolvers})",
                 Bridge, Chain, _options.AllowedRanges.Count == 0 ? "none" : string.Join(", ", _options.AllowedRanges.Select(EgressRules.Format)), string.Join(", ", resolvers));
         return changed;
+    }
+
+    /// <summary>
+    /// Reads the table, asks <paramref name="plan"/> for a batch (null: nothing to do) and applies it. Another process
+    /// (a second provider on this engine, the engine itself) may change the table in between, making a -D miss: then
+    /// read and plan again.
+    /// </summary>
+    private async Task<bool> WithRetryAsync(IpFamily family, Func<IReadOnlyList<string>, string?> plan, CancellationToken cancellationToken)
+    {
+        const int attempts = 3;
+        for (int attempt = 1; ; attempt++)
+        {
+            var saved = await TrySaveAsync(family, cancellationToken).ConfigureAwait(false);
+            if (saved is null || plan(saved) is not { } script)
+                return false;
+            try
+            {
+                await RestoreAsync(family, script, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (RuntimeException ex) when (attempt < attempts && ex.Code == RuntimeErrorCode.EgressUnavailable)
+            {
+                _logger.LogDebug("Egress firewall: {Reason}; reading the table again", ex.Message);
+            }
+        }
     }
 
     /// <summary>Removes the chain and every jump to it, in both families. Returns true when anything was there.</summary>
@@ -91,13 +111,7 @@ public sealed class EgressFirewall
     {
         bool removed = false;
         foreach (var family in new[] { IpFamily.V4, IpFamily.V6 })
-        {
-            var saved = await TrySaveAsync(family, cancellationToken).ConfigureAwait(false);
-            if (saved is null || EgressRules.RemoveScript(Chain, saved) is not { } script)
-                continue;
-            await RestoreAsync(family, script, cancellationToken).ConfigureAwait(false);
-            removed = true;
-        }
+            removed |= await WithRetryAsync(family, saved => EgressRules.RemoveScript(Chain, saved), cancellationToken).ConfigureAwait(false);
         return removed;
     }
 

@@ -131,6 +131,30 @@ public sealed class EgressTests
     }
 
     [Test]
+    public async Task Two_providers_ensuring_the_same_rules_at_once_neither_fail_nor_duplicate_jumps()
+    {
+        // No engine network needed: rules may name an interface that does not exist (yet).
+        string bridge = "pcenet" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
+        var options = new EgressOptions { DnsResolvers = [IPAddress.Parse("10.9.9.53")] };
+        var first = new EgressFirewall(bridge, options);
+        var second = new EgressFirewall(bridge, options);
+        try
+        {
+            // Separate objects, as two processes would be: no shared in-process lock.
+            await Task.WhenAll(Enumerable.Range(0, 6).Select(i => (i % 2 == 0 ? first : second).EnsureAsync()));
+            await first.EnsureAsync();
+            string v4 = await SaveAsync("iptables");
+            await Assert.That(v4.Split('\n').Count(l => l.EndsWith($"-j {first.Chain}", StringComparison.Ordinal))).IsEqualTo(2);
+            await Assert.That(await second.EnsureAsync()).IsFalse();
+        }
+        finally
+        {
+            await first.RemoveAsync();
+        }
+        await Assert.That(await SaveAsync("iptables")).DoesNotContain(first.Chain);
+    }
+
+    [Test]
     public async Task Without_permission_to_manage_iptables_deploys_are_refused_unless_egress_is_open()
     {
         // Root without CAP_NET_ADMIN: what an unprivileged daemon meets.

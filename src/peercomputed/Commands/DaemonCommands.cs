@@ -116,7 +116,11 @@ internal sealed class DaemonCommands
             throw new UsageException(ex.Message);
         }
         if (effective.EgressOpen)
-            throw new CliException("egress is open in the config: there are no rules to install (run 'peercomputed firewall remove' to take old ones away).");
+        {
+            // Not an error: a boot-time unit runs this whatever the setting.
+            Console.Out.WriteLine("egress is open in the config: no rules to install ('peercomputed firewall remove' takes old ones away)");
+            return;
+        }
         var firewall = new PeerCompute.Runtime.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, effective.Egress);
         bool changed = await RunFirewallAsync(() => firewall.EnsureAsync(cancellationToken)).ConfigureAwait(false);
         Console.Out.WriteLine(changed ? $"egress rules installed (chain {firewall.Chain})" : $"egress rules already in place (chain {firewall.Chain})");

@@ -50,6 +50,8 @@ public sealed class EgressTests
                     string text = string.Join('\n', lines);
                     return text.Contains("probes-done", StringComparison.Ordinal) ? text : null;
                 }, "the deployed probe to finish");
+                // Its published port still answers the provider: replies to connections made to a container pass.
+                await Assert.That(await Http.GetWhenReadyAsync(deployed.HostPort!.Value)).Contains("peercompute test page");
                 var inside = EgressLab.ParseProbe(logs);
                 await Assert.That(inside["internet"]).IsEqualTo(EgressLab.Reply("internet"));
                 foreach (string name in Blocked)

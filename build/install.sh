@@ -16,6 +16,7 @@
 #   --base-url URL     PEERCOMPUTE_BASE_URL     where the archives and SHA256SUMS are (a mirror, a local server)
 #   --archive FILE     PEERCOMPUTE_ARCHIVE      install this archive instead of downloading one
 #   --checksums FILE   PEERCOMPUTE_CHECKSUMS    SHA256SUMS for --archive (default: the one next to it)
+#   --uninstall                                 remove what an install put here (see uninstall() below)
 #
 # Only POSIX sh and common tools: uname, tar, gzip, sha256sum (or shasum, or openssl), curl or wget.
 # Everything runs inside main(), called on the last line, so a download cut short executes nothing.
@@ -38,6 +39,8 @@ Installs peerctl, peercomputed and gateway after checking the archive against SH
   --version vX.Y.Z   a given release instead of the latest
   --base-url URL     the folder holding peercompute-<rid>.tar.gz and SHA256SUMS (a mirror, a local server)
   --archive FILE     install this archive (no network); SHA256SUMS must be next to it, or --checksums FILE
+  --uninstall        stop and remove the services, the provider's containers and egress firewall rules, and the
+                     programs (from --bin-dir, else /usr/local/bin or ~/.local/bin); state folders are kept
 Environment: PEERCOMPUTE_INSTALL_DIR, PEERCOMPUTE_VERSION, PEERCOMPUTE_BASE_URL, PEERCOMPUTE_ARCHIVE,
 PEERCOMPUTE_CHECKSUMS.
 USAGE
@@ -112,12 +115,64 @@ install_file() {
   }
 }
 
+# Undo an install: services stopped and their units removed, the provider's containers removed (unmanaged, they
+# would run on without the provider's egress firewall), then the firewall rules, then the files. State
+# (/var/lib/peercompute, ~/.peercompute: identity, trust list) is kept and named.
+uninstall() {
+  if [ -z "$bin_dir" ]; then
+    for candidate in /usr/local/bin "${HOME:-/nonexistent}/.local/bin"; do
+      if [ -e "$candidate/peercomputed" ] || [ -e "$candidate/peerctl" ]; then bin_dir="$candidate"; break; fi
+    done
+  fi
+  if [ -z "$bin_dir" ] || [ ! -d "$bin_dir" ]; then
+    fail "no installed Peer Compute found in /usr/local/bin or ~/.local/bin: give --bin-dir DIR"
+  fi
+  share="$(dirname "$bin_dir")/share"
+  root=no
+  [ "$(id -u)" = 0 ] && root=yes
+
+  for service in peercomputed gateway; do
+    unit="${PEERCOMPUTE_SYSTEMD_DIR:-/etc/systemd/system}/$service.service"
+    [ -f "$unit" ] || continue
+    [ "$root" = yes ] || fail "$unit is installed: run the uninstall as root (sudo sh install.sh --uninstall)"
+    if has systemctl; then systemctl disable --now "$service" >/dev/null 2>&1 || true; fi
+    rm -f "$unit" && say "removed the $service service ($unit)"
+  done
+  if has systemctl && [ "$root" = yes ]; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
+
+  if has docker && docker info >/dev/null 2>&1; then
+    ids="$(docker ps -aq --filter label=io.peercompute.managed=true 2>/dev/null)"
+    if [ -n "$ids" ]; then
+      # shellcheck disable=SC2086 # one id per word
+      docker rm -f $ids >/dev/null && say "removed the provider's containers: $(echo $ids | wc -w)"
+    fi
+    docker network rm peercompute0 >/dev/null 2>&1 && say "removed the docker network peercompute0"
+  fi
+
+  if [ -x "$bin_dir/peercomputed" ]; then
+    if [ "$root" = yes ]; then
+      "$bin_dir/peercomputed" firewall remove || say "warning: the egress firewall rules could not be removed: see 'iptables -S | grep PEERCOMPUTE'"
+    else
+      say "not root: egress firewall rules (if any) stay; remove them with: sudo $bin_dir/peercomputed firewall remove"
+    fi
+  fi
+
+  for program in peerctl peercomputed gateway; do
+    rm -f "$bin_dir/$program" || fail "cannot remove $bin_dir/$program (run as root?)"
+  done
+  rm -f "$share/bash-completion/completions/peerctl"
+  rm -rf "$share/peercompute"
+  say "removed peerctl, peercomputed and gateway from $bin_dir"
+  say "kept (remove by hand if you want): /var/lib/peercompute, /var/lib/peercompute-gateway, ${HOME:-~}/.peercompute"
+}
+
 main() {
   bin_dir="${PEERCOMPUTE_INSTALL_DIR:-}"
   version="${PEERCOMPUTE_VERSION:-}"
   base_url="${PEERCOMPUTE_BASE_URL:-}"
   archive="${PEERCOMPUTE_ARCHIVE:-}"
   checksums="${PEERCOMPUTE_CHECKSUMS:-}"
+  remove=no
   while [ $# -gt 0 ]; do
     case "$1" in
       --bin-dir) [ $# -ge 2 ] || fail "--bin-dir needs a folder"; bin_dir="$2"; shift 2 ;;
@@ -125,10 +180,15 @@ main() {
       --base-url) [ $# -ge 2 ] || fail "--base-url needs a URL"; base_url="$2"; shift 2 ;;
       --archive) [ $# -ge 2 ] || fail "--archive needs a file"; archive="$2"; shift 2 ;;
       --checksums) [ $# -ge 2 ] || fail "--checksums needs a file"; checksums="$2"; shift 2 ;;
+      --uninstall) remove=yes; shift ;;
       -h | --help) usage; exit 0 ;;
       *) fail "unknown option '$1' (see --help)" ;;
     esac
   done
+  if [ "$remove" = yes ]; then
+    uninstall
+    return
+  fi
 
   detect_rid
   name="peercompute-$rid.tar.gz"

@@ -28,6 +28,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
     private readonly ImagePuller _images;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly EgressFirewall? _firewall;
     private readonly ConcurrentDictionary<string, Tracked> _deployments = new(StringComparer.Ordinal);
     private readonly Lock _claimLock = new();
     private readonly ConcurrentDictionary<string, DateTimeOffset> _orphansFirstSeen = new(StringComparer.Ordinal);
@@ -50,7 +51,15 @@ public sealed class ContainerRuntime : IAsyncDisposable
         _images = new ImagePuller(_docker, _calls);
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
+        if (_options.Egress is { Open: false } egress)
+            _firewall = new EgressFirewall(_options.NetworkName, egress, _logger);
     }
+
+    /// <summary>The egress firewall this runtime keeps installed; null when it manages none (no options, or open egress).</summary>
+    public EgressFirewall? Firewall => _firewall;
+
+    /// <summary>Why the egress firewall could not be installed the last time it was checked; null when it is in place (or not managed).</summary>
+    public string? EgressProblem { get; private set; }
 
     public RuntimeOptions Options => _options;
 
@@ -92,6 +101,9 @@ public sealed class ContainerRuntime : IAsyncDisposable
                 _recordsLoaded = true;
             }
             await EnsureNetworkAsync(cancellationToken).ConfigureAwait(false);
+            // A failure does not stop the start (owners can still stop and read what runs); deploys are refused until it is fixed.
+            if (await TryEnsureEgressAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
+                problems.Add(egressProblem);
             var report = await ReconcileCoreAsync(removeOrphans: false, problems, cancellationToken).ConfigureAwait(false);
             _started = true;
             return report;
@@ -106,10 +118,33 @@ public sealed class ContainerRuntime : IAsyncDisposable
     /// The same pass as on start, plus removal of labelled containers that have no record and were first
     /// seen at least <see cref="RuntimeOptions.OrphanGracePeriod"/> ago. The daemon calls this periodically.
     /// </summary>
-    public Task<ReconcileReport> ReconcileAsync(CancellationToken cancellationToken = default)
+    public async Task<ReconcileReport> ReconcileAsync(CancellationToken cancellationToken = default)
     {
         EnsureStarted();
-        return ReconcileCoreAsync(removeOrphans: true, [], cancellationToken);
+        var problems = new List<string>();
+        // An engine restart may have re-created DOCKER-USER; a resolver change (DHCP) moves the DNS exception.
+        if (await TryEnsureEgressAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
+            problems.Add(egressProblem);
+        return await ReconcileCoreAsync(removeOrphans: true, problems, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Installs or repairs the egress rules; returns the reason when they cannot be (and remembers it for deploys).</summary>
+    private async Task<string?> TryEnsureEgressAsync(CancellationToken cancellationToken)
+    {
+        if (_firewall is null)
+            return null;
+        try
+        {
+            await _firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
+            EgressProblem = null;
+            return null;
+        }
+        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
+        {
+            EgressProblem = ex.Message;
+            _logger.LogError("Deploys are refused: {Reason}", ex.Message);
+            return ex.Message;
+        }
     }
 
     /// <summary>
@@ -121,6 +156,20 @@ public sealed class ContainerRuntime : IAsyncDisposable
         EnsureStarted();
         ValidateOwner(owner);
         ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
+        // Fail closed: no container starts unless its egress rules are in place right now.
+        if (_firewall is not null)
+        {
+            try
+            {
+                await _firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
+                EgressProblem = null;
+            }
+            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
+            {
+                EgressProblem = ex.Message;
+                throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"deploy refused: {ex.Message}", ex);
+            }
+        }
 
         string id = ContainerNaming.NewDeploymentId();
         var now = _time.GetUtcNow();

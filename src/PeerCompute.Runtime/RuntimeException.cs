@@ -25,6 +25,8 @@ public enum RuntimeErrorCode
     NotStarted,
     /// <summary>Another process holds the provider state folder.</summary>
     StateLocked,
+    /// <summary>The egress firewall cannot be installed (no permission, no iptables): deploys are refused until it is.</summary>
+    EgressUnavailable,
 }
 
 /// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>

@@ -40,6 +40,13 @@ public sealed record RuntimeOptions
     /// <summary>The project's own bridge network (inter-container communication off). At most 15 characters so it can name the bridge.</summary>
     public string NetworkName { get; init; } = "peercompute0";
 
+    /// <summary>
+    /// Egress filtering of the network (see <see cref="EgressOptions"/>). Null: the runtime manages no firewall
+    /// (an embedder's or a test's choice); the provider daemon always sets it. When set and not open, a deploy
+    /// is refused while the rules cannot be installed.
+    /// </summary>
+    public EgressOptions? Egress { get; init; }
+
     // Spec bounds.
     public int MaxEnvironmentVariables { get; init; } = 128;
     public int MaxEnvironmentBytes { get; init; } = 32 * 1024;

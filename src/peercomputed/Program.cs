@@ -5,8 +5,11 @@ using PeerCompute.Daemon.Commands;
 var commands = new Dictionary<string, int>
 {
     ["id"] = 0,
+    ["firewall show"] = 0,
+    ["firewall apply"] = 0,
+    ["firewall remove"] = 0,
 };
-if (CliApp.Prepare(ref args, "peercomputed", "the Peer Compute provider daemon: runs trusted peers' containers.", commands, "--listen") is { } exit)
+if (CliApp.Prepare(ref args, "peercomputed", "the Peer Compute provider daemon: runs trusted peers' containers.", commands, "--listen", "--allow-egress") is { } exit)
     return exit;
 
 var app = ConsoleApp.Create();

@@ -23,6 +23,8 @@ internal sealed class DaemonCommands
     /// <param name="gatewayCa">PEM file of the CA that signed the gateway's certificate (default: system roots).</param>
     /// <param name="gatewayPin">SHA-256 of the gateway certificate, hex, instead of CA checks.</param>
     /// <param name="noMdns">Do not announce this provider on the local network.</param>
+    /// <param name="egress">filtered (default: containers reach the internet, not this host, private, link-local or metadata addresses) or open (no filtering).</param>
+    /// <param name="allowEgress">A range containers may reach although filtered, e.g. 192.168.1.20/32; repeat for several.</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
     /// <param name="logFormat">text (one line per event) or json.</param>
     [Command("")]
@@ -36,6 +38,8 @@ internal sealed class DaemonCommands
         string? gatewayCa = null,
         string? gatewayPin = null,
         bool noMdns = false,
+        string? egress = null,
+        RepeatedOption? allowEgress = null,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -46,7 +50,8 @@ internal sealed class DaemonCommands
         {
             string path = config ?? Path.Combine(home.Path, ProviderConfig.FileName);
             effective = ProviderConfig.Load(path, required: config is not null).Apply(new ProviderConfigFile(
-                port, listen?.Values, maxCpu, maxMemory, maxDeploys, gateway, gatewayCa, gatewayPin, noMdns ? true : null, logFormat), "the command line");
+                port, listen?.Values, maxCpu, maxMemory, maxDeploys, gateway, gatewayCa, gatewayPin, noMdns ? true : null, logFormat,
+                egress, allowEgress?.Values), "the command line");
             foreach (string address in effective.Listen)
             {
                 if (!Core.Multiformats.Multiaddr.TryParse(address, out var parsed, out string? error) || !parsed.TryGetTcpTarget(out _, out _))
@@ -78,6 +83,69 @@ internal sealed class DaemonCommands
             {
                 throw new CliException($"{ex.Message}");
             }
+        }
+    }
+
+    /// <summary>Show the egress rules installed for the provider's network (iptables and ip6tables); needs root.</summary>
+    [Command("firewall show")]
+    public async Task FirewallShow(CancellationToken cancellationToken = default)
+    {
+        var firewall = new PeerCompute.Runtime.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, new PeerCompute.Runtime.EgressOptions());
+        var lines = await RunFirewallAsync(() => firewall.ShowAsync(cancellationToken)).ConfigureAwait(false);
+        if (lines.Count == 0)
+            Console.Out.WriteLine($"no egress rules installed (chain {firewall.Chain})");
+        foreach (string line in lines)
+            Console.Out.WriteLine(line);
+    }
+
+    /// <summary>
+    /// Install (or refresh) the egress rules from the config file's egress settings, as the daemon does at start; needs root.
+    /// </summary>
+    /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
+    [Command("firewall apply")]
+    public async Task FirewallApply(string? config = null, CancellationToken cancellationToken = default)
+    {
+        var home = PeerComputeHome.Resolve();
+        ProviderConfig effective;
+        try
+        {
+            effective = ProviderConfig.Load(config ?? Path.Combine(home.Path, ProviderConfig.FileName), required: config is not null);
+        }
+        catch (ConfigException ex)
+        {
+            throw new UsageException(ex.Message);
+        }
+        if (effective.EgressOpen)
+        {
+            // Not an error: a boot-time unit runs this whatever the setting.
+            Console.Out.WriteLine("egress is open in the config: no rules to install ('peercomputed firewall remove' takes old ones away)");
+            return;
+        }
+        var firewall = new PeerCompute.Runtime.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, effective.Egress);
+        bool changed = await RunFirewallAsync(() => firewall.EnsureAsync(cancellationToken)).ConfigureAwait(false);
+        Console.Out.WriteLine(changed ? $"egress rules installed (chain {firewall.Chain})" : $"egress rules already in place (chain {firewall.Chain})");
+    }
+
+    /// <summary>
+    /// Remove the egress rules (uninstall). A running peercomputed puts them back within a minute: stop it first.
+    /// </summary>
+    [Command("firewall remove")]
+    public async Task FirewallRemove(CancellationToken cancellationToken = default)
+    {
+        var firewall = new PeerCompute.Runtime.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, new PeerCompute.Runtime.EgressOptions());
+        bool removed = await RunFirewallAsync(() => firewall.RemoveAsync(cancellationToken)).ConfigureAwait(false);
+        Console.Out.WriteLine(removed ? $"egress rules removed (chain {firewall.Chain})" : "no egress rules were installed");
+    }
+
+    private static async Task<T> RunFirewallAsync<T>(Func<Task<T>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (PeerCompute.Runtime.RuntimeException ex)
+        {
+            throw new CliException(ex.Message);
         }
     }
 

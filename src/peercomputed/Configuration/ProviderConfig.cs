@@ -27,6 +27,13 @@ internal sealed record ProviderConfig
     public string? GatewayPin { get; init; }
     public bool NoMdns { get; init; }
     public string LogFormat { get; init; } = "text";
+    /// <summary>Containers may reach everything (--egress open) instead of only non-private destinations.</summary>
+    public bool EgressOpen { get; init; }
+    /// <summary>Ranges opened again although blocked by default (--allow-egress CIDR).</summary>
+    public IReadOnlyList<System.Net.IPNetwork> AllowEgress { get; init; } = [];
+
+    /// <summary>The runtime's egress settings for this configuration.</summary>
+    public PeerCompute.Runtime.EgressOptions Egress => new() { Open = EgressOpen, AllowedRanges = AllowEgress };
 
     /// <summary>The listen multiaddrs in effect: --listen, else all interfaces on --port.</summary>
     public IReadOnlyList<string> EffectiveListen =>
@@ -73,6 +80,15 @@ internal sealed record ProviderConfig
             c = c with { GatewayPin = pin };
         if (file.NoMdns is { } noMdns)
             c = c with { NoMdns = noMdns };
+        if (file.Egress is { } egress)
+            c = c with { EgressOpen = egress switch { "open" => true, "filtered" => false, _ => throw Bad(source, "egress", egress, "expected filtered or open") } };
+        if (file.AllowEgress is { } allow)
+        {
+            var ranges = new List<System.Net.IPNetwork>();
+            foreach (string text in allow)
+                ranges.Add(PeerCompute.Runtime.EgressRules.TryParseRange(text, out var range) ? range : throw Bad(source, "allow-egress", text, "expected a CIDR range such as 192.168.1.0/24, or one address"));
+            c = c with { AllowEgress = ranges };
+        }
         if (file.LogFormat is { } format)
             c = c with { LogFormat = format is "text" or "json" ? format : throw Bad(source, "log-format", format) };
         return c;
@@ -87,8 +103,8 @@ internal sealed record ProviderConfig
         return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int m) && m > 0 ? m : null;
     }
 
-    private static ConfigException Bad(string source, string key, string value) =>
-        new($"Invalid {key} '{value}' in {source}.");
+    private static ConfigException Bad(string source, string key, string value, string? hint = null) =>
+        new($"Invalid {key} '{value}' in {source}{(hint is null ? "" : $" ({hint})")}.");
 }
 
 internal sealed class ConfigException(string message) : Exception(message);
@@ -104,7 +120,9 @@ internal sealed record ProviderConfigFile(
     string? GatewayCa = null,
     string? GatewayPin = null,
     bool? NoMdns = null,
-    string? LogFormat = null);
+    string? LogFormat = null,
+    string? Egress = null,
+    IReadOnlyList<string>? AllowEgress = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

@@ -39,7 +39,12 @@ internal sealed class ProviderDaemon
             MaxCpuMillicores = config.MaxCpuMillicores,
             MaxMemoryBytes = config.MaxMemoryBytes,
             MaxDeploys = config.MaxDeploys,
+            Egress = config.Egress,
         };
+        if (config.EgressOpen)
+            log.ZLogWarning($"egress: open (--egress open): containers can reach this host, the local network and cloud metadata addresses");
+        else
+            log.ZLogInformation($"egress: filtered: containers reach the internet but not this host, private, shared or link-local ranges; allowed again: {(config.AllowEgress.Count == 0 ? "none" : string.Join(", ", config.AllowEgress.Select(EgressRules.Format)))}");
         await using var runtime = new ContainerRuntime(runtimeOptions, loggers.CreateLogger("runtime"));
         ReconcileReport report;
         try
@@ -53,8 +58,10 @@ internal sealed class ProviderDaemon
             return 0;
         }
         log.ZLogInformation($"runtime ready: adopted {report.Adopted.Count}, vanished {report.Vanished.Count}, orphans {report.Orphans.Count} ({report.OrphansRemoved.Count} removed)");
-        foreach (string problem in report.Problems)
+        foreach (string problem in report.Problems.Where(p => p != runtime.EgressProblem))
             log.ZLogWarning($"reconcile: {problem}");
+        if (runtime.EgressProblem is { } egressProblem)
+            log.ZLogError($"deploys are refused until the egress firewall is in place: {egressProblem}. Run peercomputed as root or with CAP_NET_ADMIN (the systemd unit grants it), or start it with --egress open to run containers without egress filtering.");
 
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));

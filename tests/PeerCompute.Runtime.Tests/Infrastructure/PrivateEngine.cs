@@ -14,7 +14,13 @@ internal sealed class PrivateEngine : IAsyncDisposable
     private readonly string _folder;
     private Process? _dockerd;
 
-    private PrivateEngine(string folder) => _folder = folder;
+    private readonly string? _namespace;
+
+    private PrivateEngine(string folder, string? netns)
+    {
+        _folder = folder;
+        _namespace = netns;
+    }
 
     public string Socket => Path.Combine(_folder, "docker.sock");
     public string Endpoint => "unix://" + Socket;
@@ -26,15 +32,20 @@ internal sealed class PrivateEngine : IAsyncDisposable
     /// <summary>The engine's default bridge, made by the test instead of docker0.</summary>
     private string DefaultBridge => "pcb" + Path.GetFileName(_folder)[^8..];
 
-    public static async Task<PrivateEngine> StartAsync()
+    /// <summary>
+    /// Starts the engine; with <paramref name="netns"/> (a namespace the test made) it runs inside it with iptables
+    /// on, managing that namespace's own tables and docker0 instead of the host's.
+    /// </summary>
+    public static async Task<PrivateEngine> StartAsync(string? netns = null)
     {
         await TestEngine.EnsureReadyAsync();
         // Short path: unix socket paths are limited to 108 bytes.
-        var engine = new PrivateEngine(Path.Combine("/tmp", "pcd-" + Guid.NewGuid().ToString("N")[..8]));
+        var engine = new PrivateEngine(Path.Combine("/tmp", "pcd-" + Guid.NewGuid().ToString("N")[..8]), netns);
         Directory.CreateDirectory(engine._folder);
         try
         {
-            (await Cli.RunAsync("ip", ["link", "add", "name", engine.DefaultBridge, "type", "bridge"])).EnsureSuccess("creating the private engine's bridge");
+            if (netns is null)
+                (await Cli.RunAsync("ip", ["link", "add", "name", engine.DefaultBridge, "type", "bridge"])).EnsureSuccess("creating the private engine's bridge");
             await engine.StartDockerdAsync();
             // The private engine has no images: hand it the test image without any registry.
             var load = await Cli.RunAsync("bash", ["-c", $"docker save {TestEngine.BusyboxImage} | docker -H {engine.Endpoint} load"], TimeSpan.FromMinutes(2));
@@ -50,17 +61,21 @@ internal sealed class PrivateEngine : IAsyncDisposable
 
     public async Task StartDockerdAsync()
     {
-        var info = new ProcessStartInfo("dockerd")
+        // In a namespace, nsenter execs dockerd in place (signals reach it); not `ip netns exec`, whose fresh /sys hides the cgroups.
+        var info = new ProcessStartInfo(_namespace is null ? "dockerd" : "nsenter")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string argument in new[]
-        {
+        string[] arguments = _namespace is null
+            ? ["dockerd", "--bridge", DefaultBridge, "--iptables=false", "--ip6tables=false"]
+            : [$"--net=/run/netns/{_namespace}", "dockerd", "--iptables=true", "--ip6tables=false"];
+        foreach (string argument in arguments.Skip(_namespace is null ? 1 : 0).Concat(
+        [
             "-H", Endpoint, "--data-root", Path.Combine(_folder, "data"), "--exec-root", Path.Combine(_folder, "exec"),
-            "--pidfile", Path.Combine(_folder, "docker.pid"), "--bridge", DefaultBridge, "--iptables=false", "--ip6tables=false",
-        })
+            "--pidfile", Path.Combine(_folder, "docker.pid"),
+        ]))
         {
             info.ArgumentList.Add(argument);
         }
@@ -105,7 +120,8 @@ internal sealed class PrivateEngine : IAsyncDisposable
             await DockerAsync("network", "prune", "-f");
             await StopDockerdAsync();
         }
-        await Cli.RunAsync("ip", ["link", "delete", DefaultBridge]);
+        if (_namespace is null)
+            await Cli.RunAsync("ip", ["link", "delete", DefaultBridge]);
         try
         {
             Directory.Delete(_folder, recursive: true);

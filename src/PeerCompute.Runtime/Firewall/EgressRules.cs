@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>IPv4 (iptables) or IPv6 (ip6tables).</summary>
+public enum IpFamily
+{
+    V4,
+    V6,
+}
+
+/// <summary>
+/// The egress rules as pure functions: what to install given what the table holds now (the output of
+/// <c>iptables -S</c>), what to remove, and whether what is installed is what we want. Scripts are
+/// <c>iptables-restore --noflush</c> batches, so each change is one atomic transaction.
+/// </summary>
+/// <remarks>
+/// One chain holds the policy. It is jumped to, as the first rule, from <c>DOCKER-USER</c> (traffic the
+/// host forwards from the bridge; the engine evaluates that chain before its own accepts and never
+/// flushes it) and from <c>INPUT</c> (traffic from the bridge to the host's own addresses). Order in the
+/// chain: replies to connections made to the container; allowed ranges; DNS to the resolvers the
+/// engine forwards to; then reject the host's own addresses and the blocked ranges; the rest returns
+/// to the engine's rules (the internet stays reachable).
+/// </remarks>
+public static class EgressRules
+{
+    public const string DefaultChain = "PEERCOMPUTE-EGRESS";
+    public const string ForwardHook = "DOCKER-USER";
+    public const string InputHook = "INPUT";
+
+    /// <summary>Private, shared (CGNAT), link-local (cloud metadata), loopback and "this network" ranges.</summary>
+    public static IReadOnlyList<IPNetwork> BlockedV4 { get; } =
+    [
+        IPNetwork.Parse("0.0.0.0/8"),
+        IPNetwork.Parse("10.0.0.0/8"),
+        IPNetwork.Parse("100.64.0.0/10"),
+        IPNetwork.Parse("127.0.0.0/8"),
+        IPNetwork.Parse("169.254.0.0/16"),
+        IPNetwork.Parse("172.16.0.0/12"),
+        IPNetwork.Parse("192.168.0.0/16"),
+    ];
+
+    /// <summary>Unique local, link-local and loopback.</summary>
+    public static IReadOnlyList<IPNetwork> BlockedV6 { get; } =
+    [
+        IPNetwork.Parse("::1/128"),
+        IPNetwork.Parse("fc00::/7"),
+        IPNetwork.Parse("fe80::/10"),
+    ];
+
+    /// <summary>The chain's rules in <c>iptables -S</c> form (so they compare with what is installed).</summary>
+    public static IReadOnlyList<string> ChainRules(IpFamily family, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers)
+    {
+        var addressFamily = family == IpFamily.V4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
+        string reject = family == IpFamily.V4 ? "-j REJECT --reject-with icmp-admin-prohibited" : "-j REJECT --reject-with icmp6-adm-prohibited";
+        var rules = new List<string>
+        {
+            $"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
+        };
+        foreach (var range in allowed.Where(r => r.BaseAddress.AddressFamily == addressFamily).Distinct())
+            rules.Add($"-A {chain} -d {Format(range)} -j RETURN");
+        foreach (var resolver in resolvers.Where(r => r.AddressFamily == addressFamily).Distinct())
+        {
+            string host = Format(new IPNetwork(resolver, family == IpFamily.V4 ? 32 : 128));
+            rules.Add($"-A {chain} -d {host} -p udp -m udp --dport 53 -j RETURN");
+            rules.Add($"-A {chain} -d {host} -p tcp -m tcp --dport 53 -j RETURN");
+        }
+        // The host's own addresses, whatever they are now (LOCAL is looked up per packet).
+        rules.Add($"-A {chain} -m addrtype --dst-type LOCAL {reject}");
+        foreach (var range in family == IpFamily.V4 ? BlockedV4 : BlockedV6)
+            rules.Add($"-A {chain} -d {Format(range)} {reject}");
+        // Broadcast and multicast have no business leaving a container (and REJECT never answers them); IPv6 has no broadcast.
+        if (family == IpFamily.V4)
+            rules.Add($"-A {chain} -m addrtype --dst-type BROADCAST -j DROP");
+        rules.Add($"-A {chain} -m addrtype --dst-type MULTICAST -j DROP");
+        return rules;
+    }
+
+    /// <summary>The jump rule, in <c>iptables -S</c> form without its <c>-A HOOK</c> prefix.</summary>
+    public static string JumpSpec(string bridge, string chain) => $"-i {bridge} -j {chain}";
+
+    /// <summary>
+    /// Where traffic forwarded from the bridge is caught: <c>DOCKER-USER</c>, except for IPv6 when the engine
+    /// does not manage ip6tables (no such chain), where nothing of the engine's precedes us in FORWARD.
+    /// </summary>
+    public static string ForwardHookFor(IpFamily family, IReadOnlyList<string> saved)
+        => family == IpFamily.V6 && !HasChain(saved, ForwardHook) ? "FORWARD" : ForwardHook;
+
+    /// <summary>
+    /// The batch that (re)installs the chain and puts its two jumps first, removing older copies of the jumps.
+    /// Never declares (and so never flushes) a chain it does not own.
+    /// </summary>
+    public static string ApplyScript(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
+    {
+        var script = new StringBuilder("*filter\n");
+        // Declaring our own chain creates it, or (with --noflush) empties it, in the same transaction as the refill.
+        script.Append(':').Append(chain).Append(" - [0:0]\n");
+        string forwardHook = ForwardHookFor(family, saved);
+        if (forwardHook == ForwardHook && !HasChain(saved, ForwardHook))
+            script.Append(':').Append(ForwardHook).Append(" - [0:0]\n"); // the engine is not up yet; it keeps a chain it finds
+        foreach (string rule in ChainRules(family, chain, allowed, resolvers))
+            script.Append(rule).Append('\n');
+        foreach (string jump in Jumps(saved, chain))
+            script.Append("-D ").Append(jump).Append('\n');
+        script.Append("-I ").Append(forwardHook).Append(" 1 ").Append(JumpSpec(bridge, chain)).Append('\n');
+        script.Append("-I ").Append(InputHook).Append(" 1 ").Append(JumpSpec(bridge, chain)).Append('\n');
+        script.Append("COMMIT\n");
+        return script.ToString();
+    }
+
+    /// <summary>The batch that removes every jump to the chain and the chain itself; null when nothing of ours is installed.</summary>
+    public static string? RemoveScript(string chain, IReadOnlyList<string> saved)
+    {
+        var jumps = Jumps(saved, chain);
+        bool hasChain = HasChain(saved, chain);
+        if (jumps.Count == 0 && !hasChain)
+            return null;
+        var script = new StringBuilder("*filter\n");
+        foreach (string jump in jumps)
+            script.Append("-D ").Append(jump).Append('\n');
+        if (hasChain)
+        {
+            script.Append("-F ").Append(chain).Append('\n');
+            script.Append("-X ").Append(chain).Append('\n');
+        }
+        script.Append("COMMIT\n");
+        return script.ToString();
+    }
+
+    /// <summary>True when the chain holds exactly the wanted rules and both jumps come first in their hooks.</summary>
+    public static bool IsCurrent(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
+    {
+        if (!HasChain(saved, chain))
+            return false;
+        var installed = saved.Where(l => l.StartsWith($"-A {chain} ", StringComparison.Ordinal)).Select(Normalize);
+        if (!installed.SequenceEqual(ChainRules(family, chain, allowed, resolvers).Select(Normalize), StringComparer.Ordinal))
+            return false;
+        string jump = JumpSpec(bridge, chain);
+        return FirstRule(saved, ForwardHookFor(family, saved)) == jump && FirstRule(saved, InputHook) == jump
+            && Jumps(saved, chain).Count == 2;
+    }
+
+    /// <summary>Every rule that jumps to the chain, as "HOOK spec" (ready to follow -D).</summary>
+    public static IReadOnlyList<string> Jumps(IReadOnlyList<string> saved, string chain)
+    {
+        var jumps = new List<string>();
+        foreach (string line in saved)
+        {
+            if (!line.StartsWith("-A ", StringComparison.Ordinal))
+                continue;
+            string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            int j = Array.IndexOf(words, "-j");
+            if (j > 0 && j + 1 < words.Length && words[j + 1] == chain && words[1] != chain)
+                jumps.Add(string.Join(' ', words.Skip(1)));
+        }
+        return jumps;
+    }
+
+    public static bool HasChain(IReadOnlyList<string> saved, string chain)
+        => saved.Any(l => l == $"-N {chain}" || l.StartsWith($"-P {chain} ", StringComparison.Ordinal));
+
+    /// <summary>
+    /// A CIDR range (<c>10.1.0.0/16</c>, <c>fd00::/8</c>) or one address. Host bits are cleared, so
+    /// <c>192.168.1.7/24</c> means the whole /24 (as iptables would read it).
+    /// </summary>
+    public static bool TryParseRange(string text, out IPNetwork range)
+    {
+        range = default;
+        text = text.Trim();
+        int slash = text.IndexOf('/');
+        string addressText = slash < 0 ? text : text[..slash];
+        if (!IPAddress.TryParse(addressText, out var address) || text.Contains('%'))
+            return false;
+        // IPAddress also takes inet_aton's short forms ("10.1.2" is 10.1.0.2): a range is written in full.
+        if (address.AddressFamily == AddressFamily.InterNetwork && addressText.Count(c => c == '.') != 3)
+            return false;
+        int max = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        int prefix = max;
+        if (slash >= 0 && (!int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > max))
+            return false;
+        byte[] bytes = address.GetAddressBytes();
+        for (int bit = prefix; bit < bytes.Length * 8; bit++)
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        range = new IPNetwork(new IPAddress(bytes), prefix);
+        return true;
+    }
+
+    /// <summary>The non-loopback <c>nameserver</c> lines of a resolv.conf (loopback ones are reached by the engine from the host, not through the bridge).</summary>
+    public static IReadOnlyList<IPAddress> ParseResolvConf(string text)
+    {
+        var servers = new List<IPAddress>();
+        foreach (string raw in text.Split('\n'))
+        {
+            string line = raw.Trim();
+            if (!line.StartsWith("nameserver", StringComparison.Ordinal))
+                continue;
+            string[] words = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (words.Length >= 2 && words[0] == "nameserver" && IPAddress.TryParse(words[1].Split('%')[0], out var address) && !IPAddress.IsLoopback(address))
+                servers.Add(address);
+        }
+        return servers;
+    }
+
+    /// <summary>iptables' own spelling: the address, a slash and the prefix (/32 and /128 included).</summary>
+    public static string Format(IPNetwork range) => $"{range.BaseAddress}/{range.PrefixLength.ToString(CultureInfo.InvariantCulture)}";
+
+    private static string? FirstRule(IReadOnlyList<string> saved, string hook)
+    {
+        string prefix = $"-A {hook} ";
+        string? first = saved.FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        return first is null ? null : Normalize(first[prefix.Length..]);
+    }
+
+    private static string Normalize(string rule) => string.Join(' ', rule.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+}

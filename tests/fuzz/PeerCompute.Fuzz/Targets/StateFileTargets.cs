@@ -126,7 +126,6 @@ public sealed class DeploymentRecordTarget : FuzzTarget
             Check(r.Id == "fuzz" && r.Owner is not null && r.SpecHash is not null && r.Spec is not null, "a loaded record lacks a required field");
             var spec = r.Spec!;
             Check(spec.Name is not null && spec.Image is not null && spec.Environment is not null, "a loaded spec lacks a required field");
-            Check(spec.Environment!.All(kv => kv.Value is not null) && (spec.Command?.All(c => c is not null) ?? true), "a loaded spec holds a null string");
             // What the runtime reads off a record when it starts.
             _ = r.HoldsCapacity ? spec.CpuMillicores + spec.MemoryBytes : 0;
             _ = r.ContainerName;

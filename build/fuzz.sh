@@ -6,6 +6,7 @@
 #   build/fuzz.sh --seconds 20                 # every target, 20 s each (what CI runs, through the Fuzz tests)
 #   build/fuzz.sh --seconds 20 frame yamux     # some targets
 #   build/fuzz.sh --list                       # the targets
+#   build/fuzz.sh --prepare                    # build and instrument only; later runs may then pass --no-build
 #   build/fuzz.sh --seconds 14400 --keep yamux # a long campaign: 4 hours; --keep resumes the previous findings
 #
 # Findings land in artifacts/fuzz/findings/<target>/default/{crashes,hangs}/. Exits non-zero and prints the paths
@@ -14,6 +15,8 @@
 #   dotnet artifacts/fuzz/bin/PeerCompute.Fuzz.dll replay <target> <file>
 # Needs afl++ (build/ci/setup.sh installs it) and the sharpfuzz dotnet tool (.config/dotnet-tools.json).
 set -uo pipefail
+# The whole script is one block, read before it runs, so editing it during a long campaign is safe.
+{
 cd "$(dirname "$0")/.."
 
 seconds=20
@@ -24,7 +27,9 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --list) list=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --prepare) prepare=1; shift ;;
+    --no-build) nobuild=1; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -34,19 +39,25 @@ bin="$out/bin"
 mkdir -p "$out"
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz is missing: apt-get install afl++ (or bash build/ci/setup.sh)"; exit 2; }
 
-# Build once, then copy to a fresh folder and instrument there (instrumenting twice breaks an assembly).
-echo "== building the fuzz harness"
-dotnet tool restore >/dev/null || { echo "dotnet tool restore failed"; exit 2; }
-dotnet build tests/fuzz/PeerCompute.Fuzz/PeerCompute.Fuzz.csproj -c Release --nologo -v quiet -o "$out/build" >"$out/build.log" 2>&1 \
-  || { cat "$out/build.log"; echo "build failed"; exit 2; }
-rm -rf "$bin" && cp -r "$out/build" "$bin"
-if [ "${list:-0}" = 1 ]; then dotnet "$bin/PeerCompute.Fuzz.dll" list; exit 0; fi
-echo "== instrumenting"
-for dll in PeerCompute.Core PeerCompute.Net PeerCompute.Tunnel PeerCompute.Runtime; do
-  dotnet tool run sharpfuzz "$bin/$dll.dll" >/dev/null || { echo "instrumenting $dll failed"; exit 2; }
-done
-# ProviderConfig is compiled into the harness: instrument its namespace only, not the harness itself.
-dotnet tool run sharpfuzz "$bin/PeerCompute.Fuzz.dll" PeerCompute.Daemon >/dev/null || { echo "instrumenting the harness failed"; exit 2; }
+if [ "${nobuild:-0}" = 1 ] && [ -f "$bin/.instrumented" ]; then
+  : # reuse the instrumented harness of an earlier --prepare
+else
+  # Build once, then copy to a fresh folder and instrument there (instrumenting twice breaks an assembly).
+  echo "== building the fuzz harness"
+  dotnet tool restore >/dev/null || { echo "dotnet tool restore failed"; exit 2; }
+  dotnet build tests/fuzz/PeerCompute.Fuzz/PeerCompute.Fuzz.csproj -c Release --nologo -v quiet -o "$out/build" >"$out/build.log" 2>&1 \
+    || { cat "$out/build.log"; echo "build failed"; exit 2; }
+  rm -rf "$bin" && cp -r "$out/build" "$bin"
+  if [ "${list:-0}" = 1 ]; then dotnet "$bin/PeerCompute.Fuzz.dll" list; exit 0; fi
+  echo "== instrumenting"
+  for dll in PeerCompute.Core PeerCompute.Net PeerCompute.Tunnel PeerCompute.Runtime; do
+    dotnet tool run sharpfuzz "$bin/$dll.dll" >/dev/null || { echo "instrumenting $dll failed"; exit 2; }
+  done
+  # ProviderConfig is compiled into the harness: instrument its namespace only, not the harness itself.
+  dotnet tool run sharpfuzz "$bin/PeerCompute.Fuzz.dll" PeerCompute.Daemon >/dev/null || { echo "instrumenting the harness failed"; exit 2; }
+  touch "$bin/.instrumented"
+fi
+[ "${prepare:-0}" = 1 ] && exit 0
 
 [ ${#targets[@]} -eq 0 ] && mapfile -t targets < <(dotnet "$bin/PeerCompute.Fuzz.dll" list | awk '{print $1}')
 
@@ -88,3 +99,4 @@ for t in "${targets[@]}"; do
   fi
 done
 exit $status
+}

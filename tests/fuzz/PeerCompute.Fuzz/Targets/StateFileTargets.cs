@@ -65,8 +65,9 @@ public sealed class TrustStoreTarget : FuzzTarget
             Check(p!.Addrs is not null, $"entry {p.PeerId} has no address list");
             _ = store.Find(p.Name ?? p.PeerId);
             _ = store.IsTrusted(PeerId.Parse(p.PeerId));
+            // peerctl dials these with Multiaddr.Parse: an accepted list holds only addresses that parse.
             foreach (string a in p.Addrs!)
-                _ = PeerCompute.Core.Multiformats.Multiaddr.TryParse(a, out _, out _);
+                Check(PeerCompute.Core.Multiformats.Multiaddr.TryParse(a, out _, out _), $"entry {p.PeerId} holds an invalid address '{a}'");
         }
         Await(async ct =>
         {

@@ -51,3 +51,16 @@ public sealed class ReplayTests
         await Assert.That(missing).IsEmpty();
     }
 }
+
+public sealed class SeedTests
+{
+    [Test]
+    public async Task The_noise_vector_seeds_complete_a_real_handshake_in_both_roles()
+    {
+        var target = new Targets.NoiseHandshakeTarget();
+        long before = Targets.NoiseHandshakeTarget.CompletedHandshakes;
+        foreach (var (name, bytes) in target.Seeds().Where(s => s.Name is "responder-msg1-msg3" or "responder-chunked" or "initiator-msg2"))
+            target.Run(bytes);
+        await Assert.That(Targets.NoiseHandshakeTarget.CompletedHandshakes - before).IsEqualTo(3);
+    }
+}

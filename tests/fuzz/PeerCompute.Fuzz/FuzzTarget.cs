@@ -76,6 +76,8 @@ public static class FuzzTargets
         new Targets.DeploymentRecordTarget(),
         new Targets.ProviderConfigTarget(),
         new Targets.GatewayBindingsTarget(),
+        new Targets.IdentifyTarget(),
+        new Targets.HostnameTarget(),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

@@ -79,6 +79,11 @@ public sealed class NoiseHandshakeTarget : FuzzTarget
     private static readonly PeerIdentity Initiator = PeerIdentity.FromSeed(NoiseVectors.InitiatorIdentitySeed);
     private static readonly PeerIdentity Responder = PeerIdentity.FromSeed(NoiseVectors.ResponderIdentitySeed);
 
+    private static long s_completed;
+
+    /// <summary>Handshakes that finished (the vector seeds must, or the target never reaches the payload).</summary>
+    public static long CompletedHandshakes => Interlocked.Read(ref s_completed);
+
     public override string Name => "noise-handshake";
     public override string Description => "NoiseSecurity handshake (message lengths, XX messages, payloads), both roles";
 
@@ -96,6 +101,7 @@ public sealed class NoiseHandshakeTarget : FuzzTarget
             var expected = initiator ? Responder.PeerId : Initiator.PeerId;
             // Only a peer holding the vector keys can finish; it must be the one they name.
             Check(connection.RemotePeer == expected, $"handshake completed with an unexpected peer {connection.RemotePeer}");
+            Interlocked.Increment(ref s_completed);
         }
         catch (Libp2pProtocolException)
         {

@@ -230,16 +230,16 @@ public sealed class GatewayBindingsTarget : FuzzTarget
             return;
         }
         _ = bindings.Count;
-        _ = bindings.OwnerOf("abcdefghijklmnop");
-        _ = bindings.WasServed("abcdefghijklmnop", "web-abcdefghijklmnop");
+        _ = bindings.OwnerOf("abcdefghijkl");
+        _ = bindings.WasServed("abcdefghijkl", "web-abcdefghijkl");
     }
 
     public override IEnumerable<(string, byte[])> Seeds()
     {
         yield return ("one", """
-            {"version":1,"tags":{"abcdefghijklmnop":{"peerId":"12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq","routes":["web-abcdefghijklmnop"],"firstSeen":"2024-01-01T00:00:00Z","lastSeen":"2024-01-02T00:00:00Z"}}}
+            {"version":1,"tags":{"abcdefghijkl":{"peerId":"12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq","routes":["web-abcdefghijkl"],"firstSeen":"2024-01-01T00:00:00Z","lastSeen":"2024-01-02T00:00:00Z"}}}
             """u8.ToArray());
-        yield return ("null-routes", """{"version":1,"tags":{"abcdefghijklmnop":{"peerId":"12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq","routes":null,"firstSeen":"2024-01-01T00:00:00Z","lastSeen":"2024-01-02T00:00:00Z"}}}"""u8.ToArray());
+        yield return ("null-routes", """{"version":1,"tags":{"abcdefghijkl":{"peerId":"12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq","routes":null,"firstSeen":"2024-01-01T00:00:00Z","lastSeen":"2024-01-02T00:00:00Z"}}}"""u8.ToArray());
         yield return ("empty", "{}"u8.ToArray());
         yield return ("null-entry", "{\"version\":1,\"tags\":{\"x\":null}}"u8.ToArray());
     }

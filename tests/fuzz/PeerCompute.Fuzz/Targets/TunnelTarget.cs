@@ -148,12 +148,12 @@ public sealed class TunnelTarget : FuzzTarget
         var identity = PeerIdentity.FromSeed(Enumerable.Repeat((byte)1, 32).ToArray());
         var nonce = Enumerable.Range(0, 32).Select(i => (byte)i).ToArray();
         yield return ("handshake-client", [0, .. new ClientHello(1, nonce).Encode(), .. new AuthResponse(identity.PublicKeyProtobuf, identity.Sign("x"u8)).Encode()]);
-        yield return ("handshake-gateway", [5, .. new Challenge(1, nonce, "tunnel.example", 8443).Encode(), .. new Welcome("abcdefghijklmnop", 16).Encode()]);
+        yield return ("handshake-gateway", [5, .. new Challenge(1, nonce, "tunnel.example", 8443).Encode(), .. new Welcome("abcdefghijkl", 16).Encode()]);
         yield return ("refused", [0, .. new Refused(RefusalCode.Untrusted, "provider is not trusted").Encode()]);
-        yield return ("control", [2, .. new SetRoutes(["web-abcdefghijklmnop", "api-abcdefghijklmnop"]).Encode(),
-            .. new RoutesResult([new RouteResult("web-abcdefghijklmnop", true, ""), new RouteResult("x", false, "bad label")]).Encode()]);
+        yield return ("control", [2, .. new SetRoutes(["web-abcdefghijkl", "api-abcdefghijkl"]).Encode(),
+            .. new RoutesResult([new RouteResult("web-abcdefghijkl", true, ""), new RouteResult("x", false, "bad label")]).Encode()]);
         yield return ("oversize", [0, 0x01, 0xFF, 0xFF]);
-        yield return ("route-header", [0x80 | 3, .. RouteHeader.Encode("web-abcdefghijklmnop"), 1, 2, 3]);
+        yield return ("route-header", [0x80 | 3, .. RouteHeader.Encode("web-abcdefghijkl"), 1, 2, 3]);
         yield return ("route-header-bad", [0x80, 1, 3, (byte)'A', (byte)'b', (byte)'c']);
     }
 }

@@ -6,6 +6,7 @@
 #   build/fuzz.sh --seconds 20                 # every target, 20 s each (what CI runs, through the Fuzz tests)
 #   build/fuzz.sh --seconds 20 frame yamux     # some targets
 #   build/fuzz.sh --list                       # the targets
+#   PEERCOMPUTE_FUZZ_OUT=/var/tmp/fuzz build/fuzz.sh --seconds 3600   # findings and build elsewhere
 #   build/fuzz.sh --prepare                    # build and instrument only; later runs may then pass --no-build
 #   build/fuzz.sh --seconds 14400 --keep yamux # a long campaign: 4 hours; --keep resumes the previous findings
 #
@@ -29,12 +30,12 @@ while [ $# -gt 0 ]; do
     --list) list=1; shift ;;
     --prepare) prepare=1; shift ;;
     --no-build) nobuild=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
 
-out=artifacts/fuzz
+out=${PEERCOMPUTE_FUZZ_OUT:-artifacts/fuzz}   # another folder keeps a long campaign apart from the test suite's runs
 bin="$out/bin"
 mkdir -p "$out"
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz is missing: apt-get install afl++ (or bash build/ci/setup.sh)"; exit 2; }
@@ -83,7 +84,7 @@ for t in "${targets[@]}"; do
     resume=(-i "$in")
   fi
   mkdir -p "$findings"
-  afl-fuzz "${resume[@]}" -o "$findings" -V "$seconds" -t 5000 -m none -- dotnet "$bin/PeerCompute.Fuzz.dll" "$t" >"$findings/afl.log" 2>&1
+  afl-fuzz "${resume[@]}" -o "$findings" -V "$seconds" -t 10000 -m none -- dotnet "$bin/PeerCompute.Fuzz.dll" "$t" >"$findings/afl.log" 2>&1
   afl_status=$?
   stats="$findings/default/fuzzer_stats"
   if [ ! -f "$stats" ]; then

@@ -36,7 +36,7 @@ public abstract class FuzzTarget
     protected static void Fail(string what, Exception? inner = null) => throw new ContractViolationException(what, inner);
 
     /// <summary>Runs async code to completion; a run that does not finish in time is a hang (a crash for us).</summary>
-    protected static T Await<T>(Func<CancellationToken, Task<T>> run, int timeoutMs = 2000)
+    protected static T Await<T>(Func<CancellationToken, Task<T>> run, int timeoutMs = 4000)
     {
         using var cts = new CancellationTokenSource();
         var task = run(cts.Token);

@@ -150,7 +150,7 @@ public static class FrameCodec
         try
         {
             var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 16 });
-            return JsonSerializer.Deserialize(ref reader, typeInfo) ?? throw Malformed(typeInfo, "null");
+            return Checked(JsonSerializer.Deserialize(ref reader, typeInfo) ?? throw Malformed(typeInfo, "null"), typeInfo);
         }
         catch (JsonException ex)
         {
@@ -165,13 +165,16 @@ public static class FrameCodec
         try
         {
             var reader = new Utf8JsonReader(payload, new JsonReaderOptions { MaxDepth = 16 });
-            return JsonSerializer.Deserialize(ref reader, typeInfo) ?? throw Malformed(typeInfo, "null");
+            return Checked(JsonSerializer.Deserialize(ref reader, typeInfo) ?? throw Malformed(typeInfo, "null"), typeInfo);
         }
         catch (JsonException ex)
         {
             throw Malformed(typeInfo, ex.Message);
         }
     }
+
+    private static T Checked<T>(T value, JsonTypeInfo<T> typeInfo) =>
+        value is ICheckedMessage { Problem: { } problem } ? throw Malformed(typeInfo, problem) : value;
 
     private static FrameException Malformed<T>(JsonTypeInfo<T> typeInfo, string detail) =>
         new(ErrorCodes.MalformedFrame, $"Malformed {typeof(T).Name} JSON: {detail}");

@@ -15,6 +15,13 @@ public interface ISignedRequest
     string Nonce { get; }
 }
 
+/// <summary>A message with a rule the JSON contract cannot state (RespectNullableAnnotations does not reach list elements).</summary>
+internal interface ICheckedMessage
+{
+    /// <summary>Why the message is malformed, or null.</summary>
+    string? Problem { get; }
+}
+
 public sealed record RegistryCredentials(string Username, string Password, string? ServerAddress = null);
 
 public sealed record DeployRequest(
@@ -83,7 +90,10 @@ public sealed record CapacityInfo(
     public int FreeDeploys => MaxDeploys - Deploys;
 }
 
-public sealed record StatusResponse(string Provider, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity = null);
+public sealed record StatusResponse(string Provider, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity = null) : ICheckedMessage
+{
+    string? ICheckedMessage.Problem => Deployments.Contains(null!) ? "a deployment is null" : null;
+}
 
 public sealed record LogsRequest(string Deployment, long Timestamp, string Nonce, int? Tail = null, bool Follow = false, DateTimeOffset? Since = null) : ISignedRequest;
 

@@ -127,6 +127,12 @@ public sealed partial class TrustStore(PeerComputeHome home)
         {
             if (peer is null || !PeerId.TryParse(peer.PeerId, out _))
                 throw Corrupt($"entry with an invalid peer id '{peer?.PeerId}'");
+            // Addresses are dialled with Multiaddr.Parse later: a bad one is reported here, naming its entry.
+            foreach (string addr in peer.Addrs)
+            {
+                if (!Multiaddr.TryParse(addr, out _, out string? error))
+                    throw Corrupt($"entry {peer.PeerId} has an invalid address '{addr}' ({error})");
+            }
         }
         return file;
     }

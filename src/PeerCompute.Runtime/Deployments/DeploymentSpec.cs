@@ -22,7 +22,9 @@ public sealed record DeploymentSpec
 
     public required long MemoryBytes { get; init; }
 
-    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    /// <remarks>Never null: the JSON source generator sets an init-only property it did not find to null, so a
+    /// stored record without "environment" would otherwise load with no dictionary at all.</remarks>
+    public IReadOnlyDictionary<string, string> Environment { get; init => field = value ?? new Dictionary<string, string>(); } = new Dictionary<string, string>();
 
     /// <summary>Replaces the image's command; null keeps the image's own.</summary>
     public IReadOnlyList<string>? Command { get; init; }

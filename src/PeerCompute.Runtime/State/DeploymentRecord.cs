@@ -38,6 +38,8 @@ internal sealed class DeploymentRecord
     public string ContainerName => ContainerNaming.NameFor(Id);
 }
 
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+// RespectNullableAnnotations: a record with "spec": null (or any required field null) is unreadable, not a record
+// that fails later when the runtime restores its capacity.
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(DeploymentRecord))]
 internal sealed partial class RuntimeJsonContext : JsonSerializerContext;

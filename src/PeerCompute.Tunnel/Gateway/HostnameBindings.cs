@@ -56,8 +56,8 @@ public sealed class HostnameBindings
             }
             foreach (var (tag, entry) in file?.Tags ?? [])
             {
-                if (!PeerId.TryParse(entry.PeerId, out var peer))
-                    throw new TunnelException(TunnelErrorKind.State, $"{path}: tag {tag} names an invalid peer id '{entry.PeerId}'.");
+                if (entry is null || !PeerId.TryParse(entry.PeerId, out var peer))
+                    throw new TunnelException(TunnelErrorKind.State, $"{path}: tag {tag} names an invalid peer id '{entry?.PeerId}'.");
                 tags[tag] = new Binding(peer, [.. entry.Routes ?? []], entry.FirstSeen, entry.LastSeen);
             }
         }

@@ -245,9 +245,13 @@ start() {
   local pin
   pin="$(PEERCOMPUTE_HOME="$dir/gateway" "$bin/gateway" pin)"
 
+  # Without root there is no permission for the egress firewall, and the provider would refuse every deploy:
+  # the demo then runs with open egress (the provider's log says so).
+  local egress=()
+  [ "$(id -u)" -eq 0 ] || egress=(--egress open)
   start_process provider "gateway tunnel connected" "$bin/peercomputed" \
     --listen "/ip4/127.0.0.1/tcp/$provider_port" --no-mdns \
-    --gateway "127.0.0.1:$tunnel_port" --gateway-pin "$pin"
+    --gateway "127.0.0.1:$tunnel_port" --gateway-pin "$pin" ${egress[@]+"${egress[@]}"}
 
   local image
   image="$(bash "$root/build/demo-image.sh")"

@@ -133,16 +133,21 @@ public sealed class ContainerRuntime : IAsyncDisposable
     {
         if (_firewall is null)
             return null;
+        string? before = EgressProblem;
         try
         {
             await _firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
             EgressProblem = null;
+            if (before is not null)
+                _logger.LogInformation("Egress firewall in place again: deploys are accepted");
             return null;
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
         {
             EgressProblem = ex.Message;
-            _logger.LogError("Deploys are refused: {Reason}", ex.Message);
+            // Once per change, not every reconcile.
+            if (before != ex.Message)
+                _logger.LogError("Deploys are refused: {Reason}", ex.Message);
             return ex.Message;
         }
     }

@@ -25,8 +25,8 @@ public class DockerRestartTests
         await using var daemon = await ProviderProcess.StartAsync(provider, launch);
         await user.TrustAsync(provider, "maya", daemon.Address);
         // peerctl and curl run in the namespace too: the provider and the containers' ports live there.
-        Task<ProcessResult> Ctl(params string[] args) => TestProcess.RunAsync("ip", [.. ns.Exec[1..], PeerNode.Peerctl, .. args], user.Environment, TimeSpan.FromMinutes(2));
-        async Task<string> Curl(string url) => (await TestProcess.RunAsync("ip", [.. ns.Exec[1..], "curl", "-sS", "-m", "10", "--retry", "10", "--retry-all-errors", "--retry-delay", "1", url])).StandardOutput;
+        Task<ProcessResult> Ctl(params string[] args) => TestProcess.RunAsync(ns.Exec[0], [.. ns.Exec[1..], PeerNode.Peerctl, .. args], user.Environment, TimeSpan.FromMinutes(2));
+        async Task<string> Curl(string url) => (await TestProcess.RunAsync(ns.Exec[0], [.. ns.Exec[1..], "curl", "-sS", "-m", "10", "--retry", "10", "--retry-all-errors", "--retry-delay", "1", url])).StandardOutput;
 
         var first = await Ctl("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080", "--json");
         await Assert.That(first.ExitCode).IsEqualTo(0).Because(first.ToString());

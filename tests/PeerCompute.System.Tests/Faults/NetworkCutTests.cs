@@ -21,7 +21,7 @@ public class NetworkCutTests
         async Task<(string Code, TimeSpan Took)> Public()
         {
             var watch = Stopwatch.StartNew();
-            var curl = await TestProcess.RunAsync("ip", [.. ns.Exec[1..], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "30", "--cacert", rig.Gateway.CertificateFile, rig.PublicUrl]);
+            var curl = await TestProcess.RunAsync(ns.Exec[0], [.. ns.Exec[1..], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "30", "--cacert", rig.Gateway.CertificateFile, rig.PublicUrl]);
             return (curl.StandardOutput.Trim(), watch.Elapsed);
         }
         await Assert.That((await Public()).Code).IsEqualTo("200");

@@ -12,8 +12,11 @@ internal sealed class NetworkNamespace : IAsyncDisposable
 
     public string Name { get; }
 
-    /// <summary>The command prefix that runs a program inside.</summary>
-    public string[] Exec => ["ip", "netns", "exec", Name];
+    /// <summary>
+    /// The command prefix that runs a program inside. nsenter, not <c>ip netns exec</c>: that one remounts /sys,
+    /// which hides the cgroup mounts dockerd needs. Either execs the program, so its pid is the program's.
+    /// </summary>
+    public string[] Exec => ["nsenter", $"--net=/var/run/netns/{Name}", "--"];
 
     /// <summary>The host end of the veth (null without one); cutting it cuts the namespace off.</summary>
     public string? HostLink { get; private set; }

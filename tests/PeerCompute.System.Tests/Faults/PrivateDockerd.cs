@@ -49,7 +49,7 @@ internal sealed class PrivateDockerd : IAsyncDisposable
 
     public async Task StartDockerdAsync()
     {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(_ns.Exec[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string argument in (string[])[
             .. _ns.Exec[1..], "dockerd", "-H", Endpoint, "--data-root", Path.Combine(_folder, "data"), "--exec-root", Path.Combine(_folder, "exec"),
             "--pidfile", Path.Combine(_folder, "docker.pid"), "--iptables=false", "--ip6tables=false"])

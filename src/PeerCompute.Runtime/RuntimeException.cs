@@ -23,6 +23,8 @@ public enum RuntimeErrorCode
     NotStarted,
     /// <summary>Another process holds the provider state folder.</summary>
     StateLocked,
+    /// <summary>A deployment record could not be written (disk full, read-only, permissions); the old record is intact.</summary>
+    StateWriteFailed,
 }
 
 /// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>

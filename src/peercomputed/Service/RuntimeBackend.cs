@@ -151,7 +151,7 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
         RuntimeErrorCode.CapacityExceeded => ErrorCodes.CapacityExceeded,
         RuntimeErrorCode.ImageNotFound => ErrorCodes.ImageNotFound,
         RuntimeErrorCode.ImagePullFailed or RuntimeErrorCode.DigestMismatch => ErrorCodes.PullFailed,
-        RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked => ErrorCodes.RuntimeUnavailable,
+        RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked or RuntimeErrorCode.StateWriteFailed => ErrorCodes.RuntimeUnavailable,
         RuntimeErrorCode.NotFound => ErrorCodes.NotFound,
         _ => ErrorCodes.Internal,
     };

@@ -69,6 +69,7 @@ public class LoadTests
         var outcomes = load.Outcomes;
         await Assert.That(outcomes.Count(o => o.Kind == Outcome.TimedOut)).IsEqualTo(0);
         await Assert.That(outcomes.Max(o => o.Duration)).IsLessThan(ClientTimeout);
+        await Assert.That(outcomes.Count(o => o.Status == 404)).IsEqualTo(0);
         // Each steady stretch serves: before the first reconnect, between them, and after the second.
         await Assert.That(phases[0].Ok).IsGreaterThan(0);
         await Assert.That(load.Phase("between", back1, marks[3].At).Ok).IsGreaterThan(0);

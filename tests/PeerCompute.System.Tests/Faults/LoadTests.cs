@@ -12,7 +12,12 @@ public class LoadTests
 {
     private const int Clients = 200;
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(60);
-    private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// Above 31 s on purpose: the test container is busybox httpd, whose listen backlog is 9, so a burst of 200
+    /// connections has SYNs dropped and retried by TCP after 1, 3, 7, 15 and 31 s. That is the workload's limit,
+    /// not the tunnel's; the gateway's own bound on a silent upstream is 100 s.
+    /// </summary>
+    private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(45);
 
     [Test]
     public async Task Two_hundred_clients_for_a_minute_across_two_provider_reconnects()
@@ -67,6 +72,10 @@ public class LoadTests
         Console.WriteLine($"gateway RSS: baseline {baseline >> 20} MiB, under load {underLoad >> 20} MiB, peak {peak >> 20} MiB, after idle {after >> 20} MiB");
 
         var outcomes = load.Outcomes;
+        foreach (var hung in outcomes.Where(o => o.Kind == Outcome.TimedOut).Take(5))
+            Console.WriteLine($"timed out: started at {hung.Start.TotalSeconds:0.00} s");
+        foreach (string line in rig.Daemon.Process.Output.Split('\n').Where(l => l.Contains("warn", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase)).Take(10))
+            Console.WriteLine($"provider: {line}");
         await Assert.That(outcomes.Count(o => o.Kind == Outcome.TimedOut)).IsEqualTo(0);
         await Assert.That(outcomes.Max(o => o.Duration)).IsLessThan(ClientTimeout);
         await Assert.That(outcomes.Count(o => o.Status == 404)).IsEqualTo(0);

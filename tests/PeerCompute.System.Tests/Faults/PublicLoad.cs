@@ -98,9 +98,10 @@ internal sealed class PublicLoad : IAsyncDisposable
                 kind = Outcome.ConnectionError;
             }
             _outcomes.Enqueue(new RequestOutcome(start, _clock.Elapsed - start, kind, status));
-            // A failed client backs off a little, as real ones do, instead of spinning on a refused port.
+            // A failed client backs off a little, with jitter, as real ones do, instead of spinning on a refused
+            // port, and the whole crowd does not come back in the same millisecond.
             if (kind != Outcome.Ok)
-                await Task.Delay(50);
+                await Task.Delay(Random.Shared.Next(100, 400));
         }
     }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need=()
-for pkg in docker.io busybox-static docker-registry apache2-utils clang lld qemu-user-static iproute2 iptables curl dash chromium afl++; do
+for pkg in docker.io busybox-static docker-registry apache2-utils clang lld qemu-user-static iproute2 iptables curl dash chromium afl++ faketime util-linux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # Node may come from elsewhere than Debian (it does on the CI image): only install it when missing.

@@ -27,6 +27,8 @@ public enum RuntimeErrorCode
     StateLocked,
     /// <summary>The egress firewall cannot be installed (no permission, no iptables): deploys are refused until it is.</summary>
     EgressUnavailable,
+    /// <summary>A deployment record could not be written (disk full, read-only, permissions); the old record is intact.</summary>
+    StateWriteFailed,
 }
 
 /// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>

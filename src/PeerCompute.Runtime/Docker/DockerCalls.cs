@@ -55,6 +55,9 @@ internal sealed class DockerCalls
                 return Unavailable(doing, ex);
             case OperationCanceledException or TimeoutException:
                 return new RuntimeException(RuntimeErrorCode.DockerUnavailable, $"{doing}: the Docker engine at {_endpoint} did not answer in time", ex);
+            case AggregateException { InnerExceptions.Count: 1 } aggregate:
+                // The tcp:// transport wraps a refused connection this way; judge what is inside.
+                return Translate(doing, aggregate.InnerExceptions[0], cancellationToken);
             default:
                 return null;
         }

@@ -34,8 +34,16 @@ internal sealed class DeploymentStore
     public async Task SaveAsync(DeploymentRecord record, CancellationToken cancellationToken)
     {
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.DeploymentRecord);
-        // Not the caller's token: a record half-way between phases is worse than a late cancellation.
-        await AtomicFile.WriteAsync(PathFor(record.Id), json, AtomicFile.OwnerOnly, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            // Not the caller's token: a record half-way between phases is worse than a late cancellation.
+            await AtomicFile.WriteAsync(PathFor(record.Id), json, AtomicFile.OwnerOnly, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Said as what it is: a full disk is not the engine being down.
+            throw new RuntimeException(RuntimeErrorCode.StateWriteFailed, $"could not save the provider state in {_folder}: {ex.Message}", ex);
+        }
         cancellationToken.ThrowIfCancellationRequested();
     }
 

@@ -60,8 +60,9 @@ public sealed class TunnelRegistry(HostnameBindings bindings)
             return RouteLookupResult.UnknownHost;
         if (_byTag.TryGetValue(tag, out var current))
         {
+            // A session that has just (re)connected has not sent its routes yet: what it served before is offline for that moment, not unknown.
             if (!current.Serves(label))
-                return RouteLookupResult.UnknownHost;
+                return Bindings.WasServed(tag, label) ? RouteLookupResult.ProviderOffline : RouteLookupResult.UnknownHost;
             if (!current.IsAvailable)
                 return RouteLookupResult.ProviderOffline;
             session = current;

@@ -152,7 +152,7 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
         RuntimeErrorCode.NameTaken => ErrorCodes.NameTaken,
         RuntimeErrorCode.ImageNotFound => ErrorCodes.ImageNotFound,
         RuntimeErrorCode.ImagePullFailed or RuntimeErrorCode.DigestMismatch => ErrorCodes.PullFailed,
-        RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked or RuntimeErrorCode.EgressUnavailable => ErrorCodes.RuntimeUnavailable,
+        RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked or RuntimeErrorCode.EgressUnavailable or RuntimeErrorCode.StateWriteFailed => ErrorCodes.RuntimeUnavailable,
         RuntimeErrorCode.NotFound => ErrorCodes.NotFound,
         _ => ErrorCodes.Internal,
     };

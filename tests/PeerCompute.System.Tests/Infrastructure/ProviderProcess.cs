@@ -21,16 +21,33 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
     public TestProcess Process => _process;
 
     public static async Task<ProviderProcess> StartAsync(PeerNode node, params string[] extraArgs)
+        => await StartAsync(node, ProviderLaunch.Default, extraArgs);
+
+    /// <summary>Started through <see cref="ProviderLaunch.Wrapper"/> (e.g. <c>ip netns exec NS</c>) with extra environment (e.g. DOCKER_HOST).</summary>
+    public static async Task<ProviderProcess> StartAsync(PeerNode node, ProviderLaunch launch, params string[] extraArgs)
     {
-        var (process, address) = await LaunchAsync(node, "/ip4/127.0.0.1/tcp/0", extraArgs);
-        return new ProviderProcess(node, process, address) { ExtraArgs = extraArgs };
+        var (process, address) = await LaunchAsync(node, "/ip4/127.0.0.1/tcp/0", extraArgs, launch);
+        return new ProviderProcess(node, process, address) { ExtraArgs = extraArgs, Launch = launch };
     }
 
     private string[] ExtraArgs { get; init; } = [];
 
-    private static async Task<(TestProcess, string)> LaunchAsync(PeerNode node, string listen, string[] extraArgs)
+    private ProviderLaunch Launch { get; init; } = ProviderLaunch.Default;
+
+    /// <summary>kill -9, as a crash or the OOM killer would; waits until the process is gone.</summary>
+    public async Task KillAsync()
     {
-        var process = TestProcess.Start(PeerNode.Peercomputed, ["--listen", listen, "--no-mdns", .. extraArgs], node.Environment);
+        _process.Signal(Posix.SIGKILL);
+        await _process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    private static async Task<(TestProcess, string)> LaunchAsync(PeerNode node, string listen, string[] extraArgs, ProviderLaunch launch)
+    {
+        var env = new Dictionary<string, string?>(node.Environment);
+        foreach (var (key, value) in launch.Environment)
+            env[key] = value;
+        string[] command = [.. launch.Wrapper, PeerNode.Peercomputed, "--listen", listen, "--no-mdns", .. extraArgs];
+        var process = TestProcess.Start(command[0], command[1..], env);
         try
         {
             string line = await process.WaitForLineAsync(l => l.Contains("listening on /ip4/127.0.0.1/tcp/", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
@@ -58,7 +75,7 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
         if (!_process.HasExited)
             await StopAsync();
         await _process.DisposeAsync();
-        var (process, address) = await LaunchAsync(_node, Address, ExtraArgs);
+        var (process, address) = await LaunchAsync(_node, Address, ExtraArgs, Launch);
         _process = process;
         Address = address;
     }
@@ -77,7 +94,7 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
             }
         }
         await _process.DisposeAsync();
-        await Docker.RemoveContainersOfAsync(_node.PeerId);
+        await Docker.RemoveContainersOfAsync(_node.PeerId, Launch.DockerHost);
     }
 
     [GeneratedRegex(@"listening on (/ip4/127\.0\.0\.1/tcp/\d+)")]
@@ -87,12 +104,13 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
 /// <summary>The docker CLI, for checks and clean-up the product itself does not offer.</summary>
 internal static class Docker
 {
-    public static async Task RemoveContainersOfAsync(string providerPeerId)
+    public static async Task RemoveContainersOfAsync(string providerPeerId, string? dockerHost = null)
     {
-        var list = await TestProcess.RunAsync("docker", ["ps", "-aq", "--filter", $"label=io.peercompute.instance={providerPeerId}"]);
+        string[] host = dockerHost is null ? [] : ["-H", dockerHost];
+        var list = await TestProcess.RunAsync("docker", [.. host, "ps", "-aq", "--filter", $"label=io.peercompute.instance={providerPeerId}"]);
         var ids = list.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (ids.Length > 0)
-            await TestProcess.RunAsync("docker", ["rm", "-f", .. ids]);
+            await TestProcess.RunAsync("docker", [.. host, "rm", "-f", .. ids]);
     }
 
     public static async Task<string> InspectAsync(string container, string format)
@@ -100,4 +118,13 @@ internal static class Docker
         var result = await TestProcess.RunAsync("docker", ["inspect", "-f", format, container]);
         return result.StandardOutput.Trim();
     }
+}
+
+/// <summary>How to start peercomputed: a command prefix (e.g. <c>ip netns exec NS</c>) and environment on top of the node's.</summary>
+internal sealed record ProviderLaunch(IReadOnlyList<string> Wrapper, IReadOnlyDictionary<string, string?> Environment)
+{
+    public static ProviderLaunch Default { get; } = new([], new Dictionary<string, string?>());
+
+    /// <summary>The DOCKER_HOST given to the provider, if any (for clean-up with the docker CLI).</summary>
+    public string? DockerHost => Environment.TryGetValue("DOCKER_HOST", out string? host) ? host : null;
 }

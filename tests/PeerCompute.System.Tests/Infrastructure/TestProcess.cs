@@ -24,7 +24,10 @@ internal sealed class TestProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public bool HasExited => _process.HasExited;
+    private volatile bool _disposed;
+
+    /// <summary>True once the process ended, and after <see cref="DisposeAsync"/> (a disposed process is never running).</summary>
+    public bool HasExited => _disposed || _process.HasExited;
 
     public string Output
     {
@@ -126,7 +129,7 @@ internal sealed class TestProcess : IAsyncDisposable
 
     public void Signal(int signal)
     {
-        if (!_process.HasExited)
+        if (!HasExited)
             Posix.Kill(_process.Id, signal);
     }
 
@@ -139,6 +142,8 @@ internal sealed class TestProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+            return;
         try
         {
             if (!_process.HasExited)
@@ -150,6 +155,7 @@ internal sealed class TestProcess : IAsyncDisposable
         catch (InvalidOperationException)
         {
         }
+        _disposed = true;
         _process.Dispose();
     }
 }

@@ -33,7 +33,8 @@ public static class Base32
         int buffer = 0, bits = 0, o = 0;
         foreach (char raw in text)
         {
-            char c = char.ToLowerInvariant(raw);
+            // ASCII case folding only: char.ToLowerInvariant would also take the Kelvin sign (U+212A) for 'k'.
+            char c = raw is >= 'A' and <= 'Z' ? (char)(raw | 0x20) : raw;
             int v = c is >= 'a' and <= 'z' ? c - 'a' : c is >= '2' and <= '7' ? c - '2' + 26 : -1;
             if (v < 0)
                 return false;

@@ -51,7 +51,8 @@ public static class Quantities
         bool milli = s.EndsWith('m');
         if (milli)
             s = s[..^1];
-        if (!decimal.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal number))
+        // Bounded before the multiplication, which would overflow decimal for 29-digit input.
+        if (!decimal.TryParse(s, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal number) || number > int.MaxValue)
             return false;
         decimal value = milli ? number : number * 1000;
         if (value is <= 0 or > int.MaxValue || value != decimal.Truncate(value))

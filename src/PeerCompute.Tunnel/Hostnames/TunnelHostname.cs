@@ -115,8 +115,11 @@ public static class TunnelHostname
         var candidate = host[..^(domain.Length + 1)];
         if (candidate.Length > MaxLabelLength || candidate.Contains('.'))
             return false;
+        // ASCII case folding only: ToLowerInvariant would turn the Kelvin sign (U+212A) into 'k', so a non-ASCII
+        // Host would reach a route.
         Span<char> lower = stackalloc char[candidate.Length];
-        candidate.ToLowerInvariant(lower);
+        for (int i = 0; i < candidate.Length; i++)
+            lower[i] = candidate[i] is >= 'A' and <= 'Z' ? (char)(candidate[i] | 0x20) : candidate[i];
         if (!TryParseLabel(lower, out _, out _))
             return false;
         label = lower.ToString();

@@ -66,6 +66,13 @@ public sealed class HostnameTarget : FuzzTarget
         {
             Check(TunnelHostname.TryParseLabel(label, out string name, out string tag), $"accepted label '{label}' does not split");
             Check(TunnelHostname.LabelFor(name, tag) == label, $"label '{label}' does not rebuild from its parts");
+            // The host named exactly that label under the domain, up to ASCII case, a port and a final dot.
+            string bare = host;
+            int colon = bare.LastIndexOf(':');
+            if (colon >= 0)
+                bare = bare[..colon];
+            bare = bare.TrimEnd('.');
+            Check(bare.All(char.IsAscii) && string.Equals(bare, label + "." + domain, StringComparison.OrdinalIgnoreCase), $"host '{host}' was taken for label '{label}'");
         }
         try
         {

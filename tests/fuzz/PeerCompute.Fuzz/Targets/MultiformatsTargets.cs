@@ -66,19 +66,20 @@ public sealed class MultiaddrTarget : FuzzTarget
 /// <summary>
 /// Varint, base58btc and base32: decoders answer Done/NeedMoreData/InvalidData or true/false, never throw, and what
 /// they accept re-encodes to exactly the input (varints are minimal, both bases canonical).
-/// Input: byte 0 = which decoder (mod 3), then the text or bytes.
+/// Quantities (sizes and CPU amounts from config files and the command line) answer true/false and never throw.
+/// Input: byte 0 = which decoder (mod 4), then the text or bytes.
 /// </summary>
 public sealed class EncodingsTarget : FuzzTarget
 {
     public override string Name => "encodings";
-    public override string Description => "Varint.TryRead (span + sequence), Base58.TryDecode, Base32.TryDecode";
+    public override string Description => "Varint.TryRead (span + sequence), Base58/Base32.TryDecode, Quantities (sizes, CPU)";
 
     public override void Run(ReadOnlySpan<byte> input)
     {
         if (input.IsEmpty)
             return;
         var body = input[1..];
-        switch (input[0] % 3)
+        switch (input[0] % 4)
         {
             case 0:
             {
@@ -104,6 +105,15 @@ public sealed class EncodingsTarget : FuzzTarget
                     Check(Base58.Encode(bytes) == text, $"base58 '{text}' is not canonical");
                 break;
             }
+            case 3:
+            {
+                string text = Encoding.UTF8.GetString(body);
+                if (PeerCompute.Core.Resources.Quantities.TryParseBytes(text, out long size))
+                    Check(size > 0, $"size '{text}' parsed to {size}");
+                if (PeerCompute.Core.Resources.Quantities.TryParseMillicores(text, out int cpu))
+                    Check(cpu > 0, $"CPU '{text}' parsed to {cpu}");
+                break;
+            }
             default:
             {
                 string text = Encoding.UTF8.GetString(body);
@@ -127,6 +137,8 @@ public sealed class EncodingsTarget : FuzzTarget
         yield return ("base58-zeros", [1, .. "1112"u8]);
         yield return ("base32-cid", [2, .. "afzaajaiaejcahwr5d5ofrfbis4l5d6uwr57hu5tjodrypfm6yaq6dsc2r2pzyt6"u8]);
         yield return ("base32-upper", [2, .. "MZXW6"u8]);
+        yield return ("size", [3, .. "1.5GiB"u8]);
+        yield return ("cpu", [3, .. "500m"u8]);
     }
 }
 

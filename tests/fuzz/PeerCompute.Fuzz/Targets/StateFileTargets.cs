@@ -198,6 +198,8 @@ public sealed class ProviderConfigTarget : FuzzTarget
               "log-format": "json",
             }
             """u8.ToArray());
+        yield return ("egress", "{\"egress\":\"open\",\"allow-egress\":[\"192.168.1.0/24\",\"10.0.0.1\",\"fd00::/8\"]}"u8.ToArray());
+        yield return ("egress-bad", "{\"egress\":\"filtered\",\"allow-egress\":[\"192.168.1.0/33\",null]}"u8.ToArray());
         yield return ("empty", "{}"u8.ToArray());
         yield return ("null", "null"u8.ToArray());
         yield return ("null-listen", "{\"listen\":null}"u8.ToArray());

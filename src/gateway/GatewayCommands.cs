@@ -37,6 +37,7 @@ internal sealed class GatewayCommands
     /// <param name="open">Accept tunnels from any provider that proves its identity.</param>
     /// <param name="metricsPort">Serve Prometheus metrics at http://127.0.0.1:PORT/metrics.</param>
     /// <param name="drainSeconds">On SIGTERM, seconds given to in-flight requests before closing.</param>
+    /// <param name="responseTimeout">Seconds a container may take to start its answer (status and headers) before the client gets 503.</param>
     [Command("")]
     public async Task Run(
         string domain = DefaultDomain,
@@ -52,9 +53,13 @@ internal sealed class GatewayCommands
         bool open = false,
         int? metricsPort = null,
         int drainSeconds = 10,
+        int responseTimeout = 30,
         CancellationToken cancellationToken = default)
     {
-        var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds);
+        var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds) with
+        {
+            ResponseHeadersTimeout = responseTimeout is >= 1 and <= 3600 ? TimeSpan.FromSeconds(responseTimeout) : throw new UsageException("--response-timeout must be between 1 and 3600 seconds."),
+        };
         ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
         await using var server = GatewayServer.Create(options);
         await server.RunAsync(cancellationToken).ConfigureAwait(false);

@@ -39,6 +39,12 @@ internal sealed record GatewayOptions
     /// <summary>An idle keep-alive connection is closed after this time.</summary>
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// A container must begin its answer within this time, or the client gets 503. Bounds requests whose container
+    /// accepted the connection and then said nothing (an overloaded listen backlog behind docker-proxy, a stuck process).
+    /// </summary>
+    public TimeSpan ResponseHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>A request is abandoned (504) when its container sends nothing for this long.</summary>
     public TimeSpan UpstreamActivityTimeout { get; init; } = TimeSpan.FromSeconds(100);
 

@@ -108,7 +108,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             TrustedProviders = options.TrustedProviders,
             DrainTimeout = options.DrainTimeout,
         }, () => certificate.Current, bindings, metrics, logger);
-        var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry);
+        var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry, options.ResponseHeadersTimeout);
         var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, new RateLimiter(options.RateLimit), metrics,
             app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger);
         int? metricsPortValue = options.MetricsPort;

@@ -18,7 +18,12 @@ internal static class TunnelForwarding
 {
     public static readonly HttpRequestOptionsKey<TunnelRoute> RouteKey = new("peercompute.route");
 
-    public static HttpMessageInvoker CreateInvoker(TunnelRegistry registry) => new(new SocketsHttpHandler
+    public static HttpMessageInvoker CreateInvoker(TunnelRegistry registry, TimeSpan responseHeadersTimeout) => new(new ResponseHeadersTimeoutHandler(responseHeadersTimeout)
+    {
+        InnerHandler = CreateTunnelHandler(registry),
+    }, disposeHandler: true);
+
+    private static SocketsHttpHandler CreateTunnelHandler(TunnelRegistry registry) => new()
     {
         UseProxy = false,
         AllowAutoRedirect = false,
@@ -40,7 +45,7 @@ internal static class TunnelForwarding
             }
             return await route.Session.OpenRouteAsync(route.Label, cancellationToken).ConfigureAwait(false);
         },
-    }, disposeHandler: true);
+    };
 
     public static ForwarderRequestConfig RequestConfig(TimeSpan activityTimeout) => new()
     {
@@ -49,6 +54,29 @@ internal static class TunnelForwarding
         Version = HttpVersion.Version11,
         VersionPolicy = HttpVersionPolicy.RequestVersionExact,
     };
+}
+
+/// <summary>
+/// Bounds the wait for a container's status line and headers (SendAsync returns once they are in; the body then
+/// streams under YARP's activity timeout). Past it the request fails as "container not answering", which the
+/// gateway answers with 503.
+/// </summary>
+internal sealed class ResponseHeadersTimeoutHandler(TimeSpan timeout) : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        using var headers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        headers.CancelAfter(timeout);
+        try
+        {
+            return await base.SendAsync(request, headers.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (headers.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new HttpRequestException($"the container did not begin its answer within {timeout.TotalSeconds:0} s",
+                new PeerCompute.Tunnel.TunnelException(PeerCompute.Tunnel.TunnelErrorKind.UpstreamUnavailable, $"the container did not begin its answer within {timeout.TotalSeconds:0} s", e));
+        }
+    }
 }
 
 /// <summary>

@@ -57,6 +57,25 @@ public class GatewayRoutingTests
     }
 
     [Test]
+    public async Task A_container_that_accepts_but_never_answers_gets_503_after_the_response_timeout()
+    {
+        using var pki = TestPki.Create();
+        await using var upstream = await UpstreamServer.StartAsync();
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open", "--response-timeout", "2");
+        await using var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint }).Start();
+        await provider.WaitReadyAsync();
+
+        var stuck = Curl.GetAsync(gateway, provider.Label("web"), "/hold");
+        await upstream.Held.WaitAsync(TestProvider.Guard);
+        var result = await stuck.WaitAsync(TestProvider.Guard);
+
+        await Assert.That(result.Status).IsEqualTo(503);
+        await Assert.That(result.Body).Contains("not answering");
+        // The next request is served as usual: the stuck one took nothing with it.
+        await Assert.That((await Curl.GetAsync(gateway, provider.Label("web"))).Status).IsEqualTo(200);
+    }
+
+    [Test]
     public async Task An_unknown_host_answers_404()
     {
         using var pki = TestPki.Create();

@@ -6,7 +6,10 @@ namespace PeerCompute.Runtime.Tests.Docker;
 /// <summary>
 /// The egress firewall against real iptables and the engine: a container on the runtime's network tries
 /// every stand-in of <see cref="EgressLab"/> (all on this machine) before, with and after the rules.
+/// One at a time: each test puts its own chain's jump first in the host's INPUT and DOCKER-USER, so two running
+/// together would see each other's jump move theirs down and take it for a change.
 /// </summary>
+[NotInParallel("host-iptables")]
 public sealed class EgressTests
 {
     private const string Owner = "12D3KooWOwnerEgress";

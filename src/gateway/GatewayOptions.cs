@@ -45,6 +45,9 @@ internal sealed record GatewayOptions
     /// </summary>
     public TimeSpan ResponseHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>After a busy spell, memory is given back once no request has come for this long.</summary>
+    public TimeSpan IdleTrimInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A request is abandoned (504) when its container sends nothing for this long.</summary>
     public TimeSpan UpstreamActivityTimeout { get; init; } = TimeSpan.FromSeconds(100);
 

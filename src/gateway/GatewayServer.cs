@@ -154,6 +154,7 @@ internal sealed class GatewayServer : IAsyncDisposable
 
         using var stopWatching = new CancellationTokenSource();
         var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
+        var trim = TrimWhenIdleAsync(stopWatching.Token);
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -166,7 +167,39 @@ internal sealed class GatewayServer : IAsyncDisposable
         await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync()).ConfigureAwait(false);
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);
+        await trim.ConfigureAwait(false);
         _logger.LogInformation("gateway stopped");
+    }
+
+    /// <summary>
+    /// Gives memory back once a busy spell is over: an idle process allocates nothing, so no collection runs and the
+    /// heaps and pooled buffers a load grew stay committed. One aggressive collection after a quiet interval returns them.
+    /// </summary>
+    private async Task TrimWhenIdleAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(_options.IdleTrimInterval);
+        long seen = _metrics.RouteStreamsOpened;
+        bool busySinceTrim = false;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+            {
+                long now = _metrics.RouteStreamsOpened;
+                if (now != seen)
+                {
+                    seen = now;
+                    busySinceTrim = true;
+                }
+                else if (busySinceTrim)
+                {
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                    busySinceTrim = false;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     public async ValueTask DisposeAsync()

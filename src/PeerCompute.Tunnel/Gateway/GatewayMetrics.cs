@@ -29,6 +29,9 @@ public sealed class GatewayMetrics
 
     public long ResponsesWithStatus(int status) => Interlocked.Read(ref _responsesByStatus[status]);
 
+    /// <summary>Tunnel streams opened so far: a cheap "has anything happened" counter.</summary>
+    public long RouteStreamsOpened => Interlocked.Read(ref _routeStreamsOpened);
+
     public void RecordRateLimited() => Interlocked.Increment(ref _rateLimited);
 
     public long RateLimited => Interlocked.Read(ref _rateLimited);

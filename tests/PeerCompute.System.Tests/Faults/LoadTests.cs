@@ -5,7 +5,7 @@ namespace PeerCompute.System.Tests.Faults;
 /// <summary>
 /// 200 concurrent public clients through the gateway for 60 s while the provider reconnects twice (a kill -9
 /// and a graceful restart of peercomputed): no request outlives its timeout, requests succeed again after each
-/// reconnect, and the gateway's memory returns near its baseline afterwards. Figures are printed, not asserted.
+/// reconnect, and the gateway's memory returns to within 16 MiB of its baseline afterwards. Speed figures are printed, not asserted.
 /// </summary>
 [NotInParallel("system")]
 public class LoadTests
@@ -30,7 +30,8 @@ public class LoadTests
             await warm.FirstSuccessAfterAsync(TimeSpan.Zero, TimeSpan.FromSeconds(30));
             await WaitUntil(warm, TimeSpan.FromSeconds(5));
         }
-        await IdleAsync();
+        // Quiet for longer than the gateway's idle-trim interval (10 s), so the baseline is a trimmed one too.
+        await Task.Delay(TimeSpan.FromSeconds(12));
         long baseline = rig.GatewayMemory();
 
         await using var load = rig.Load(Clients, ClientTimeout);
@@ -63,8 +64,15 @@ public class LoadTests
         for (int i = 0; i + 1 < marks.Count; i++)
             phases.Add(load.Phase($"{marks[i].Name}", marks[i].At, marks[i + 1].At));
         var total = load.Phase("whole run", TimeSpan.Zero, end);
-        await IdleAsync();
+        // Memory given back after the load: watched until it is within 16 MiB of the baseline, for at most a minute.
+        var idle = global::System.Diagnostics.Stopwatch.StartNew();
         long after = rig.GatewayMemory();
+        while (after > baseline + (16L << 20) && idle.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1)); // the gateway's own timers trim; RSS is polled, there is no event
+            after = rig.GatewayMemory();
+        }
+        Console.WriteLine($"gateway RSS back to {after >> 20} MiB after {idle.Elapsed.TotalSeconds:0} s idle");
 
         foreach (var phase in phases)
             Console.WriteLine(phase);
@@ -83,8 +91,8 @@ public class LoadTests
         await Assert.That(phases[0].Ok).IsGreaterThan(0);
         await Assert.That(load.Phase("between", back1, marks[3].At).Ok).IsGreaterThan(0);
         await Assert.That(load.Phase("after", back2, end).Ok).IsGreaterThan(0);
-        // Generous: the runtime keeps some of what the load grew, but nothing per request may stay behind.
-        await Assert.That(after).IsLessThan(Math.Max(baseline * 2, baseline + (96L << 20)));
+        // What the load grew is given back once it is over (the gateway trims after a quiet interval).
+        await Assert.That(after).IsLessThanOrEqualTo(baseline + (16L << 20));
     }
 
     private static async Task WaitUntil(PublicLoad load, TimeSpan at)
@@ -92,7 +100,4 @@ public class LoadTests
         while (load.Elapsed < at)
             await Task.Delay(100); // the load runs for a set time: the clock is the event
     }
-
-    /// <summary>An idle stretch so the gateway's GC can run and give memory back (its timers fire while idle).</summary>
-    private static Task IdleAsync() => Task.Delay(TimeSpan.FromSeconds(8));
 }

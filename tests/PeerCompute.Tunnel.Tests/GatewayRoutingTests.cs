@@ -163,20 +163,8 @@ public class GatewayRoutingTests
 
     private static async Task<(int Status, string Body)> RawHttp11Async(GatewayProcess gateway, string host, string request)
     {
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gateway.HttpsPort));
-        await using var ssl = new System.Net.Security.SslStream(new System.Net.Sockets.NetworkStream(socket));
-        await ssl.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
-        {
-            TargetHost = host.Split(':')[0],
-            CertificateChainPolicy = GatewayHttp.TrustPolicy(gateway.Pki),
-            ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http11],
-        });
-        await ssl.WriteAsync(System.Text.Encoding.ASCII.GetBytes(request));
-        using var reader = new StreamReader(ssl);
-        string response = await reader.ReadToEndAsync().WaitAsync(TestProvider.Guard);
-        int status = int.Parse(response.Split(' ')[1]);
-        return (status, response[(response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+        var exchange = await RawHttps.SendAsync(gateway, host.Split(':')[0], request, maxResponses: 1);
+        return (exchange.FirstStatus, exchange.Responses[0].Body);
     }
 
     internal static byte[] SeedOf(PeerIdentity identity) => identity.ExportPrivateKeyProtobuf()[4..36];

@@ -51,11 +51,13 @@ else
   rm -rf "$bin" && cp -r "$out/build" "$bin"
   if [ "${list:-0}" = 1 ]; then dotnet "$bin/PeerCompute.Fuzz.dll" list; exit 0; fi
   echo "== instrumenting"
-  for dll in PeerCompute.Core PeerCompute.Net PeerCompute.Tunnel PeerCompute.Runtime; do
-    dotnet tool run sharpfuzz "$bin/$dll.dll" >/dev/null || { echo "instrumenting $dll failed"; exit 2; }
+  # Every library of ours the harness references (a new one is instrumented without editing this list), not the
+  # harness itself.
+  for path in "$bin"/PeerCompute.*.dll; do
+    dll=$(basename "$path" .dll)
+    [ "$dll" = PeerCompute.Fuzz ] && continue
+    dotnet tool run sharpfuzz "$path" >/dev/null || { echo "instrumenting $dll failed"; exit 2; }
   done
-  # ProviderConfig is compiled into the harness: instrument its namespace only, not the harness itself.
-  dotnet tool run sharpfuzz "$bin/PeerCompute.Fuzz.dll" PeerCompute.Daemon >/dev/null || { echo "instrumenting the harness failed"; exit 2; }
   touch "$bin/.instrumented"
 fi
 [ "${prepare:-0}" = 1 ] && exit 0

@@ -26,8 +26,8 @@ public class FrameCodecTests
     public async Task A_deploy_request_round_trips()
     {
         var frame = FrameCodec.Encode(FrameType.DeployRequest, Sample, ProtocolJsonContext.Default.DeployRequest);
-        var status = FrameCodec.TryDecode(new ReadOnlySequence<byte>(frame), FrameCodec.DefaultMaxPayloadLength, out var type, out var payload, out _, out _);
-        await Assert.That(status).IsEqualTo(FrameStatus.Frame);
+        var status = FrameCodec.TryRead(new ReadOnlySequence<byte>(frame), FrameCodec.DefaultMaxPayloadLength, out var type, out var payload, out _, out _);
+        await Assert.That(status).IsEqualTo(OperationStatus.Done);
         await Assert.That(type).IsEqualTo(FrameType.DeployRequest);
         var decoded = FrameCodec.Deserialize(payload, ProtocolJsonContext.Default.DeployRequest);
         await Assert.That(decoded.Image).IsEqualTo(Sample.Image);
@@ -40,8 +40,8 @@ public class FrameCodecTests
     public async Task Too_large_a_length_is_refused_from_the_header_alone()
     {
         byte[] header = [1, 0x00, 0x10, 0x00, 0x01]; // 1 MiB + 1, nothing of the payload yet
-        var status = FrameCodec.TryDecode(new ReadOnlySequence<byte>(header), FrameCodec.DefaultMaxPayloadLength, out _, out _, out _, out var error);
-        await Assert.That(status).IsEqualTo(FrameStatus.Invalid);
+        var status = FrameCodec.TryRead(new ReadOnlySequence<byte>(header), FrameCodec.DefaultMaxPayloadLength, out _, out _, out _, out var error);
+        await Assert.That(status).IsEqualTo(OperationStatus.InvalidData);
         await Assert.That(error!.Code).IsEqualTo(ErrorCodes.FrameTooLarge);
     }
 
@@ -49,8 +49,8 @@ public class FrameCodecTests
     public async Task The_limit_is_an_option()
     {
         var frame = FrameCodec.Encode(FrameType.DeployRequest, Sample, ProtocolJsonContext.Default.DeployRequest);
-        var status = FrameCodec.TryDecode(new ReadOnlySequence<byte>(frame), 16, out _, out _, out _, out var error);
-        await Assert.That(status).IsEqualTo(FrameStatus.Invalid);
+        var status = FrameCodec.TryRead(new ReadOnlySequence<byte>(frame), 16, out _, out _, out _, out var error);
+        await Assert.That(status).IsEqualTo(OperationStatus.InvalidData);
         await Assert.That(error!.Code).IsEqualTo(ErrorCodes.FrameTooLarge);
     }
 
@@ -60,9 +60,17 @@ public class FrameCodecTests
     [Arguments((byte)255)]
     public async Task Unknown_types_are_refused_at_the_first_byte(byte type)
     {
-        var status = FrameCodec.TryDecode(new ReadOnlySequence<byte>([type]), 1024, out _, out _, out _, out var error);
-        await Assert.That(status).IsEqualTo(FrameStatus.Invalid);
+        var status = FrameCodec.TryRead(new ReadOnlySequence<byte>([type]), 1024, out _, out _, out _, out var error);
+        await Assert.That(status).IsEqualTo(OperationStatus.InvalidData);
         await Assert.That(error!.Code).IsEqualTo(ErrorCodes.UnknownType);
+    }
+
+    [Test]
+    public async Task Exactly_the_declared_frame_types_are_known()
+    {
+        var declared = Enum.GetValues<FrameType>().Select(t => (int)(byte)t).ToHashSet();
+        for (int value = 0; value < 256; value++)
+            await Assert.That(FrameTypes.IsDefined((byte)value)).IsEqualTo(declared.Contains(value));
     }
 
     [Test]
@@ -71,8 +79,8 @@ public class FrameCodecTests
         var frame = FrameCodec.Encode(FrameType.DeployRequest, Sample, ProtocolJsonContext.Default.DeployRequest);
         for (int cut = 0; cut < frame.Length; cut++)
         {
-            var status = FrameCodec.TryDecode(new ReadOnlySequence<byte>(frame, 0, cut), 1 << 20, out _, out _, out _, out _);
-            await Assert.That(status).IsEqualTo(FrameStatus.NeedMoreData);
+            var status = FrameCodec.TryRead(new ReadOnlySequence<byte>(frame, 0, cut), 1 << 20, out _, out _, out _, out _);
+            await Assert.That(status).IsEqualTo(OperationStatus.NeedMoreData);
         }
     }
 
@@ -108,7 +116,7 @@ public class FrameCodecTests
         gen.Sample(request =>
         {
             var frame = FrameCodec.Encode(FrameType.DeployRequest, request, ProtocolJsonContext.Default.DeployRequest);
-            if (FrameCodec.TryDecode(frame, 1 << 20, out var type, out var payload, out int consumed, out _) != FrameStatus.Frame || type != FrameType.DeployRequest || consumed != frame.Length)
+            if (FrameCodec.TryRead(frame, 1 << 20, out var type, out var payload, out int consumed, out _) != OperationStatus.Done || type != FrameType.DeployRequest || consumed != frame.Length)
                 return false;
             var back = FrameCodec.Deserialize(payload, ProtocolJsonContext.Default.DeployRequest);
             return back.Image == request.Image && back.CpuMillicores == request.CpuMillicores && back.MemoryBytes == request.MemoryBytes
@@ -141,8 +149,8 @@ public class FrameCodecTests
         while (true)
         {
             long before = input.Length;
-            var status = FrameCodec.TryDecode(input, maxPayload, out var type, out var payload, out var consumed, out var error);
-            if (status == FrameStatus.Frame)
+            var status = FrameCodec.TryRead(input, maxPayload, out var type, out var payload, out var consumed, out var error);
+            if (status == OperationStatus.Done)
             {
                 frames.Add((type, Encoding.UTF8.GetString(payload.ToArray())));
                 input = input.Slice(consumed);
@@ -150,7 +158,7 @@ public class FrameCodecTests
                     throw new InvalidOperationException("decoder made no progress");
                 continue;
             }
-            if (status == FrameStatus.Invalid && !tolerateErrors)
+            if (status == OperationStatus.InvalidData && !tolerateErrors)
                 throw error!;
             return frames;
         }

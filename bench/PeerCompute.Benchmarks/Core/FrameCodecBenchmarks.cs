@@ -37,14 +37,14 @@ public class FrameCodecBenchmarks
     [Benchmark(Description = "decode header (span)")]
     public int DecodeHeader()
     {
-        FrameCodec.TryDecode(_frame.AsSpan(), FrameCodec.DefaultMaxPayloadLength, out _, out var payload, out int consumed, out _);
+        FrameCodec.TryRead(_frame.AsSpan(), FrameCodec.DefaultMaxPayloadLength, out _, out var payload, out int consumed, out _);
         return payload.Length + consumed;
     }
 
     [Benchmark(Description = "decode frame + JSON to DeployRequest")]
     public DeployRequest Decode()
     {
-        FrameCodec.TryDecode(_frame.AsSpan(), FrameCodec.DefaultMaxPayloadLength, out _, out var payload, out _, out _);
+        FrameCodec.TryRead(_frame.AsSpan(), FrameCodec.DefaultMaxPayloadLength, out _, out var payload, out _, out _);
         return FrameCodec.Deserialize(payload, ProtocolJsonContext.Default.DeployRequest);
     }
 }

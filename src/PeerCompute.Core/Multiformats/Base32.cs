@@ -1,7 +1,7 @@
 namespace PeerCompute.Core.Multiformats;
 
 /// <summary>RFC 4648 base32, lower case, no padding: the multibase 'b' encoding used by CIDs.</summary>
-public static class Base32
+internal static class Base32
 {
     private const string Alphabet = "abcdefghijklmnopqrstuvwxyz234567";
 

@@ -1,7 +1,7 @@
 namespace PeerCompute.Core.Multiformats;
 
 /// <summary>base58btc (the bitcoin alphabet), used for the text form of PeerIds.</summary>
-public static class Base58
+internal static class Base58
 {
     private const string Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     private static readonly sbyte[] Decode58 = BuildDecodeTable();

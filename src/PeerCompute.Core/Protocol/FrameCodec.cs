@@ -5,21 +5,11 @@ using System.Text.Json.Serialization.Metadata;
 
 namespace PeerCompute.Core.Protocol;
 
-public enum FrameStatus
-{
-    /// <summary>A whole frame is available.</summary>
-    Frame,
-
-    /// <summary>The input ends inside a frame; read more and call again.</summary>
-    NeedMoreData,
-
-    /// <summary>The input can never become a valid frame; see the error.</summary>
-    Invalid,
-}
-
 /// <summary>
 /// The application frame: <c>type u8 | length u32 big-endian | UTF-8 JSON</c>. Decoding is a pure function over
-/// bytes: it bounds the length before anything is buffered and never throws for bad input.
+/// bytes: it bounds the length before anything is buffered and never throws for bad input. Like every parser in the
+/// code base it answers <see cref="OperationStatus.Done"/>, <see cref="OperationStatus.NeedMoreData"/> (call again
+/// with more input) or <see cref="OperationStatus.InvalidData"/> (the input can never become a frame; see the error).
 /// </summary>
 public static class FrameCodec
 {
@@ -30,7 +20,7 @@ public static class FrameCodec
     [ThreadStatic]
     private static Utf8JsonWriter? t_jsonWriter;
 
-    public static FrameStatus TryDecode(
+    public static OperationStatus TryRead(
         ReadOnlySequence<byte> input,
         int maxPayloadLength,
         out FrameType type,
@@ -48,32 +38,32 @@ public static class FrameCodec
             if (!input.IsEmpty && !FrameTypes.IsDefined(input.FirstSpan[0]))
             {
                 error = UnknownType(input.FirstSpan[0]);
-                return FrameStatus.Invalid;
+                return OperationStatus.InvalidData;
             }
-            return FrameStatus.NeedMoreData;
+            return OperationStatus.NeedMoreData;
         }
         Span<byte> header = stackalloc byte[HeaderLength];
         input.Slice(0, HeaderLength).CopyTo(header);
         if (!FrameTypes.IsDefined(header[0]))
         {
             error = UnknownType(header[0]);
-            return FrameStatus.Invalid;
+            return OperationStatus.InvalidData;
         }
         uint length = BinaryPrimitives.ReadUInt32BigEndian(header[1..]);
         if (length > (uint)maxPayloadLength)
         {
             error = new FrameException(ErrorCodes.FrameTooLarge, $"Frame of {length} bytes exceeds the limit of {maxPayloadLength} bytes.");
-            return FrameStatus.Invalid;
+            return OperationStatus.InvalidData;
         }
         if (input.Length - HeaderLength < length)
-            return FrameStatus.NeedMoreData;
+            return OperationStatus.NeedMoreData;
         type = (FrameType)header[0];
         payload = input.Slice(HeaderLength, length);
         consumed = payload.End;
-        return FrameStatus.Frame;
+        return OperationStatus.Done;
     }
 
-    public static FrameStatus TryDecode(ReadOnlySpan<byte> input, int maxPayloadLength, out FrameType type, out ReadOnlySpan<byte> payload, out int consumed, out FrameException? error)
+    public static OperationStatus TryRead(ReadOnlySpan<byte> input, int maxPayloadLength, out FrameType type, out ReadOnlySpan<byte> payload, out int consumed, out FrameException? error)
     {
         type = default;
         payload = default;
@@ -82,22 +72,22 @@ public static class FrameCodec
         if (!input.IsEmpty && !FrameTypes.IsDefined(input[0]))
         {
             error = UnknownType(input[0]);
-            return FrameStatus.Invalid;
+            return OperationStatus.InvalidData;
         }
         if (input.Length < HeaderLength)
-            return FrameStatus.NeedMoreData;
+            return OperationStatus.NeedMoreData;
         uint length = BinaryPrimitives.ReadUInt32BigEndian(input[1..]);
         if (length > (uint)maxPayloadLength)
         {
             error = new FrameException(ErrorCodes.FrameTooLarge, $"Frame of {length} bytes exceeds the limit of {maxPayloadLength} bytes.");
-            return FrameStatus.Invalid;
+            return OperationStatus.InvalidData;
         }
         if (input.Length - HeaderLength < length)
-            return FrameStatus.NeedMoreData;
+            return OperationStatus.NeedMoreData;
         type = (FrameType)input[0];
         payload = input.Slice(HeaderLength, (int)length);
         consumed = HeaderLength + (int)length;
-        return FrameStatus.Frame;
+        return OperationStatus.Done;
     }
 
     /// <summary>Writes a frame holding <paramref name="json"/> as it is.</summary>

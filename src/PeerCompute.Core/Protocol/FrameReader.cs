@@ -34,7 +34,7 @@ public struct ReceivedFrame : IDisposable
     }
 }
 
-/// <summary>Reads frames from a stream; a thin loop around <see cref="FrameCodec.TryDecode(ReadOnlySequence{byte}, int, out FrameType, out ReadOnlySequence{byte}, out SequencePosition, out FrameException?)"/>.</summary>
+/// <summary>Reads frames from a stream; a thin loop around <see cref="FrameCodec.TryRead(ReadOnlySequence{byte}, int, out FrameType, out ReadOnlySequence{byte}, out SequencePosition, out FrameException?)"/>.</summary>
 public sealed class FrameReader
 {
     private readonly PipeReader _reader;
@@ -53,16 +53,16 @@ public sealed class FrameReader
         {
             var result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            var status = FrameCodec.TryDecode(buffer, _maxPayloadLength, out var type, out var payload, out var consumed, out var error);
+            var status = FrameCodec.TryRead(buffer, _maxPayloadLength, out var type, out var payload, out var consumed, out var error);
             switch (status)
             {
-                case FrameStatus.Frame:
+                case OperationStatus.Done:
                     int total = FrameCodec.HeaderLength + (int)payload.Length;
                     var rented = ArrayPool<byte>.Shared.Rent(total);
                     buffer.Slice(0, total).CopyTo(rented);
                     _reader.AdvanceTo(consumed);
                     return new ReceivedFrame(type, rented, total);
-                case FrameStatus.Invalid:
+                case OperationStatus.InvalidData:
                     _reader.AdvanceTo(buffer.Start, buffer.End);
                     throw error!;
                 default:

@@ -18,7 +18,18 @@ public enum FrameType : byte
 
 public static class FrameTypes
 {
-    public static bool IsDefined(byte value) => value is >= 1 and <= 11;
+    // Built from the enum itself, so a new frame type is known to the decoder the moment it is declared.
+    private static readonly bool[] s_defined = BuildDefined();
+
+    public static bool IsDefined(byte value) => s_defined[value];
+
+    private static bool[] BuildDefined()
+    {
+        var defined = new bool[256];
+        foreach (var type in Enum.GetValues<FrameType>())
+            defined[(byte)type] = true;
+        return defined;
+    }
 
     public static bool IsRequest(FrameType type) =>
         type is FrameType.DeployRequest or FrameType.StopRequest or FrameType.StatusRequest or FrameType.LogsRequest;

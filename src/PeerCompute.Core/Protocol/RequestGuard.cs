@@ -45,7 +45,7 @@ public sealed class RequestGuard
 }
 
 /// <summary>Nonces seen within the timestamp window; older ones can be forgotten since their timestamps are refused anyway.</summary>
-public sealed class NonceCache(TimeSpan window, TimeProvider clock, int capacity = NonceCache.DefaultCapacity)
+internal sealed class NonceCache(TimeSpan window, TimeProvider clock, int capacity = NonceCache.DefaultCapacity)
 {
     public const int DefaultCapacity = 100_000;
 

@@ -5,7 +5,7 @@ namespace PeerCompute.Core.Trust;
 /// <summary>One entry of <c>trusted_peers.json</c>.</summary>
 public sealed record TrustedPeer(string PeerId, string? Name, IReadOnlyList<string> Addrs, DateTimeOffset AddedAt);
 
-public sealed record TrustFile(int Version, IReadOnlyList<TrustedPeer> Peers)
+internal sealed record TrustFile(int Version, IReadOnlyList<TrustedPeer> Peers)
 {
     public const int CurrentVersion = 1;
 }
@@ -17,4 +17,4 @@ public sealed record TrustFile(int Version, IReadOnlyList<TrustedPeer> Peers)
     RespectNullableAnnotations = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(TrustFile))]
-public sealed partial class TrustJsonContext : JsonSerializerContext;
+internal sealed partial class TrustJsonContext : JsonSerializerContext;

@@ -3,7 +3,7 @@ using PeerCompute.Cli;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Resources;
 using PeerCompute.Core.Storage;
-using PeerCompute.Daemon.Configuration;
+using PeerCompute.Provider.Configuration;
 using PeerCompute.Daemon.Hosting;
 
 namespace PeerCompute.Daemon.Commands;

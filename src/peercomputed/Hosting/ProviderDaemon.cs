@@ -4,7 +4,7 @@ using PeerCompute.Core.Multiformats;
 using PeerCompute.Core.Protocol;
 using PeerCompute.Core.Storage;
 using PeerCompute.Core.Trust;
-using PeerCompute.Daemon.Configuration;
+using PeerCompute.Provider.Configuration;
 using PeerCompute.Daemon.Service;
 using PeerCompute.Net.Host;
 using PeerCompute.Net.Mdns;

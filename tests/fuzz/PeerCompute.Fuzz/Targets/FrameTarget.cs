@@ -13,7 +13,7 @@ namespace PeerCompute.Fuzz.Targets;
 public sealed class FrameTarget : FuzzTarget
 {
     public override string Name => "frame";
-    public override string Description => "FrameCodec.TryDecode (span + sequence) and FrameReader";
+    public override string Description => "FrameCodec.TryRead (span + sequence) and FrameReader";
 
     public override void Run(ReadOnlySpan<byte> input)
     {
@@ -30,16 +30,16 @@ public sealed class FrameTarget : FuzzTarget
         while (true)
         {
             var rest = data.AsSpan(offset);
-            var status = FrameCodec.TryDecode(rest, maxPayload, out var type, out var payload, out int consumed, out var error);
-            var seqStatus = FrameCodec.TryDecode(Split(data.AsMemory(offset), chunk), maxPayload, out var seqType, out var seqPayload, out _, out var seqError);
+            var status = FrameCodec.TryRead(rest, maxPayload, out var type, out var payload, out int consumed, out var error);
+            var seqStatus = FrameCodec.TryRead(Split(data.AsMemory(offset), chunk), maxPayload, out var seqType, out var seqPayload, out _, out var seqError);
             Check(status == seqStatus, $"span decoder said {status}, sequence decoder {seqStatus}");
-            if (status == FrameStatus.Invalid)
+            if (status == OperationStatus.InvalidData)
             {
                 Check(error is not null && seqError is not null && error.Code == seqError.Code, "Invalid without a FrameException, or different codes");
                 expectedError = error;
                 break;
             }
-            if (status == FrameStatus.NeedMoreData)
+            if (status == OperationStatus.NeedMoreData)
                 break;
             Check(seqType == type && seqPayload.ToArray().AsSpan().SequenceEqual(payload), "the decoders disagree on a frame");
             Check(consumed == FrameCodec.HeaderLength + payload.Length && payload.Length <= maxPayload, "consumed does not match the payload");

@@ -3,7 +3,7 @@ using System.Text.Json;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Storage;
 using PeerCompute.Core.Trust;
-using PeerCompute.Daemon.Configuration;
+using PeerCompute.Provider.Configuration;
 using PeerCompute.Runtime;
 using PeerCompute.Tunnel;
 using PeerCompute.Tunnel.Gateway;
@@ -156,7 +156,7 @@ public sealed class DeploymentRecordTarget : FuzzTarget
 }
 
 /// <summary>
-/// <c>peercomputed.json</c> (ProviderConfig, compiled into this harness from src/peercomputed): a bad file is refused
+/// <c>peercomputed.json</c> (ProviderConfig, from src/PeerCompute.Provider): a bad file is refused
 /// with ConfigException only; an accepted one gives limits in range. Input: the file's content.
 /// </summary>
 public sealed class ProviderConfigTarget : FuzzTarget

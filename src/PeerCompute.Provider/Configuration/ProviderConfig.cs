@@ -2,13 +2,13 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using PeerCompute.Core.Resources;
 
-namespace PeerCompute.Daemon.Configuration;
+namespace PeerCompute.Provider.Configuration;
 
 /// <summary>
 /// The provider's settings. Each can come from the config file (<c>$PEERCOMPUTE_HOME/peercomputed.json</c>,
 /// or <c>--config FILE</c>) and be overridden on the command line; defaults are the design's.
 /// </summary>
-internal sealed record ProviderConfig
+public sealed record ProviderConfig
 {
     public const int DefaultPort = 9000;
     public const int DefaultMaxCpuMillicores = 4000;
@@ -107,10 +107,10 @@ internal sealed record ProviderConfig
         new($"Invalid {key} '{value}' in {source}{(hint is null ? "" : $" ({hint})")}.");
 }
 
-internal sealed class ConfigException(string message) : Exception(message);
+public sealed class ConfigException(string message) : Exception(message);
 
 /// <summary>The config file's shape: every field optional, names as on the command line.</summary>
-internal sealed record ProviderConfigFile(
+public sealed record ProviderConfigFile(
     int? Port = null,
     IReadOnlyList<string>? Listen = null,
     string? MaxCpu = null,

@@ -2,7 +2,7 @@ using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Noise;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Benchmarks.Net;
 

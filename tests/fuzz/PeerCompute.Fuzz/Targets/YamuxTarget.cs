@@ -1,13 +1,12 @@
-using PeerCompute.Net;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Fuzz.Targets;
 
 /// <summary>
 /// yamux: frame headers parsed one after another (each re-encodes to its 12 bytes; only
-/// <see cref="Libp2pProtocolException"/> for a bad one), then a whole session fed the input as the peer's bytes,
+/// <see cref="MuxProtocolException"/> for a bad one), then a whole session fed the input as the peer's bytes,
 /// with every stream it accepts read to the end. The session must end (no hang) with no error or a
-/// <see cref="Libp2pProtocolException"/>, never another exception type.
+/// <see cref="MuxProtocolException"/>, never another exception type.
 /// Input: byte 0 = role (bit 0) and read chunk, then the peer's frames.
 /// </summary>
 public sealed class YamuxTarget : FuzzTarget
@@ -42,7 +41,7 @@ public sealed class YamuxTarget : FuzzTarget
                     rest = rest[(int)Math.Min(header.Length, (uint)rest.Length)..];
             }
         }
-        catch (Libp2pProtocolException)
+        catch (MuxProtocolException)
         {
         }
 
@@ -58,7 +57,7 @@ public sealed class YamuxTarget : FuzzTarget
             await session.DisposeAsync();
             return e;
         });
-        if (error is not null and not Libp2pProtocolException)
+        if (error is not null and not MuxProtocolException)
             Fail($"the session ended with {error.GetType().Name}: {error.Message}", error);
     }
 

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Threading.Channels;
 
-namespace PeerCompute.Net.Yamux;
+namespace PeerCompute.Mux;
 
 /// <summary>
 /// A yamux session over any duplex byte <see cref="Stream"/> (a Noise channel, an SslStream, a pipe).
@@ -224,7 +224,7 @@ public sealed class YamuxSession : IAsyncDisposable
                 _control.Enqueue(new YamuxFrameHeader(type, flags, streamId, length));
         }
         if (overflow)
-            Close(new Libp2pProtocolException("yamux: the peer is not reading (too many control frames queued)"));
+            Close(new MuxProtocolException("yamux: the peer is not reading (too many control frames queued)"));
         else
             _writeSignal.Set();
     }
@@ -367,7 +367,7 @@ public sealed class YamuxSession : IAsyncDisposable
                 Volatile.Write(ref _lastReceived, Stopwatch.GetTimestamp());
             }
         }
-        catch (Libp2pProtocolException e)
+        catch (MuxProtocolException e)
         {
             error = e;
             EnqueueControl(YamuxFrameType.GoAway, YamuxFlags.None, 0, (uint)YamuxGoAwayCode.ProtocolError);
@@ -409,7 +409,7 @@ public sealed class YamuxSession : IAsyncDisposable
                     lock (_pings)
                     {
                         if (!_pings.Remove(header.Length, out waiter))
-                            throw new Libp2pProtocolException($"yamux: unsolicited ping ACK {header.Length}");
+                            throw new MuxProtocolException($"yamux: unsolicited ping ACK {header.Length}");
                     }
                     waiter?.Done.TrySetResult(Stopwatch.GetElapsedTime(waiter.Sent));
                 }
@@ -458,12 +458,12 @@ public sealed class YamuxSession : IAsyncDisposable
     {
         bool remoteIsClient = !IsClient;
         if ((id % 2 == 1) != remoteIsClient)
-            throw new Libp2pProtocolException($"yamux: the peer opened stream {id}, an id of the wrong parity");
+            throw new MuxProtocolException($"yamux: the peer opened stream {id}, an id of the wrong parity");
         YamuxStream stream;
         lock (_streamsLock)
         {
             if (_streams.ContainsKey(id))
-                throw new Libp2pProtocolException($"yamux: the peer opened stream {id} twice");
+                throw new MuxProtocolException($"yamux: the peer opened stream {id} twice");
             if (_localGoAway || _closed || _streams.Count >= Options.MaxStreams)
             {
                 stream = null!;
@@ -613,7 +613,7 @@ public sealed class YamuxSession : IAsyncDisposable
                 if (keepAlive && Options.DeadLinkTimeout != Timeout.InfiniteTimeSpan
                     && Stopwatch.GetElapsedTime(Volatile.Read(ref _lastReceived), now) > Options.DeadLinkTimeout)
                 {
-                    Close(new Libp2pProtocolException($"yamux: nothing received for {Options.DeadLinkTimeout.TotalSeconds:0.#} s (dead link)"));
+                    Close(new MuxProtocolException($"yamux: nothing received for {Options.DeadLinkTimeout.TotalSeconds:0.#} s (dead link)"));
                     return;
                 }
                 if (keepAlive && Stopwatch.GetElapsedTime(lastPing, now) >= Options.KeepAliveInterval)
@@ -688,7 +688,7 @@ public sealed class YamuxSession : IAsyncDisposable
             if (_closed)
                 return;
             _closed = true;
-            _error = error is PeerGoneException gone ? new Libp2pProtocolException(gone.Message) : error;
+            _error = error is PeerGoneException gone ? new MuxProtocolException(gone.Message) : error;
             streams = [.. _streams.Values];
             _streams.Clear();
             _unacknowledged.Clear();

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace PeerCompute.Net.Yamux;
+namespace PeerCompute.Mux;
 
 public enum YamuxFrameType : byte
 {
@@ -56,7 +56,7 @@ public readonly record struct YamuxFrameHeader(YamuxFrameType Type, YamuxFlags F
 
     /// <summary>
     /// Parses a header. Returns false when fewer than 12 bytes are available ("need more").
-    /// Throws <see cref="Libp2pProtocolException"/> for a header that is malformed in itself: a version other
+    /// Throws <see cref="MuxProtocolException"/> for a header that is malformed in itself: a version other
     /// than 0, an unknown type, Ping/GoAway on a stream or Data/WindowUpdate on stream 0, ping flags other
     /// than exactly SYN or ACK. Checks that need session state (parity, windows) belong to the session.
     /// </summary>
@@ -66,10 +66,10 @@ public readonly record struct YamuxFrameHeader(YamuxFrameType Type, YamuxFlags F
         if (source.Length < Size)
             return false;
         if (source[0] != ProtocolVersion)
-            throw new Libp2pProtocolException($"yamux: unsupported version {source[0]}");
+            throw new MuxProtocolException($"yamux: unsupported version {source[0]}");
         byte type = source[1];
         if (type > (byte)YamuxFrameType.GoAway)
-            throw new Libp2pProtocolException($"yamux: unknown frame type {type}");
+            throw new MuxProtocolException($"yamux: unknown frame type {type}");
         var flags = (YamuxFlags)BinaryPrimitives.ReadUInt16BigEndian(source[2..]);
         uint streamId = BinaryPrimitives.ReadUInt32BigEndian(source[4..]);
         uint length = BinaryPrimitives.ReadUInt32BigEndian(source[8..]);
@@ -77,11 +77,11 @@ public readonly record struct YamuxFrameHeader(YamuxFrameType Type, YamuxFlags F
         switch (header.Type)
         {
             case YamuxFrameType.Data or YamuxFrameType.WindowUpdate when streamId == 0:
-                throw new Libp2pProtocolException($"yamux: {header.Type} frame on stream 0");
+                throw new MuxProtocolException($"yamux: {header.Type} frame on stream 0");
             case YamuxFrameType.Ping or YamuxFrameType.GoAway when streamId != 0:
-                throw new Libp2pProtocolException($"yamux: {header.Type} frame on stream {streamId}");
+                throw new MuxProtocolException($"yamux: {header.Type} frame on stream {streamId}");
             case YamuxFrameType.Ping when flags is not (YamuxFlags.Syn or YamuxFlags.Ack):
-                throw new Libp2pProtocolException($"yamux: ping with flags {(ushort)flags}");
+                throw new MuxProtocolException($"yamux: ping with flags {(ushort)flags}");
         }
         return true;
     }

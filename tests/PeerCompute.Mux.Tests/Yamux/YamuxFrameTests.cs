@@ -1,7 +1,6 @@
-using PeerCompute.Net.Tests.Support;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux.Tests.Support;
 
-namespace PeerCompute.Net.Tests.Yamux;
+namespace PeerCompute.Mux.Tests.Yamux;
 
 public class YamuxFrameTests
 {
@@ -37,7 +36,7 @@ public class YamuxFrameTests
     [Arguments("000200000000000000000000", "flags")]
     public async Task Malformed_headers_are_protocol_errors(string hex, string reasonPart)
     {
-        var error = Assert.Throws<Libp2pProtocolException>(() => YamuxFrameHeader.TryParse(Hex.Bytes(hex), out _));
+        var error = Assert.Throws<MuxProtocolException>(() => YamuxFrameHeader.TryParse(Hex.Bytes(hex), out _));
         await Assert.That(error!.Message).Contains(reasonPart);
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 
 namespace PeerCompute.Mux;
@@ -55,34 +56,52 @@ public readonly record struct YamuxFrameHeader(YamuxFrameType Type, YamuxFlags F
     }
 
     /// <summary>
-    /// Parses a header. Returns false when fewer than 12 bytes are available ("need more").
-    /// Throws <see cref="MuxProtocolException"/> for a header that is malformed in itself: a version other
-    /// than 0, an unknown type, Ping/GoAway on a stream or Data/WindowUpdate on stream 0, ping flags other
-    /// than exactly SYN or ACK. Checks that need session state (parity, windows) belong to the session.
+    /// Parses a header (the codebase's one need-more convention): <see cref="OperationStatus.Done"/> with the header
+    /// and <paramref name="consumed"/> = 12; <see cref="OperationStatus.NeedMoreData"/> when fewer than 12 bytes are
+    /// there (nothing consumed); <see cref="OperationStatus.InvalidData"/> for a header malformed in itself: a version
+    /// other than 0, an unknown type, Ping/GoAway on a stream or Data/WindowUpdate on stream 0, ping flags other than
+    /// exactly SYN or ACK. Checks that need session state (parity, windows) belong to the session.
     /// </summary>
-    public static bool TryParse(ReadOnlySpan<byte> source, out YamuxFrameHeader header)
+    public static OperationStatus TryRead(ReadOnlySpan<byte> input, out YamuxFrameHeader header, out int consumed) =>
+        TryRead(input, out header, out consumed, out _);
+
+    /// <summary>
+    /// <see cref="TryRead(ReadOnlySpan{byte}, out YamuxFrameHeader, out int)"/>, and for
+    /// <see cref="OperationStatus.InvalidData"/> the reason a person can read (what the session ends with).
+    /// </summary>
+    public static OperationStatus TryRead(ReadOnlySpan<byte> input, out YamuxFrameHeader header, out int consumed, out string? invalidReason)
     {
         header = default;
-        if (source.Length < Size)
-            return false;
-        if (source[0] != ProtocolVersion)
-            throw new MuxProtocolException($"yamux: unsupported version {source[0]}");
-        byte type = source[1];
+        consumed = 0;
+        invalidReason = null;
+        if (input.Length < Size)
+            return OperationStatus.NeedMoreData;
+        if (input[0] != ProtocolVersion)
+            return Invalid($"yamux: unsupported version {input[0]}", out invalidReason);
+        byte type = input[1];
         if (type > (byte)YamuxFrameType.GoAway)
-            throw new MuxProtocolException($"yamux: unknown frame type {type}");
-        var flags = (YamuxFlags)BinaryPrimitives.ReadUInt16BigEndian(source[2..]);
-        uint streamId = BinaryPrimitives.ReadUInt32BigEndian(source[4..]);
-        uint length = BinaryPrimitives.ReadUInt32BigEndian(source[8..]);
-        header = new YamuxFrameHeader((YamuxFrameType)type, flags, streamId, length);
-        switch (header.Type)
+            return Invalid($"yamux: unknown frame type {type}", out invalidReason);
+        var flags = (YamuxFlags)BinaryPrimitives.ReadUInt16BigEndian(input[2..]);
+        uint streamId = BinaryPrimitives.ReadUInt32BigEndian(input[4..]);
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(input[8..]);
+        var parsed = new YamuxFrameHeader((YamuxFrameType)type, flags, streamId, length);
+        switch (parsed.Type)
         {
             case YamuxFrameType.Data or YamuxFrameType.WindowUpdate when streamId == 0:
-                throw new MuxProtocolException($"yamux: {header.Type} frame on stream 0");
+                return Invalid($"yamux: {parsed.Type} frame on stream 0", out invalidReason);
             case YamuxFrameType.Ping or YamuxFrameType.GoAway when streamId != 0:
-                throw new MuxProtocolException($"yamux: {header.Type} frame on stream {streamId}");
+                return Invalid($"yamux: {parsed.Type} frame on stream {streamId}", out invalidReason);
             case YamuxFrameType.Ping when flags is not (YamuxFlags.Syn or YamuxFlags.Ack):
-                throw new MuxProtocolException($"yamux: ping with flags {(ushort)flags}");
+                return Invalid($"yamux: ping with flags {(ushort)flags}", out invalidReason);
         }
-        return true;
+        header = parsed;
+        consumed = Size;
+        return OperationStatus.Done;
+    }
+
+    private static OperationStatus Invalid(string reason, out string? invalidReason)
+    {
+        invalidReason = reason;
+        return OperationStatus.InvalidData;
     }
 }

@@ -326,9 +326,12 @@ public sealed class YamuxSession : IAsyncDisposable
                         }
                         continue;
                     }
-                    if (!YamuxFrameHeader.TryParse(buffer.AsSpan(start, end - start), out var header))
+                    var status = YamuxFrameHeader.TryRead(buffer.AsSpan(start, end - start), out var header, out int consumed, out string? invalid);
+                    if (status == OperationStatus.NeedMoreData)
                         break;
-                    start += YamuxFrameHeader.Size;
+                    if (status == OperationStatus.InvalidData)
+                        throw new MuxProtocolException(invalid!);
+                    start += consumed;
                     var stream = HandleHeader(header);
                     if (header.Type == YamuxFrameType.Data)
                     {

@@ -1,10 +1,11 @@
+using System.Buffers;
 using PeerCompute.Mux;
 
 namespace PeerCompute.Fuzz.Targets;
 
 /// <summary>
-/// yamux: frame headers parsed one after another (each re-encodes to its 12 bytes; only
-/// <see cref="MuxProtocolException"/> for a bad one), then a whole session fed the input as the peer's bytes,
+/// yamux: frame headers parsed one after another (each re-encodes to its 12 bytes; a bad one is
+/// InvalidData, never an exception), then a whole session fed the input as the peer's bytes,
 /// with every stream it accepts read to the end. The session must end (no hang) with no error or a
 /// <see cref="MuxProtocolException"/>, never another exception type.
 /// Input: byte 0 = role (bit 0) and read chunk, then the peer's frames.
@@ -20,7 +21,7 @@ public sealed class YamuxTarget : FuzzTarget
     };
 
     public override string Name => "yamux";
-    public override string Description => "YamuxFrameHeader.TryParse and YamuxSession input (both roles)";
+    public override string Description => "YamuxFrameHeader.TryRead and YamuxSession input (both roles)";
 
     public override void Run(ReadOnlySpan<byte> input)
     {
@@ -31,18 +32,12 @@ public sealed class YamuxTarget : FuzzTarget
         var data = input[1..].ToArray();
 
         var rest = data.AsSpan();
-        try
+        while (YamuxFrameHeader.TryRead(rest, out var header, out int consumed) == OperationStatus.Done)
         {
-            while (YamuxFrameHeader.TryParse(rest, out var header))
-            {
-                Check(header.ToArray().AsSpan().SequenceEqual(rest[..YamuxFrameHeader.Size]), "re-encoding a header changed its bytes");
-                rest = rest[YamuxFrameHeader.Size..];
-                if (header.Type == YamuxFrameType.Data)
-                    rest = rest[(int)Math.Min(header.Length, (uint)rest.Length)..];
-            }
-        }
-        catch (MuxProtocolException)
-        {
+            Check(consumed == YamuxFrameHeader.Size && header.ToArray().AsSpan().SequenceEqual(rest[..YamuxFrameHeader.Size]), "re-encoding a header changed its bytes");
+            rest = rest[consumed..];
+            if (header.Type == YamuxFrameType.Data)
+                rest = rest[(int)Math.Min(header.Length, (uint)rest.Length)..];
         }
 
         var error = Await(async ct =>

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 
 namespace PeerCompute.Mux;
 
-public enum YamuxFrameType : byte
+internal enum YamuxFrameType : byte
 {
     Data = 0,
     WindowUpdate = 1,
@@ -12,7 +12,7 @@ public enum YamuxFrameType : byte
 }
 
 [Flags]
-public enum YamuxFlags : ushort
+internal enum YamuxFlags : ushort
 {
     None = 0,
     Syn = 1,
@@ -22,7 +22,7 @@ public enum YamuxFlags : ushort
 }
 
 /// <summary>GoAway codes from the yamux spec.</summary>
-public enum YamuxGoAwayCode : uint
+internal enum YamuxGoAwayCode : uint
 {
     Normal = 0,
     ProtocolError = 1,
@@ -34,7 +34,7 @@ public enum YamuxGoAwayCode : uint
 /// For Data, <see cref="Length"/> is the body size; for WindowUpdate the window delta; for Ping the opaque value;
 /// for GoAway the code. Only Data frames carry a body.
 /// </summary>
-public readonly record struct YamuxFrameHeader(YamuxFrameType Type, YamuxFlags Flags, uint StreamId, uint Length)
+internal readonly record struct YamuxFrameHeader(YamuxFrameType Type, YamuxFlags Flags, uint StreamId, uint Length)
 {
     public const int Size = 12;
     public const byte ProtocolVersion = 0;

@@ -3,7 +3,7 @@ using PeerCompute.Mux.Tests.Support;
 
 namespace PeerCompute.Mux.Tests.Yamux;
 
-public class YamuxFrameTests
+internal sealed class YamuxFrameTests
 {
     [Test]
     [Arguments(YamuxFrameType.Ping, YamuxFlags.Syn, 0u, 0u, "000200010000000000000000")]

@@ -51,7 +51,7 @@ else
   rm -rf "$bin" && cp -r "$out/build" "$bin"
   if [ "${list:-0}" = 1 ]; then dotnet "$bin/PeerCompute.Fuzz.dll" list; exit 0; fi
   echo "== instrumenting"
-  for dll in PeerCompute.Core PeerCompute.Net PeerCompute.Tunnel PeerCompute.Runtime; do
+  for dll in PeerCompute.Core PeerCompute.Mux PeerCompute.Net PeerCompute.Tunnel PeerCompute.Runtime; do
     dotnet tool run sharpfuzz "$bin/$dll.dll" >/dev/null || { echo "instrumenting $dll failed"; exit 2; }
   done
   # ProviderConfig is compiled into the harness: instrument its namespace only, not the harness itself.

@@ -1,8 +1,9 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Noise;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Benchmarks.Net;
 
@@ -15,7 +16,7 @@ public class NetCodecBenchmarks
     private readonly byte[] _message = MultistreamMessage.Encode("/peercompute/1.0.0");
 
     [Benchmark]
-    public uint YamuxHeaderParse() => YamuxFrameHeader.TryParse(_header, out var h) ? h.Length : 0;
+    public uint YamuxHeaderParse() => YamuxFrameHeader.TryRead(_header, out var h, out _) == OperationStatus.Done ? h.Length : 0;
 
     [Benchmark]
     public int YamuxHeaderWrite()

@@ -19,7 +19,7 @@ int repeat = IntOption("--repeat", 3);
 int streams = IntOption("--streams", 2000);
 int concurrency = IntOption("--concurrency", 32);
 bool withJs = !options.Contains("--no-js");
-var yamux = new PeerCompute.Net.Yamux.YamuxOptions { WindowGrowthThreshold = TimeSpan.FromMilliseconds(IntOption("--growth-ms", 1000)) };
+var yamux = new PeerCompute.Mux.YamuxOptions { WindowGrowthThreshold = TimeSpan.FromMilliseconds(IntOption("--growth-ms", 1000)) };
 long bytes = (long)mib * 1024 * 1024;
 var results = new List<Row>();
 
@@ -153,7 +153,7 @@ static string LoadAverage()
     }
 }
 
-static async Task<TestHost> StartHostAsync(PeerCompute.Net.Yamux.YamuxOptions yamux)
+static async Task<TestHost> StartHostAsync(PeerCompute.Mux.YamuxOptions yamux)
 {
     var host = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
     BenchProtocol.Register(host);

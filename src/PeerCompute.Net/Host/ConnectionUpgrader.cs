@@ -1,7 +1,7 @@
 using PeerCompute.Core.Identity;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Noise;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Host;
 

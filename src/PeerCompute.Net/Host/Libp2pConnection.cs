@@ -2,7 +2,7 @@ using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Protocols;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Host;
 

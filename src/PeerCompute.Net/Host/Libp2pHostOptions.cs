@@ -1,4 +1,4 @@
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Host;
 

@@ -1,5 +1,5 @@
 using PeerCompute.Core.Identity;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Host;
 

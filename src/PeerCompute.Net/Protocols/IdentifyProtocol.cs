@@ -1,6 +1,6 @@
 using System.Buffers;
 using PeerCompute.Core.Multiformats;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Protocols;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Tunnel.Client;
 

@@ -8,7 +8,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 using PeerCompute.Tunnel.Hostnames;
 using PeerCompute.Tunnel.Protocol;
 

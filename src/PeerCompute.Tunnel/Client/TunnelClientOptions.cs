@@ -1,4 +1,4 @@
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 using PeerCompute.Tunnel.Tls;
 
 namespace PeerCompute.Tunnel.Client;

@@ -1,4 +1,4 @@
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 using PeerCompute.Tunnel.Protocol;
 
 namespace PeerCompute.Tunnel.Gateway;

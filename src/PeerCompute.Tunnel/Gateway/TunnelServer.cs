@@ -6,7 +6,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Hostnames;
 using PeerCompute.Tunnel.Protocol;

@@ -1,6 +1,6 @@
 using System.Net;
 using PeerCompute.Core.Identity;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Tunnel.Gateway;
 

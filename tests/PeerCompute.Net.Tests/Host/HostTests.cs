@@ -130,7 +130,7 @@ public class HostTests
         await Assert.That(string.Join(",", secured.RemoteStreamMuxers)).IsEqualTo("/yamux/1.0.0");
 
         var muxer = await PeerCompute.Net.Multistream.MultistreamSelect.SelectAsync(secured.Stream, "/yamux/1.0.0", CancellationToken.None).WaitAsync(Guard);
-        await using var session = PeerCompute.Net.Yamux.YamuxSession.Start(secured.Stream, isClient: true);
+        await using var session = PeerCompute.Mux.YamuxSession.Start(secured.Stream, isClient: true);
         var stream = await session.OpenStreamAsync();
         await PeerCompute.Net.Multistream.MultistreamSelect.SelectAsync(stream, PingProtocol.ProtocolId, CancellationToken.None).WaitAsync(Guard);
         var rtt = await PingProtocol.PingAsync(stream, CancellationToken.None).WaitAsync(Guard);

@@ -5,7 +5,7 @@ using PeerCompute.Net.Host;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Noise;
 using PeerCompute.Net.Tests.Support;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Tests.Host;
 

@@ -3,7 +3,6 @@ using CsCheck;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Noise;
 using PeerCompute.Net.Protocols;
-using PeerCompute.Net.Yamux;
 
 namespace PeerCompute.Net.Tests.Parsing;
 
@@ -21,16 +20,6 @@ public class ParserPropertyTests
         catch (Libp2pProtocolException)
         {
         }
-    }
-
-    [Test]
-    public void Yamux_headers_parse_or_fail_cleanly_and_round_trip()
-    {
-        AnyBytes.Sample(bytes => OnlyProtocolErrors(() =>
-        {
-            if (YamuxFrameHeader.TryParse(bytes, out var header) && !header.ToArray().AsSpan().SequenceEqual(bytes.AsSpan(0, 12)))
-                throw new InvalidOperationException("header does not round-trip");
-        }), iter: 20_000);
     }
 
     [Test]

@@ -5,7 +5,7 @@ using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Noise;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Tests.Support;
 

@@ -5,7 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using PeerCompute.Core.Identity;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux;
 using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Protocol;
 

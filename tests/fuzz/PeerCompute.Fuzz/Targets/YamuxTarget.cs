@@ -1,13 +1,13 @@
-using PeerCompute.Net;
-using PeerCompute.Net.Yamux;
+using System.Buffers;
+using PeerCompute.Mux;
 
 namespace PeerCompute.Fuzz.Targets;
 
 /// <summary>
-/// yamux: frame headers parsed one after another (each re-encodes to its 12 bytes; only
-/// <see cref="Libp2pProtocolException"/> for a bad one), then a whole session fed the input as the peer's bytes,
+/// yamux: frame headers parsed one after another (each re-encodes to its 12 bytes; a bad one is
+/// InvalidData, never an exception), then a whole session fed the input as the peer's bytes,
 /// with every stream it accepts read to the end. The session must end (no hang) with no error or a
-/// <see cref="Libp2pProtocolException"/>, never another exception type.
+/// <see cref="MuxProtocolException"/>, never another exception type.
 /// Input: byte 0 = role (bit 0) and read chunk, then the peer's frames.
 /// </summary>
 public sealed class YamuxTarget : FuzzTarget
@@ -21,7 +21,7 @@ public sealed class YamuxTarget : FuzzTarget
     };
 
     public override string Name => "yamux";
-    public override string Description => "YamuxFrameHeader.TryParse and YamuxSession input (both roles)";
+    public override string Description => "YamuxFrameHeader.TryRead and YamuxSession input (both roles)";
 
     public override void Run(ReadOnlySpan<byte> input)
     {
@@ -32,18 +32,12 @@ public sealed class YamuxTarget : FuzzTarget
         var data = input[1..].ToArray();
 
         var rest = data.AsSpan();
-        try
+        while (YamuxFrameHeader.TryRead(rest, out var header, out int consumed) == OperationStatus.Done)
         {
-            while (YamuxFrameHeader.TryParse(rest, out var header))
-            {
-                Check(header.ToArray().AsSpan().SequenceEqual(rest[..YamuxFrameHeader.Size]), "re-encoding a header changed its bytes");
-                rest = rest[YamuxFrameHeader.Size..];
-                if (header.Type == YamuxFrameType.Data)
-                    rest = rest[(int)Math.Min(header.Length, (uint)rest.Length)..];
-            }
-        }
-        catch (Libp2pProtocolException)
-        {
+            Check(consumed == YamuxFrameHeader.Size && header.ToArray().AsSpan().SequenceEqual(rest[..YamuxFrameHeader.Size]), "re-encoding a header changed its bytes");
+            rest = rest[consumed..];
+            if (header.Type == YamuxFrameType.Data)
+                rest = rest[(int)Math.Min(header.Length, (uint)rest.Length)..];
         }
 
         var error = Await(async ct =>
@@ -58,7 +52,7 @@ public sealed class YamuxTarget : FuzzTarget
             await session.DisposeAsync();
             return e;
         });
-        if (error is not null and not Libp2pProtocolException)
+        if (error is not null and not MuxProtocolException)
             Fail($"the session ended with {error.GetType().Name}: {error.Message}", error);
     }
 

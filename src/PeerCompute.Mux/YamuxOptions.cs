@@ -1,4 +1,4 @@
-namespace PeerCompute.Net.Yamux;
+namespace PeerCompute.Mux;
 
 /// <summary>Every limit of a yamux session, with the defaults Peer Compute uses.</summary>
 public sealed record YamuxOptions

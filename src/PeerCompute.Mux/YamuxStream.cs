@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PeerCompute.Net.Yamux;
+namespace PeerCompute.Mux;
 
 /// <summary>
 /// One yamux stream as a <see cref="Stream"/>. Reads return credit to the peer as the application consumes data
@@ -255,9 +255,9 @@ public sealed class YamuxStream : Stream
         lock (_lock)
         {
             if (_remoteClosed)
-                throw new Libp2pProtocolException($"yamux: data on stream {Id} after its FIN");
+                throw new MuxProtocolException($"yamux: data on stream {Id} after its FIN");
             if (length > _receiveCredit)
-                throw new Libp2pProtocolException($"yamux: {length} bytes on stream {Id} exceed its window ({_receiveCredit})");
+                throw new MuxProtocolException($"yamux: {length} bytes on stream {Id} exceed its window ({_receiveCredit})");
             _receiveCredit -= length;
         }
     }

@@ -1,9 +1,9 @@
-using PeerCompute.Net.Tests.Support;
-using PeerCompute.Net.Yamux;
+using System.Buffers;
+using PeerCompute.Mux.Tests.Support;
 
-namespace PeerCompute.Net.Tests.Yamux;
+namespace PeerCompute.Mux.Tests.Yamux;
 
-public class YamuxFrameTests
+internal sealed class YamuxFrameTests
 {
     [Test]
     [Arguments(YamuxFrameType.Ping, YamuxFlags.Syn, 0u, 0u, "000200010000000000000000")]
@@ -16,14 +16,16 @@ public class YamuxFrameTests
     {
         var header = new YamuxFrameHeader(type, flags, id, length);
         await Assert.That(Hex.Of(header.ToArray())).IsEqualTo(hex);
-        await Assert.That(YamuxFrameHeader.TryParse(Hex.Bytes(hex), out var parsed)).IsTrue();
+        await Assert.That(YamuxFrameHeader.TryRead(Hex.Bytes(hex), out var parsed, out int consumed)).IsEqualTo(OperationStatus.Done);
         await Assert.That(parsed).IsEqualTo(header);
+        await Assert.That(consumed).IsEqualTo(YamuxFrameHeader.Size);
     }
 
     [Test]
     public async Task A_partial_header_needs_more_bytes()
     {
-        await Assert.That(YamuxFrameHeader.TryParse(Hex.Bytes("0002000100000000000000"), out _)).IsFalse();
+        await Assert.That(YamuxFrameHeader.TryRead(Hex.Bytes("0002000100000000000000"), out _, out int consumed)).IsEqualTo(OperationStatus.NeedMoreData);
+        await Assert.That(consumed).IsEqualTo(0);
     }
 
     [Test]
@@ -37,7 +39,8 @@ public class YamuxFrameTests
     [Arguments("000200000000000000000000", "flags")]
     public async Task Malformed_headers_are_protocol_errors(string hex, string reasonPart)
     {
-        var error = Assert.Throws<Libp2pProtocolException>(() => YamuxFrameHeader.TryParse(Hex.Bytes(hex), out _));
-        await Assert.That(error!.Message).Contains(reasonPart);
+        await Assert.That(YamuxFrameHeader.TryRead(Hex.Bytes(hex), out _, out int consumed, out string? reason)).IsEqualTo(OperationStatus.InvalidData);
+        await Assert.That(consumed).IsEqualTo(0);
+        await Assert.That(reason!).Contains(reasonPart);
     }
 }

@@ -1,9 +1,8 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using PeerCompute.Net.Tests.Support;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux.Tests.Support;
 
-namespace PeerCompute.Net.Tests.Yamux;
+namespace PeerCompute.Mux.Tests.Yamux;
 
 public class YamuxSessionTests
 {
@@ -301,7 +300,7 @@ public class YamuxSessionTests
         });
         _ = b; // reads nothing, answers nothing
         await client.Completion.WaitAsync(Guard);
-        await Assert.That(client.Error).IsTypeOf<Libp2pProtocolException>();
+        await Assert.That(client.Error).IsTypeOf<MuxProtocolException>();
         await Assert.That(client.Error!.Message).Contains("dead link");
     }
 

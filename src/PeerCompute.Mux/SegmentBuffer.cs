@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace PeerCompute.Net.Yamux;
+namespace PeerCompute.Mux;
 
 /// <summary>A FIFO of bytes kept in pooled segments: what a stream has received and the application not yet read.</summary>
 internal sealed class SegmentBuffer

@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 
-namespace PeerCompute.Net.Yamux;
+namespace PeerCompute.Mux;
 
 /// <summary>An <see cref="IDuplexPipe"/> seen as one duplex <see cref="Stream"/>, so a yamux session can run over a pipe.</summary>
 internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream

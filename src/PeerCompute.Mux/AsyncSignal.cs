@@ -1,4 +1,4 @@
-namespace PeerCompute.Net.Yamux;
+namespace PeerCompute.Mux;
 
 /// <summary>An auto-reset event for one waiter at a time: <see cref="Set"/> wakes the waiter or is remembered for the next wait.</summary>
 internal sealed class AsyncSignal

@@ -1,10 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using PeerCompute.Net.Tests.Support;
-using PeerCompute.Net.Yamux;
+using PeerCompute.Mux.Tests.Support;
 
-namespace PeerCompute.Net.Tests.Yamux;
+namespace PeerCompute.Mux.Tests.Yamux;
 
 /// <summary>The tunnel's use: a yamux stream spliced to a TCP socket with CopyToAsync, half-close passed through.</summary>
 public class YamuxSpliceTests

@@ -318,7 +318,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             MultiaddrProtocol.Dns6 => AddressFamily.InterNetworkV6,
             _ => AddressFamily.Unspecified,
         };
-        var addresses = await Dns.GetHostAddressesAsync(host, family, cancellationToken).ConfigureAwait(false);
+        var addresses = await System.Net.Dns.GetHostAddressesAsync(host, family, cancellationToken).ConfigureAwait(false);
         return addresses.Length > 0 ? addresses[0] : throw new IOException($"'{host}' does not resolve.");
     }
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
+using PeerCompute.Net.Dns;
 
 namespace PeerCompute.Net.Mdns;
 

@@ -1,4 +1,5 @@
 using PeerCompute.Core.Identity;
+using PeerCompute.Net.Dns;
 using PeerCompute.Net.Mdns;
 
 namespace PeerCompute.Fuzz.Targets;

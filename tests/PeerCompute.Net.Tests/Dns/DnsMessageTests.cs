@@ -1,9 +1,10 @@
 using System.Buffers.Binary;
 using CsCheck;
 using PeerCompute.Core.Identity;
+using PeerCompute.Net.Dns;
 using PeerCompute.Net.Mdns;
 
-namespace PeerCompute.Net.Tests.Mdns;
+namespace PeerCompute.Net.Tests.Dns;
 
 public class DnsMessageTests
 {

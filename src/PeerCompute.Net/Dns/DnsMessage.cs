@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace PeerCompute.Net.Mdns;
+namespace PeerCompute.Net.Dns;
 
 /// <summary>A DNS (mDNS) packet that breaks the format or a limit; the message is a reason a person can read.</summary>
 public sealed class DnsFormatException(string reason) : Exception(reason);

@@ -4,7 +4,7 @@ using System.Text;
 namespace PeerCompute.Net.Dns;
 
 /// <summary>A DNS packet that breaks the format or a limit; the message is a reason a person can read.</summary>
-public sealed class DnsFormatException(string reason) : Exception(reason);
+internal sealed class DnsFormatException(string reason) : Exception(reason);
 
 internal enum DnsRecordType : ushort
 {

@@ -8,7 +8,7 @@ namespace PeerCompute.Net.Multistream;
 /// A multistream-select 1.0 message: <c>uvarint(len) UTF-8 text '\n'</c>, the length counting the newline.
 /// Pure encode/parse over spans.
 /// </summary>
-public static class MultistreamMessage
+internal static class MultistreamMessage
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

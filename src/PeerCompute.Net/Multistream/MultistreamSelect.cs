@@ -6,7 +6,7 @@ namespace PeerCompute.Net.Multistream;
 /// multistream-select 1.0 over a byte stream, both roles. Reads are exact (never past the last message), so
 /// whatever follows the negotiation stays in the stream for the next layer.
 /// </summary>
-public static class MultistreamSelect
+internal static class MultistreamSelect
 {
     /// <summary>
     /// Initiator: sends the header with the first proposal in one write (never waiting for the responder's header),

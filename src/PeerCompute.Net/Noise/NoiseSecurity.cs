@@ -5,14 +5,14 @@ using PeerCompute.Core.Identity;
 namespace PeerCompute.Net.Noise;
 
 /// <summary>The outcome of a Noise handshake: the encrypted channel and who is on the other end.</summary>
-public sealed record NoiseConnection(NoiseStream Stream, PeerId RemotePeer, byte[] RemoteIdentityKey, IReadOnlyList<string> RemoteStreamMuxers);
+internal sealed record NoiseConnection(NoiseStream Stream, PeerId RemotePeer, byte[] RemoteIdentityKey, IReadOnlyList<string> RemoteStreamMuxers);
 
 /// <summary>
 /// libp2p's <c>/noise</c> security: the XX handshake carrying each side's identity key, a signature over its
 /// Noise static key, and the stream muxers it offers. Any failure (bad message, bad signature, unexpected peer)
 /// throws <see cref="Libp2pProtocolException"/>; the caller then drops the connection.
 /// </summary>
-public static class NoiseSecurity
+internal static class NoiseSecurity
 {
     public const string ProtocolId = "/noise";
 

@@ -9,7 +9,7 @@ namespace PeerCompute.Net.Noise;
 /// <see cref="FlushAsync(CancellationToken)"/> or when the buffer fills; reads reassemble the byte stream whatever
 /// the message boundaries. One reader and one writer may run at the same time.
 /// </summary>
-public sealed class NoiseStream : Stream
+internal sealed class NoiseStream : Stream
 {
     public const int MaxMessageLength = 65535;
     public const int MaxPlaintextLength = MaxMessageLength - NoiseCipherState.TagSize;

@@ -5,7 +5,7 @@ using PeerCompute.Net.Yamux;
 namespace PeerCompute.Net.Protocols;
 
 /// <summary><c>/ipfs/id/1.0.0</c>: the responder writes one uvarint-prefixed <see cref="IdentifyMessage"/> and half-closes; the opener only reads.</summary>
-public static class IdentifyProtocol
+internal static class IdentifyProtocol
 {
     public const string ProtocolId = "/ipfs/id/1.0.0";
 

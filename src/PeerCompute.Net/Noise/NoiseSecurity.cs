@@ -59,11 +59,16 @@ internal static class NoiseSecurity
                 }
                 else
                 {
-                    await ReadExactlyAsync(transport, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false);
-                    int length = BinaryPrimitives.ReadUInt16BigEndian(buffer);
-                    await ReadExactlyAsync(transport, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                    // Exactly one frame: the header, then the body it announces (the next frame may be a yamux one).
+                    int have = 0, length;
+                    while (NoiseFrame.TryRead(buffer.AsSpan(0, have), 0, out length, out _) != OperationStatus.Done)
+                    {
+                        int want = NoiseFrame.MissingBytes(buffer.AsSpan(0, have));
+                        await ReadExactlyAsync(transport, buffer.AsMemory(have, want), cancellationToken).ConfigureAwait(false);
+                        have += want;
+                    }
                     int step = state.Step;
-                    int payloadLength = state.ReadMessage(buffer.AsSpan(0, length), payload);
+                    int payloadLength = state.ReadMessage(buffer.AsSpan(NoiseFrame.HeaderLength, length), payload);
                     // msg2 (read by the initiator) and msg3 (read by the responder) carry the peer's payload.
                     if (step > 0)
                         remote = VerifyPayload(payload.AsSpan(0, payloadLength), state.RemoteStaticKey);

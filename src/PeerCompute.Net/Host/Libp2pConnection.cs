@@ -6,7 +6,7 @@ using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Host;
 
-/// <summary>An upgraded connection to one authenticated peer (TCP + Noise + yamux).</summary>
+/// <summary>An upgraded connection to one authenticated peer (a transport's raw stream + Noise + yamux).</summary>
 public sealed class Libp2pConnection : IAsyncDisposable
 {
     private readonly TaskCompletionSource<IdentifyMessage> _identified = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,38 +1,50 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Net.NetworkInformation;
-using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
-using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Protocols;
 using PeerCompute.Mux;
+using PeerCompute.Net.Transport;
 
 namespace PeerCompute.Net.Host;
 
 /// <summary>
-/// A libp2p host over TCP: listens and dials multiaddrs, upgrades connections (multistream, Noise, yamux),
-/// keeps one connection per peer for reuse, serves identify and ping, and routes inbound streams to the
-/// handlers registered by protocol id. Unknown protocols are answered with <c>na</c>, never a reset.
+/// A libp2p host: listens and dials multiaddrs through its transports (TCP unless told otherwise, picked by address),
+/// upgrades connections (multistream, Noise, yamux), keeps one connection per peer for reuse, serves identify and ping,
+/// and routes inbound streams to the handlers registered by protocol id. Unknown protocols are answered with <c>na</c>,
+/// never a reset. The pieces: <see cref="ITransport"/>, <see cref="ConnectionUpgrader"/>, <see cref="ConnectionPool"/>,
+/// <see cref="AddressBook"/>, <see cref="StreamRouter"/>.
 /// </summary>
 public sealed class Libp2pHost : IAsyncDisposable
 {
-    private const int MaxAddressesPerPeer = 16;
     private readonly PeerIdentity _identity;
-    private readonly ConcurrentDictionary<string, Libp2pStreamHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly IReadOnlyList<ITransport> _transports;
+    private readonly ConnectionPool _pool;
+    private readonly AddressBook _addresses;
+    private readonly StreamRouter _router;
     private readonly Lock _lock = new();
-    private readonly Dictionary<PeerId, List<Libp2pConnection>> _connections = [];
-    private readonly Dictionary<PeerId, List<Multiaddr>> _addresses = [];
-    private readonly Dictionary<PeerId, Task<Libp2pConnection>> _pendingDials = [];
-    private readonly List<(Socket Socket, Multiaddr Address, Task AcceptLoop)> _listeners = [];
+    private readonly List<(ITransportListener Listener, Task AcceptLoop)> _listeners = [];
     private readonly CancellationTokenSource _shutdown = new();
-    private int _inbound;
     private bool _disposed;
 
-    public Libp2pHost(PeerIdentity identity, Libp2pHostOptions? options = null)
+    /// <param name="logger">Where a stream handler that throws is reported; none by default.</param>
+    public Libp2pHost(PeerIdentity identity, Libp2pHostOptions? options = null, ILogger? logger = null)
+        : this(identity, options, logger, [new TcpTransport()])
+    {
+    }
+
+    /// <param name="transports">Tried in order: the first that handles an address listens on or dials it.</param>
+    internal Libp2pHost(PeerIdentity identity, Libp2pHostOptions? options, ILogger? logger, IReadOnlyList<ITransport> transports)
     {
         _identity = identity;
         Options = options ?? new Libp2pHostOptions();
+        _transports = transports;
+        _pool = new ConnectionPool(Options.MaxInboundConnections);
+        _addresses = new AddressBook(Options.MaxAddressesPerPeer, address => _transports.Any(t => t.CanDial(address)));
+        _router = new StreamRouter(Options.StreamNegotiationTimeout, logger ?? NullLogger.Instance);
+        _router.AddBuiltIn(IdentifyProtocol.ProtocolId, (stream, ct) => IdentifyProtocol.WriteAsync(stream.Stream, OwnIdentify(stream.Connection), ct));
+        _router.AddBuiltIn(PingProtocol.ProtocolId, (stream, ct) => PingProtocol.RespondAsync(stream.Stream, ct));
     }
 
     public PeerId PeerId => _identity.PeerId;
@@ -55,67 +67,31 @@ public sealed class Libp2pHost : IAsyncDisposable
     {
         get
         {
-            List<Multiaddr> result = [];
             lock (_lock)
-            {
-                foreach (var (socket, address, _) in _listeners)
-                {
-                    var endPoint = (IPEndPoint)socket.LocalEndPoint!;
-                    if (endPoint.Address.Equals(IPAddress.Any) || endPoint.Address.Equals(IPAddress.IPv6Any))
-                        result.AddRange(InterfaceAddresses(endPoint.Address.AddressFamily).Select(ip => Multiaddr.FromEndPoint(new IPEndPoint(ip, endPoint.Port))));
-                    else
-                        result.Add(address);
-                }
-            }
-            return result;
+                return [.. _listeners.SelectMany(l => l.Listener.ReachableAddresses)];
         }
     }
 
     /// <summary>Protocols served on inbound streams (identify and ping included).</summary>
-    public IReadOnlyList<string> Protocols => [IdentifyProtocol.ProtocolId, PingProtocol.ProtocolId, .. _handlers.Keys.Order(StringComparer.Ordinal)];
+    public IReadOnlyList<string> Protocols => _router.Protocols;
 
-    public IReadOnlyList<Libp2pConnection> Connections
-    {
-        get
-        {
-            lock (_lock)
-                return [.. _connections.Values.SelectMany(list => list)];
-        }
-    }
+    public IReadOnlyList<Libp2pConnection> Connections => _pool.All;
 
-    public void SetStreamHandler(string protocol, Libp2pStreamHandler handler)
-    {
-        if (protocol is IdentifyProtocol.ProtocolId or PingProtocol.ProtocolId || protocol.Length == 0 || protocol.Length >= MultistreamMessage.MaxLength)
-            throw new ArgumentException($"'{protocol}' cannot be registered.", nameof(protocol));
-        _handlers[protocol] = handler;
-    }
+    public void SetStreamHandler(string protocol, Libp2pStreamHandler handler) => _router.SetHandler(protocol, handler);
 
-    public bool RemoveStreamHandler(string protocol) => _handlers.TryRemove(protocol, out _);
+    public bool RemoveStreamHandler(string protocol) => _router.RemoveHandler(protocol);
 
     /// <summary>Listens on <c>/ip4|ip6/&lt;address&gt;/tcp/&lt;port&gt;</c> (port 0 picks one); returns the bound address.</summary>
     public Task<Multiaddr> ListenAsync(Multiaddr address, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!address.TryGetTcpTarget(out string host, out int port) || !IPAddress.TryParse(host, out var ip))
-            throw new ArgumentException($"Cannot listen on {address}: expected /ip4/<address>/tcp/<port> or /ip6/…/tcp/….", nameof(address));
-        var socket = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (ip.AddressFamily == AddressFamily.InterNetworkV6)
-                socket.DualMode = false;
-            socket.Bind(new IPEndPoint(ip, port));
-            socket.Listen(512);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-        var bound = Multiaddr.FromEndPoint((IPEndPoint)socket.LocalEndPoint!);
+        var transport = _transports.FirstOrDefault(t => t.CanListen(address))
+            ?? throw new ArgumentException($"Cannot listen on {address}: expected /ip4/<address>/tcp/<port> or /ip6/…/tcp/….", nameof(address));
+        var listener = transport.Listen(address);
         lock (_lock)
-            _listeners.Add((socket, bound, Task.Run(() => AcceptLoopAsync(socket))));
-        return Task.FromResult(bound);
+            _listeners.Add((listener, Task.Run(() => AcceptLoopAsync(listener))));
+        return Task.FromResult(listener.Address);
     }
 
     /// <summary>
@@ -130,33 +106,15 @@ public sealed class Libp2pHost : IAsyncDisposable
             return await DialNewAsync(address, null).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (expected == PeerId)
             throw new ArgumentException("A host cannot dial itself.", nameof(address));
-        Task<Libp2pConnection> dial;
-        lock (_lock)
-        {
-            var existing = FindConnectionLocked(expected);
-            if (existing is not null)
-                return existing;
-            if (!_pendingDials.TryGetValue(expected, out dial!))
-            {
-                dial = DialNewAsync(address, expected);
-                _pendingDials[expected] = dial;
-                _ = dial.ContinueWith(_ => { lock (_lock) _pendingDials.Remove(expected); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            }
-        }
-        return await dial.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await _pool.GetOrDial(expected, () => DialNewAsync(address, expected)).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>An open connection to <paramref name="peer"/>, or a new one through the addresses known for it.</summary>
     public async Task<Libp2pConnection> ConnectAsync(PeerId peer, CancellationToken cancellationToken = default)
     {
-        List<Multiaddr> candidates;
-        lock (_lock)
-        {
-            var existing = FindConnectionLocked(peer);
-            if (existing is not null)
-                return existing;
-            candidates = _addresses.TryGetValue(peer, out var known) ? [.. known] : [];
-        }
+        if (_pool.Find(peer) is { } existing)
+            return existing;
+        var candidates = _addresses.Get(peer);
         if (candidates.Count == 0)
             throw new InvalidOperationException($"No address is known for {peer}.");
         Exception? last = null;
@@ -175,30 +133,9 @@ public sealed class Libp2pHost : IAsyncDisposable
     }
 
     /// <summary>Remembers addresses for a peer (identify does this too), so <see cref="ConnectAsync"/> can dial it.</summary>
-    public void AddAddresses(PeerId peer, IEnumerable<Multiaddr> addresses)
-    {
-        lock (_lock)
-        {
-            if (!_addresses.TryGetValue(peer, out var list))
-                _addresses[peer] = list = [];
-            foreach (var address in addresses)
-            {
-                var plain = address.WithoutPeerId();
-                if (!list.Contains(plain) && plain.TryGetTcpTarget(out _, out _))
-                {
-                    if (list.Count == MaxAddressesPerPeer)
-                        list.RemoveAt(0);
-                    list.Add(plain);
-                }
-            }
-        }
-    }
+    public void AddAddresses(PeerId peer, IEnumerable<Multiaddr> addresses) => _addresses.Add(peer, addresses);
 
-    public Libp2pConnection? GetConnection(PeerId peer)
-    {
-        lock (_lock)
-            return FindConnectionLocked(peer);
-    }
+    public Libp2pConnection? GetConnection(PeerId peer) => _pool.Find(peer);
 
     public async Task<Libp2pStream> NewStreamAsync(PeerId peer, IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {
@@ -245,25 +182,24 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        List<Libp2pConnection> connections;
-        List<Task> loops;
+        List<(ITransportListener Listener, Task AcceptLoop)> listeners;
         lock (_lock)
         {
             if (_disposed)
                 return;
             _disposed = true;
-            connections = [.. _connections.Values.SelectMany(list => list)];
-            loops = [.. _listeners.Select(l => l.AcceptLoop)];
-            foreach (var (socket, _, _) in _listeners)
-                socket.Dispose();
+            listeners = [.. _listeners];
         }
+        var connections = _pool.Close();
+        foreach (var (listener, _) in listeners)
+            await listener.DisposeAsync().ConfigureAwait(false);
         _shutdown.Cancel();
         await Task.WhenAll(connections.Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
         try
         {
-            await Task.WhenAll(loops).ConfigureAwait(false);
+            await Task.WhenAll(listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
         {
         }
     }
@@ -272,94 +208,62 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     private async Task<Libp2pConnection> DialNewAsync(Multiaddr address, PeerId? expected)
     {
-        if (!address.TryGetTcpTarget(out string host, out int port))
-            throw new NotSupportedException($"Cannot dial {address}: only /ip4, /ip6, /dns, /dns4 and /dns6 with /tcp are supported.");
+        var transport = _transports.FirstOrDefault(t => t.CanDial(address))
+            ?? throw new NotSupportedException($"Cannot dial {address}: only /ip4, /ip6, /dns, /dns4 and /dns6 with /tcp are supported.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
         timeout.CancelAfter(Options.HandshakeTimeout);
-        var ip = await ResolveAsync(address.Components[0].Protocol, host, timeout.Token).ConfigureAwait(false);
-        var socket = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        Stream? raw = null;
+        TransportConnection? raw = null;
         try
         {
-            await socket.ConnectAsync(ip, port, timeout.Token).ConfigureAwait(false);
-            raw = new NetworkStream(socket, ownsSocket: true);
-            var (session, remote) = await ConnectionUpgrader.UpgradeOutboundAsync(raw, _identity, expected, Options.Yamux, timeout.Token).ConfigureAwait(false);
-            var connection = new Libp2pConnection(session, remote, Multiaddr.FromEndPoint((IPEndPoint)socket.RemoteEndPoint!),
-                Multiaddr.FromEndPoint((IPEndPoint)socket.LocalEndPoint!), isOutbound: true, Options.StreamNegotiationTimeout);
+            raw = await transport.DialAsync(address, timeout.Token).ConfigureAwait(false);
+            var (session, remote) = await ConnectionUpgrader.UpgradeOutboundAsync(raw.Stream, _identity, expected, Options.Yamux, timeout.Token).ConfigureAwait(false);
+            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: true, Options.StreamNegotiationTimeout);
             AddAddresses(remote, [address]);
             Register(connection);
             return connection;
         }
         catch (OperationCanceledException) when (!_shutdown.IsCancellationRequested)
         {
-            Close(raw, socket);
+            raw?.Stream.Dispose();
             throw new TimeoutException($"Dialling {address} did not complete within {Options.HandshakeTimeout.TotalSeconds:0.#} s.");
         }
         catch
         {
-            Close(raw, socket);
+            raw?.Stream.Dispose();
             throw;
         }
-
-        static void Close(Stream? raw, Socket socket)
-        {
-            raw?.Dispose();
-            socket.Dispose();
-        }
     }
 
-    private static async Task<IPAddress> ResolveAsync(MultiaddrProtocol protocol, string host, CancellationToken cancellationToken)
-    {
-        if (IPAddress.TryParse(host, out var ip))
-            return ip;
-        var family = protocol switch
-        {
-            MultiaddrProtocol.Dns4 => AddressFamily.InterNetwork,
-            MultiaddrProtocol.Dns6 => AddressFamily.InterNetworkV6,
-            _ => AddressFamily.Unspecified,
-        };
-        var addresses = await Dns.GetHostAddressesAsync(host, family, cancellationToken).ConfigureAwait(false);
-        return addresses.Length > 0 ? addresses[0] : throw new IOException($"'{host}' does not resolve.");
-    }
-
-    private async Task AcceptLoopAsync(Socket listener)
+    private async Task AcceptLoopAsync(ITransportListener listener)
     {
         while (!_shutdown.IsCancellationRequested)
         {
-            Socket socket;
+            TransportConnection raw;
             try
             {
-                socket = await listener.AcceptAsync(_shutdown.Token).ConfigureAwait(false);
+                raw = await listener.AcceptAsync(_shutdown.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
+            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException or OperationCanceledException)
             {
-                if (_shutdown.IsCancellationRequested || e is ObjectDisposedException)
-                    return;
+                return;
+            }
+            if (!_pool.TryEnterInbound())
+            {
+                await raw.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
-            if (Interlocked.Increment(ref _inbound) > Options.MaxInboundConnections)
-            {
-                Interlocked.Decrement(ref _inbound);
-                socket.Dispose();
-                continue;
-            }
-            _ = Task.Run(() => HandleInboundAsync(socket));
+            _ = Task.Run(() => HandleInboundAsync(raw));
         }
     }
 
-    private async Task HandleInboundAsync(Socket socket)
+    private async Task HandleInboundAsync(TransportConnection raw)
     {
-        EndPoint? remoteEndPoint = null;
-        var raw = new NetworkStream(socket, ownsSocket: true);
         try
         {
-            socket.NoDelay = true;
-            remoteEndPoint = socket.RemoteEndPoint;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             timeout.CancelAfter(Options.HandshakeTimeout);
-            var (session, remote) = await ConnectionUpgrader.UpgradeInboundAsync(raw, _identity, Options.Yamux, timeout.Token).ConfigureAwait(false);
-            var connection = new Libp2pConnection(session, remote, Multiaddr.FromEndPoint((IPEndPoint)remoteEndPoint!),
-                Multiaddr.FromEndPoint((IPEndPoint)socket.LocalEndPoint!), isOutbound: false, Options.StreamNegotiationTimeout);
+            var (session, remote) = await ConnectionUpgrader.UpgradeInboundAsync(raw.Stream, _identity, Options.Yamux, timeout.Token).ConfigureAwait(false);
+            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: false, Options.StreamNegotiationTimeout);
             Register(connection);
             await session.Completion.ConfigureAwait(false);
         }
@@ -367,26 +271,20 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             await raw.DisposeAsync().ConfigureAwait(false);
             if (!_shutdown.IsCancellationRequested)
-                Raise(() => InboundConnectionFailed?.Invoke(remoteEndPoint, e));
+                Raise(() => InboundConnectionFailed?.Invoke(raw.RemoteEndPoint, e));
         }
         finally
         {
-            Interlocked.Decrement(ref _inbound);
+            _pool.ExitInbound();
         }
     }
 
     private void Register(Libp2pConnection connection)
     {
-        lock (_lock)
+        if (!_pool.TryAdd(connection))
         {
-            if (_disposed)
-            {
-                _ = connection.DisposeAsync();
-                return;
-            }
-            if (!_connections.TryGetValue(connection.RemotePeer, out var list))
-                _connections[connection.RemotePeer] = list = [];
-            list.Add(connection);
+            _ = connection.DisposeAsync();
+            return;
         }
         Raise(() => ConnectionOpened?.Invoke(connection));
         _ = Task.Run(() => ServeStreamsAsync(connection));
@@ -404,11 +302,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             });
         _ = connection.Closed.ContinueWith(_ =>
         {
-            lock (_lock)
-            {
-                if (_connections.TryGetValue(connection.RemotePeer, out var list) && list.Remove(connection) && list.Count == 0)
-                    _connections.Remove(connection.RemotePeer);
-            }
+            _pool.Remove(connection);
             Raise(() => ConnectionClosed?.Invoke(connection));
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
@@ -425,78 +319,17 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
     }
 
-    private Libp2pConnection? FindConnectionLocked(PeerId peer)
-    {
-        if (!_connections.TryGetValue(peer, out var list))
-            return null;
-        foreach (var connection in list)
-            if (!connection.IsClosed && !connection.Session.IsGoingAway)
-                return connection;
-        return null;
-    }
-
-    // ---- inbound streams ----
-
     private async Task ServeStreamsAsync(Libp2pConnection connection)
     {
         try
         {
             while (await connection.Session.AcceptStreamAsync(_shutdown.Token).ConfigureAwait(false) is { } stream)
-                _ = Task.Run(() => HandleStreamAsync(connection, stream));
+                _ = Task.Run(() => _router.HandleAsync(connection, stream, _shutdown.Token));
         }
         catch (OperationCanceledException)
         {
         }
     }
-
-    private async Task HandleStreamAsync(Libp2pConnection connection, YamuxStream stream)
-    {
-        string? protocol;
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
-            timeout.CancelAfter(Options.StreamNegotiationTimeout);
-            protocol = await MultistreamSelect.RespondAsync(stream, IsServed, () => Protocols, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            stream.Reset();
-            return;
-        }
-        if (protocol is null)
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            return;
-        }
-        try
-        {
-            switch (protocol)
-            {
-                case IdentifyProtocol.ProtocolId:
-                    await IdentifyProtocol.WriteAsync(stream, OwnIdentify(connection), _shutdown.Token).ConfigureAwait(false);
-                    break;
-                case PingProtocol.ProtocolId:
-                    await PingProtocol.RespondAsync(stream, _shutdown.Token).ConfigureAwait(false);
-                    break;
-                default:
-                    if (!_handlers.TryGetValue(protocol, out var handler))
-                    {
-                        stream.Reset();
-                        return;
-                    }
-                    await handler(new Libp2pStream(stream, protocol, connection), _shutdown.Token).ConfigureAwait(false);
-                    break;
-            }
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            stream.Reset();
-        }
-    }
-
-    private bool IsServed(string protocol) =>
-        protocol is IdentifyProtocol.ProtocolId or PingProtocol.ProtocolId || _handlers.ContainsKey(protocol);
 
     private IdentifyMessage OwnIdentify(Libp2pConnection connection) => new(
         _identity.PublicKeyProtobuf,
@@ -505,23 +338,4 @@ public sealed class Libp2pHost : IAsyncDisposable
         connection.RemoteAddress,
         Options.ProtocolVersion,
         Options.AgentVersion);
-
-    private static IEnumerable<IPAddress> InterfaceAddresses(AddressFamily family)
-    {
-        IEnumerable<IPAddress> found;
-        try
-        {
-            found = NetworkInterface.GetAllNetworkInterfaces()
-                .Where(n => n.OperationalStatus == OperationalStatus.Up)
-                .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-                .Select(u => u.Address)
-                .Where(a => a.AddressFamily == family && !a.IsIPv6LinkLocal)
-                .ToList();
-        }
-        catch (NetworkInformationException)
-        {
-            found = [];
-        }
-        return found.Any() ? found : [family == AddressFamily.InterNetwork ? IPAddress.Loopback : IPAddress.IPv6Loopback];
-    }
 }

@@ -5,7 +5,7 @@ namespace PeerCompute.Net.Host;
 /// <summary>Every limit and timeout of a <see cref="Libp2pHost"/>, with defaults.</summary>
 public sealed record Libp2pHostOptions
 {
-    /// <summary>TCP connect plus the whole upgrade (multistream, Noise, muxer) must finish within this.</summary>
+    /// <summary>The transport's connect plus the whole upgrade (multistream, Noise, muxer) must finish within this.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Protocol negotiation on a new stream, both roles.</summary>
@@ -13,6 +13,9 @@ public sealed record Libp2pHostOptions
 
     /// <summary>Inbound connections (upgrading or open) at once; more are closed as soon as they are accepted.</summary>
     public int MaxInboundConnections { get; init; } = 256;
+
+    /// <summary>Addresses remembered per peer (from dials and identify); the oldest goes when a new one comes.</summary>
+    public int MaxAddressesPerPeer { get; init; } = 16;
 
     /// <summary>Sent in identify.</summary>
     public string AgentVersion { get; init; } = "peercompute/0.1.0";

@@ -1,50 +1,14 @@
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
+using PeerCompute.Net.Dns;
 
 namespace PeerCompute.Net.Mdns;
 
-/// <summary>Named limits and timings of <see cref="MdnsService"/>.</summary>
-public sealed class MdnsServiceOptions
-{
-    public const string ServiceName = "_p2p._udp.local";
-
-    /// <summary>5353 on a real network; tests in a namespace may use another.</summary>
-    public int Port { get; init; } = 5353;
-
-    /// <summary>Queries are sent at start and then this often; <see cref="Timeout.InfiniteTimeSpan"/> for on demand only.</summary>
-    public TimeSpan QueryInterval { get; init; } = TimeSpan.FromSeconds(10);
-
-    /// <summary>TTL of the records we announce (js uses 120 s).</summary>
-    public uint Ttl { get; init; } = 120;
-
-    /// <summary>Answer <c>_p2p._udp.local</c> queries with our addresses; off for a discover-only service.</summary>
-    public bool Announce { get; init; } = true;
-
-    /// <summary>Our instance name; null picks a random lower-case alphanumeric one of 32 to 63 characters.</summary>
-    public string? PeerName { get; init; }
-
-    /// <summary>Answers are multicast, so one answer serves every asker: at most one per this interval.</summary>
-    public TimeSpan MinResponseInterval { get; init; } = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>Multiaddrs reported per discovered peer.</summary>
-    public int MaxAddressesPerPeer { get; init; } = 16;
-
-    /// <summary>Cap on the packets we send (RFC 6762's 9000 bytes).</summary>
-    public int MaxPacketBytes { get; init; } = 9000;
-
-    /// <summary>Also use IPv6 (ff02::fb) when the machine allows it.</summary>
-    public bool UseIPv6 { get; init; } = true;
-}
-
-/// <summary>A peer announced over mDNS: its id and the multiaddrs it claims (each ending in /p2p/&lt;id&gt;). Nothing here is trusted.</summary>
-public sealed record MdnsDiscoveredPeer(PeerId PeerId, IReadOnlyList<Multiaddr> Addresses, IPEndPoint From);
-
 /// <summary>
-/// libp2p mDNS (libp2p-wire.md §5): answers <c>_p2p._udp.local</c> PTR queries with PTR + TXT <c>dnsaddr=</c> records by
+/// libp2p mDNS (see src/PeerCompute.Net/README.md, "mDNS"): answers <c>_p2p._udp.local</c> PTR queries with PTR + TXT <c>dnsaddr=</c> records by
 /// multicast, queries at start and periodically, and reports peers that answer. Discovery never trusts and never dials.
 /// Sockets and interface lists are taken in <see cref="Start"/>, synchronously, on the calling thread (so a caller that
 /// entered a network namespace on that thread gets sockets inside it).
@@ -94,8 +58,7 @@ public sealed class MdnsService : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (_v4 is not null || _v6 is not null)
             throw new InvalidOperationException("already started");
-        _v4Interfaces = [.. MulticastInterfaces().SelectMany(n => n.GetIPProperties().UnicastAddresses)
-            .Select(u => u.Address).Where(a => a.AddressFamily == AddressFamily.InterNetwork)];
+        _v4Interfaces = LocalInterfaces.Addresses(LocalInterfaces.IsMulticastCapable, AddressFamily.InterNetwork);
         _v4 = OpenV4();
         if (Options.UseIPv6 && Socket.OSSupportsIPv6)
         {
@@ -120,7 +83,7 @@ public sealed class MdnsService : IAsyncDisposable
 
     /// <summary>Sends one query now (answers arrive through <see cref="PeerDiscovered"/>).</summary>
     public Task QueryAsync(CancellationToken cancellationToken = default) =>
-        SendAsync(DnsMessageWriter.Query(MdnsServiceOptions.ServiceName), cancellationToken);
+        SendAsync(MdnsRecords.Query(), cancellationToken);
 
     /// <summary>Queries and collects answers for <paramref name="duration"/>; one entry per peer, addresses merged.</summary>
     public async Task<IReadOnlyList<MdnsDiscoveredPeer>> DiscoverAsync(TimeSpan duration, CancellationToken cancellationToken = default)
@@ -188,86 +151,12 @@ public sealed class MdnsService : IAsyncDisposable
         return RandomNumberGenerator.GetString(alphabet, length);
     }
 
-    /// <summary>The peers a response announces (libp2p-wire.md §5), excluding <paramref name="self"/> and our own instance name.</summary>
-    internal static List<(PeerId Peer, List<Multiaddr> Addresses)> PeersIn(DnsMessage message, PeerId? self, string? ownName, int maxAddresses)
-    {
-        var result = new List<(PeerId, List<Multiaddr>)>();
-        if (!message.IsResponse)
-            return result;
-        IEnumerable<DnsRecord> records = [.. message.Answers, .. message.Additionals];
-        var instances = records
-            .Where(r => r.Type == DnsRecordType.Ptr && r.Target is not null && NameEquals(r.Name, MdnsServiceOptions.ServiceName))
-            .Select(r => r.Target!)
-            .Where(t => ownName is null || !NameEquals(t, ownName + "." + MdnsServiceOptions.ServiceName))
-            .Distinct(StringComparer.OrdinalIgnoreCase);
-        foreach (string instance in instances)
-        {
-            PeerId? peer = null;
-            var addresses = new List<Multiaddr>();
-            foreach (var txt in records.Where(r => r.Type == DnsRecordType.Txt && NameEquals(r.Name, instance)))
-            {
-                foreach (string s in txt.Strings)
-                {
-                    if (!s.StartsWith("dnsaddr=", StringComparison.Ordinal)
-                        || !Multiaddr.TryParse(s["dnsaddr=".Length..], out var address, out _)
-                        || address.PeerId is not { } id)
-                        continue;
-                    // One instance is one peer: the first /p2p id names it, addresses claiming another are dropped.
-                    peer ??= id;
-                    if (id == peer && addresses.Count < maxAddresses && !addresses.Contains(address))
-                        addresses.Add(address);
-                }
-            }
-            if (peer is not null && peer != self && addresses.Count > 0)
-                result.Add((peer, addresses));
-        }
-        return result;
-    }
+    private byte[] BuildResponse() =>
+        MdnsRecords.Response(MdnsServiceOptions.ServiceName, PeerName + "." + MdnsServiceOptions.ServiceName,
+            MdnsRecords.AnnouncementTxt(_addresses(), _localPeer!, InterfaceAddresses), Options.Ttl, Options.MaxPacketBytes);
 
-    internal static bool IsServiceQuery(DnsMessage message) =>
-        !message.IsResponse && message.Questions.Any(q =>
-            q.Type is DnsRecordType.Ptr or DnsRecordType.Any && NameEquals(q.Name, MdnsServiceOptions.ServiceName));
-
-    private static bool NameEquals(string a, string b) =>
-        string.Equals(a.TrimEnd('.'), b.TrimEnd('.'), StringComparison.OrdinalIgnoreCase);
-
-    private byte[] BuildResponse()
-    {
-        var txt = ConcreteAddresses(_addresses())
-            .Select(a => $"dnsaddr={a.WithoutPeerId().WithPeerId(_localPeer!)}")
-            .Distinct(StringComparer.Ordinal)
-            .ToList();
-        return DnsMessageWriter.Response(MdnsServiceOptions.ServiceName, PeerName + "." + MdnsServiceOptions.ServiceName,
-            txt, Options.Ttl, Options.MaxPacketBytes);
-    }
-
-    /// <summary>Never announce 0.0.0.0 or ::: a wildcard becomes each interface address of its family.</summary>
-    private IEnumerable<Multiaddr> ConcreteAddresses(IReadOnlyList<Multiaddr> addresses)
-    {
-        foreach (var address in addresses)
-        {
-            var components = address.Components;
-            if (components.Count > 0 && components[0].Protocol is MultiaddrProtocol.Ip4 or MultiaddrProtocol.Ip6
-                && IPAddress.TryParse(components[0].ValueText, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)))
-            {
-                var family = ip.AddressFamily;
-                var concrete = family == AddressFamily.InterNetwork
-                    ? _v4Interfaces
-                    : [.. MulticastInterfaces().SelectMany(n => n.GetIPProperties().UnicastAddresses).Select(u => u.Address)
-                        .Where(a => a.AddressFamily == family && !a.IsIPv6LinkLocal)];
-                foreach (var local in concrete)
-                {
-                    var rest = components.Skip(1).ToArray();
-                    var first = Multiaddr.FromEndPoint(new IPEndPoint(local, 0)).Components[0];
-                    yield return Multiaddr.Create([first, .. rest]);
-                }
-            }
-            else
-            {
-                yield return address;
-            }
-        }
-    }
+    private IEnumerable<IPAddress> InterfaceAddresses(AddressFamily family) =>
+        family == AddressFamily.InterNetwork ? _v4Interfaces : LocalInterfaces.Addresses(LocalInterfaces.IsMulticastCapable, family);
 
     private async Task QueryLoopAsync(CancellationToken cancellationToken)
     {
@@ -335,14 +224,14 @@ public sealed class MdnsService : IAsyncDisposable
 
     private async Task HandlePacketAsync(ReadOnlyMemory<byte> packet, IPEndPoint from, CancellationToken cancellationToken)
     {
-        if (!DnsMessage.TryParse(packet.Span, out var message, out string? error, new DnsLimits { MaxMessageBytes = Options.MaxPacketBytes }))
+        if (!MdnsRecords.TryParse(packet.Span, out var message, out string? error, new DnsLimits { MaxMessageBytes = Options.MaxPacketBytes }))
         {
             Problem?.Invoke($"ignored a malformed mDNS packet from {from}: {error}");
             return;
         }
         if (message!.IsResponse)
         {
-            foreach (var (peer, addresses) in PeersIn(message, _localPeer, PeerName, Options.MaxAddressesPerPeer))
+            foreach (var (peer, addresses) in MdnsRecords.PeersIn(message, _localPeer, PeerName, Options.MaxAddressesPerPeer))
             {
                 try
                 {
@@ -355,7 +244,7 @@ public sealed class MdnsService : IAsyncDisposable
             }
             return;
         }
-        if (!Options.Announce || !IsServiceQuery(message))
+        if (!Options.Announce || !MdnsRecords.IsServiceQuery(message))
             return;
         long now = Environment.TickCount64;
         long last = Interlocked.Read(ref _lastResponseTicks);
@@ -459,7 +348,7 @@ public sealed class MdnsService : IAsyncDisposable
             socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.MulticastTimeToLive, 255);
             socket.SetSocketOption(SocketOptionLevel.IPv6, SocketOptionName.MulticastLoopback, true);
             var indices = new List<int>();
-            foreach (var n in MulticastInterfaces())
+            foreach (var n in LocalInterfaces.List(LocalInterfaces.IsMulticastCapable))
             {
                 var v6 = n.GetIPProperties().GetIPv6Properties();
                 if (v6 is null || !n.GetIPProperties().UnicastAddresses.Any(u => u.Address.AddressFamily == AddressFamily.InterNetworkV6))
@@ -486,20 +375,6 @@ public sealed class MdnsService : IAsyncDisposable
         {
             socket.Dispose();
             throw;
-        }
-    }
-
-    private static List<NetworkInterface> MulticastInterfaces()
-    {
-        try
-        {
-            // Linux reports lo as Unknown rather than Up; only interfaces known to be down are skipped.
-            return [.. NetworkInterface.GetAllNetworkInterfaces()
-                .Where(n => n.OperationalStatus is OperationalStatus.Up or OperationalStatus.Unknown && n.SupportsMulticast)];
-        }
-        catch (NetworkInformationException)
-        {
-            return [];
         }
     }
 }

@@ -8,7 +8,7 @@ namespace PeerCompute.Net.Multistream;
 /// A multistream-select 1.0 message: <c>uvarint(len) UTF-8 text '\n'</c>, the length counting the newline.
 /// Pure encode/parse over spans.
 /// </summary>
-public static class MultistreamMessage
+internal static class MultistreamMessage
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -66,45 +66,61 @@ public static class MultistreamMessage
     }
 
     /// <summary>
-    /// Parses one message. <see cref="OperationStatus.NeedMoreData"/> when <paramref name="source"/> ends inside it;
-    /// throws <see cref="Libp2pProtocolException"/> for an empty, oversized or newline-less message or bad UTF-8.
+    /// Reads one message: <see cref="OperationStatus.Done"/> with the text and the bytes it took,
+    /// <see cref="OperationStatus.NeedMoreData"/> when <paramref name="input"/> ends inside it (nothing consumed), or
+    /// <see cref="OperationStatus.InvalidData"/> for an empty, oversized or newline-less message or bad UTF-8.
     /// </summary>
+    public static OperationStatus TryRead(ReadOnlySpan<byte> input, out string text, out int consumed) =>
+        Read(input, out text, out consumed, out _);
+
+    /// <summary>Like <see cref="TryRead"/>, but throws <see cref="Libp2pProtocolException"/> (with the reason) instead of returning InvalidData.</summary>
     public static OperationStatus TryParse(ReadOnlySpan<byte> source, out string text, out int consumed)
+    {
+        var status = Read(source, out text, out consumed, out string? error);
+        return status == OperationStatus.InvalidData ? throw new Libp2pProtocolException(error!) : status;
+    }
+
+    /// <summary>After <see cref="OperationStatus.NeedMoreData"/>: how many more bytes the message needs at least (1 while its length prefix is incomplete).</summary>
+    internal static int MissingBytes(ReadOnlySpan<byte> input) =>
+        Varint.TryRead(input, out ulong length, out int prefix) == OperationStatus.Done ? prefix + (int)length - input.Length : 1;
+
+    private static OperationStatus Read(ReadOnlySpan<byte> input, out string text, out int consumed, out string? error)
     {
         text = "";
         consumed = 0;
-        var status = Varint.TryRead(source, out ulong length, out int prefix);
+        error = null;
+        var status = Varint.TryRead(input, out ulong length, out int prefix);
+        // Two bytes of prefix hold any length up to the limit: a third is over it, whatever follows.
+        if (status == OperationStatus.NeedMoreData && input.Length >= 2)
+            return Invalid($"multistream: message is over the {MaxLength}-byte limit", out error);
         if (status == OperationStatus.NeedMoreData)
             return status;
         if (status != OperationStatus.Done)
-            throw new Libp2pProtocolException("multistream: bad length prefix");
-        ValidateLength(length);
-        if ((ulong)(source.Length - prefix) < length)
+            return Invalid("multistream: bad length prefix", out error);
+        if (length == 0)
+            return Invalid("multistream: empty message", out error);
+        if (length > MaxLength)
+            return Invalid($"multistream: message of {length} bytes is over the {MaxLength}-byte limit", out error);
+        if ((ulong)(input.Length - prefix) < length)
             return OperationStatus.NeedMoreData;
-        text = DecodeBody(source.Slice(prefix, (int)length));
+        var body = input.Slice(prefix, (int)length);
+        if (body[^1] != (byte)'\n')
+            return Invalid("multistream: message does not end with a newline", out error);
+        try
+        {
+            text = StrictUtf8.GetString(body[..^1]);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Invalid("multistream: message is not UTF-8", out error);
+        }
         consumed = prefix + (int)length;
         return OperationStatus.Done;
     }
 
-    internal static void ValidateLength(ulong length)
+    private static OperationStatus Invalid(string reason, out string? error)
     {
-        if (length == 0)
-            throw new Libp2pProtocolException("multistream: empty message");
-        if (length > MaxLength)
-            throw new Libp2pProtocolException($"multistream: message of {length} bytes is over the {MaxLength}-byte limit");
-    }
-
-    internal static string DecodeBody(ReadOnlySpan<byte> body)
-    {
-        if (body[^1] != (byte)'\n')
-            throw new Libp2pProtocolException("multistream: message does not end with a newline");
-        try
-        {
-            return StrictUtf8.GetString(body[..^1]);
-        }
-        catch (DecoderFallbackException)
-        {
-            throw new Libp2pProtocolException("multistream: message is not UTF-8");
-        }
+        error = reason;
+        return OperationStatus.InvalidData;
     }
 }

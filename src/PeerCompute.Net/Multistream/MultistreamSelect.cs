@@ -6,7 +6,7 @@ namespace PeerCompute.Net.Multistream;
 /// multistream-select 1.0 over a byte stream, both roles. Reads are exact (never past the last message), so
 /// whatever follows the negotiation stays in the stream for the next layer.
 /// </summary>
-public static class MultistreamSelect
+internal static class MultistreamSelect
 {
     /// <summary>
     /// Initiator: sends the header with the first proposal in one write (never waiting for the responder's header),
@@ -88,39 +88,28 @@ public static class MultistreamSelect
         await TryReadMessageAsync(stream, cancellationToken).ConfigureAwait(false)
         ?? throw new Libp2pProtocolException("multistream: the peer closed the connection during negotiation");
 
-    /// <summary>Reads one message exactly; null on EOF before its first byte.</summary>
+    /// <summary>Reads one message exactly (never a byte past it: what follows belongs to the next protocol); null on EOF before its first byte.</summary>
     internal static async Task<string?> TryReadMessageAsync(Stream stream, CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(MultistreamMessage.MaxLength);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(MultistreamMessage.MaxLength + 2);
         try
         {
-            // The length prefix is read a byte at a time so that nothing beyond the message is consumed.
-            ulong length = 0;
-            for (int i = 0, shift = 0; ; i++, shift += 7)
+            int have = 0;
+            while (true)
             {
-                int read = await stream.ReadAsync(buffer.AsMemory(0, 1), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
+                var status = MultistreamMessage.TryParse(buffer.AsSpan(0, have), out string text, out _);
+                if (status == OperationStatus.Done)
+                    return text;
+                int want = have == 0 ? 1 : MultistreamMessage.MissingBytes(buffer.AsSpan(0, have));
+                int read = await stream.ReadAtLeastAsync(buffer.AsMemory(have, want), want, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+                if (read < want)
                 {
-                    if (i == 0)
+                    if (have + read == 0)
                         return null;
                     throw new Libp2pProtocolException("multistream: the peer closed the connection inside a message");
                 }
-                length |= (ulong)(buffer[0] & 0x7F) << shift;
-                if ((buffer[0] & 0x80) == 0)
-                    break;
-                if (i == 1)
-                    throw new Libp2pProtocolException($"multistream: message is over the {MultistreamMessage.MaxLength}-byte limit");
+                have += read;
             }
-            MultistreamMessage.ValidateLength(length);
-            try
-            {
-                await stream.ReadExactlyAsync(buffer.AsMemory(0, (int)length), cancellationToken).ConfigureAwait(false);
-            }
-            catch (EndOfStreamException)
-            {
-                throw new Libp2pProtocolException("multistream: the peer closed the connection inside a message");
-            }
-            return MultistreamMessage.DecodeBody(buffer.AsSpan(0, (int)length));
         }
         finally
         {

@@ -8,7 +8,7 @@ namespace PeerCompute.Net.Noise;
 /// libp2p's <c>NoiseHandshakePayload</c>: 1 identity_key (serialized PublicKey), 2 identity_sig,
 /// 4 extensions { 1 webtransport_certhashes (ignored), 2 stream_muxers }. Pure encode/decode over spans.
 /// </summary>
-public sealed record NoiseHandshakePayload(byte[] IdentityKey, byte[] IdentitySignature, IReadOnlyList<string> StreamMuxers)
+internal sealed record NoiseHandshakePayload(byte[] IdentityKey, byte[] IdentitySignature, IReadOnlyList<string> StreamMuxers)
 {
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 

@@ -5,14 +5,14 @@ using PeerCompute.Core.Identity;
 namespace PeerCompute.Net.Noise;
 
 /// <summary>The outcome of a Noise handshake: the encrypted channel and who is on the other end.</summary>
-public sealed record NoiseConnection(NoiseStream Stream, PeerId RemotePeer, byte[] RemoteIdentityKey, IReadOnlyList<string> RemoteStreamMuxers);
+internal sealed record NoiseConnection(NoiseStream Stream, PeerId RemotePeer, byte[] RemoteIdentityKey, IReadOnlyList<string> RemoteStreamMuxers);
 
 /// <summary>
 /// libp2p's <c>/noise</c> security: the XX handshake carrying each side's identity key, a signature over its
 /// Noise static key, and the stream muxers it offers. Any failure (bad message, bad signature, unexpected peer)
 /// throws <see cref="Libp2pProtocolException"/>; the caller then drops the connection.
 /// </summary>
-public static class NoiseSecurity
+internal static class NoiseSecurity
 {
     public const string ProtocolId = "/noise";
 
@@ -59,11 +59,16 @@ public static class NoiseSecurity
                 }
                 else
                 {
-                    await ReadExactlyAsync(transport, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false);
-                    int length = BinaryPrimitives.ReadUInt16BigEndian(buffer);
-                    await ReadExactlyAsync(transport, buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+                    // Exactly one frame: the header, then the body it announces (the next frame may be a yamux one).
+                    int have = 0, length;
+                    while (NoiseFrame.TryRead(buffer.AsSpan(0, have), 0, out length, out _) != OperationStatus.Done)
+                    {
+                        int want = NoiseFrame.MissingBytes(buffer.AsSpan(0, have));
+                        await ReadExactlyAsync(transport, buffer.AsMemory(have, want), cancellationToken).ConfigureAwait(false);
+                        have += want;
+                    }
                     int step = state.Step;
-                    int payloadLength = state.ReadMessage(buffer.AsSpan(0, length), payload);
+                    int payloadLength = state.ReadMessage(buffer.AsSpan(NoiseFrame.HeaderLength, length), payload);
                     // msg2 (read by the initiator) and msg3 (read by the responder) carry the peer's payload.
                     if (step > 0)
                         remote = VerifyPayload(payload.AsSpan(0, payloadLength), state.RemoteStaticKey);

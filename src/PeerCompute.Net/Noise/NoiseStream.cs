@@ -9,7 +9,7 @@ namespace PeerCompute.Net.Noise;
 /// <see cref="FlushAsync(CancellationToken)"/> or when the buffer fills; reads reassemble the byte stream whatever
 /// the message boundaries. One reader and one writer may run at the same time.
 /// </summary>
-public sealed class NoiseStream : Stream
+internal sealed class NoiseStream : Stream
 {
     public const int MaxMessageLength = 65535;
     public const int MaxPlaintextLength = MaxMessageLength - NoiseCipherState.TagSize;
@@ -108,13 +108,8 @@ public sealed class NoiseStream : Stream
         }
     }
 
-    private bool HasCompleteMessage()
-    {
-        if (_in is null || _inEnd - _inStart < 2)
-            return false;
-        int length = BinaryPrimitives.ReadUInt16BigEndian(_in.AsSpan(_inStart));
-        return _inEnd - _inStart - 2 >= length;
-    }
+    private bool HasCompleteMessage() =>
+        _in is not null && NoiseFrame.TryRead(_in.AsSpan(_inStart, _inEnd - _inStart), 0, out _, out _) == OperationStatus.Done;
 
     private void ReleaseInputIfEmpty()
     {
@@ -134,30 +129,30 @@ public sealed class NoiseStream : Stream
     {
         var input = _in!;
         int written = 0;
-        while (_inEnd - _inStart >= 2)
+        while (true)
         {
-            int length = BinaryPrimitives.ReadUInt16BigEndian(input.AsSpan(_inStart));
-            if (length < NoiseCipherState.TagSize)
-                throw new Libp2pProtocolException($"noise: transport message of {length} bytes is shorter than its tag");
-            if (_inEnd - _inStart - 2 < length)
+            var status = NoiseFrame.TryRead(input.AsSpan(_inStart, _inEnd - _inStart), NoiseCipherState.TagSize, out int length, out _);
+            if (status == OperationStatus.InvalidData)
+                throw new Libp2pProtocolException($"noise: transport message of {BinaryPrimitives.ReadUInt16BigEndian(input.AsSpan(_inStart))} bytes is shorter than its tag");
+            if (status == OperationStatus.NeedMoreData)
                 break;
-            var message = input.AsSpan(_inStart + 2, length);
+            var message = input.AsSpan(_inStart + NoiseFrame.HeaderLength, length);
             int plain = length - NoiseCipherState.TagSize;
             if (plain <= destination.Length - written)
             {
                 if (!_receive.TryDecrypt([], message, destination[written..]))
                     throw new Libp2pProtocolException("noise: transport message failed to decrypt");
                 written += plain;
-                _inStart += 2 + length;
+                _inStart += NoiseFrame.HeaderLength + length;
                 continue;
             }
             if (written > 0)
                 break;
             if (!_receive.TryDecrypt([], message, message))
                 throw new Libp2pProtocolException("noise: transport message failed to decrypt");
-            _plainStart = _inStart + 2;
+            _plainStart = _inStart + NoiseFrame.HeaderLength;
             _plainEnd = _plainStart + plain;
-            _inStart += 2 + length;
+            _inStart += NoiseFrame.HeaderLength + length;
             break;
         }
         return written;

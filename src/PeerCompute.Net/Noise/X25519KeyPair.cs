@@ -3,7 +3,7 @@ using NSec.Cryptography;
 namespace PeerCompute.Net.Noise;
 
 /// <summary>An X25519 key pair for Noise (static or ephemeral), via NSec.</summary>
-public sealed class X25519KeyPair : IDisposable
+internal sealed class X25519KeyPair : IDisposable
 {
     private static readonly KeyAgreementAlgorithm Algorithm = KeyAgreementAlgorithm.X25519;
     private readonly Key _key;

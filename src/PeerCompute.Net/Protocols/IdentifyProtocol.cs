@@ -5,7 +5,7 @@ using PeerCompute.Mux;
 namespace PeerCompute.Net.Protocols;
 
 /// <summary><c>/ipfs/id/1.0.0</c>: the responder writes one uvarint-prefixed <see cref="IdentifyMessage"/> and half-closes; the opener only reads.</summary>
-public static class IdentifyProtocol
+internal static class IdentifyProtocol
 {
     public const string ProtocolId = "/ipfs/id/1.0.0";
 
@@ -21,25 +21,64 @@ public static class IdentifyProtocol
         await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public static async Task<IdentifyMessage> ReadAsync(Stream stream, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads one framed message (<c>uvarint(len) protobuf</c>): <see cref="OperationStatus.Done"/> with the message and
+    /// the bytes it took, <see cref="OperationStatus.NeedMoreData"/> when <paramref name="input"/> ends inside it,
+    /// <see cref="OperationStatus.InvalidData"/> when it is over <see cref="IdentifyMessage.MaxSize"/> or malformed.
+    /// </summary>
+    public static OperationStatus TryRead(ReadOnlySpan<byte> input, out IdentifyMessage? message, out int consumed)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(IdentifyMessage.MaxSize);
         try
         {
-            ulong length = 0;
-            for (int i = 0; ; i++)
+            return Read(input, out message, out consumed);
+        }
+        catch (Libp2pProtocolException)
+        {
+            message = null;
+            consumed = 0;
+            return OperationStatus.InvalidData;
+        }
+    }
+
+    /// <summary>Like <see cref="TryRead"/>, but throws <see cref="Libp2pProtocolException"/> (with the reason) instead of returning InvalidData.</summary>
+    internal static OperationStatus Read(ReadOnlySpan<byte> input, out IdentifyMessage? message, out int consumed)
+    {
+        message = null;
+        consumed = 0;
+        var status = Varint.TryRead(input, out ulong length, out int prefix);
+        // Two bytes of prefix hold any length up to the limit: a third is over it.
+        if (status == OperationStatus.NeedMoreData && input.Length >= 2)
+            throw new Libp2pProtocolException($"identify: message is over {IdentifyMessage.MaxSize} bytes");
+        if (status == OperationStatus.NeedMoreData)
+            return status;
+        if (status != OperationStatus.Done)
+            throw new Libp2pProtocolException("identify: bad length prefix");
+        if (length > IdentifyMessage.MaxSize)
+            throw new Libp2pProtocolException($"identify: message of {length} bytes is over {IdentifyMessage.MaxSize}");
+        if ((ulong)(input.Length - prefix) < length)
+            return OperationStatus.NeedMoreData;
+        message = IdentifyMessage.Decode(input.Slice(prefix, (int)length));
+        consumed = prefix + (int)length;
+        return OperationStatus.Done;
+    }
+
+    public static async Task<IdentifyMessage> ReadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(IdentifyMessage.MaxSize + 2);
+        try
+        {
+            int have = 0;
+            while (true)
             {
-                if (i == 2)
-                    throw new Libp2pProtocolException($"identify: message is over {IdentifyMessage.MaxSize} bytes");
-                await ReadExactlyAsync(stream, buffer.AsMemory(0, 1), cancellationToken).ConfigureAwait(false);
-                length |= (ulong)(buffer[0] & 0x7F) << (7 * i);
-                if ((buffer[0] & 0x80) == 0)
-                    break;
+                if (Read(buffer.AsSpan(0, have), out var message, out _) == OperationStatus.Done)
+                    return message!;
+                // Exactly what the message still needs: one byte while the length prefix is open, then the rest.
+                int want = Varint.TryRead(buffer.AsSpan(0, have), out ulong length, out int prefix) == OperationStatus.Done
+                    ? prefix + (int)length - have
+                    : 1;
+                await ReadExactlyAsync(stream, buffer.AsMemory(have, want), cancellationToken).ConfigureAwait(false);
+                have += want;
             }
-            if (length > IdentifyMessage.MaxSize)
-                throw new Libp2pProtocolException($"identify: message of {length} bytes is over {IdentifyMessage.MaxSize}");
-            await ReadExactlyAsync(stream, buffer.AsMemory(0, (int)length), cancellationToken).ConfigureAwait(false);
-            return IdentifyMessage.Decode(buffer.AsSpan(0, (int)length));
         }
         finally
         {

@@ -5,7 +5,7 @@ using PeerCompute.Mux;
 namespace PeerCompute.Net.Protocols;
 
 /// <summary><c>/ipfs/ping/1.0.0</c>: the opener sends 32 random bytes, the responder echoes them, repeatably.</summary>
-public static class PingProtocol
+internal static class PingProtocol
 {
     public const string ProtocolId = "/ipfs/ping/1.0.0";
     public const int PayloadSize = 32;

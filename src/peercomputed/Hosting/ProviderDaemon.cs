@@ -90,7 +90,7 @@ internal sealed class ProviderDaemon
         }
         var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"));
 
-        await using var host = new Libp2pHost(identity);
+        await using var host = new Libp2pHost(identity, logger: loggers.CreateLogger("libp2p"));
         using var inFlight = new InFlight();
         host.SetStreamHandler(ProtocolIds.PeerCompute, async (stream, ct) =>
         {

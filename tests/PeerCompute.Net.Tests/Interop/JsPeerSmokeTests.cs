@@ -18,7 +18,7 @@ public sealed class JsPeerSmokeTests
     // megabytes of queued data for more than its 5 s default, and a late ping aborts the connection.
     private static readonly JsPeerOptions BulkOptions = new() { MonitorTimeoutMs = 120_000 };
 
-    // Test vector from the libp2p wire notes (libp2p-wire.md §7).
+    // Test vector captured against js-libp2p (see Support/Vectors.cs).
     private const string VectorPrivateKey =
         "080112407e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e";
     private const string VectorPeerId = "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq";

@@ -5,7 +5,7 @@ using PeerCompute.Net.Tests.Support;
 
 namespace PeerCompute.Net.Tests.Noise;
 
-/// <summary>The PeerId, multiaddr and signature vectors of libp2p-wire.md §7, as the Noise layer relies on them.</summary>
+/// <summary>The PeerId, multiaddr and signature vectors of Support/Vectors.cs (captured against js-libp2p), as the Noise layer relies on them.</summary>
 public class IdentityVectorTests
 {
     [Test]

@@ -1,11 +1,12 @@
 using PeerCompute.Core.Identity;
+using PeerCompute.Net.Dns;
 using PeerCompute.Net.Mdns;
 
 namespace PeerCompute.Fuzz.Targets;
 
 /// <summary>
 /// mDNS packets: <see cref="DnsMessage.Parse"/> throws only <see cref="DnsFormatException"/> (TryParse never throws),
-/// keeps to its limits, and what discovery then does with a parsed packet (IsServiceQuery, PeersIn) never throws and
+/// keeps to its limits, and what discovery then does with a parsed packet (MdnsRecords: IsServiceQuery, PeersIn) never throws and
 /// keeps to its address limit. Input: one UDP payload.
 /// </summary>
 public sealed class MdnsTarget : FuzzTarget
@@ -13,7 +14,7 @@ public sealed class MdnsTarget : FuzzTarget
     private static readonly PeerId Self = PeerId.Parse("12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5");
 
     public override string Name => "mdns";
-    public override string Description => "DnsMessage.Parse and MdnsService.PeersIn/IsServiceQuery";
+    public override string Description => "DnsMessage.Parse and MdnsRecords.PeersIn/IsServiceQuery";
 
     public override void Run(ReadOnlySpan<byte> input)
     {
@@ -35,8 +36,9 @@ public sealed class MdnsTarget : FuzzTarget
             Check(r.Name is not null && r.Strings is not null && r.Strings.Count <= limits.MaxTxtStrings && r.Name.Length <= 255 * 3, "a record breaks a limit");
             Check(r.Type != DnsRecordType.Ptr || r.Target is not null, "a PTR without target");
         }
-        _ = MdnsService.IsServiceQuery(message);
-        foreach (var (peer, addresses) in MdnsService.PeersIn(message, Self, "self", 4))
+        message = MdnsRecords.InternetClassOnly(message);
+        _ = MdnsRecords.IsServiceQuery(message);
+        foreach (var (peer, addresses) in MdnsRecords.PeersIn(message, Self, "self", 4))
         {
             Check(peer != Self, "our own announcement came back as a peer");
             Check(addresses.Count is > 0 and <= 4 && addresses.All(a => a.PeerId == peer), "addresses break the limit or name another peer");
@@ -47,12 +49,12 @@ public sealed class MdnsTarget : FuzzTarget
     {
         const string peer = "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq";
         yield return ("query", DnsMessageWriter.Query(MdnsServiceOptions.ServiceName));
-        yield return ("response", DnsMessageWriter.Response(MdnsServiceOptions.ServiceName, "abcdef." + MdnsServiceOptions.ServiceName,
+        yield return ("response", MdnsRecords.Response(MdnsServiceOptions.ServiceName, "abcdef." + MdnsServiceOptions.ServiceName,
             [$"dnsaddr=/ip4/192.0.2.1/tcp/9000/p2p/{peer}", $"dnsaddr=/ip6/::1/tcp/9000/p2p/{peer}"], 120, 9000));
-        yield return ("response-self", DnsMessageWriter.Response(MdnsServiceOptions.ServiceName, "self." + MdnsServiceOptions.ServiceName,
+        yield return ("response-self", MdnsRecords.Response(MdnsServiceOptions.ServiceName, "self." + MdnsServiceOptions.ServiceName,
             [$"dnsaddr=/ip4/192.0.2.1/tcp/9000/p2p/{Self}"], 120, 9000));
         // A response whose TXT owner name is a compression pointer back to the PTR target.
-        var r = DnsMessageWriter.Response(MdnsServiceOptions.ServiceName, "x." + MdnsServiceOptions.ServiceName, [$"dnsaddr=/dns4/a.example/tcp/1/p2p/{peer}"], 120, 9000);
+        var r = MdnsRecords.Response(MdnsServiceOptions.ServiceName, "x." + MdnsServiceOptions.ServiceName, [$"dnsaddr=/dns4/a.example/tcp/1/p2p/{peer}"], 120, 9000);
         yield return ("response-compressed", [.. r[..12], .. r[12..]]);
         yield return ("pointer-loop", [0, 0, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 0x0C, 0, 12, 0, 1]);
         yield return ("counts-lie", [0, 0, 0x84, 0, 0, 0, 0, 200, 0, 0, 0, 0]);

@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace PeerCompute.Net.Mdns;
+namespace PeerCompute.Net.Dns;
 
-/// <summary>A DNS (mDNS) packet that breaks the format or a limit; the message is a reason a person can read.</summary>
-public sealed class DnsFormatException(string reason) : Exception(reason);
+/// <summary>A DNS packet that breaks the format or a limit; the message is a reason a person can read.</summary>
+internal sealed class DnsFormatException(string reason) : Exception(reason);
 
 internal enum DnsRecordType : ushort
 {
@@ -16,20 +16,31 @@ internal enum DnsRecordType : ushort
     Any = 255,
 }
 
-internal readonly record struct DnsQuestion(string Name, DnsRecordType Type, bool UnicastResponse);
+/// <summary>Class codes. The codec keeps a class's 16 bits as sent: mDNS gives the top bit a meaning of its own (see the Mdns layer).</summary>
+internal static class DnsClass
+{
+    public const ushort In = 1;
+
+    /// <summary>The class without its top bit: what the class is for both unicast DNS and mDNS.</summary>
+    public static ushort Code(ushort cls) => (ushort)(cls & 0x7FFF);
+}
+
+/// <summary>A question; <see cref="Class"/> is the 16 bits as sent.</summary>
+internal readonly record struct DnsQuestion(string Name, DnsRecordType Type, ushort Class);
 
 /// <summary>
-/// One resource record. <see cref="Target"/> is set for PTR (the decompressed name), <see cref="Strings"/> for TXT;
-/// other types keep their raw <see cref="Data"/> (SRV/A/AAAA are tolerated, not interpreted).
+/// One resource record; <see cref="Class"/> is the 16 bits as sent. For class IN, <see cref="Target"/> is set for PTR
+/// (the decompressed name) and <see cref="Strings"/> for TXT; other types and classes keep their raw <see cref="Data"/>
+/// (SRV/A/AAAA are tolerated, not interpreted).
 /// </summary>
-internal sealed record DnsRecord(string Name, DnsRecordType Type, uint Ttl, string? Target, IReadOnlyList<string> Strings, ReadOnlyMemory<byte> Data);
+internal sealed record DnsRecord(string Name, DnsRecordType Type, ushort Class, uint Ttl, string? Target, IReadOnlyList<string> Strings, ReadOnlyMemory<byte> Data);
 
 /// <summary>Named limits for parsing; every count and size in a packet is checked against them before use.</summary>
 internal sealed class DnsLimits
 {
     public static readonly DnsLimits Default = new();
 
-    /// <summary>Bigger than any mDNS packet (RFC 6762 caps them at 9000 bytes).</summary>
+    /// <summary>Bigger than any mDNS packet (RFC 6762 caps them at 9000 bytes) and any unicast one over UDP.</summary>
     public int MaxMessageBytes { get; init; } = 9000;
 
     public int MaxQuestions { get; init; } = 64;
@@ -43,6 +54,7 @@ internal sealed class DnsLimits
     public int MaxTxtStrings { get; init; } = 64;
 }
 
+/// <summary>A parsed DNS message, unicast or multicast: header, questions and the three record sections, every class kept.</summary>
 internal sealed record DnsMessage(
     ushort Id,
     ushort Flags,
@@ -53,9 +65,8 @@ internal sealed record DnsMessage(
 {
     public const ushort ResponseFlag = 0x8000;
     public const ushort AuthoritativeFlag = 0x0400;
-    private const int HeaderLength = 12;
-    private const int MaxNameLength = 255;
-    private const ushort ClassIn = 1;
+    internal const int HeaderLength = 12;
+    internal const int MaxNameLength = 255;
 
     public bool IsResponse => (Flags & ResponseFlag) != 0;
 
@@ -107,9 +118,7 @@ internal sealed record DnsMessage(
             var type = (DnsRecordType)BinaryPrimitives.ReadUInt16BigEndian(packet[pos..]);
             ushort cls = BinaryPrimitives.ReadUInt16BigEndian(packet[(pos + 2)..]);
             pos += 4;
-            // The class's top bit is mDNS's "unicast response wanted"; questions for other classes are ignored.
-            if ((cls & 0x7FFF) == ClassIn)
-                questions.Add(new DnsQuestion(name, type, (cls & 0x8000) != 0));
+            questions.Add(new DnsQuestion(name, type, cls));
         }
         var answers = ReadRecords(packet, ref pos, an, limits);
         var authorities = ReadRecords(packet, ref pos, ns, limits);
@@ -132,10 +141,13 @@ internal sealed record DnsMessage(
             Need(packet, pos, length, "record data");
             int dataStart = pos;
             pos += length;
-            // Top bit of the class is mDNS's cache-flush bit; records of other classes are skipped.
-            if ((cls & 0x7FFF) != ClassIn)
-                continue;
             var data = packet.Slice(dataStart, length);
+            // Typed data is read for class IN only (mDNS's flag bit aside): other classes keep their bytes as they are.
+            if (DnsClass.Code(cls) != DnsClass.In)
+            {
+                records.Add(new DnsRecord(name, type, cls, ttl, null, [], data.ToArray()));
+                continue;
+            }
             switch (type)
             {
                 case DnsRecordType.Ptr:
@@ -144,14 +156,14 @@ internal sealed record DnsMessage(
                     string target = ReadName(packet, ref p, limits);
                     if (p != dataStart + length)
                         throw new DnsFormatException("PTR data length does not match its name");
-                    records.Add(new DnsRecord(name, type, ttl, target, [], ReadOnlyMemory<byte>.Empty));
+                    records.Add(new DnsRecord(name, type, cls, ttl, target, [], ReadOnlyMemory<byte>.Empty));
                     break;
                 }
                 case DnsRecordType.Txt:
-                    records.Add(new DnsRecord(name, type, ttl, null, ReadTxt(data, limits), ReadOnlyMemory<byte>.Empty));
+                    records.Add(new DnsRecord(name, type, cls, ttl, null, ReadTxt(data, limits), ReadOnlyMemory<byte>.Empty));
                     break;
                 default:
-                    records.Add(new DnsRecord(name, type, ttl, null, [], data.ToArray()));
+                    records.Add(new DnsRecord(name, type, cls, ttl, null, [], data.ToArray()));
                     break;
             }
         }
@@ -235,99 +247,5 @@ internal sealed record DnsMessage(
     {
         if (pos < 0 || count < 0 || pos > packet.Length - count)
             throw new DnsFormatException($"packet truncated in a {what}");
-    }
-}
-
-/// <summary>Builds the two packets we send. Names are never compressed (what js sends too; every reader takes it).</summary>
-internal static class DnsMessageWriter
-{
-    /// <summary>A query with one PTR question (id 0, no flags): js's 33-byte query for <c>_p2p._udp.local</c>.</summary>
-    public static byte[] Query(string name)
-    {
-        var buffer = new List<byte>(64);
-        WriteHeader(buffer, 0, 1, 0);
-        WriteName(buffer, name);
-        WriteUInt16(buffer, (ushort)DnsRecordType.Ptr);
-        WriteUInt16(buffer, 1);
-        return [.. buffer];
-    }
-
-    /// <summary>
-    /// A response: <c>service PTR instance</c> then one TXT record per string, all owned by the instance, in Answers.
-    /// Strings that do not fit a TXT string (255 bytes) or the size cap are left out.
-    /// </summary>
-    public static byte[] Response(string service, string instance, IReadOnlyList<string> txt, uint ttl, int maxBytes)
-    {
-        var body = new List<byte>(512);
-        WriteName(body, service);
-        WriteUInt16(body, (ushort)DnsRecordType.Ptr);
-        WriteUInt16(body, 1);
-        WriteUInt32(body, ttl);
-        var target = EncodeName(instance);
-        WriteUInt16(body, (ushort)target.Length);
-        body.AddRange(target);
-        int count = 1;
-        foreach (string s in txt)
-        {
-            byte[] text = Encoding.UTF8.GetBytes(s);
-            if (text.Length > 255)
-                continue;
-            int size = target.Length + 10 + 1 + text.Length;
-            if (12 + body.Count + size > maxBytes)
-                break;
-            body.AddRange(target);
-            WriteUInt16(body, (ushort)DnsRecordType.Txt);
-            WriteUInt16(body, 1);
-            WriteUInt32(body, ttl);
-            WriteUInt16(body, (ushort)(text.Length + 1));
-            body.Add((byte)text.Length);
-            body.AddRange(text);
-            count++;
-        }
-        var buffer = new List<byte>(12 + body.Count);
-        WriteHeader(buffer, DnsMessage.ResponseFlag | DnsMessage.AuthoritativeFlag, 0, count);
-        buffer.AddRange(body);
-        return [.. buffer];
-    }
-
-    private static void WriteHeader(List<byte> buffer, int flags, int questions, int answers)
-    {
-        WriteUInt16(buffer, 0);
-        WriteUInt16(buffer, (ushort)flags);
-        WriteUInt16(buffer, (ushort)questions);
-        WriteUInt16(buffer, (ushort)answers);
-        WriteUInt16(buffer, 0);
-        WriteUInt16(buffer, 0);
-    }
-
-    private static void WriteName(List<byte> buffer, string name) => buffer.AddRange(EncodeName(name));
-
-    private static byte[] EncodeName(string name)
-    {
-        var result = new List<byte>(name.Length + 2);
-        foreach (string label in name.Split('.', StringSplitOptions.RemoveEmptyEntries))
-        {
-            byte[] bytes = Encoding.UTF8.GetBytes(label);
-            if (bytes.Length > 63)
-                throw new ArgumentException($"label '{label}' is longer than 63 bytes", nameof(name));
-            result.Add((byte)bytes.Length);
-            result.AddRange(bytes);
-        }
-        result.Add(0);
-        if (result.Count > 255)
-            throw new ArgumentException("name longer than 255 bytes", nameof(name));
-        return [.. result];
-    }
-
-    private static void WriteUInt16(List<byte> buffer, ushort value)
-    {
-        buffer.Add((byte)(value >> 8));
-        buffer.Add((byte)value);
-    }
-
-    private static void WriteUInt32(List<byte> buffer, uint value)
-    {
-        WriteUInt16(buffer, (ushort)(value >> 16));
-        WriteUInt16(buffer, (ushort)value);
     }
 }

@@ -1,0 +1,103 @@
+using PeerCompute.Core.Identity;
+
+namespace PeerCompute.Net.Host;
+
+/// <summary>
+/// The live connections, per peer; dials in flight, so two dials of one peer share one connection; and the inbound
+/// limit (<see cref="Libp2pHostOptions.MaxInboundConnections"/>). Closing the pool refuses every later connection.
+/// </summary>
+internal sealed class ConnectionPool(int maxInboundConnections)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<PeerId, List<Libp2pConnection>> _connections = [];
+    private readonly Dictionary<PeerId, Task<Libp2pConnection>> _pendingDials = [];
+    private int _inbound;
+    private bool _closed;
+
+    public IReadOnlyList<Libp2pConnection> All
+    {
+        get
+        {
+            lock (_lock)
+                return [.. _connections.Values.SelectMany(list => list)];
+        }
+    }
+
+    /// <summary>A usable connection to <paramref name="peer"/>: open and not going away.</summary>
+    public Libp2pConnection? Find(PeerId peer)
+    {
+        lock (_lock)
+            return FindLocked(peer);
+    }
+
+    /// <summary>An open connection to <paramref name="peer"/>, the dial already under way, or a new one from <paramref name="dial"/>.</summary>
+    public Task<Libp2pConnection> GetOrDial(PeerId peer, Func<Task<Libp2pConnection>> dial)
+    {
+        lock (_lock)
+        {
+            if (FindLocked(peer) is { } existing)
+                return Task.FromResult(existing);
+            if (!_pendingDials.TryGetValue(peer, out var pending))
+            {
+                pending = dial();
+                _pendingDials[peer] = pending;
+                _ = pending.ContinueWith(_ => { lock (_lock) _pendingDials.Remove(peer); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+            return pending;
+        }
+    }
+
+    /// <summary>Adds a connection that is up; false (and the caller disposes it) once the pool is closed.</summary>
+    public bool TryAdd(Libp2pConnection connection)
+    {
+        lock (_lock)
+        {
+            if (_closed)
+                return false;
+            if (!_connections.TryGetValue(connection.RemotePeer, out var list))
+                _connections[connection.RemotePeer] = list = [];
+            list.Add(connection);
+            return true;
+        }
+    }
+
+    public void Remove(Libp2pConnection connection)
+    {
+        lock (_lock)
+        {
+            if (_connections.TryGetValue(connection.RemotePeer, out var list) && list.Remove(connection) && list.Count == 0)
+                _connections.Remove(connection.RemotePeer);
+        }
+    }
+
+    /// <summary>Counts an inbound connection (upgrading or open) against the limit; false when it is over.</summary>
+    public bool TryEnterInbound()
+    {
+        if (Interlocked.Increment(ref _inbound) <= maxInboundConnections)
+            return true;
+        Interlocked.Decrement(ref _inbound);
+        return false;
+    }
+
+    public void ExitInbound() => Interlocked.Decrement(ref _inbound);
+
+    /// <summary>Refuses later connections and returns the live ones, for the caller to close.</summary>
+    public List<Libp2pConnection> Close()
+    {
+        lock (_lock)
+        {
+            _closed = true;
+            return [.. _connections.Values.SelectMany(list => list)];
+        }
+    }
+
+    private Libp2pConnection? FindLocked(PeerId peer)
+    {
+        if (!_connections.TryGetValue(peer, out var list))
+            return null;
+        foreach (var connection in list)
+            if (!connection.IsClosed && !connection.Session.IsGoingAway)
+                return connection;
+        return null;
+    }
+}

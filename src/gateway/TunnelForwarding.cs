@@ -6,8 +6,8 @@ using Yarp.ReverseProxy.Forwarder;
 
 namespace PeerCompute.Gateway;
 
-/// <summary>The provider session and hostname label a request goes to (set by the handler, read by the connect callback).</summary>
-internal sealed record TunnelRoute(ProviderSession Session, string Label);
+/// <summary>The provider tunnel and hostname label a request goes to (set by the handler, read by the connect callback).</summary>
+internal sealed record TunnelRoute(ProviderTunnel Tunnel, string Label);
 
 /// <summary>
 /// The HTTP client side of forwarding: an HTTP/1.1 client whose "connections" are tunnel streams. One stream per
@@ -39,11 +39,11 @@ internal static class TunnelForwarding
             {
                 // Not set by our transformer: resolve from the request's authority (the hostname label).
                 string label = context.DnsEndPoint.Host;
-                if (registry.Find(label, out var session) != RouteLookupResult.Found)
+                if (registry.Find(label, out var tunnel) != RouteLookupResult.Found)
                     throw new PeerCompute.Tunnel.TunnelException(PeerCompute.Tunnel.TunnelErrorKind.ProviderOffline, $"no tunnel serves {label}");
-                route = new TunnelRoute(session!, label);
+                route = new TunnelRoute(tunnel!, label);
             }
-            return await route.Session.OpenRouteAsync(route.Label, cancellationToken).ConfigureAwait(false);
+            return await route.Tunnel.OpenRouteAsync(route.Label, cancellationToken).ConfigureAwait(false);
         },
     };
 

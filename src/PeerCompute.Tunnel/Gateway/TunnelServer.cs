@@ -15,7 +15,7 @@ namespace PeerCompute.Tunnel.Gateway;
 
 /// <summary>
 /// The gateway's tunnel listener: accepts providers' TLS 1.3 connections, authenticates them (signed challenge bound
-/// to the session), checks trust and hostname-tag ownership, and keeps one <see cref="ProviderSession"/> per provider
+/// to the session), checks trust and hostname-tag ownership, and keeps one <see cref="ProviderTunnel"/> per provider
 /// in the <see cref="Registry"/>. Handshakes are bounded in time and in number, so garbage, half-finished or slow
 /// handshakes cost a slot for a few seconds and never disturb established tunnels.
 /// </summary>
@@ -128,7 +128,7 @@ public sealed class TunnelServer : IAsyncDisposable
     private async Task ServeConnectionAsync(Socket socket)
     {
         var remote = socket.RemoteEndPoint;
-        ProviderSession? session = null;
+        ProviderTunnel? session = null;
         try
         {
             session = await HandshakeAsync(socket, remote).ConfigureAwait(false);
@@ -176,7 +176,7 @@ public sealed class TunnelServer : IAsyncDisposable
         _ => e.Message,
     };
 
-    private async Task<ProviderSession> HandshakeAsync(Socket socket, EndPoint? remote)
+    private async Task<ProviderTunnel> HandshakeAsync(Socket socket, EndPoint? remote)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         timeout.CancelAfter(_options.HandshakeTimeout);
@@ -232,7 +232,7 @@ public sealed class TunnelServer : IAsyncDisposable
             await TunnelMessageIO.WriteAsync(ssl, new Welcome(tag, (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue)).Encode(), token).ConfigureAwait(false);
 
             var yamux = YamuxSession.Start(ssl, isClient: false, _yamux);
-            return new ProviderSession(peer, tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);
+            return new ProviderTunnel(peer, tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);
         }
         catch
         {
@@ -265,7 +265,7 @@ public sealed class TunnelServer : IAsyncDisposable
         _stopping.Cancel();
         _listener?.Dispose();
         await _acceptLoop.ConfigureAwait(false);
-        var sessions = Registry.Sessions.ToList();
+        var sessions = Registry.Tunnels.ToList();
         if (sessions.Count > 0)
             _logger.LogInformation("draining {Count} tunnel(s)", sessions.Count);
         await Task.WhenAll(sessions.Select(s => s.CloseAsync(_options.DrainTimeout))).ConfigureAwait(false);

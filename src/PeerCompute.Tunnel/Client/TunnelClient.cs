@@ -22,11 +22,6 @@ namespace PeerCompute.Tunnel.Client;
 /// </summary>
 public sealed class TunnelClient : IAsyncDisposable
 {
-    /// <summary>ALPN protocol id of the tunnel.</summary>
-    public const string Alpn = "peercompute-tunnel/1";
-    internal const int MaxHandshakePayload = 4096;
-    internal const int MaxControlPayload = TunnelFrame.MaxPayload;
-
     private readonly PeerIdentity _identity;
     private readonly TunnelClientOptions _options;
     private readonly Func<string, CancellationToken, ValueTask<IPEndPoint?>> _resolveRoute;
@@ -262,7 +257,7 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 TargetHost = _options.ServerName ?? _options.GatewayHost,
                 EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [new SslApplicationProtocol(Alpn)],
+                ApplicationProtocols = [new SslApplicationProtocol(TunnelHandshake.Alpn)],
                 CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) => AcceptCertificate(certificate, errors, out rejection),
             };
@@ -283,34 +278,12 @@ public sealed class TunnelClient : IAsyncDisposable
             if (ssl.SslProtocol != SslProtocols.Tls13)
                 throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway negotiated {ssl.SslProtocol}, not TLS 1.3");
 
-            byte[] clientNonce = RandomNumberGenerator.GetBytes(ClientHello.NonceLength);
-            await TunnelMessageIO.WriteAsync(ssl, new ClientHello(ClientHello.CurrentVersion, clientNonce).Encode(), token).ConfigureAwait(false);
-            byte[] payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Challenge, MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!Challenge.TryParse(payload, out var challenge))
-                throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed challenge from the gateway");
-            if (challenge.Version != ClientHello.CurrentVersion)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway speaks tunnel protocol version {challenge.Version}, this provider {ClientHello.CurrentVersion}");
-            string domain;
-            try
-            {
-                domain = TunnelHostname.NormalizeDomain(challenge.Domain);
-            }
-            catch (ArgumentException)
-            {
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway announced an invalid domain '{challenge.Domain}'");
-            }
-            using var gatewayCertificate = new X509Certificate2(ssl.RemoteCertificate!);
-            byte[] transcript = AuthTranscript.Build(clientNonce, challenge.ServerNonce, AuthTranscript.CertificateHash(gatewayCertificate), domain, challenge.HttpsPort);
-            await TunnelMessageIO.WriteAsync(ssl, new AuthResponse(_identity.PublicKeyProtobuf, _identity.Sign(transcript)).Encode(), token).ConfigureAwait(false);
-            payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Welcome, MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!Welcome.TryParse(payload, out var welcome))
-                throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed welcome from the gateway");
-            if (welcome.Tag != Tag)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway assigned tag '{welcome.Tag}', expected '{Tag}'");
+            byte[] certificateHash = AuthTranscript.CertificateHash(ssl.RemoteCertificate!);
+            var handshake = await TunnelHandshake.RunProviderAsync(ssl, certificateHash, _identity, Tag, TunnelHandshake.Versions, token).ConfigureAwait(false);
 
             var yamux = _options.Yamux with { KeepAliveInterval = _options.KeepAliveInterval, DeadLinkTimeout = _options.DeadLinkTimeout };
             var session = YamuxSession.Start(ssl, isClient: true, yamux);
-            return (session, challenge with { Domain = domain });
+            return (session, handshake.Challenge);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -432,7 +405,7 @@ public sealed class TunnelClient : IAsyncDisposable
         await using var stream = await session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
         await stream.WriteAsync(new SetRoutes(labels).Encode(), timeout.Token).ConfigureAwait(false);
         await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
-        var (type, payload) = await TunnelMessageIO.ReadAsync(stream, MaxControlPayload, timeout.Token).ConfigureAwait(false);
+        var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelHandshake.MaxControlPayload, timeout.Token).ConfigureAwait(false);
         if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))
             throw new TunnelException(TunnelErrorKind.Protocol, $"tunnel: expected the gateway's RoutesResult, got message type {(byte)type}");
         foreach (var refused in result.Results.Where(r => !r.Accepted))

@@ -188,51 +188,18 @@ public sealed class TunnelServer : IAsyncDisposable
             {
                 ServerCertificateContext = _certificate(),
                 EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [new SslApplicationProtocol(TunnelClient.Alpn)],
+                ApplicationProtocols = [new SslApplicationProtocol(TunnelHandshake.Alpn)],
                 ClientCertificateRequired = false,
                 CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
             }, token).ConfigureAwait(false);
             if (ssl.SslProtocol != SslProtocols.Tls13)
                 throw new TunnelException(TunnelErrorKind.Protocol, $"negotiated {ssl.SslProtocol}, not TLS 1.3");
 
-            byte[] payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.ClientHello, TunnelClient.MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!ClientHello.TryParse(payload, out var hello))
-                throw new TunnelException(TunnelErrorKind.Protocol, "not a tunnel client (bad hello)");
-            if (hello.Version != ClientHello.CurrentVersion)
-            {
-                throw await RefuseAsync(ssl, RefusalCode.UnsupportedVersion, $"this gateway speaks tunnel protocol version {ClientHello.CurrentVersion}", token).ConfigureAwait(false);
-            }
-            byte[] serverNonce = RandomNumberGenerator.GetBytes(ClientHello.NonceLength);
-            var challenge = new Challenge(ClientHello.CurrentVersion, serverNonce, _domain, (ushort)_options.HttpsPort);
-            await TunnelMessageIO.WriteAsync(ssl, challenge.Encode(), token).ConfigureAwait(false);
-
-            payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Auth, TunnelClient.MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!AuthResponse.TryParse(payload, out var auth))
-                throw new TunnelException(TunnelErrorKind.Protocol, "malformed authentication message");
-            PeerId peer;
-            try
-            {
-                peer = PeerId.FromPublicKeyProtobuf(auth.PublicKeyProtobuf);
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException)
-            {
-                peer = null!;
-            }
-            byte[] certificateHash = AuthTranscript.CertificateHash(ssl.LocalCertificate!);
-            byte[] transcript = AuthTranscript.Build(hello.ClientNonce, serverNonce, certificateHash, _domain, (ushort)_options.HttpsPort);
-            if (peer is null || !peer.TryGetEd25519PublicKey(out _) || !PeerIdentity.Verify(peer, transcript, auth.Signature))
-                throw await RefuseAsync(ssl, RefusalCode.BadSignature, "the identity proof does not verify (wrong key, or signed for another gateway certificate)", token).ConfigureAwait(false);
-            if (!_options.Open && !_options.TrustedProviders.Contains(peer))
-                throw await RefuseAsync(ssl, RefusalCode.Untrusted, $"provider {peer} is not trusted by this gateway (start it with --trust-provider {peer}, or --open)", token).ConfigureAwait(false);
-            string tag = TunnelHostname.TagFor(peer);
-            if (Registry.FindByTag(tag) is null && Registry.Count >= _options.MaxTunnels)
-                throw await RefuseAsync(ssl, RefusalCode.Busy, $"this gateway serves {_options.MaxTunnels} providers already", token).ConfigureAwait(false);
-            if (!await Registry.Bindings.TryClaimAsync(tag, peer, token).ConfigureAwait(false))
-                throw await RefuseAsync(ssl, RefusalCode.TagTaken, $"hostname tag '{tag}' belongs to provider {Registry.Bindings.OwnerOf(tag)}", token).ConfigureAwait(false);
-            await TunnelMessageIO.WriteAsync(ssl, new Welcome(tag, (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue)).Encode(), token).ConfigureAwait(false);
+            var handshake = await TunnelHandshake.RunGatewayAsync(ssl, AuthTranscript.CertificateHash(ssl.LocalCertificate!), _domain, (ushort)_options.HttpsPort,
+                (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue), AdmitAsync, TunnelHandshake.Versions, token).ConfigureAwait(false);
 
             var yamux = YamuxSession.Start(ssl, isClient: false, _yamux);
-            return new ProviderTunnel(peer, tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);
+            return new ProviderTunnel(handshake.Peer, handshake.Tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);
         }
         catch
         {
@@ -241,17 +208,16 @@ public sealed class TunnelServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Tells the provider why it is turned away; returns the exception for the caller to throw.</summary>
-    private static async Task<TunnelException> RefuseAsync(SslStream ssl, RefusalCode code, string reason, CancellationToken cancellationToken)
+    /// <summary>This gateway's admission rules for a provider that proved its identity: trust, capacity, tag ownership.</summary>
+    private async ValueTask<Refused?> AdmitAsync(PeerId peer, string tag, CancellationToken cancellationToken)
     {
-        try
-        {
-            await TunnelMessageIO.WriteAsync(ssl, new Refused(code, reason).Encode(), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException)
-        {
-        }
-        return new TunnelException(TunnelErrorKind.Refused, reason);
+        if (!_options.Open && !_options.TrustedProviders.Contains(peer))
+            return new Refused(RefusalCode.Untrusted, $"provider {peer} is not trusted by this gateway (start it with --trust-provider {peer}, or --open)");
+        if (Registry.FindByTag(tag) is null && Registry.Count >= _options.MaxTunnels)
+            return new Refused(RefusalCode.Busy, $"this gateway serves {_options.MaxTunnels} providers already");
+        if (!await Registry.Bindings.TryClaimAsync(tag, peer, cancellationToken).ConfigureAwait(false))
+            return new Refused(RefusalCode.TagTaken, $"hostname tag '{tag}' belongs to provider {Registry.Bindings.OwnerOf(tag)}");
+        return null;
     }
 
     /// <summary>

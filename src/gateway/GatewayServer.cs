@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Security;
-using System.Security.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -83,13 +81,7 @@ internal sealed class GatewayServer : IAsyncDisposable
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
                     HandshakeTimeout = options.TlsHandshakeTimeout,
-                    OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = certificate.Current,
-                        EnabledSslProtocols = SslProtocols.Tls13,
-                        ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
-                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    }),
+                    OnConnection = _ => ValueTask.FromResult(TunnelTls.PublicHttpsOptions(certificate.Current)),
                 });
             });
             if (options.MetricsPort is int metricsPort)

@@ -2,8 +2,6 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -11,6 +9,7 @@ using PeerCompute.Core.Identity;
 using PeerCompute.Net.Yamux;
 using PeerCompute.Tunnel.Hostnames;
 using PeerCompute.Tunnel.Protocol;
+using PeerCompute.Tunnel.Tls;
 
 namespace PeerCompute.Tunnel.Client;
 
@@ -26,7 +25,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private readonly TunnelClientOptions _options;
     private readonly Func<string, CancellationToken, ValueTask<IPEndPoint?>> _resolveRoute;
     private readonly ILogger _logger;
-    private readonly X509Certificate2Collection? _caCertificates;
+    private readonly GatewayCertificatePolicy _certificatePolicy;
     private readonly Lock _lock = new();
     private readonly Channel<bool> _routesChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _disposing = new();
@@ -48,20 +47,7 @@ public sealed class TunnelClient : IAsyncDisposable
         _resolveRoute = resolveRoute;
         _logger = logger ?? NullLogger.Instance;
         Tag = TunnelHostname.TagFor(identity.PeerId);
-        if (options.CaFile is not null)
-        {
-            _caCertificates = [];
-            try
-            {
-                _caCertificates.ImportFromPemFile(options.CaFile);
-            }
-            catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
-            {
-                throw new TunnelException(TunnelErrorKind.Certificate, $"Cannot read the gateway CA file {options.CaFile}: {e.Message}", e);
-            }
-            if (_caCertificates.Count == 0)
-                throw new TunnelException(TunnelErrorKind.Certificate, $"The gateway CA file {options.CaFile} holds no PEM certificate.");
-        }
+        _certificatePolicy = new GatewayCertificatePolicy(options.ServerName ?? options.GatewayHost, options.CaFile, options.Pin);
     }
 
     /// <summary>This provider's hostname tag (derived from its PeerId).</summary>
@@ -251,32 +237,8 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 throw new TunnelException(TunnelErrorKind.Network, $"no TCP connection to {_options.GatewayHost}:{_options.GatewayPort} within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
             }
-            string? rejection = null;
             ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-            var tls = new SslClientAuthenticationOptions
-            {
-                TargetHost = _options.ServerName ?? _options.GatewayHost,
-                EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [new SslApplicationProtocol(TunnelHandshake.Alpn)],
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) => AcceptCertificate(certificate, errors, out rejection),
-            };
-            if (_caCertificates is not null)
-            {
-                var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-                policy.CustomTrustStore.AddRange(_caCertificates);
-                tls.CertificateChainPolicy = policy;
-            }
-            try
-            {
-                await ssl.AuthenticateAsClientAsync(tls, token).ConfigureAwait(false);
-            }
-            catch (AuthenticationException e) when (rejection is not null)
-            {
-                throw new TunnelException(TunnelErrorKind.Certificate, rejection, e);
-            }
-            if (ssl.SslProtocol != SslProtocols.Tls13)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway negotiated {ssl.SslProtocol}, not TLS 1.3");
+            await _certificatePolicy.AuthenticateAsync(ssl, token).ConfigureAwait(false);
 
             byte[] certificateHash = AuthTranscript.CertificateHash(ssl.RemoteCertificate!);
             var handshake = await TunnelHandshake.RunProviderAsync(ssl, certificateHash, _identity, Tag, TunnelHandshake.Versions, token).ConfigureAwait(false);
@@ -303,30 +265,6 @@ public sealed class TunnelClient : IAsyncDisposable
             ssl.Dispose();
         else
             socket.Dispose();
-    }
-
-    private bool AcceptCertificate(X509Certificate? certificate, SslPolicyErrors errors, out string? rejection)
-    {
-        rejection = null;
-        if (certificate is null)
-        {
-            rejection = "the gateway sent no certificate";
-            return false;
-        }
-        if (_options.Pin is { } pin)
-        {
-            using var cert = new X509Certificate2(certificate);
-            if (pin.Matches(cert))
-                return true;
-            rejection = $"the gateway's key {Tls.CertificatePin.FromCertificate(cert)} does not match the pinned {pin}";
-            return false;
-        }
-        if (errors == SslPolicyErrors.None)
-            return true;
-        rejection = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
-            ? $"the gateway certificate ({certificate.Subject}) is not valid for {_options.ServerName ?? _options.GatewayHost}"
-            : $"the gateway certificate ({certificate.Subject}) is not trusted ({errors}){(_caCertificates is null ? "; use --gateway-ca or --gateway-pin for a private gateway" : $" by {_options.CaFile}")}";
-        return false;
     }
 
     /// <summary>Runs one session until it ends (returns its error) or the client stops (drains, returns null).</summary>

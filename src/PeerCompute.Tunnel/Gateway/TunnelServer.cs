@@ -2,14 +2,13 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
 using PeerCompute.Net.Yamux;
-using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Hostnames;
 using PeerCompute.Tunnel.Protocol;
+using PeerCompute.Tunnel.Tls;
 
 namespace PeerCompute.Tunnel.Gateway;
 
@@ -184,16 +183,8 @@ public sealed class TunnelServer : IAsyncDisposable
         var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         try
         {
-            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-            {
-                ServerCertificateContext = _certificate(),
-                EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [new SslApplicationProtocol(TunnelHandshake.Alpn)],
-                ClientCertificateRequired = false,
-                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-            }, token).ConfigureAwait(false);
-            if (ssl.SslProtocol != SslProtocols.Tls13)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"negotiated {ssl.SslProtocol}, not TLS 1.3");
+            await ssl.AuthenticateAsServerAsync(TunnelTls.TunnelOptions(_certificate()), token).ConfigureAwait(false);
+            TunnelTls.EnsureTls13(ssl, "");
 
             var handshake = await TunnelHandshake.RunGatewayAsync(ssl, AuthTranscript.CertificateHash(ssl.LocalCertificate!), _domain, (ushort)_options.HttpsPort,
                 (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue), AdmitAsync, TunnelHandshake.Versions, token).ConfigureAwait(false);

@@ -15,15 +15,15 @@ namespace PeerCompute.Tunnel.Client;
 
 /// <summary>
 /// The provider's side of the reverse tunnel: keeps one outbound TLS 1.3 connection to the gateway, proves the
-/// provider's identity, tells the gateway which hostnames it serves, and splices every stream the gateway opens to
-/// the container's port on 127.0.0.1. Reconnects by itself (exponential backoff with jitter), detects a dead link
+/// provider's identity, tells the gateway which hostnames it serves, and hands every stream the gateway opens to the
+/// <see cref="RouteForwarder"/> (which splices it to the container's port on 127.0.0.1). Reconnects by itself (exponential backoff with jitter), detects a dead link
 /// from missing pings, sends the routes again after each reconnect, and drains in-flight requests on shutdown.
 /// </summary>
 public sealed class TunnelClient : IAsyncDisposable
 {
     private readonly PeerIdentity _identity;
     private readonly TunnelClientOptions _options;
-    private readonly Func<string, CancellationToken, ValueTask<IPEndPoint?>> _resolveRoute;
+    private readonly RouteForwarder _forwarder;
     private readonly ILogger _logger;
     private readonly GatewayCertificatePolicy _certificatePolicy;
     private readonly Lock _lock = new();
@@ -44,9 +44,9 @@ public sealed class TunnelClient : IAsyncDisposable
         options.Validate();
         _identity = identity;
         _options = options;
-        _resolveRoute = resolveRoute;
         _logger = logger ?? NullLogger.Instance;
         Tag = TunnelHostname.TagFor(identity.PeerId);
+        _forwarder = new RouteForwarder(Tag, () => Routes, resolveRoute, options, _logger);
         _certificatePolicy = new GatewayCertificatePolicy(options.ServerName ?? options.GatewayHost, options.CaFile, options.Pin);
     }
 
@@ -277,7 +277,7 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             _ = RunControlAsync(session, controlScope.Token);
             while (await session.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
-                _ = HandleStreamAsync(stream, sessionScope.Token);
+                _ = _forwarder.ForwardAsync(stream, sessionScope.Token);
             // The session ended by itself (dead link, gateway gone or restarting).
             await session.DisposeAsync().ConfigureAwait(false);
             return session.Error;
@@ -349,54 +349,6 @@ public sealed class TunnelClient : IAsyncDisposable
         foreach (var refused in result.Results.Where(r => !r.Accepted))
             _logger.LogWarning("the gateway refused hostname {Label}: {Reason}", refused.Label, refused.Reason);
         Update(s => s with { Routes = result.Results.ToDictionary(r => r.Label, StringComparer.Ordinal) });
-    }
-
-    private async Task HandleStreamAsync(YamuxStream stream, CancellationToken cancellationToken)
-    {
-        Socket? upstream = null;
-        try
-        {
-            string label;
-            using (var headerTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                headerTimeout.CancelAfter(_options.RouteHeaderTimeout);
-                label = await TunnelMessageIO.ReadRouteHeaderAsync(stream, headerTimeout.Token).ConfigureAwait(false);
-            }
-            IPEndPoint? target = null;
-            if (TunnelHostname.TryParseLabel(label, out string name, out string tag) && tag == Tag && Routes.Contains(name))
-                target = await _resolveRoute(name, cancellationToken).ConfigureAwait(false);
-            if (target is null)
-            {
-                await stream.WriteAsync(new[] { (byte)RouteStatus.UnknownRoute }, cancellationToken).ConfigureAwait(false);
-                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            upstream = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                connectTimeout.CancelAfter(_options.UpstreamConnectTimeout);
-                await upstream.ConnectAsync(target, connectTimeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                _logger.LogWarning("route {Name}: the container at {Target} does not answer: {Reason}", name, target, e is SocketException s ? s.SocketErrorCode.ToString() : "timeout");
-                await stream.WriteAsync(new[] { (byte)RouteStatus.UpstreamUnavailable }, cancellationToken).ConfigureAwait(false);
-                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            await stream.WriteAsync(new[] { (byte)RouteStatus.Connected }, cancellationToken).ConfigureAwait(false);
-            await StreamSplice.RunAsync(stream, upstream, _options.SpliceBufferSize, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or TunnelException or ObjectDisposedException or InvalidOperationException)
-        {
-            stream.Reset();
-        }
-        finally
-        {
-            upstream?.Dispose();
-            await stream.DisposeAsync().ConfigureAwait(false);
-        }
     }
 
     private void Update(Func<TunnelStatus, TunnelStatus> change)

@@ -35,7 +35,10 @@ public static class RouteHeader
         return header;
     }
 
-    /// <summary>Parses a route header; InvalidData for a wrong version, a too long or a malformed label.</summary>
+    /// <summary>
+    /// Parses a route header; InvalidData for a wrong version, a too long or a malformed label, as soon as the bytes
+    /// that show it are in. NeedMoreData consumes nothing; <see cref="SizeOf"/> tells how many bytes to wait for.
+    /// </summary>
     public static OperationStatus TryRead(ReadOnlySpan<byte> input, out string label, out int consumed)
     {
         label = "";
@@ -55,4 +58,7 @@ public static class RouteHeader
         consumed = 2 + length;
         return OperationStatus.Done;
     }
+
+    /// <summary>The size of the header that <paramref name="input"/> begins, as far as its bytes tell (2 until the length is in).</summary>
+    public static int SizeOf(ReadOnlySpan<byte> input) => input.Length < 2 ? 2 : 2 + input[1];
 }

@@ -7,7 +7,7 @@ namespace PeerCompute.Tunnel.Protocol;
 // Each parser takes the payload of one TunnelFrame and ignores bytes after the fields it knows (room to extend).
 
 /// <summary>The first message: proves the peer speaks this protocol and brings the provider's random value.</summary>
-public sealed record ClientHello(byte Version, byte[] ClientNonce)
+internal sealed record ClientHello(byte Version, byte[] ClientNonce)
 {
     public byte[] Encode() => new PayloadWriter().Bytes(TunnelHandshake.Magic).Byte(Version).Bytes(ClientNonce).ToFrame(TunnelMessageType.ClientHello);
 
@@ -24,7 +24,7 @@ public sealed record ClientHello(byte Version, byte[] ClientNonce)
 }
 
 /// <summary>The gateway's fresh random value and what the provider needs to build its public URLs.</summary>
-public sealed record Challenge(byte Version, byte[] ServerNonce, string Domain, ushort HttpsPort)
+internal sealed record Challenge(byte Version, byte[] ServerNonce, string Domain, ushort HttpsPort)
 {
     public byte[] Encode() => new PayloadWriter().Byte(Version).Bytes(ServerNonce).ShortString(Domain).UInt16(HttpsPort).ToFrame(TunnelMessageType.Challenge);
 
@@ -41,7 +41,7 @@ public sealed record Challenge(byte Version, byte[] ServerNonce, string Domain, 
 }
 
 /// <summary>The provider's identity and its signature over the <see cref="AuthTranscript"/>.</summary>
-public sealed record AuthResponse(byte[] PublicKeyProtobuf, byte[] Signature)
+internal sealed record AuthResponse(byte[] PublicKeyProtobuf, byte[] Signature)
 {
     public byte[] Encode()
     {
@@ -63,7 +63,7 @@ public sealed record AuthResponse(byte[] PublicKeyProtobuf, byte[] Signature)
 }
 
 /// <summary>The provider is in: its tag (the gateway's view, which the provider checks against its own) and limits.</summary>
-public sealed record Welcome(string Tag, ushort MaxRoutes)
+internal sealed record Welcome(string Tag, ushort MaxRoutes)
 {
     public byte[] Encode() => new PayloadWriter().ShortString(Tag).UInt16(MaxRoutes).ToFrame(TunnelMessageType.Welcome);
 
@@ -79,7 +79,7 @@ public sealed record Welcome(string Tag, ushort MaxRoutes)
 }
 
 /// <summary>Why the gateway turned a provider away.</summary>
-public enum RefusalCode : byte
+internal enum RefusalCode : byte
 {
     Protocol = 1,
     UnsupportedVersion = 2,
@@ -91,7 +91,7 @@ public enum RefusalCode : byte
 }
 
 /// <summary>The gateway refuses the provider; the reason is meant for the provider's log.</summary>
-public sealed record Refused(RefusalCode Code, string Reason)
+internal sealed record Refused(RefusalCode Code, string Reason)
 {
     public byte[] Encode() => new PayloadWriter().Byte((byte)Code).LongString(Reason).ToFrame(TunnelMessageType.Refused);
 

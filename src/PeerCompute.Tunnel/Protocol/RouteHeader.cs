@@ -5,7 +5,7 @@ using PeerCompute.Tunnel.Hostnames;
 namespace PeerCompute.Tunnel.Protocol;
 
 /// <summary>What the provider answers after reading a route header, before any payload byte.</summary>
-public enum RouteStatus : byte
+internal enum RouteStatus : byte
 {
     /// <summary>Spliced to the container: the bytes that follow are the container's.</summary>
     Connected = 0,
@@ -18,7 +18,7 @@ public enum RouteStatus : byte
 /// The header the gateway writes first on every stream it opens: <c>version u8 (1) | length u8 | label</c>,
 /// where label is the hostname label <c>name-tag</c>. The provider answers one <see cref="RouteStatus"/> byte.
 /// </summary>
-public static class RouteHeader
+internal static class RouteHeader
 {
     public const byte Version = 1;
     public const int MaxSize = 2 + TunnelHostname.MaxLabelLength;

@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 namespace PeerCompute.Tunnel.Protocol;
 
 /// <summary>Message types of the tunnel handshake (before yamux) and of the control stream (inside yamux).</summary>
-public enum TunnelMessageType : byte
+internal enum TunnelMessageType : byte
 {
     ClientHello = 0x01,
     Challenge = 0x02,
@@ -19,7 +19,7 @@ public enum TunnelMessageType : byte
 /// One tunnel message on the wire: <c>type u8 | length u16 big-endian | payload</c>. Pure functions over bytes;
 /// the reader says "need more" instead of blocking, and bounds the length before anything is buffered.
 /// </summary>
-public static class TunnelFrame
+internal static class TunnelFrame
 {
     public const int HeaderSize = 3;
     public const int MaxPayload = ushort.MaxValue;

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
@@ -15,21 +14,20 @@ namespace PeerCompute.Tunnel.Client;
 
 /// <summary>
 /// The provider's side of the reverse tunnel: keeps one outbound TLS 1.3 connection to the gateway, proves the
-/// provider's identity, tells the gateway which hostnames it serves, and hands every stream the gateway opens to the
-/// <see cref="RouteForwarder"/> (which splices it to the container's port on 127.0.0.1). Reconnects by itself (exponential backoff with jitter), detects a dead link
+/// provider's identity, has the <see cref="RouteAnnouncer"/> tell the gateway which hostnames it serves, and hands every
+/// stream the gateway opens to the <see cref="RouteForwarder"/> (which splices it to the container's port on 127.0.0.1). Reconnects by itself (exponential backoff with jitter), detects a dead link
 /// from missing pings, sends the routes again after each reconnect, and drains in-flight requests on shutdown.
 /// </summary>
 public sealed class TunnelClient : IAsyncDisposable
 {
     private readonly PeerIdentity _identity;
     private readonly TunnelClientOptions _options;
+    private readonly RouteAnnouncer _announcer;
     private readonly RouteForwarder _forwarder;
     private readonly ILogger _logger;
     private readonly GatewayCertificatePolicy _certificatePolicy;
     private readonly Lock _lock = new();
-    private readonly Channel<bool> _routesChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _disposing = new();
-    private string[] _routes = [];
     private TunnelStatus _status = TunnelStatus.Initial;
     private TaskCompletionSource _statusChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _running;
@@ -46,7 +44,8 @@ public sealed class TunnelClient : IAsyncDisposable
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         Tag = TunnelHostname.TagFor(identity.PeerId);
-        _forwarder = new RouteForwarder(Tag, () => Routes, resolveRoute, options, _logger);
+        _announcer = new RouteAnnouncer(Tag, options.HandshakeTimeout, routes => Update(s => s with { Routes = routes }), _logger);
+        _forwarder = new RouteForwarder(Tag, () => _announcer.Routes, resolveRoute, options, _logger);
         _certificatePolicy = new GatewayCertificatePolicy(options.ServerName ?? options.GatewayHost, options.CaFile, options.Pin);
     }
 
@@ -70,24 +69,11 @@ public sealed class TunnelClient : IAsyncDisposable
     public void SetRoutes(IEnumerable<string> names)
     {
         ArgumentNullException.ThrowIfNull(names);
-        var valid = new List<string>();
-        foreach (string name in names.Distinct(StringComparer.Ordinal))
-        {
-            if (TunnelHostname.IsValidName(name))
-                valid.Add(name);
-            else
-                _logger.LogWarning("deployment name '{Name}' cannot be a hostname label (1-{Max} of a-z, 0-9, single '-'): no public URL for it", name, TunnelHostname.MaxNameLength);
-        }
-        lock (_lock)
-            _routes = [.. valid];
-        _routesChanged.Writer.TryWrite(true);
+        _announcer.Set(names);
     }
 
     /// <summary>The routes currently asked for (deployment names).</summary>
-    public IReadOnlyList<string> Routes
-    {
-        get { lock (_lock) return _routes; }
-    }
+    public IReadOnlyList<string> Routes => _announcer.Routes;
 
     /// <summary>
     /// <c>https://name-tag.domain[:port]/</c> once a gateway has told its domain (the first handshake), else null;
@@ -275,7 +261,7 @@ public sealed class TunnelClient : IAsyncDisposable
         using var controlScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            _ = RunControlAsync(session, controlScope.Token);
+            _ = _announcer.RunAsync(session, controlScope.Token);
             while (await session.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
                 _ = _forwarder.ForwardAsync(stream, sessionScope.Token);
             // The session ended by itself (dead link, gateway gone or restarting).
@@ -308,47 +294,6 @@ public sealed class TunnelClient : IAsyncDisposable
             controlScope.Cancel();
             sessionScope.Cancel();
         }
-    }
-
-    /// <summary>
-    /// Sends the routes now and after every <see cref="SetRoutes"/> call. Each exchange is its own short stream
-    /// (SetRoutes, RoutesResult, closed), so an idle tunnel keeps no stream open.
-    /// </summary>
-    private async Task RunControlAsync(YamuxSession session, CancellationToken cancellationToken)
-    {
-        try
-        {
-            do
-            {
-                _routesChanged.Reader.TryRead(out _);
-                await ExchangeRoutesAsync(session, cancellationToken).ConfigureAwait(false);
-            }
-            while (await _routesChanged.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false));
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or TunnelException)
-        {
-            if (!cancellationToken.IsCancellationRequested && !session.IsClosed)
-            {
-                _logger.LogWarning("tunnel: sending routes failed ({Reason}); reconnecting", e.Message);
-                await session.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task ExchangeRoutesAsync(YamuxSession session, CancellationToken cancellationToken)
-    {
-        var labels = Routes.Select(name => TunnelHostname.LabelFor(name, Tag)).ToList();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.HandshakeTimeout);
-        await using var stream = await session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
-        await stream.WriteAsync(new SetRoutes(labels).Encode(), timeout.Token).ConfigureAwait(false);
-        await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
-        var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelHandshake.MaxControlPayload, timeout.Token).ConfigureAwait(false);
-        if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))
-            throw new TunnelException(TunnelErrorKind.Protocol, $"tunnel: expected the gateway's RoutesResult, got message type {(byte)type}");
-        foreach (var refused in result.Results.Where(r => !r.Accepted))
-            _logger.LogWarning("the gateway refused hostname {Label}: {Reason}", refused.Label, refused.Reason);
-        Update(s => s with { Routes = result.Results.ToDictionary(r => r.Label, StringComparer.Ordinal) });
     }
 
     private void Update(Func<TunnelStatus, TunnelStatus> change)

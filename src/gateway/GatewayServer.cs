@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Security;
-using System.Security.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -9,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using PeerCompute.Cli;
+using PeerCompute.Core.Hosting;
 using PeerCompute.Tunnel;
 using PeerCompute.Tunnel.Gateway;
 using PeerCompute.Tunnel.Tls;
@@ -82,13 +81,7 @@ internal sealed class GatewayServer : IAsyncDisposable
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
                     HandshakeTimeout = options.TlsHandshakeTimeout,
-                    OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = certificate.Current,
-                        EnabledSslProtocols = SslProtocols.Tls13,
-                        ApplicationProtocols = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11],
-                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    }),
+                    OnConnection = _ => ValueTask.FromResult(TunnelTls.PublicHttpsOptions(certificate.Current)),
                 });
             });
             if (options.MetricsPort is int metricsPort)
@@ -150,7 +143,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             _options.Open ? "any (open)" : $"{_options.TrustedProviders.Count} trusted", _options.RateLimit.RequestsPerSecond);
         if (_options.MetricsPort is int metricsPort)
             _logger.LogInformation("metrics on http://127.0.0.1:{Port}/metrics", metricsPort);
-        PeerCompute.Daemon.Hosting.SystemdNotify.Notify("READY=1");
+        SystemdNotify.Notify("READY=1");
 
         using var stopWatching = new CancellationTokenSource();
         var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
@@ -163,7 +156,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         {
         }
         _logger.LogInformation("shutting down: draining requests and tunnels for up to {Seconds} s", _options.DrainTimeout.TotalSeconds);
-        PeerCompute.Daemon.Hosting.SystemdNotify.Notify("STOPPING=1");
+        SystemdNotify.Notify("STOPPING=1");
         await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync()).ConfigureAwait(false);
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);

@@ -38,7 +38,7 @@ internal sealed class PublicRequestHandler(
             await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests; slow down.").ConfigureAwait(false);
             return;
         }
-        switch (registry.Find(label, out var session))
+        switch (registry.Find(label, out var tunnel))
         {
             case RouteLookupResult.UnknownHost:
                 await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
@@ -48,7 +48,7 @@ internal sealed class PublicRequestHandler(
                 return;
         }
 
-        context.Features.Set(new TunnelRoute(session!, label));
+        context.Features.Set(new TunnelRoute(tunnel!, label));
         var error = await forwarder.SendAsync(context, "http://" + label + "/", invoker, requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
         if (error != ForwarderError.None)
             await ReportErrorAsync(context, error, label).ConfigureAwait(false);

@@ -70,6 +70,22 @@ public class GatewayHostileInputTests
     }
 
     [Test]
+    public async Task A_provider_of_a_newer_protocol_version_is_answered_in_the_version_the_gateway_speaks()
+    {
+        using var pki = TestPki.Create();
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
+        using var guard = new CancellationTokenSource(TestProvider.Guard);
+        await using var ssl = await RawTunnel.ConnectTlsAsync(gateway.TunnelPort, pki, cancellationToken: guard.Token);
+
+        byte newer = (byte)(TunnelHandshake.Versions.Maximum + 1);
+        await TunnelMessageIO.WriteAsync(ssl, new ClientHello(newer, RandomNumberGenerator.GetBytes(32)).Encode(), guard.Token);
+        var payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Challenge, 4096, guard.Token);
+
+        await Assert.That(Challenge.TryParse(payload, out var challenge)).IsTrue();
+        await Assert.That(challenge!.Version).IsEqualTo(TunnelHandshake.Versions.Maximum);
+    }
+
+    [Test]
     public async Task Tls_1_2_is_refused_on_the_tunnel_port()
     {
         using var pki = TestPki.Create();

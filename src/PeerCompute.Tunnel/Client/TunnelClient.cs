@@ -2,40 +2,32 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
 using PeerCompute.Mux;
 using PeerCompute.Tunnel.Hostnames;
 using PeerCompute.Tunnel.Protocol;
+using PeerCompute.Tunnel.Tls;
 
 namespace PeerCompute.Tunnel.Client;
 
 /// <summary>
 /// The provider's side of the reverse tunnel: keeps one outbound TLS 1.3 connection to the gateway, proves the
-/// provider's identity, tells the gateway which hostnames it serves, and splices every stream the gateway opens to
-/// the container's port on 127.0.0.1. Reconnects by itself (exponential backoff with jitter), detects a dead link
+/// provider's identity, has the <see cref="RouteAnnouncer"/> tell the gateway which hostnames it serves, and hands every
+/// stream the gateway opens to the <see cref="RouteForwarder"/> (which splices it to the container's port on 127.0.0.1). Reconnects by itself (exponential backoff with jitter), detects a dead link
 /// from missing pings, sends the routes again after each reconnect, and drains in-flight requests on shutdown.
 /// </summary>
 public sealed class TunnelClient : IAsyncDisposable
 {
-    /// <summary>ALPN protocol id of the tunnel.</summary>
-    public const string Alpn = "peercompute-tunnel/1";
-    internal const int MaxHandshakePayload = 4096;
-    internal const int MaxControlPayload = TunnelFrame.MaxPayload;
-
     private readonly PeerIdentity _identity;
     private readonly TunnelClientOptions _options;
-    private readonly Func<string, CancellationToken, ValueTask<IPEndPoint?>> _resolveRoute;
+    private readonly RouteAnnouncer _announcer;
+    private readonly RouteForwarder _forwarder;
     private readonly ILogger _logger;
-    private readonly X509Certificate2Collection? _caCertificates;
+    private readonly GatewayCertificatePolicy _certificatePolicy;
     private readonly Lock _lock = new();
-    private readonly Channel<bool> _routesChanged = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _disposing = new();
-    private string[] _routes = [];
     private TunnelStatus _status = TunnelStatus.Initial;
     private TaskCompletionSource _statusChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _running;
@@ -50,23 +42,11 @@ public sealed class TunnelClient : IAsyncDisposable
         options.Validate();
         _identity = identity;
         _options = options;
-        _resolveRoute = resolveRoute;
         _logger = logger ?? NullLogger.Instance;
         Tag = TunnelHostname.TagFor(identity.PeerId);
-        if (options.CaFile is not null)
-        {
-            _caCertificates = [];
-            try
-            {
-                _caCertificates.ImportFromPemFile(options.CaFile);
-            }
-            catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
-            {
-                throw new TunnelException(TunnelErrorKind.Certificate, $"Cannot read the gateway CA file {options.CaFile}: {e.Message}", e);
-            }
-            if (_caCertificates.Count == 0)
-                throw new TunnelException(TunnelErrorKind.Certificate, $"The gateway CA file {options.CaFile} holds no PEM certificate.");
-        }
+        _announcer = new RouteAnnouncer(Tag, options.HandshakeTimeout, routes => Update(s => s with { Routes = routes }), _logger);
+        _forwarder = new RouteForwarder(Tag, () => _announcer.Routes, resolveRoute, options, _logger);
+        _certificatePolicy = new GatewayCertificatePolicy(options.ServerName ?? options.GatewayHost, options.CaFile, options.Pin);
     }
 
     /// <summary>This provider's hostname tag (derived from its PeerId).</summary>
@@ -89,24 +69,11 @@ public sealed class TunnelClient : IAsyncDisposable
     public void SetRoutes(IEnumerable<string> names)
     {
         ArgumentNullException.ThrowIfNull(names);
-        var valid = new List<string>();
-        foreach (string name in names.Distinct(StringComparer.Ordinal))
-        {
-            if (TunnelHostname.IsValidName(name))
-                valid.Add(name);
-            else
-                _logger.LogWarning("deployment name '{Name}' cannot be a hostname label (1-{Max} of a-z, 0-9, single '-'): no public URL for it", name, TunnelHostname.MaxNameLength);
-        }
-        lock (_lock)
-            _routes = [.. valid];
-        _routesChanged.Writer.TryWrite(true);
+        _announcer.Set(names);
     }
 
     /// <summary>The routes currently asked for (deployment names).</summary>
-    public IReadOnlyList<string> Routes
-    {
-        get { lock (_lock) return _routes; }
-    }
+    public IReadOnlyList<string> Routes => _announcer.Routes;
 
     /// <summary>
     /// <c>https://name-tag.domain[:port]/</c> once a gateway has told its domain (the first handshake), else null;
@@ -256,61 +223,15 @@ public sealed class TunnelClient : IAsyncDisposable
             {
                 throw new TunnelException(TunnelErrorKind.Network, $"no TCP connection to {_options.GatewayHost}:{_options.GatewayPort} within {_options.HandshakeTimeout.TotalSeconds:0.#} s");
             }
-            string? rejection = null;
             ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-            var tls = new SslClientAuthenticationOptions
-            {
-                TargetHost = _options.ServerName ?? _options.GatewayHost,
-                EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [new SslApplicationProtocol(Alpn)],
-                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) => AcceptCertificate(certificate, errors, out rejection),
-            };
-            if (_caCertificates is not null)
-            {
-                var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-                policy.CustomTrustStore.AddRange(_caCertificates);
-                tls.CertificateChainPolicy = policy;
-            }
-            try
-            {
-                await ssl.AuthenticateAsClientAsync(tls, token).ConfigureAwait(false);
-            }
-            catch (AuthenticationException e) when (rejection is not null)
-            {
-                throw new TunnelException(TunnelErrorKind.Certificate, rejection, e);
-            }
-            if (ssl.SslProtocol != SslProtocols.Tls13)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway negotiated {ssl.SslProtocol}, not TLS 1.3");
+            await _certificatePolicy.AuthenticateAsync(ssl, token).ConfigureAwait(false);
 
-            byte[] clientNonce = RandomNumberGenerator.GetBytes(ClientHello.NonceLength);
-            await TunnelMessageIO.WriteAsync(ssl, new ClientHello(ClientHello.CurrentVersion, clientNonce).Encode(), token).ConfigureAwait(false);
-            byte[] payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Challenge, MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!Challenge.TryParse(payload, out var challenge))
-                throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed challenge from the gateway");
-            if (challenge.Version != ClientHello.CurrentVersion)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway speaks tunnel protocol version {challenge.Version}, this provider {ClientHello.CurrentVersion}");
-            string domain;
-            try
-            {
-                domain = TunnelHostname.NormalizeDomain(challenge.Domain);
-            }
-            catch (ArgumentException)
-            {
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway announced an invalid domain '{challenge.Domain}'");
-            }
-            using var gatewayCertificate = new X509Certificate2(ssl.RemoteCertificate!);
-            byte[] transcript = AuthTranscript.Build(clientNonce, challenge.ServerNonce, AuthTranscript.CertificateHash(gatewayCertificate), domain, challenge.HttpsPort);
-            await TunnelMessageIO.WriteAsync(ssl, new AuthResponse(_identity.PublicKeyProtobuf, _identity.Sign(transcript)).Encode(), token).ConfigureAwait(false);
-            payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Welcome, MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!Welcome.TryParse(payload, out var welcome))
-                throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed welcome from the gateway");
-            if (welcome.Tag != Tag)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"the gateway assigned tag '{welcome.Tag}', expected '{Tag}'");
+            byte[] certificateHash = AuthTranscript.CertificateHash(ssl.RemoteCertificate!);
+            var handshake = await TunnelHandshake.RunProviderAsync(ssl, certificateHash, _identity, Tag, TunnelHandshake.Versions, token).ConfigureAwait(false);
 
             var yamux = _options.Yamux with { KeepAliveInterval = _options.KeepAliveInterval, DeadLinkTimeout = _options.DeadLinkTimeout };
             var session = YamuxSession.Start(ssl, isClient: true, yamux);
-            return (session, challenge with { Domain = domain });
+            return (session, handshake.Challenge);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -332,30 +253,6 @@ public sealed class TunnelClient : IAsyncDisposable
             socket.Dispose();
     }
 
-    private bool AcceptCertificate(X509Certificate? certificate, SslPolicyErrors errors, out string? rejection)
-    {
-        rejection = null;
-        if (certificate is null)
-        {
-            rejection = "the gateway sent no certificate";
-            return false;
-        }
-        if (_options.Pin is { } pin)
-        {
-            using var cert = new X509Certificate2(certificate);
-            if (pin.Matches(cert))
-                return true;
-            rejection = $"the gateway's key {Tls.CertificatePin.FromCertificate(cert)} does not match the pinned {pin}";
-            return false;
-        }
-        if (errors == SslPolicyErrors.None)
-            return true;
-        rejection = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
-            ? $"the gateway certificate ({certificate.Subject}) is not valid for {_options.ServerName ?? _options.GatewayHost}"
-            : $"the gateway certificate ({certificate.Subject}) is not trusted ({errors}){(_caCertificates is null ? "; use --gateway-ca or --gateway-pin for a private gateway" : $" by {_options.CaFile}")}";
-        return false;
-    }
-
     /// <summary>Runs one session until it ends (returns its error) or the client stops (drains, returns null).</summary>
     private async Task<Exception?> ServeAsync(YamuxSession session, CancellationToken cancellationToken)
     {
@@ -364,9 +261,9 @@ public sealed class TunnelClient : IAsyncDisposable
         using var controlScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            _ = RunControlAsync(session, controlScope.Token);
+            _ = _announcer.RunAsync(session, controlScope.Token);
             while (await session.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
-                _ = HandleStreamAsync(stream, sessionScope.Token);
+                _ = _forwarder.ForwardAsync(stream, sessionScope.Token);
             // The session ended by itself (dead link, gateway gone or restarting).
             await session.DisposeAsync().ConfigureAwait(false);
             return session.Error;
@@ -396,95 +293,6 @@ public sealed class TunnelClient : IAsyncDisposable
         {
             controlScope.Cancel();
             sessionScope.Cancel();
-        }
-    }
-
-    /// <summary>
-    /// Sends the routes now and after every <see cref="SetRoutes"/> call. Each exchange is its own short stream
-    /// (SetRoutes, RoutesResult, closed), so an idle tunnel keeps no stream open.
-    /// </summary>
-    private async Task RunControlAsync(YamuxSession session, CancellationToken cancellationToken)
-    {
-        try
-        {
-            do
-            {
-                _routesChanged.Reader.TryRead(out _);
-                await ExchangeRoutesAsync(session, cancellationToken).ConfigureAwait(false);
-            }
-            while (await _routesChanged.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false));
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException or TunnelException)
-        {
-            if (!cancellationToken.IsCancellationRequested && !session.IsClosed)
-            {
-                _logger.LogWarning("tunnel: sending routes failed ({Reason}); reconnecting", e.Message);
-                await session.DisposeAsync().ConfigureAwait(false);
-            }
-        }
-    }
-
-    private async Task ExchangeRoutesAsync(YamuxSession session, CancellationToken cancellationToken)
-    {
-        var labels = Routes.Select(name => TunnelHostname.LabelFor(name, Tag)).ToList();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.HandshakeTimeout);
-        await using var stream = await session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
-        await stream.WriteAsync(new SetRoutes(labels).Encode(), timeout.Token).ConfigureAwait(false);
-        await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
-        var (type, payload) = await TunnelMessageIO.ReadAsync(stream, MaxControlPayload, timeout.Token).ConfigureAwait(false);
-        if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))
-            throw new TunnelException(TunnelErrorKind.Protocol, $"tunnel: expected the gateway's RoutesResult, got message type {(byte)type}");
-        foreach (var refused in result.Results.Where(r => !r.Accepted))
-            _logger.LogWarning("the gateway refused hostname {Label}: {Reason}", refused.Label, refused.Reason);
-        Update(s => s with { Routes = result.Results.ToDictionary(r => r.Label, StringComparer.Ordinal) });
-    }
-
-    private async Task HandleStreamAsync(YamuxStream stream, CancellationToken cancellationToken)
-    {
-        Socket? upstream = null;
-        try
-        {
-            string label;
-            using (var headerTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                headerTimeout.CancelAfter(_options.RouteHeaderTimeout);
-                label = await TunnelMessageIO.ReadRouteHeaderAsync(stream, headerTimeout.Token).ConfigureAwait(false);
-            }
-            IPEndPoint? target = null;
-            if (TunnelHostname.TryParseLabel(label, out string name, out string tag) && tag == Tag && Routes.Contains(name))
-                target = await _resolveRoute(name, cancellationToken).ConfigureAwait(false);
-            if (target is null)
-            {
-                await stream.WriteAsync(new[] { (byte)RouteStatus.UnknownRoute }, cancellationToken).ConfigureAwait(false);
-                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            upstream = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                using var connectTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                connectTimeout.CancelAfter(_options.UpstreamConnectTimeout);
-                await upstream.ConnectAsync(target, connectTimeout.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
-            {
-                _logger.LogWarning("route {Name}: the container at {Target} does not answer: {Reason}", name, target, e is SocketException s ? s.SocketErrorCode.ToString() : "timeout");
-                await stream.WriteAsync(new[] { (byte)RouteStatus.UpstreamUnavailable }, cancellationToken).ConfigureAwait(false);
-                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            await stream.WriteAsync(new[] { (byte)RouteStatus.Connected }, cancellationToken).ConfigureAwait(false);
-            await StreamSplice.RunAsync(stream, upstream, _options.SpliceBufferSize, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or TunnelException or ObjectDisposedException or InvalidOperationException)
-        {
-            stream.Reset();
-        }
-        finally
-        {
-            upstream?.Dispose();
-            await stream.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -14,58 +14,58 @@ public enum RouteLookupResult
     UnknownHost,
 }
 
-/// <summary>The connected providers, one session per tag (so per PeerId), and hostname lookup.</summary>
+/// <summary>The connected providers, one tunnel per tag (so per PeerId), and hostname lookup.</summary>
 public sealed class TunnelRegistry(HostnameBindings bindings)
 {
-    private readonly ConcurrentDictionary<string, ProviderSession> _byTag = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ProviderTunnel> _byTag = new(StringComparer.Ordinal);
 
     public HostnameBindings Bindings { get; } = bindings;
 
     public int Count => _byTag.Count;
 
-    public ICollection<ProviderSession> Sessions => _byTag.Values;
+    public ICollection<ProviderTunnel> Tunnels => _byTag.Values;
 
     /// <summary>
-    /// Makes <paramref name="session"/> the provider's tunnel. A provider has one tunnel: a newer one replaces the
-    /// older (a reconnect after a network change must not wait for the stale one to time out); the replaced session
+    /// Makes <paramref name="tunnel"/> the provider's tunnel. A provider has one tunnel: a newer one replaces the
+    /// older (a reconnect after a network change must not wait for the stale one to time out); the replaced tunnel
     /// is returned for the caller to close.
     /// </summary>
-    public ProviderSession? Register(ProviderSession session)
+    public ProviderTunnel? Register(ProviderTunnel tunnel)
     {
-        ProviderSession? previous = null;
-        _byTag.AddOrUpdate(session.Tag, session, (_, existing) =>
+        ProviderTunnel? previous = null;
+        _byTag.AddOrUpdate(tunnel.Tag, tunnel, (_, existing) =>
         {
             previous = existing;
-            return session;
+            return tunnel;
         });
-        if (previous is not null && previous != session)
+        if (previous is not null && previous != tunnel)
         {
-            session.InheritRoutes(previous);
+            tunnel.InheritRoutes(previous);
             return previous;
         }
         return null;
     }
 
-    /// <summary>Removes the session if it is still the provider's current one.</summary>
-    public bool Unregister(ProviderSession session) =>
-        _byTag.TryRemove(new KeyValuePair<string, ProviderSession>(session.Tag, session));
+    /// <summary>Removes the tunnel if it is still the provider's current one.</summary>
+    public bool Unregister(ProviderTunnel tunnel) =>
+        _byTag.TryRemove(new KeyValuePair<string, ProviderTunnel>(tunnel.Tag, tunnel));
 
-    public ProviderSession? FindByTag(string tag) => _byTag.TryGetValue(tag, out var session) ? session : null;
+    public ProviderTunnel? FindByTag(string tag) => _byTag.TryGetValue(tag, out var tunnel) ? tunnel : null;
 
     /// <summary>Resolves a hostname label (<c>name-tag</c>, already lower case and valid).</summary>
-    public RouteLookupResult Find(string label, out ProviderSession? session)
+    public RouteLookupResult Find(string label, out ProviderTunnel? tunnel)
     {
-        session = null;
+        tunnel = null;
         if (!TunnelHostname.TryParseLabel(label, out _, out string tag))
             return RouteLookupResult.UnknownHost;
         if (_byTag.TryGetValue(tag, out var current))
         {
-            // A session that has just (re)connected has not sent its routes yet: what it served before is offline for that moment, not unknown.
+            // A tunnel that has just (re)connected has not sent its routes yet: what it served before is offline for that moment, not unknown.
             if (!current.Serves(label))
                 return Bindings.WasServed(tag, label) ? RouteLookupResult.ProviderOffline : RouteLookupResult.UnknownHost;
             if (!current.IsAvailable)
                 return RouteLookupResult.ProviderOffline;
-            session = current;
+            tunnel = current;
             return RouteLookupResult.Found;
         }
         return Bindings.WasServed(tag, label) ? RouteLookupResult.ProviderOffline : RouteLookupResult.UnknownHost;

@@ -2,20 +2,19 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
 using PeerCompute.Mux;
-using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Hostnames;
 using PeerCompute.Tunnel.Protocol;
+using PeerCompute.Tunnel.Tls;
 
 namespace PeerCompute.Tunnel.Gateway;
 
 /// <summary>
 /// The gateway's tunnel listener: accepts providers' TLS 1.3 connections, authenticates them (signed challenge bound
-/// to the session), checks trust and hostname-tag ownership, and keeps one <see cref="ProviderSession"/> per provider
+/// to the session), checks trust and hostname-tag ownership, and keeps one <see cref="ProviderTunnel"/> per provider
 /// in the <see cref="Registry"/>. Handshakes are bounded in time and in number, so garbage, half-finished or slow
 /// handshakes cost a slot for a few seconds and never disturb established tunnels.
 /// </summary>
@@ -128,7 +127,7 @@ public sealed class TunnelServer : IAsyncDisposable
     private async Task ServeConnectionAsync(Socket socket)
     {
         var remote = socket.RemoteEndPoint;
-        ProviderSession? session = null;
+        ProviderTunnel? session = null;
         try
         {
             session = await HandshakeAsync(socket, remote).ConfigureAwait(false);
@@ -176,7 +175,7 @@ public sealed class TunnelServer : IAsyncDisposable
         _ => e.Message,
     };
 
-    private async Task<ProviderSession> HandshakeAsync(Socket socket, EndPoint? remote)
+    private async Task<ProviderTunnel> HandshakeAsync(Socket socket, EndPoint? remote)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
         timeout.CancelAfter(_options.HandshakeTimeout);
@@ -184,55 +183,14 @@ public sealed class TunnelServer : IAsyncDisposable
         var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         try
         {
-            await ssl.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
-            {
-                ServerCertificateContext = _certificate(),
-                EnabledSslProtocols = SslProtocols.Tls13,
-                ApplicationProtocols = [new SslApplicationProtocol(TunnelClient.Alpn)],
-                ClientCertificateRequired = false,
-                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-            }, token).ConfigureAwait(false);
-            if (ssl.SslProtocol != SslProtocols.Tls13)
-                throw new TunnelException(TunnelErrorKind.Protocol, $"negotiated {ssl.SslProtocol}, not TLS 1.3");
+            await ssl.AuthenticateAsServerAsync(TunnelTls.TunnelOptions(_certificate()), token).ConfigureAwait(false);
+            TunnelTls.EnsureTls13(ssl, "");
 
-            byte[] payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.ClientHello, TunnelClient.MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!ClientHello.TryParse(payload, out var hello))
-                throw new TunnelException(TunnelErrorKind.Protocol, "not a tunnel client (bad hello)");
-            if (hello.Version != ClientHello.CurrentVersion)
-            {
-                throw await RefuseAsync(ssl, RefusalCode.UnsupportedVersion, $"this gateway speaks tunnel protocol version {ClientHello.CurrentVersion}", token).ConfigureAwait(false);
-            }
-            byte[] serverNonce = RandomNumberGenerator.GetBytes(ClientHello.NonceLength);
-            var challenge = new Challenge(ClientHello.CurrentVersion, serverNonce, _domain, (ushort)_options.HttpsPort);
-            await TunnelMessageIO.WriteAsync(ssl, challenge.Encode(), token).ConfigureAwait(false);
-
-            payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Auth, TunnelClient.MaxHandshakePayload, token).ConfigureAwait(false);
-            if (!AuthResponse.TryParse(payload, out var auth))
-                throw new TunnelException(TunnelErrorKind.Protocol, "malformed authentication message");
-            PeerId peer;
-            try
-            {
-                peer = PeerId.FromPublicKeyProtobuf(auth.PublicKeyProtobuf);
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException)
-            {
-                peer = null!;
-            }
-            byte[] certificateHash = AuthTranscript.CertificateHash(ssl.LocalCertificate!);
-            byte[] transcript = AuthTranscript.Build(hello.ClientNonce, serverNonce, certificateHash, _domain, (ushort)_options.HttpsPort);
-            if (peer is null || !peer.TryGetEd25519PublicKey(out _) || !PeerIdentity.Verify(peer, transcript, auth.Signature))
-                throw await RefuseAsync(ssl, RefusalCode.BadSignature, "the identity proof does not verify (wrong key, or signed for another gateway certificate)", token).ConfigureAwait(false);
-            if (!_options.Open && !_options.TrustedProviders.Contains(peer))
-                throw await RefuseAsync(ssl, RefusalCode.Untrusted, $"provider {peer} is not trusted by this gateway (start it with --trust-provider {peer}, or --open)", token).ConfigureAwait(false);
-            string tag = TunnelHostname.TagFor(peer);
-            if (Registry.FindByTag(tag) is null && Registry.Count >= _options.MaxTunnels)
-                throw await RefuseAsync(ssl, RefusalCode.Busy, $"this gateway serves {_options.MaxTunnels} providers already", token).ConfigureAwait(false);
-            if (!await Registry.Bindings.TryClaimAsync(tag, peer, token).ConfigureAwait(false))
-                throw await RefuseAsync(ssl, RefusalCode.TagTaken, $"hostname tag '{tag}' belongs to provider {Registry.Bindings.OwnerOf(tag)}", token).ConfigureAwait(false);
-            await TunnelMessageIO.WriteAsync(ssl, new Welcome(tag, (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue)).Encode(), token).ConfigureAwait(false);
+            var handshake = await TunnelHandshake.RunGatewayAsync(ssl, AuthTranscript.CertificateHash(ssl.LocalCertificate!), _domain, (ushort)_options.HttpsPort,
+                (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue), AdmitAsync, TunnelHandshake.Versions, token).ConfigureAwait(false);
 
             var yamux = YamuxSession.Start(ssl, isClient: false, _yamux);
-            return new ProviderSession(peer, tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);
+            return new ProviderTunnel(handshake.Peer, handshake.Tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);
         }
         catch
         {
@@ -241,17 +199,16 @@ public sealed class TunnelServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Tells the provider why it is turned away; returns the exception for the caller to throw.</summary>
-    private static async Task<TunnelException> RefuseAsync(SslStream ssl, RefusalCode code, string reason, CancellationToken cancellationToken)
+    /// <summary>This gateway's admission rules for a provider that proved its identity: trust, capacity, tag ownership.</summary>
+    private async ValueTask<Refused?> AdmitAsync(PeerId peer, string tag, CancellationToken cancellationToken)
     {
-        try
-        {
-            await TunnelMessageIO.WriteAsync(ssl, new Refused(code, reason).Encode(), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or OperationCanceledException)
-        {
-        }
-        return new TunnelException(TunnelErrorKind.Refused, reason);
+        if (!_options.Open && !_options.TrustedProviders.Contains(peer))
+            return new Refused(RefusalCode.Untrusted, $"provider {peer} is not trusted by this gateway (start it with --trust-provider {peer}, or --open)");
+        if (Registry.FindByTag(tag) is null && Registry.Count >= _options.MaxTunnels)
+            return new Refused(RefusalCode.Busy, $"this gateway serves {_options.MaxTunnels} providers already");
+        if (!await Registry.Bindings.TryClaimAsync(tag, peer, cancellationToken).ConfigureAwait(false))
+            return new Refused(RefusalCode.TagTaken, $"hostname tag '{tag}' belongs to provider {Registry.Bindings.OwnerOf(tag)}");
+        return null;
     }
 
     /// <summary>
@@ -265,7 +222,7 @@ public sealed class TunnelServer : IAsyncDisposable
         _stopping.Cancel();
         _listener?.Dispose();
         await _acceptLoop.ConfigureAwait(false);
-        var sessions = Registry.Sessions.ToList();
+        var sessions = Registry.Tunnels.ToList();
         if (sessions.Count > 0)
             _logger.LogInformation("draining {Count} tunnel(s)", sessions.Count);
         await Task.WhenAll(sessions.Select(s => s.CloseAsync(_options.DrainTimeout))).ConfigureAwait(false);

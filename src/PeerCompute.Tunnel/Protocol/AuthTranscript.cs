@@ -11,7 +11,7 @@ namespace PeerCompute.Tunnel.Protocol;
 /// holding another certificate is useless to relay to the real gateway. The advertised domain and port are included
 /// so the provider's URLs cannot be changed by a relay either.
 /// </summary>
-public static class AuthTranscript
+internal static class AuthTranscript
 {
     private static ReadOnlySpan<byte> Prefix => "peercompute/tunnel-auth/1\n"u8;
 

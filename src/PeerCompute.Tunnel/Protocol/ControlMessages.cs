@@ -6,7 +6,7 @@ namespace PeerCompute.Tunnel.Protocol;
 // of hostname labels it serves, replacing the previous set); gateway -> provider: RoutesResult (one line per label).
 
 /// <summary>The hostname labels (<c>name-tag</c>) the provider serves now.</summary>
-public sealed record SetRoutes(IReadOnlyList<string> Labels)
+internal sealed record SetRoutes(IReadOnlyList<string> Labels)
 {
     public byte[] Encode()
     {
@@ -37,7 +37,7 @@ public sealed record SetRoutes(IReadOnlyList<string> Labels)
 /// <summary>The gateway's answer for one label.</summary>
 public sealed record RouteResult(string Label, bool Accepted, string Reason);
 
-public sealed record RoutesResult(IReadOnlyList<RouteResult> Results)
+internal sealed record RoutesResult(IReadOnlyList<RouteResult> Results)
 {
     public byte[] Encode()
     {

@@ -3,28 +3,20 @@ using PeerCompute.Core.Identity;
 
 namespace PeerCompute.Tunnel.Protocol;
 
-// The tunnel handshake, inside TLS 1.3, before yamux:
-//   provider -> gateway  ClientHello  "PCTUNNEL" | version u8 | client nonce [32]
-//   gateway -> provider  Challenge    version u8 | server nonce [32] | domain (u8 len) | https port u16
-//   provider -> gateway  Auth         public key protobuf (u8 len) | Ed25519 signature [64] over AuthTranscript
-//   gateway -> provider  Welcome      tag (u8 len) | max routes u16        or  Refused  code u8 | reason (u16 len)
+// The messages of the tunnel handshake; the sequence, the constants and the version rule are in TunnelHandshake.
 // Each parser takes the payload of one TunnelFrame and ignores bytes after the fields it knows (room to extend).
 
 /// <summary>The first message: proves the peer speaks this protocol and brings the provider's random value.</summary>
-public sealed record ClientHello(byte Version, byte[] ClientNonce)
+internal sealed record ClientHello(byte Version, byte[] ClientNonce)
 {
-    public const byte CurrentVersion = 1;
-    public const int NonceLength = 32;
-    public static ReadOnlySpan<byte> Magic => "PCTUNNEL"u8;
-
-    public byte[] Encode() => new PayloadWriter().Bytes(Magic).Byte(Version).Bytes(ClientNonce).ToFrame(TunnelMessageType.ClientHello);
+    public byte[] Encode() => new PayloadWriter().Bytes(TunnelHandshake.Magic).Byte(Version).Bytes(ClientNonce).ToFrame(TunnelMessageType.ClientHello);
 
     public static bool TryParse(ReadOnlySpan<byte> payload, [NotNullWhen(true)] out ClientHello? message)
     {
         message = null;
         var cursor = new SpanCursor(payload);
-        if (!cursor.TryBytes(Magic.Length, out var magic) || !magic.SequenceEqual(Magic)
-            || !cursor.TryByte(out byte version) || !cursor.TryBytes(NonceLength, out var nonce))
+        if (!cursor.TryBytes(TunnelHandshake.Magic.Length, out var magic) || !magic.SequenceEqual(TunnelHandshake.Magic)
+            || !cursor.TryByte(out byte version) || !cursor.TryBytes(TunnelHandshake.NonceLength, out var nonce))
             return false;
         message = new ClientHello(version, nonce.ToArray());
         return true;
@@ -32,7 +24,7 @@ public sealed record ClientHello(byte Version, byte[] ClientNonce)
 }
 
 /// <summary>The gateway's fresh random value and what the provider needs to build its public URLs.</summary>
-public sealed record Challenge(byte Version, byte[] ServerNonce, string Domain, ushort HttpsPort)
+internal sealed record Challenge(byte Version, byte[] ServerNonce, string Domain, ushort HttpsPort)
 {
     public byte[] Encode() => new PayloadWriter().Byte(Version).Bytes(ServerNonce).ShortString(Domain).UInt16(HttpsPort).ToFrame(TunnelMessageType.Challenge);
 
@@ -40,7 +32,7 @@ public sealed record Challenge(byte Version, byte[] ServerNonce, string Domain, 
     {
         message = null;
         var cursor = new SpanCursor(payload);
-        if (!cursor.TryByte(out byte version) || !cursor.TryBytes(ClientHello.NonceLength, out var nonce)
+        if (!cursor.TryByte(out byte version) || !cursor.TryBytes(TunnelHandshake.NonceLength, out var nonce)
             || !cursor.TryShortString(out string domain) || domain.Length == 0 || !cursor.TryUInt16(out ushort port) || port == 0)
             return false;
         message = new Challenge(version, nonce.ToArray(), domain, port);
@@ -49,7 +41,7 @@ public sealed record Challenge(byte Version, byte[] ServerNonce, string Domain, 
 }
 
 /// <summary>The provider's identity and its signature over the <see cref="AuthTranscript"/>.</summary>
-public sealed record AuthResponse(byte[] PublicKeyProtobuf, byte[] Signature)
+internal sealed record AuthResponse(byte[] PublicKeyProtobuf, byte[] Signature)
 {
     public byte[] Encode()
     {
@@ -71,7 +63,7 @@ public sealed record AuthResponse(byte[] PublicKeyProtobuf, byte[] Signature)
 }
 
 /// <summary>The provider is in: its tag (the gateway's view, which the provider checks against its own) and limits.</summary>
-public sealed record Welcome(string Tag, ushort MaxRoutes)
+internal sealed record Welcome(string Tag, ushort MaxRoutes)
 {
     public byte[] Encode() => new PayloadWriter().ShortString(Tag).UInt16(MaxRoutes).ToFrame(TunnelMessageType.Welcome);
 
@@ -87,7 +79,7 @@ public sealed record Welcome(string Tag, ushort MaxRoutes)
 }
 
 /// <summary>Why the gateway turned a provider away.</summary>
-public enum RefusalCode : byte
+internal enum RefusalCode : byte
 {
     Protocol = 1,
     UnsupportedVersion = 2,
@@ -99,7 +91,7 @@ public enum RefusalCode : byte
 }
 
 /// <summary>The gateway refuses the provider; the reason is meant for the provider's log.</summary>
-public sealed record Refused(RefusalCode Code, string Reason)
+internal sealed record Refused(RefusalCode Code, string Reason)
 {
     public byte[] Encode() => new PayloadWriter().Byte((byte)Code).LongString(Reason).ToFrame(TunnelMessageType.Refused);
 

@@ -5,7 +5,7 @@ using PeerCompute.Tunnel.Hostnames;
 namespace PeerCompute.Tunnel.Protocol;
 
 /// <summary>What the provider answers after reading a route header, before any payload byte.</summary>
-public enum RouteStatus : byte
+internal enum RouteStatus : byte
 {
     /// <summary>Spliced to the container: the bytes that follow are the container's.</summary>
     Connected = 0,
@@ -18,7 +18,7 @@ public enum RouteStatus : byte
 /// The header the gateway writes first on every stream it opens: <c>version u8 (1) | length u8 | label</c>,
 /// where label is the hostname label <c>name-tag</c>. The provider answers one <see cref="RouteStatus"/> byte.
 /// </summary>
-public static class RouteHeader
+internal static class RouteHeader
 {
     public const byte Version = 1;
     public const int MaxSize = 2 + TunnelHostname.MaxLabelLength;
@@ -35,7 +35,10 @@ public static class RouteHeader
         return header;
     }
 
-    /// <summary>Parses a route header; InvalidData for a wrong version, a too long or a malformed label.</summary>
+    /// <summary>
+    /// Parses a route header; InvalidData for a wrong version, a too long or a malformed label, as soon as the bytes
+    /// that show it are in. NeedMoreData consumes nothing; <see cref="SizeOf"/> tells how many bytes to wait for.
+    /// </summary>
     public static OperationStatus TryRead(ReadOnlySpan<byte> input, out string label, out int consumed)
     {
         label = "";
@@ -55,4 +58,7 @@ public static class RouteHeader
         consumed = 2 + length;
         return OperationStatus.Done;
     }
+
+    /// <summary>The size of the header that <paramref name="input"/> begins, as far as its bytes tell (2 until the length is in).</summary>
+    public static int SizeOf(ReadOnlySpan<byte> input) => input.Length < 2 ? 2 : 2 + input[1];
 }

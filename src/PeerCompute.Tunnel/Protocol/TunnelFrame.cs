@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 namespace PeerCompute.Tunnel.Protocol;
 
 /// <summary>Message types of the tunnel handshake (before yamux) and of the control stream (inside yamux).</summary>
-public enum TunnelMessageType : byte
+internal enum TunnelMessageType : byte
 {
     ClientHello = 0x01,
     Challenge = 0x02,
@@ -19,14 +19,16 @@ public enum TunnelMessageType : byte
 /// One tunnel message on the wire: <c>type u8 | length u16 big-endian | payload</c>. Pure functions over bytes;
 /// the reader says "need more" instead of blocking, and bounds the length before anything is buffered.
 /// </summary>
-public static class TunnelFrame
+internal static class TunnelFrame
 {
     public const int HeaderSize = 3;
     public const int MaxPayload = ushort.MaxValue;
 
     /// <summary>
-    /// Parses one frame at the start of <paramref name="input"/>. <see cref="OperationStatus.NeedMoreData"/> when it
-    /// is incomplete, <see cref="OperationStatus.InvalidData"/> when the length exceeds <paramref name="maxPayload"/>.
+    /// Parses one frame at the start of <paramref name="input"/>: the one parser of tunnel messages, for the stream
+    /// reads (<see cref="TunnelMessageIO"/>) and the fuzz target alike. <see cref="OperationStatus.NeedMoreData"/>
+    /// when it is incomplete (nothing consumed; <see cref="SizeOf"/> tells how many bytes to wait for),
+    /// <see cref="OperationStatus.InvalidData"/> as soon as the header announces more than <paramref name="maxPayload"/>.
     /// </summary>
     public static OperationStatus TryRead(ReadOnlySpan<byte> input, int maxPayload, out TunnelMessageType type, out ReadOnlySpan<byte> payload, out int consumed)
     {
@@ -35,22 +37,24 @@ public static class TunnelFrame
         consumed = 0;
         if (input.Length < HeaderSize)
             return OperationStatus.NeedMoreData;
-        if (!TryReadHeader(input, maxPayload, out type, out int length))
+        int length = PayloadLength(input);
+        if (length > maxPayload)
             return OperationStatus.InvalidData;
         if (input.Length < HeaderSize + length)
             return OperationStatus.NeedMoreData;
+        type = (TunnelMessageType)input[0];
         payload = input.Slice(HeaderSize, length);
         consumed = HeaderSize + length;
         return OperationStatus.Done;
     }
 
-    /// <summary>Reads the 3-byte header; false when the announced length exceeds <paramref name="maxPayload"/>.</summary>
-    public static bool TryReadHeader(ReadOnlySpan<byte> header, int maxPayload, out TunnelMessageType type, out int length)
-    {
-        type = (TunnelMessageType)header[0];
-        length = BinaryPrimitives.ReadUInt16BigEndian(header[1..]);
-        return length <= maxPayload;
-    }
+    /// <summary>
+    /// The size of the frame that <paramref name="input"/> begins, as far as its bytes tell: the header size until the
+    /// header is in, then header and payload. A stream reader asks for exactly this many bytes, never for the next layer's.
+    /// </summary>
+    public static int SizeOf(ReadOnlySpan<byte> input) => input.Length < HeaderSize ? HeaderSize : HeaderSize + PayloadLength(input);
+
+    private static int PayloadLength(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt16BigEndian(header[1..]);
 
     public static byte[] Encode(TunnelMessageType type, ReadOnlySpan<byte> payload)
     {

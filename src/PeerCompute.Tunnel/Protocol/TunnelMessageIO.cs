@@ -3,20 +3,50 @@ using System.Buffers;
 namespace PeerCompute.Tunnel.Protocol;
 
 /// <summary>
-/// Reads and writes whole <see cref="TunnelFrame"/>s on a stream. Reads exactly one frame's bytes (header, then
-/// payload) so whatever follows on the stream (yamux, spliced bytes) is left for the next layer.
+/// Reads and writes whole <see cref="TunnelFrame"/>s on a stream. The reads are thin loops around the pure parsers
+/// (<see cref="TunnelFrame.TryRead"/>, <see cref="RouteHeader.TryRead"/>): each asks the stream for exactly the bytes
+/// the parser still needs, so whatever follows on the stream (yamux, spliced bytes) is left for the next layer, and a
+/// length over the limit is refused before its payload is read.
 /// </summary>
 internal static class TunnelMessageIO
 {
     public static async ValueTask<(TunnelMessageType Type, byte[] Payload)> ReadAsync(Stream stream, int maxPayload, CancellationToken cancellationToken)
     {
-        byte[] header = new byte[TunnelFrame.HeaderSize];
-        await ReadExactAsync(stream, header, cancellationToken).ConfigureAwait(false);
-        if (!TunnelFrame.TryReadHeader(header, maxPayload, out var type, out int length))
-            throw new TunnelException(TunnelErrorKind.Protocol, $"tunnel: a message of {length} bytes exceeds the limit of {maxPayload}");
-        byte[] payload = length == 0 ? [] : new byte[length];
-        await ReadExactAsync(stream, payload, cancellationToken).ConfigureAwait(false);
-        return (type, payload);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(TunnelFrame.HeaderSize);
+        int filled = 0;
+        try
+        {
+            while (true)
+            {
+                var status = Parse(buffer.AsSpan(0, filled), maxPayload, out var type, out byte[] payload, out int needed);
+                if (status == OperationStatus.Done)
+                    return (type, payload);
+                if (status == OperationStatus.InvalidData)
+                    throw new TunnelException(TunnelErrorKind.Protocol, $"tunnel: a message of {needed - TunnelFrame.HeaderSize} bytes exceeds the limit of {maxPayload}");
+                if (needed > buffer.Length)
+                {
+                    byte[] larger = ArrayPool<byte>.Shared.Rent(needed);
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                await ReadExactAsync(stream, buffer.AsMemory(filled, needed - filled), cancellationToken).ConfigureAwait(false);
+                filled = needed;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>One step of <see cref="ReadAsync"/>: the parser's verdict, the payload when Done, and the frame's size so far known.</summary>
+    private static OperationStatus Parse(ReadOnlySpan<byte> input, int maxPayload, out TunnelMessageType type, out byte[] payload, out int frameSize)
+    {
+        var status = TunnelFrame.TryRead(input, maxPayload, out type, out var body, out _);
+        payload = status == OperationStatus.Done && !body.IsEmpty ? body.ToArray() : [];
+        frameSize = TunnelFrame.SizeOf(input);
+        return status;
     }
 
     /// <summary>Reads a message and checks its type; a Refused message becomes a <see cref="TunnelErrorKind.Refused"/> error.</summary>
@@ -48,16 +78,21 @@ internal static class TunnelMessageIO
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Reads a route header byte by byte-group (it is at most 65 bytes) without reading past it.</summary>
+    /// <summary>Reads a route header (at most <see cref="RouteHeader.MaxSize"/> bytes) without reading past it.</summary>
     public static async ValueTask<string> ReadRouteHeaderAsync(Stream stream, CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[RouteHeader.MaxSize];
-        await ReadExactAsync(stream, buffer.AsMemory(0, 2), cancellationToken).ConfigureAwait(false);
-        int needed = 2 + buffer[1];
-        if (buffer[0] == RouteHeader.Version && buffer[1] > 0 && needed <= buffer.Length)
-            await ReadExactAsync(stream, buffer.AsMemory(2, needed - 2), cancellationToken).ConfigureAwait(false);
-        return RouteHeader.TryRead(buffer.AsSpan(0, Math.Min(needed, buffer.Length)), out string label, out _) == OperationStatus.Done
-            ? label
-            : throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed route header");
+        int filled = 0;
+        while (true)
+        {
+            var status = RouteHeader.TryRead(buffer.AsSpan(0, filled), out string label, out _);
+            if (status == OperationStatus.Done)
+                return label;
+            if (status == OperationStatus.InvalidData)
+                throw new TunnelException(TunnelErrorKind.Protocol, "tunnel: malformed route header");
+            int needed = RouteHeader.SizeOf(buffer.AsSpan(0, filled));
+            await ReadExactAsync(stream, buffer.AsMemory(filled, needed - filled), cancellationToken).ConfigureAwait(false);
+            filled = needed;
+        }
     }
 }

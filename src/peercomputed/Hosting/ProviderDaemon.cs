@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using PeerCompute.Core.Hosting;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
 using PeerCompute.Core.Protocol;

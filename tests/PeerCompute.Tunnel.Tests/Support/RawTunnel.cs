@@ -6,7 +6,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using PeerCompute.Core.Identity;
 using PeerCompute.Mux;
-using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Protocol;
 
 namespace PeerCompute.Tunnel.Tests.Support;
@@ -26,7 +25,7 @@ internal static class RawTunnel
             TargetHost = "tunnel." + pki.Domain,
             EnabledSslProtocols = protocols,
             CertificateChainPolicy = policy,
-            ApplicationProtocols = [new SslApplicationProtocol(TunnelClient.Alpn)],
+            ApplicationProtocols = [new SslApplicationProtocol(TunnelHandshake.Alpn)],
         }, cancellationToken);
         return ssl;
     }
@@ -35,8 +34,8 @@ internal static class RawTunnel
     public static async Task<(SslStream Ssl, Welcome Welcome)> AuthenticateAsync(int port, TestPki pki, PeerIdentity identity, CancellationToken cancellationToken = default)
     {
         var ssl = await ConnectTlsAsync(port, pki, cancellationToken: cancellationToken);
-        byte[] clientNonce = RandomNumberGenerator.GetBytes(ClientHello.NonceLength);
-        await TunnelMessageIO.WriteAsync(ssl, new ClientHello(ClientHello.CurrentVersion, clientNonce).Encode(), cancellationToken);
+        byte[] clientNonce = RandomNumberGenerator.GetBytes(TunnelHandshake.NonceLength);
+        await TunnelMessageIO.WriteAsync(ssl, new ClientHello(TunnelHandshake.Versions.Maximum, clientNonce).Encode(), cancellationToken);
         var payload = await TunnelMessageIO.ReadExpectedAsync(ssl, TunnelMessageType.Challenge, 4096, cancellationToken);
         Challenge.TryParse(payload, out var challenge);
         using var certificate = new X509Certificate2(ssl.RemoteCertificate!);

@@ -10,7 +10,8 @@ namespace PeerCompute.Fuzz.Targets;
 /// The tunnel protocol: frames (<see cref="TunnelFrame"/>) read one after another, each payload given to the parser
 /// of its type (handshake: ClientHello, Challenge, Auth, Welcome, Refused; control stream: SetRoutes, RoutesResult);
 /// an accepted message re-encodes to a frame that parses to the same message. The stream readers
-/// (<c>TunnelMessageIO</c>: handshake messages and route headers) fail only with <see cref="TunnelException"/>.
+/// (<c>TunnelMessageIO</c>: messages and route headers) run the same parsers over a stream cut in chunks: they read
+/// the same frames as the parser, stop where it stops, and fail only with <see cref="TunnelException"/>.
 /// Input: byte 0 = read chunk and route-header mode (bit 7), then the stream.
 /// </summary>
 public sealed class TunnelTarget : FuzzTarget
@@ -31,7 +32,7 @@ public sealed class TunnelTarget : FuzzTarget
         }
 
         var rest = data.AsSpan();
-        var types = new List<(TunnelMessageType, byte[])>();
+        var frames = new List<(TunnelMessageType Type, byte[] Payload)>();
         while (true)
         {
             var status = TunnelFrame.TryRead(rest, TunnelFrame.MaxPayload, out var type, out var payload, out int consumed);
@@ -42,11 +43,32 @@ public sealed class TunnelTarget : FuzzTarget
             }
             Check(TunnelFrame.Encode(type, payload).AsSpan().SequenceEqual(rest[..consumed]), "re-encoding a frame changed its bytes");
             ParseAndRoundTrip(type, payload);
-            types.Add((type, payload.ToArray()));
+            frames.Add((type, payload.ToArray()));
             rest = rest[consumed..];
         }
 
-        // The same stream through the handshake reader, with a small limit so oversize frames are met too.
+        // The same stream through the stream reader: the same frames, and nothing after the last whole one.
+        Await(async ct =>
+        {
+            var stream = new ChunkedStream(data, chunk);
+            int read = 0;
+            try
+            {
+                while (true)
+                {
+                    var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelFrame.MaxPayload, ct);
+                    Check(read < frames.Count && frames[read].Type == type && frames[read].Payload.AsSpan().SequenceEqual(payload), "the stream reader and the parser disagree on a frame");
+                    read++;
+                }
+            }
+            catch (TunnelException)
+            {
+            }
+            Check(read == frames.Count, $"the stream reader read {read} frames, the parser {frames.Count}");
+            return 0;
+        });
+
+        // And through the handshake reader, with a small limit so oversize frames are met too.
         int limit = 1 + (data.Length > 0 ? data[0] : 0) * 4;
         Await(async ct =>
         {

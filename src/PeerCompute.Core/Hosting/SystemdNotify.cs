@@ -1,10 +1,13 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace PeerCompute.Daemon.Hosting;
+namespace PeerCompute.Core.Hosting;
 
-/// <summary>sd_notify(3) without libsystemd: a datagram to $NOTIFY_SOCKET when running under systemd (Type=notify).</summary>
-internal static class SystemdNotify
+/// <summary>
+/// sd_notify(3) without libsystemd: a datagram to $NOTIFY_SOCKET when running under systemd (Type=notify). Used by both
+/// services (peercomputed and gateway units are Type=notify); false when not under systemd or the socket is gone.
+/// </summary>
+public static class SystemdNotify
 {
     public static bool Notify(string state)
     {

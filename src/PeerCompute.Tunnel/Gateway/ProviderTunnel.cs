@@ -8,7 +8,7 @@ using PeerCompute.Tunnel.Protocol;
 namespace PeerCompute.Tunnel.Gateway;
 
 /// <summary>One connected, authenticated provider: its yamux session, its hostnames, and route streams into it.</summary>
-public sealed class ProviderSession : IAsyncDisposable
+public sealed class ProviderTunnel : IAsyncDisposable
 {
     private readonly YamuxSession _yamux;
     private readonly TunnelServerOptions _options;
@@ -17,7 +17,7 @@ public sealed class ProviderSession : IAsyncDisposable
     private readonly ILogger _logger;
     private Dictionary<string, byte[]> _routes = new(StringComparer.Ordinal);
 
-    internal ProviderSession(PeerId peerId, string tag, EndPoint? remote, YamuxSession yamux, TunnelServerOptions options, HostnameBindings bindings, GatewayMetrics? metrics, ILogger logger)
+    internal ProviderTunnel(PeerId peerId, string tag, EndPoint? remote, YamuxSession yamux, TunnelServerOptions options, HostnameBindings bindings, GatewayMetrics? metrics, ILogger logger)
     {
         PeerId = peerId;
         Tag = tag;
@@ -150,7 +150,7 @@ public sealed class ProviderSession : IAsyncDisposable
     }
 
     /// <summary>Takes over the routes of the session this one replaces, until the provider sends its own.</summary>
-    internal void InheritRoutes(ProviderSession previous)
+    internal void InheritRoutes(ProviderTunnel previous)
     {
         // Called before this session's control stream is served, so nothing races with it.
         if (Volatile.Read(ref _routes).Count == 0)

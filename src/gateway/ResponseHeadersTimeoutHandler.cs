@@ -1,0 +1,26 @@
+using System.Net.Http;
+
+namespace PeerCompute.Gateway;
+
+/// <summary>
+/// Bounds the wait for a container's status line and headers (SendAsync returns once they are in; the body then
+/// streams under YARP's activity timeout). Past it the request fails as "container not answering", which the
+/// gateway answers with 503.
+/// </summary>
+internal sealed class ResponseHeadersTimeoutHandler(TimeSpan timeout) : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        using var headers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        headers.CancelAfter(timeout);
+        try
+        {
+            return await base.SendAsync(request, headers.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (headers.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new HttpRequestException($"the container did not begin its answer within {timeout.TotalSeconds:0} s",
+                new PeerCompute.Tunnel.TunnelException(PeerCompute.Tunnel.TunnelErrorKind.UpstreamUnavailable, $"the container did not begin its answer within {timeout.TotalSeconds:0} s", e));
+        }
+    }
+}

@@ -343,7 +343,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
     /// The container's log lines, stdout and stderr kept apart. With <see cref="LogOptions.Follow"/> the
     /// sequence goes on until the container stops or the token is cancelled.
     /// </summary>
-    public async IAsyncEnumerable<LogEntry> StreamLogsAsync(string id, string owner, LogOptions? options = null,
+    public async IAsyncEnumerable<ContainerLogLine> StreamLogsAsync(string id, string owner, LogOptions? options = null,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         EnsureStarted();
@@ -648,7 +648,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
         if (includeUsage && running)
             usage = await TryGetUsageAsync(inspect!.ID, cancellationToken).ConfigureAwait(false);
 
-        IReadOnlyList<LogEntry> lastLines = [];
+        IReadOnlyList<ContainerLogLine> lastLines = [];
         if (inspect is not null && (!running || inspect.RestartCount > 0) && _options.StatusLogLines > 0)
             lastLines = await TryTailAsync(inspect.ID, cancellationToken).ConfigureAwait(false);
 
@@ -706,9 +706,9 @@ public sealed class ContainerRuntime : IAsyncDisposable
         return sample.Value is null ? null : UsageCalculator.From(sample.Value);
     }
 
-    private async Task<IReadOnlyList<LogEntry>> TryTailAsync(string containerId, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<ContainerLogLine>> TryTailAsync(string containerId, CancellationToken cancellationToken)
     {
-        var lines = new List<LogEntry>();
+        var lines = new List<ContainerLogLine>();
         try
         {
             await foreach (var entry in ContainerLogReader.ReadAsync(_docker, _calls, containerId, new LogOptions { Tail = _options.StatusLogLines }, cancellationToken).ConfigureAwait(false))

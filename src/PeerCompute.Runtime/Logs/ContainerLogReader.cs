@@ -9,7 +9,7 @@ namespace PeerCompute.Runtime;
 /// <summary>Reads a container's log as separate stdout/stderr lines from the engine's multiplexed stream.</summary>
 internal static class ContainerLogReader
 {
-    public static async IAsyncEnumerable<LogEntry> ReadAsync(
+    public static async IAsyncEnumerable<ContainerLogLine> ReadAsync(
         IDockerClient docker, DockerCalls calls, string containerId, LogOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -74,12 +74,12 @@ internal sealed class LogLineSplitter
 /// <summary>Parses the engine's timestamp prefix (<c>2024-05-01T12:34:56.123456789Z text</c>).</summary>
 internal static class LogLineParser
 {
-    public static LogEntry Parse(string line, LogStream stream)
+    public static ContainerLogLine Parse(string line, LogStream stream)
     {
         int space = line.IndexOf(' ');
         if (space > 0 && TryParseTimestamp(line.AsSpan(0, space), out var timestamp))
-            return new LogEntry(stream, timestamp, line[(space + 1)..]);
-        return new LogEntry(stream, DateTimeOffset.MinValue, line);
+            return new ContainerLogLine(stream, timestamp, line[(space + 1)..]);
+        return new ContainerLogLine(stream, DateTimeOffset.MinValue, line);
     }
 
     /// <summary>RFC 3339 with up to nine fractional digits; .NET keeps seven, so the rest is dropped.</summary>

@@ -3,8 +3,6 @@ using System.Runtime.CompilerServices;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 using PeerCompute.Runtime;
-using RuntimeLogEntry = PeerCompute.Runtime.LogEntry;
-using WireLogEntry = PeerCompute.Core.Protocol.LogEntry;
 
 namespace PeerCompute.Daemon.Service;
 
@@ -64,12 +62,12 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
             new CapacityInfo(capacity.TotalCpuMillicores, capacity.TotalMemoryBytes, capacity.MaxDeploys, capacity.UsedCpuMillicores, capacity.UsedMemoryBytes, capacity.Deploys));
     }
 
-    public async IAsyncEnumerable<WireLogEntry> LogsAsync(LogsRequest request, PeerId owner, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<LogEntry> LogsAsync(LogsRequest request, PeerId owner, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
         var options = new LogOptions { Tail = request.Tail, Follow = request.Follow, Since = request.Since };
         await foreach (var entry in runtime.StreamLogsAsync(found.Id, owner.ToString(), options, cancellationToken).ConfigureAwait(false))
-            yield return new WireLogEntry(entry.Stream == LogStream.Stderr ? "stderr" : "stdout", entry.Timestamp, entry.Text);
+            yield return new LogEntry(entry.Stream == LogStream.Stderr ? "stderr" : "stdout", entry.Timestamp, entry.Text);
     }
 
     private DeploymentInfo ToInfo(DeploymentStatus s) => new(

@@ -160,7 +160,7 @@ public sealed class HostileImageTests
 
     private static async Task<(string Stdout, string Stderr)> LogsAsync(RuntimeHarness harness, string id)
     {
-        var lines = new List<LogEntry>();
+        var lines = new List<ContainerLogLine>();
         await foreach (var entry in harness.Runtime.StreamLogsAsync(id, Owner))
             lines.Add(entry);
         return (string.Join('\n', lines.Where(l => l.Stream == LogStream.Stdout).Select(l => l.Text)),

@@ -179,9 +179,9 @@ public sealed class LifecycleTests
         await Assert.That(error!.Code).IsEqualTo(RuntimeErrorCode.NotFound);
     }
 
-    internal static async Task<List<LogEntry>> ReadAllAsync(IAsyncEnumerable<LogEntry> entries)
+    internal static async Task<List<ContainerLogLine>> ReadAllAsync(IAsyncEnumerable<ContainerLogLine> entries)
     {
-        var list = new List<LogEntry>();
+        var list = new List<ContainerLogLine>();
         await foreach (var entry in entries)
             list.Add(entry);
         return list;

@@ -6,6 +6,14 @@ using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Storage;
+using PeerCompute.Runtime.Admission;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.State;
+using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Runtime;
 

@@ -1,4 +1,5 @@
 using PeerCompute.Core.Storage;
+using PeerCompute.Runtime.Firewall;
 
 namespace PeerCompute.Runtime;
 

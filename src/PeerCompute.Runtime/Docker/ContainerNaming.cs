@@ -1,4 +1,6 @@
-namespace PeerCompute.Runtime;
+using PeerCompute.Runtime.Deployments;
+
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>Container names and the labels by which the runtime finds its own containers again.</summary>
 internal static class ContainerNaming

@@ -1,7 +1,10 @@
 using System.Globalization;
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.State;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>
 /// Turns a validated request into the engine's create call. Pure, so every confinement field can be

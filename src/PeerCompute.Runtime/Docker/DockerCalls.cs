@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Docker.DotNet;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>
 /// Runs engine calls and turns transport and API failures into <see cref="RuntimeException"/>s

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Firewall;
 
 /// <summary>IPv4 (iptables) or IPv6 (ip6tables).</summary>
 public enum IpFamily

@@ -1,7 +1,9 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Docker;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Images;
 
 /// <summary>
 /// Makes an image available: the local one when present, else a pull with progress, then a check

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Images;
 
 /// <summary>
 /// A parsed image reference <c>[registry[:port]/]path[:tag][@sha256:hex]</c>, following the

@@ -1,4 +1,4 @@
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Logs;
 
 public enum LogStream
 {

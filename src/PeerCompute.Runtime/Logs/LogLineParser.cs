@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Logs;
 
 /// <summary>
 /// Splits one demultiplexed output stream into lines. Pure over bytes: feed what arrived, take

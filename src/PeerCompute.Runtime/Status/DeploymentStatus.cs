@@ -1,4 +1,7 @@
-namespace PeerCompute.Runtime;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Logs;
+
+namespace PeerCompute.Runtime.Status;
 
 public enum DeploymentState
 {

@@ -1,6 +1,6 @@
 using Docker.DotNet.Models;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Status;
 
 /// <summary>Turns an engine stats sample into usage figures, the way the docker CLI computes them.</summary>
 internal static class UsageCalculator

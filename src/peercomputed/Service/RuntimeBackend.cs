@@ -3,6 +3,10 @@ using System.Runtime.CompilerServices;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 using PeerCompute.Runtime;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Daemon.Service;
 
@@ -23,7 +27,7 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
             Environment = request.Env ?? new Dictionary<string, string>(),
             Command = request.Command,
             ReadOnlyRootFilesystem = !request.WritableRootfs,
-            RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
+            RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.Deployments.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
         };
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);

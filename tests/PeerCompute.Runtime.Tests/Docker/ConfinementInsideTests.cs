@@ -1,3 +1,5 @@
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;

@@ -1,4 +1,5 @@
 using System.Text;
+using PeerCompute.Runtime.Logs;
 
 namespace PeerCompute.Runtime.Tests.Unit;
 

@@ -1,4 +1,8 @@
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.State;
 
 namespace PeerCompute.Runtime.Tests.Unit;
 

@@ -30,7 +30,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
 {
     private readonly RuntimeOptions _options;
     private readonly DockerClient _docker;
-    private readonly DockerCalls _calls;
+    private readonly DockerErrorTranslator _errors;
     private readonly DeploymentStore _store;
     private readonly AdmissionController _admission;
     private readonly ImagePuller _images;
@@ -53,10 +53,10 @@ public sealed class ContainerRuntime : IAsyncDisposable
             throw new ArgumentException("NetworkName must be 1-15 characters (it also names the Linux bridge).", nameof(options));
         Endpoint = _options.ResolveDockerEndpoint();
         _docker = new DockerClientBuilder().WithEndpoint(Endpoint).Build();
-        _calls = new DockerCalls(Endpoint);
+        _errors = new DockerErrorTranslator(Endpoint);
         _store = new DeploymentStore(_options.ResolveStateFolder());
         _admission = new AdmissionController(_options);
-        _images = new ImagePuller(_docker, _calls);
+        _images = new ImagePuller(_docker, _errors);
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         if (_options.Egress is { Open: false } egress)
@@ -217,11 +217,11 @@ public sealed class ContainerRuntime : IAsyncDisposable
             await _images.EnsureAsync(image, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
 
             var parameters = ContainerSpecBuilder.Build(record, image, _options);
-            var created = await _calls.RunAsync($"creating the container for {spec.Name}",
+            var created = await _errors.RunAsync($"creating the container for {spec.Name}",
                 () => _docker.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken).ConfigureAwait(false);
             containerId = created.ID;
             record.ContainerId = containerId;
-            await _calls.RunAsync($"starting the container for {spec.Name}",
+            await _errors.RunAsync($"starting the container for {spec.Name}",
                 () => _docker.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken), cancellationToken).ConfigureAwait(false);
 
             record.Phase = RecordPhase.Active;
@@ -235,7 +235,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
             await UndoDeployAsync(record, containerId).ConfigureAwait(false);
             if (ex is RuntimeException or OperationCanceledException)
                 throw;
-            throw _calls.Translate($"deploying {spec.Name}", ex, cancellationToken) ?? new RuntimeException(RuntimeErrorCode.DockerError, $"deploying {spec.Name}: {ex.Message}", ex);
+            throw _errors.Translate($"deploying {spec.Name}", ex, cancellationToken) ?? new RuntimeException(RuntimeErrorCode.DockerError, $"deploying {spec.Name}: {ex.Message}", ex);
         }
         finally
         {
@@ -256,7 +256,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
             {
                 try
                 {
-                    await _calls.RunAsync($"stopping {record.Spec.Name}",
+                    await _errors.RunAsync($"stopping {record.Spec.Name}",
                         () => _docker.Containers.StopContainerAsync(containerId, new ContainerStopParameters { WaitBeforeKillSeconds = StopSeconds }, cancellationToken),
                         cancellationToken).ConfigureAwait(false);
                 }
@@ -295,11 +295,11 @@ public sealed class ContainerRuntime : IAsyncDisposable
                 {
                     if (record.Phase != RecordPhase.Stopped)
                     {
-                        await _calls.RunAsync($"stopping {record.Spec.Name}",
+                        await _errors.RunAsync($"stopping {record.Spec.Name}",
                             () => _docker.Containers.StopContainerAsync(containerId, new ContainerStopParameters { WaitBeforeKillSeconds = StopSeconds }, cancellationToken),
                             cancellationToken).ConfigureAwait(false);
                     }
-                    await _calls.RunAsync($"removing {record.Spec.Name}",
+                    await _errors.RunAsync($"removing {record.Spec.Name}",
                         () => _docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken),
                         cancellationToken).ConfigureAwait(false);
                 }
@@ -358,7 +358,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
         var record = Find(id, owner).Record;
         if (record.ContainerId is not { } containerId || record.Phase == RecordPhase.Vanished)
             throw new RuntimeException(RuntimeErrorCode.NotFound, $"deployment {id} has no container to read logs from");
-        await foreach (var entry in ContainerLogReader.ReadAsync(_docker, _calls, containerId, options ?? new LogOptions(), cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in ContainerLogReader.ReadAsync(_docker, _errors, containerId, options ?? new LogOptions(), cancellationToken).ConfigureAwait(false))
             yield return entry;
     }
 
@@ -435,7 +435,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
         {
             try
             {
-                await _calls.RunAsync($"creating network {name}", () => _docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
+                await _errors.RunAsync($"creating network {name}", () => _docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
                 {
                     Name = name,
                     Driver = "bridge",
@@ -470,7 +470,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
 
     private async Task<NetworkResponse?> FindNetworkAsync(string name, CancellationToken cancellationToken)
     {
-        var networks = await _calls.RunAsync("listing networks", () => _docker.Networks.ListNetworksAsync(new NetworksListParameters
+        var networks = await _errors.RunAsync("listing networks", () => _docker.Networks.ListNetworksAsync(new NetworksListParameters
         {
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [name] = true } },
         }, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -480,7 +480,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
 
     private async Task<ReconcileReport> ReconcileCoreAsync(bool removeOrphans, List<string> problems, CancellationToken cancellationToken)
     {
-        var containers = await _calls.RunAsync("listing the runtime's containers", () => _docker.Containers.ListContainersAsync(new ContainersListParameters
+        var containers = await _errors.RunAsync("listing the runtime's containers", () => _docker.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = ContainerNaming.InstanceFilter(_options.Instance),
@@ -550,7 +550,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
             {
                 try
                 {
-                    await _calls.RunAsync("removing an orphaned container", () => _docker.Containers.RemoveContainerAsync(orphan.ID,
+                    await _errors.RunAsync("removing an orphaned container", () => _docker.Containers.RemoveContainerAsync(orphan.ID,
                         new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken), cancellationToken).ConfigureAwait(false);
                 }
                 catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
@@ -584,7 +584,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
             case RecordPhase.Admitted:
                 if (container.State == "created")
                 {
-                    await _calls.RunAsync($"starting the container for {record.Spec.Name}",
+                    await _errors.RunAsync($"starting the container for {record.Spec.Name}",
                         () => _docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), cancellationToken), cancellationToken).ConfigureAwait(false);
                 }
                 record.Phase = RecordPhase.Active;
@@ -614,7 +614,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
         {
             try
             {
-                inspect = await _calls.RunAsync($"inspecting {record.Spec.Name}",
+                inspect = await _errors.RunAsync($"inspecting {record.Spec.Name}",
                     () => _docker.Containers.InspectContainerAsync(containerId, cancellationToken), cancellationToken).ConfigureAwait(false);
             }
             catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
@@ -704,7 +704,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
         var sample = new LastValue<ContainerStatsResponse>();
         try
         {
-            await _calls.RunAsync("reading container stats", () => _docker.Containers.GetContainerStatsAsync(containerId,
+            await _errors.RunAsync("reading container stats", () => _docker.Containers.GetContainerStatsAsync(containerId,
                 new ContainerStatsParameters { Stream = false }, sample, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
@@ -719,7 +719,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
         var lines = new List<ContainerLogLine>();
         try
         {
-            await foreach (var entry in ContainerLogReader.ReadAsync(_docker, _calls, containerId, new LogOptions { Tail = _options.StatusLogLines }, cancellationToken).ConfigureAwait(false))
+            await foreach (var entry in ContainerLogReader.ReadAsync(_docker, _errors, containerId, new LogOptions { Tail = _options.StatusLogLines }, cancellationToken).ConfigureAwait(false))
                 lines.Add(entry);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)

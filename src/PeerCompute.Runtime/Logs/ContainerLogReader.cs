@@ -11,7 +11,7 @@ namespace PeerCompute.Runtime.Logs;
 internal static class ContainerLogReader
 {
     public static async IAsyncEnumerable<ContainerLogLine> ReadAsync(
-        IDockerClient docker, DockerCalls calls, string containerId, LogOptions options,
+        IDockerClient docker, DockerErrorTranslator errors, string containerId, LogOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var parameters = new ContainerLogsParameters
@@ -23,7 +23,7 @@ internal static class ContainerLogReader
             Tail = options.Tail is { } tail ? Math.Max(0, tail).ToString(CultureInfo.InvariantCulture) : "all",
             Since = options.Since is { } since ? LogLineParser.FormatSince(since) : null,
         };
-        using MultiplexedStream stream = await calls.RunAsync(
+        using MultiplexedStream stream = await errors.RunAsync(
             "reading the container log",
             () => docker.Containers.GetContainerLogsAsync(containerId, parameters, cancellationToken),
             cancellationToken).ConfigureAwait(false);
@@ -40,7 +40,7 @@ internal static class ContainerLogReader
                 {
                     read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (calls.Translate("reading the container log", ex, cancellationToken) is { } translated)
+                catch (Exception ex) when (errors.Translate("reading the container log", ex, cancellationToken) is { } translated)
                 {
                     throw translated;
                 }

@@ -109,8 +109,8 @@ public sealed class SpecAndStoreTests
     [Test]
     public async Task Engine_error_bodies_are_reduced_to_their_reason()
     {
-        await Assert.That(DockerCalls.EngineMessage("{\"message\":\"No such container: x\"}")).IsEqualTo("No such container: x");
-        await Assert.That(DockerCalls.EngineMessage("plain text\n")).IsEqualTo("plain text");
-        await Assert.That(DockerCalls.EngineMessage("")).IsEqualTo("(no reason given)");
+        await Assert.That(DockerErrorTranslator.EngineMessage("{\"message\":\"No such container: x\"}")).IsEqualTo("No such container: x");
+        await Assert.That(DockerErrorTranslator.EngineMessage("plain text\n")).IsEqualTo("plain text");
+        await Assert.That(DockerErrorTranslator.EngineMessage("")).IsEqualTo("(no reason given)");
     }
 }

@@ -8,11 +8,11 @@ namespace PeerCompute.Runtime.Docker;
 /// Runs engine calls and turns transport and API failures into <see cref="RuntimeException"/>s
 /// that say what was being done and why it failed.
 /// </summary>
-internal sealed class DockerCalls
+internal sealed class DockerErrorTranslator
 {
     private readonly Uri _endpoint;
 
-    public DockerCalls(Uri endpoint) => _endpoint = endpoint;
+    public DockerErrorTranslator(Uri endpoint) => _endpoint = endpoint;
 
     public async Task<T> RunAsync<T>(string doing, Func<Task<T>> call, CancellationToken cancellationToken)
     {

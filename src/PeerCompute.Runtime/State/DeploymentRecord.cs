@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
+using PeerCompute.Runtime.Engine;
 using PeerCompute.Runtime.Deployments;
-using PeerCompute.Runtime.Docker;
 
 namespace PeerCompute.Runtime.State;
 

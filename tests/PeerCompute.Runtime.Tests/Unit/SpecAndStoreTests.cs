@@ -1,6 +1,7 @@
 using Docker.DotNet.Models;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Engine;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.State;
 

@@ -1,9 +1,9 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using PeerCompute.Runtime.Deployments;
-using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Images;
 
-namespace PeerCompute.Runtime.Images;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>
 /// Makes an image available: the local one when present, else a pull with progress, then a check

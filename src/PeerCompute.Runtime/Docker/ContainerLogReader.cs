@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Docker.DotNet;
 using Docker.DotNet.Models;
-using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Logs;
 
-namespace PeerCompute.Runtime.Logs;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>Reads a container's log as separate stdout/stderr lines from the engine's multiplexed stream.</summary>
 internal static class ContainerLogReader

@@ -6,7 +6,7 @@ namespace PeerCompute.Runtime.Images;
 /// A parsed image reference <c>[registry[:port]/]path[:tag][@sha256:hex]</c>, following the
 /// distribution reference grammar closely enough to refuse anything the engine would misread.
 /// </summary>
-public sealed record ImageReference
+internal sealed record ImageReference
 {
     public const int MaxLength = 255 + 128 + 72;
     public const string DefaultRegistry = "docker.io";

@@ -12,9 +12,9 @@ namespace PeerCompute.Runtime.Engine;
 /// <remarks>
 /// Every failure is a <see cref="RuntimeException"/>: <see cref="RuntimeErrorCode.NotFound"/> for a container that does
 /// not exist, <see cref="RuntimeErrorCode.DockerUnavailable"/> when the engine cannot be reached,
-/// <see cref="RuntimeErrorCode.DockerError"/> when it refused. Its message starts with <c>doing</c>, the caller's
-/// words for what it was doing, so the reason reads as the runtime's. The caller's own cancellation stays an
-/// <see cref="OperationCanceledException"/>.
+/// <see cref="RuntimeErrorCode.DockerError"/> when it refused. Where a method takes <c>doing</c> (the caller's words for
+/// what it was doing) the message starts with it, so the reason reads as the runtime's; the others name their own
+/// step. The caller's own cancellation stays an <see cref="OperationCanceledException"/>.
 /// </remarks>
 internal interface IContainerEngine : IDisposable
 {

@@ -1,11 +1,19 @@
 using System.Collections.Concurrent;
-using System.Globalization;
-using System.Net;
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Storage;
+using PeerCompute.Runtime.Admission;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Network;
+using PeerCompute.Runtime.Reconcile;
+using PeerCompute.Runtime.Routes;
+using PeerCompute.Runtime.State;
+using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Runtime;
 
@@ -15,62 +23,61 @@ namespace PeerCompute.Runtime;
 /// provider adopts what still runs instead of tearing it down.
 /// </summary>
 /// <remarks>
-/// Call <see cref="StartAsync"/> once before anything else (again after it failed, e.g. while the
-/// engine was down). Disposing releases the engine connection and the state lock; containers keep running.
+/// This class is the lifecycle; <see cref="Reconciler"/> adopts and collects orphans, <see cref="StatusProjection"/>
+/// says what a deployment is doing, and an <see cref="IContainerEngine"/> (Docker unless told otherwise) runs the
+/// containers. Disposing releases the engine connection and the state lock; containers keep running.
 /// </remarks>
-public sealed class ContainerRuntime : IAsyncDisposable
+public sealed class ContainerRuntime : IDeploymentRuntime
 {
     private readonly RuntimeOptions _options;
-    private readonly DockerClient _docker;
-    private readonly DockerCalls _calls;
+    private readonly IContainerEngine _engine;
     private readonly DeploymentStore _store;
     private readonly AdmissionController _admission;
-    private readonly ImagePuller _images;
+    private readonly EgressGate _egress;
+    private readonly Reconciler _reconciler;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly EgressFirewall? _firewall;
-    private readonly ConcurrentDictionary<string, Tracked> _deployments = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TrackedDeployment> _deployments = new(StringComparer.Ordinal);
     private readonly Lock _claimLock = new();
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _orphansFirstSeen = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private FileLock? _stateLock;
     private bool _recordsLoaded;
     private volatile bool _started;
     private volatile bool _disposed;
 
+    /// <summary>A runtime over the Docker engine at <see cref="RuntimeOptions.DockerEndpoint"/>.</summary>
     public ContainerRuntime(RuntimeOptions? options = null, ILogger? logger = null, TimeProvider? timeProvider = null)
+        : this(options ?? new RuntimeOptions(), engine: null, logger, timeProvider)
     {
-        _options = options ?? new RuntimeOptions();
+    }
+
+    /// <summary>A runtime over the given engine (null: Docker); the runtime owns and disposes it.</summary>
+    internal ContainerRuntime(RuntimeOptions options, IContainerEngine? engine, ILogger? logger = null, TimeProvider? timeProvider = null)
+    {
+        _options = options;
         if (_options.NetworkName.Length is 0 or > 15)
             throw new ArgumentException("NetworkName must be 1-15 characters (it also names the Linux bridge).", nameof(options));
-        Endpoint = _options.ResolveDockerEndpoint();
-        _docker = new DockerClientBuilder().WithEndpoint(Endpoint).Build();
-        _calls = new DockerCalls(Endpoint);
+        _engine = engine ?? new DockerEngine(_options.ResolveDockerEndpoint());
         _store = new DeploymentStore(_options.ResolveStateFolder());
         _admission = new AdmissionController(_options);
-        _images = new ImagePuller(_docker, _calls);
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
-        if (_options.Egress is { Open: false } egress)
-            _firewall = new EgressFirewall(_options.NetworkName, egress, _logger);
+        _egress = new EgressGate(_options, _logger);
+        _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _time, _logger);
     }
 
     /// <summary>The egress firewall this runtime keeps installed; null when it manages none (no options, or open egress).</summary>
-    public EgressFirewall? Firewall => _firewall;
+    public EgressFirewall? Firewall => _egress.Firewall;
 
-    /// <summary>Why the egress firewall could not be installed the last time it was checked; null when it is in place (or not managed).</summary>
-    public string? EgressProblem { get; private set; }
+    public string? EgressProblem => _egress.Problem;
+
+    public RouteTable Routes { get; } = new();
 
     public RuntimeOptions Options => _options;
 
-    /// <summary>The Docker endpoint in use.</summary>
-    public Uri Endpoint { get; }
+    /// <summary>The engine endpoint in use.</summary>
+    public Uri Endpoint => _engine.Endpoint;
 
-    /// <summary>
-    /// Takes the state folder's lock, loads the records, makes sure the project's network exists, and
-    /// reconciles: containers matching a record are adopted, records whose container vanished are marked.
-    /// Never stops or removes anything. Safe to call again after a failure (for instance while the engine was down).
-    /// </summary>
     public async Task<ReconcileReport> StartAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -94,17 +101,17 @@ public sealed class ContainerRuntime : IAsyncDisposable
             {
                 foreach (var record in await _store.LoadAllAsync(problems, cancellationToken).ConfigureAwait(false))
                 {
-                    _deployments[record.Id] = new Tracked(record);
+                    _deployments[record.Id] = new TrackedDeployment(record);
                     if (record.HoldsCapacity)
                         _admission.Restore(record.Id, record.Spec.CpuMillicores, record.Spec.MemoryBytes);
                 }
                 _recordsLoaded = true;
             }
-            await EnsureNetworkAsync(cancellationToken).ConfigureAwait(false);
+            await BridgeNetwork.EnsureAsync(_engine, _options.NetworkName, cancellationToken).ConfigureAwait(false);
             // A failure does not stop the start (owners can still stop and read what runs); deploys are refused until it is fixed.
-            if (await TryEnsureEgressAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
+            if (await _egress.RefreshAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
                 problems.Add(egressProblem);
-            var report = await ReconcileCoreAsync(removeOrphans: false, problems, cancellationToken).ConfigureAwait(false);
+            var report = await _reconciler.RunAsync(removeOrphans: false, problems, cancellationToken).ConfigureAwait(false);
             _started = true;
             return report;
         }
@@ -114,67 +121,22 @@ public sealed class ContainerRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// The same pass as on start, plus removal of labelled containers that have no record and were first
-    /// seen at least <see cref="RuntimeOptions.OrphanGracePeriod"/> ago. The daemon calls this periodically.
-    /// </summary>
     public async Task<ReconcileReport> ReconcileAsync(CancellationToken cancellationToken = default)
     {
         EnsureStarted();
         var problems = new List<string>();
         // An engine restart may have re-created DOCKER-USER; a resolver change (DHCP) moves the DNS exception.
-        if (await TryEnsureEgressAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
+        if (await _egress.RefreshAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
             problems.Add(egressProblem);
-        return await ReconcileCoreAsync(removeOrphans: true, problems, cancellationToken).ConfigureAwait(false);
+        return await _reconciler.RunAsync(removeOrphans: true, problems, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Installs or repairs the egress rules; returns the reason when they cannot be (and remembers it for deploys).</summary>
-    private async Task<string?> TryEnsureEgressAsync(CancellationToken cancellationToken)
-    {
-        if (_firewall is null)
-            return null;
-        string? before = EgressProblem;
-        try
-        {
-            await _firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
-            EgressProblem = null;
-            if (before is not null)
-                _logger.LogInformation("Egress firewall in place again: deploys are accepted");
-            return null;
-        }
-        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
-        {
-            EgressProblem = ex.Message;
-            // Once per change, not every reconcile.
-            if (before != ex.Message)
-                _logger.LogError("Deploys are refused: {Reason}", ex.Message);
-            return ex.Message;
-        }
-    }
-
-    /// <summary>
-    /// Admits, records, pulls if needed, creates and starts a deployment. On any failure nothing is left
-    /// behind: no container, no record, no reserved capacity.
-    /// </summary>
     public async Task<DeploymentStatus> DeployAsync(DeploymentSpec spec, string owner, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         EnsureStarted();
         ValidateOwner(owner);
         ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
-        // Fail closed: no container starts unless its egress rules are in place right now.
-        if (_firewall is not null)
-        {
-            try
-            {
-                await _firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
-                EgressProblem = null;
-            }
-            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
-            {
-                EgressProblem = ex.Message;
-                throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"deploy refused: {ex.Message}", ex);
-            }
-        }
+        await _egress.EnsureDeployAllowedAsync(cancellationToken).ConfigureAwait(false);
 
         string id = ContainerNaming.NewDeploymentId();
         var now = _time.GetUtcNow();
@@ -188,7 +150,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
             UpdatedAt = now,
             Phase = RecordPhase.Admitted,
         };
-        var tracked = new Tracked(record);
+        var tracked = new TrackedDeployment(record);
         tracked.Gate.Wait(0);
         // The name is the deployment's public hostname label, so it is unique on the provider across owners;
         // checked and claimed at once so two concurrent deploys of one name cannot both pass.
@@ -206,28 +168,26 @@ public sealed class ContainerRuntime : IAsyncDisposable
         {
             // Written before the container exists: a crash from here on is found again by reconcile.
             await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
-            await _images.EnsureAsync(image, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
+            await _engine.EnsureImageAsync(image, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
 
-            var parameters = ContainerSpecBuilder.Build(record, image, _options);
-            var created = await _calls.RunAsync($"creating the container for {spec.Name}",
-                () => _docker.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken).ConfigureAwait(false);
-            containerId = created.ID;
+            containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;
-            await _calls.RunAsync($"starting the container for {spec.Name}",
-                () => _docker.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken), cancellationToken).ConfigureAwait(false);
+            await _engine.StartContainerAsync(containerId, $"starting the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
 
             record.Phase = RecordPhase.Active;
             record.UpdatedAt = _time.GetUtcNow();
             await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
             _logger.LogInformation("Deployed {Id} ({Name}, {Image}) for {Owner} as container {Container}", id, spec.Name, spec.Image, owner, containerId);
-            return await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
+            var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
+            Routes.Set(spec.Name, StatusProjection.UpstreamOf(status));
+            return status;
         }
         catch (Exception ex)
         {
             await UndoDeployAsync(record, containerId).ConfigureAwait(false);
             if (ex is RuntimeException or OperationCanceledException)
                 throw;
-            throw _calls.Translate($"deploying {spec.Name}", ex, cancellationToken) ?? new RuntimeException(RuntimeErrorCode.DockerError, $"deploying {spec.Name}: {ex.Message}", ex);
+            throw new RuntimeException(RuntimeErrorCode.DockerError, $"deploying {spec.Name}: {ex.Message}", ex);
         }
         finally
         {
@@ -235,7 +195,6 @@ public sealed class ContainerRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the container (SIGTERM, then SIGKILL after <see cref="RuntimeOptions.StopTimeout"/>), keeps it for its logs, and frees its capacity.</summary>
     public async Task<DeploymentStatus> StopAsync(string id, string owner, CancellationToken cancellationToken = default)
     {
         EnsureStarted();
@@ -248,9 +207,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
             {
                 try
                 {
-                    await _calls.RunAsync($"stopping {record.Spec.Name}",
-                        () => _docker.Containers.StopContainerAsync(containerId, new ContainerStopParameters { WaitBeforeKillSeconds = StopSeconds }, cancellationToken),
-                        cancellationToken).ConfigureAwait(false);
+                    await _engine.StopContainerAsync(containerId, _options.StopTimeout, $"stopping {record.Spec.Name}", cancellationToken).ConfigureAwait(false);
                 }
                 catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
                 {
@@ -264,6 +221,7 @@ public sealed class ContainerRuntime : IAsyncDisposable
                 await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
                 _admission.Release(record.Id);
             }
+            Routes.Set(record.Spec.Name, null);
             return await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -272,7 +230,6 @@ public sealed class ContainerRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>Stops the container if needed, removes it, and forgets the deployment.</summary>
     public async Task RemoveAsync(string id, string owner, CancellationToken cancellationToken = default)
     {
         EnsureStarted();
@@ -286,23 +243,15 @@ public sealed class ContainerRuntime : IAsyncDisposable
                 try
                 {
                     if (record.Phase != RecordPhase.Stopped)
-                    {
-                        await _calls.RunAsync($"stopping {record.Spec.Name}",
-                            () => _docker.Containers.StopContainerAsync(containerId, new ContainerStopParameters { WaitBeforeKillSeconds = StopSeconds }, cancellationToken),
-                            cancellationToken).ConfigureAwait(false);
-                    }
-                    await _calls.RunAsync($"removing {record.Spec.Name}",
-                        () => _docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken),
-                        cancellationToken).ConfigureAwait(false);
+                        await _engine.StopContainerAsync(containerId, _options.StopTimeout, $"stopping {record.Spec.Name}", cancellationToken).ConfigureAwait(false);
+                    await _engine.RemoveContainerAsync(containerId, removeVolumes: true, $"removing {record.Spec.Name}", cancellationToken).ConfigureAwait(false);
                 }
                 catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
                 {
                     // Already gone: removing is what was wanted.
                 }
             }
-            _store.Delete(record.Id);
-            _admission.Release(record.Id);
-            _deployments.TryRemove(record.Id, out _);
+            Forget(record);
         }
         finally
         {
@@ -310,7 +259,6 @@ public sealed class ContainerRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>State, exit code, restarts, uptime, port, and (when <paramref name="includeUsage"/>) CPU and memory use. Takes about a second with usage: the engine samples CPU twice.</summary>
     public async Task<DeploymentStatus> GetStatusAsync(string id, string owner, bool includeUsage = true, CancellationToken cancellationToken = default)
     {
         EnsureStarted();
@@ -318,7 +266,6 @@ public sealed class ContainerRuntime : IAsyncDisposable
         return await StatusCoreAsync(tracked.Record, includeUsage, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The owner's deployments, oldest first, without usage figures.</summary>
     public async Task<IReadOnlyList<DeploymentStatus>> ListAsync(string owner, CancellationToken cancellationToken = default)
     {
         EnsureStarted();
@@ -329,7 +276,6 @@ public sealed class ContainerRuntime : IAsyncDisposable
         return result;
     }
 
-    /// <summary>Every deployment of every owner, for the provider's own view.</summary>
     public async Task<IReadOnlyList<DeploymentStatus>> ListAllAsync(CancellationToken cancellationToken = default)
     {
         EnsureStarted();
@@ -339,22 +285,17 @@ public sealed class ContainerRuntime : IAsyncDisposable
         return result;
     }
 
-    /// <summary>
-    /// The container's log lines, stdout and stderr kept apart. With <see cref="LogOptions.Follow"/> the
-    /// sequence goes on until the container stops or the token is cancelled.
-    /// </summary>
-    public async IAsyncEnumerable<LogEntry> StreamLogsAsync(string id, string owner, LogOptions? options = null,
+    public async IAsyncEnumerable<ContainerLogLine> StreamLogsAsync(string id, string owner, LogOptions? options = null,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         EnsureStarted();
         var record = Find(id, owner).Record;
         if (record.ContainerId is not { } containerId || record.Phase == RecordPhase.Vanished)
             throw new RuntimeException(RuntimeErrorCode.NotFound, $"deployment {id} has no container to read logs from");
-        await foreach (var entry in ContainerLogReader.ReadAsync(_docker, _calls, containerId, options ?? new LogOptions(), cancellationToken).ConfigureAwait(false))
+        await foreach (var entry in _engine.ReadLogsAsync(containerId, options ?? new LogOptions(), cancellationToken).ConfigureAwait(false))
             yield return entry;
     }
 
-    /// <summary>Caps, what admitted deployments hold, what is free, and how many are active. Needs no engine.</summary>
     public CapacityReport GetCapacity()
         => _admission.Report(_deployments.Values.Count(t => t.Record.Phase == RecordPhase.Active));
 
@@ -367,7 +308,8 @@ public sealed class ContainerRuntime : IAsyncDisposable
         await _startGate.WaitAsync().ConfigureAwait(false);
         try
         {
-            _docker.Dispose();
+            Routes.Complete();
+            _engine.Dispose();
             _stateLock?.Dispose();
             _stateLock = null;
         }
@@ -376,8 +318,6 @@ public sealed class ContainerRuntime : IAsyncDisposable
             _startGate.Release();
         }
     }
-
-    private uint StopSeconds => (uint)Math.Max(0, Math.Ceiling(_options.StopTimeout.TotalSeconds));
 
     private void EnsureStarted()
     {
@@ -393,11 +333,19 @@ public sealed class ContainerRuntime : IAsyncDisposable
     }
 
     /// <summary>Another owner's deployment is reported exactly like a missing one.</summary>
-    private Tracked Find(string id, string owner)
+    private TrackedDeployment Find(string id, string owner)
     {
         if (id is not null && owner is not null && _deployments.TryGetValue(id, out var tracked) && tracked.Record.Owner == owner)
             return tracked;
         throw new RuntimeException(RuntimeErrorCode.NotFound, $"no deployment {id}");
+    }
+
+    private void Forget(DeploymentRecord record)
+    {
+        _store.Delete(record.Id);
+        _admission.Release(record.Id);
+        _deployments.TryRemove(record.Id, out _);
+        Routes.Set(record.Spec.Name, null);
     }
 
     private async Task UndoDeployAsync(DeploymentRecord record, string? containerId)
@@ -406,341 +354,42 @@ public sealed class ContainerRuntime : IAsyncDisposable
         {
             try
             {
-                await _docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true }, CancellationToken.None).ConfigureAwait(false);
+                await _engine.RemoveContainerAsync(containerId, removeVolumes: false, $"removing the container of failed deploy {record.Id}", CancellationToken.None).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is DockerApiException or HttpRequestException or IOException)
+            catch (RuntimeException ex)
             {
                 // The record goes too; the next reconcile finds the container as an orphan and removes it after the grace period.
                 _logger.LogWarning(ex, "Could not remove container {Container} of failed deploy {Id}", containerId, record.Id);
             }
         }
-        _store.Delete(record.Id);
-        _admission.Release(record.Id);
-        _deployments.TryRemove(record.Id, out _);
-    }
-
-    private async Task EnsureNetworkAsync(CancellationToken cancellationToken)
-    {
-        string name = _options.NetworkName;
-        var existing = await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false);
-        if (existing is null)
-        {
-            try
-            {
-                await _calls.RunAsync($"creating network {name}", () => _docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
-                {
-                    Name = name,
-                    Driver = "bridge",
-                    Attachable = false,
-                    Options = new Dictionary<string, string>
-                    {
-                        ["com.docker.network.bridge.name"] = name,
-                        ["com.docker.network.bridge.enable_icc"] = "false",
-                    },
-                    Labels = new Dictionary<string, string> { [ContainerNaming.Managed] = "true" },
-                }, cancellationToken), cancellationToken).ConfigureAwait(false);
-            }
-            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.DockerError)
-            {
-                // Another runtime on this engine may have created it at the same moment (the bridge name makes the second create fail).
-                existing = await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false);
-                if (existing is null)
-                    throw;
-            }
-            existing ??= await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false)
-                ?? throw new RuntimeException(RuntimeErrorCode.DockerError, $"network {name} was created but the engine does not list it");
-        }
-        if (existing.Driver != "bridge"
-            || existing.Options is null
-            || !existing.Options.TryGetValue("com.docker.network.bridge.enable_icc", out string? icc)
-            || icc != "false")
-        {
-            throw new RuntimeException(RuntimeErrorCode.DockerError,
-                $"network {name} exists but is not a bridge with inter-container communication off; remove it (docker network rm {name}) and start again");
-        }
-    }
-
-    private async Task<NetworkResponse?> FindNetworkAsync(string name, CancellationToken cancellationToken)
-    {
-        var networks = await _calls.RunAsync("listing networks", () => _docker.Networks.ListNetworksAsync(new NetworksListParameters
-        {
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [name] = true } },
-        }, cancellationToken), cancellationToken).ConfigureAwait(false);
-        // The name filter matches substrings.
-        return networks.FirstOrDefault(n => n.Name == name);
-    }
-
-    private async Task<ReconcileReport> ReconcileCoreAsync(bool removeOrphans, List<string> problems, CancellationToken cancellationToken)
-    {
-        var containers = await _calls.RunAsync("listing the runtime's containers", () => _docker.Containers.ListContainersAsync(new ContainersListParameters
-        {
-            All = true,
-            Filters = ContainerNaming.InstanceFilter(_options.Instance),
-        }, cancellationToken), cancellationToken).ConfigureAwait(false);
-
-        var byDeployment = new Dictionary<string, ContainerListResponse>(StringComparer.Ordinal);
-        var orphans = new List<ContainerListResponse>();
-        foreach (var container in containers)
-        {
-            string? id = Label(container, ContainerNaming.DeploymentId);
-            if (id is not null
-                && _deployments.TryGetValue(id, out var tracked)
-                && Label(container, ContainerNaming.Owner) == tracked.Record.Owner
-                && Label(container, ContainerNaming.SpecHash) == tracked.Record.SpecHash
-                && !byDeployment.ContainsKey(id))
-            {
-                byDeployment[id] = container;
-            }
-            else
-            {
-                orphans.Add(container);
-            }
-        }
-
-        var adopted = new List<string>();
-        var vanished = new List<string>();
-        foreach (var tracked in _deployments.Values)
-        {
-            // A deployment being changed right now (a deploy in flight) is not judged half-way.
-            if (!await tracked.Gate.WaitAsync(0, CancellationToken.None).ConfigureAwait(false))
-                continue;
-            try
-            {
-                var record = tracked.Record;
-                if (byDeployment.TryGetValue(record.Id, out var container))
-                {
-                    if (await AdoptAsync(record, container, cancellationToken).ConfigureAwait(false))
-                        adopted.Add(record.Id);
-                }
-                else if (record.Phase is RecordPhase.Admitted or RecordPhase.Active)
-                {
-                    record.Reason = record.Phase == RecordPhase.Admitted
-                        ? "the deploy was interrupted before its container was created"
-                        : "the container disappeared (removed outside the runtime)";
-                    record.Phase = RecordPhase.Vanished;
-                    record.UpdatedAt = _time.GetUtcNow();
-                    await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-                    _admission.Release(record.Id);
-                    vanished.Add(record.Id);
-                    _logger.LogWarning("Deployment {Id}: {Reason}", record.Id, record.Reason);
-                }
-            }
-            finally
-            {
-                tracked.Gate.Release();
-            }
-        }
-
-        var now = _time.GetUtcNow();
-        var orphanIds = new List<string>();
-        var removed = new List<string>();
-        foreach (var orphan in orphans)
-        {
-            var firstSeen = _orphansFirstSeen.GetOrAdd(orphan.ID, now);
-            var createdAt = orphan.Created == default ? now : new DateTimeOffset(DateTime.SpecifyKind(orphan.Created, DateTimeKind.Utc));
-            if (removeOrphans && now - firstSeen >= _options.OrphanGracePeriod && now - createdAt >= _options.OrphanGracePeriod)
-            {
-                try
-                {
-                    await _calls.RunAsync("removing an orphaned container", () => _docker.Containers.RemoveContainerAsync(orphan.ID,
-                        new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken), cancellationToken).ConfigureAwait(false);
-                }
-                catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
-                {
-                }
-                _orphansFirstSeen.TryRemove(orphan.ID, out _);
-                removed.Add(orphan.ID);
-                _logger.LogWarning("Removed orphaned container {Container} (labelled deployment {Id}, no record)", orphan.ID, Label(orphan, ContainerNaming.DeploymentId));
-            }
-            else
-            {
-                orphanIds.Add(orphan.ID);
-            }
-        }
-        // Forget orphans that went away by themselves.
-        foreach (string seen in _orphansFirstSeen.Keys)
-        {
-            if (!orphans.Any(o => o.ID == seen))
-                _orphansFirstSeen.TryRemove(seen, out _);
-        }
-        return new ReconcileReport(adopted, vanished, orphanIds, removed, problems);
-    }
-
-    /// <summary>Binds a record to its container; completes a deploy that was interrupted between create and start.</summary>
-    private async Task<bool> AdoptAsync(DeploymentRecord record, ContainerListResponse container, CancellationToken cancellationToken)
-    {
-        bool changed = record.ContainerId != container.ID;
-        record.ContainerId = container.ID;
-        switch (record.Phase)
-        {
-            case RecordPhase.Admitted:
-                if (container.State == "created")
-                {
-                    await _calls.RunAsync($"starting the container for {record.Spec.Name}",
-                        () => _docker.Containers.StartContainerAsync(container.ID, new ContainerStartParameters(), cancellationToken), cancellationToken).ConfigureAwait(false);
-                }
-                record.Phase = RecordPhase.Active;
-                record.Reason = null;
-                changed = true;
-                break;
-            case RecordPhase.Vanished:
-                // The container is back (the engine was restored): it holds capacity again.
-                _admission.Restore(record.Id, record.Spec.CpuMillicores, record.Spec.MemoryBytes);
-                record.Phase = RecordPhase.Active;
-                record.Reason = null;
-                changed = true;
-                break;
-        }
-        if (changed)
-        {
-            record.UpdatedAt = _time.GetUtcNow();
-            await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-        }
-        return true;
+        Forget(record);
     }
 
     private async Task<DeploymentStatus> StatusCoreAsync(DeploymentRecord record, bool includeUsage, CancellationToken cancellationToken)
     {
-        ContainerInspectResponse? inspect = null;
+        ContainerFacts? container = null;
         if (record.ContainerId is { } containerId && record.Phase != RecordPhase.Vanished)
-        {
-            try
-            {
-                inspect = await _calls.RunAsync($"inspecting {record.Spec.Name}",
-                    () => _docker.Containers.InspectContainerAsync(containerId, cancellationToken), cancellationToken).ConfigureAwait(false);
-            }
-            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
-            {
-                inspect = null;
-            }
-        }
+            container = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", cancellationToken).ConfigureAwait(false);
 
-        DeploymentState state;
-        string? reason = record.Reason;
-        var containerState = inspect?.State;
-        if (record.Phase == RecordPhase.Vanished)
-            state = DeploymentState.Vanished;
-        else if (record.Phase == RecordPhase.Stopped)
-            state = DeploymentState.Stopped;
-        else if (containerState is null)
-        {
-            state = record.Phase == RecordPhase.Admitted ? DeploymentState.Pending : DeploymentState.Vanished;
-            if (state == DeploymentState.Vanished)
-                reason ??= "the container disappeared (removed outside the runtime)";
-        }
-        else if (containerState.Restarting)
-            state = DeploymentState.Restarting;
-        else if (containerState.Running)
-            state = DeploymentState.Running;
-        else if (record.Phase == RecordPhase.Admitted)
-            state = DeploymentState.Pending;
-        else
-            state = DeploymentState.Exited;
-
-        if (!string.IsNullOrEmpty(containerState?.Error))
-            reason = containerState.Error;
-
-        DateTimeOffset? startedAt = ParseEngineTime(containerState?.StartedAt);
-        bool running = state == DeploymentState.Running;
-        int? hostPort = running ? HostPortOf(inspect!, record.Spec.ContainerPort) : null;
-
-        ResourceUsage? usage = null;
-        if (includeUsage && running)
-            usage = await TryGetUsageAsync(inspect!.ID, cancellationToken).ConfigureAwait(false);
-
-        IReadOnlyList<LogEntry> lastLines = [];
-        if (inspect is not null && (!running || inspect.RestartCount > 0) && _options.StatusLogLines > 0)
-            lastLines = await TryTailAsync(inspect.ID, cancellationToken).ConfigureAwait(false);
-
-        return new DeploymentStatus
-        {
-            Id = record.Id,
-            Name = record.Spec.Name,
-            Owner = record.Owner,
-            Image = record.Spec.Image,
-            SpecHash = record.SpecHash,
-            State = state,
-            CpuMillicores = record.Spec.CpuMillicores,
-            MemoryBytes = record.Spec.MemoryBytes,
-            CreatedAt = record.CreatedAt,
-            ContainerId = record.ContainerId,
-            HostPort = hostPort,
-            ExitCode = containerState is not null && !running && startedAt is not null ? containerState.ExitCode : null,
-            OomKilled = containerState?.OOMKilled ?? false,
-            RestartCount = inspect?.RestartCount ?? 0,
-            StartedAt = startedAt,
-            Uptime = running && startedAt is { } started ? _time.GetUtcNow() - started : null,
-            Usage = usage,
-            LastLogLines = lastLines,
-            Reason = reason,
-        };
+        var status = StatusProjection.Project(record, container, _time.GetUtcNow());
+        if (includeUsage && status.State == DeploymentState.Running)
+            status = status with { Usage = await _engine.ReadUsageAsync(container!.Id, cancellationToken).ConfigureAwait(false) };
+        if (StatusProjection.WantsLastLines(status, container) && _options.StatusLogLines > 0)
+            status = status with { LastLogLines = await TryTailAsync(container!.Id, cancellationToken).ConfigureAwait(false) };
+        return status;
     }
 
-    private static int? HostPortOf(ContainerInspectResponse inspect, int containerPort)
+    private async Task<IReadOnlyList<ContainerLogLine>> TryTailAsync(string containerId, CancellationToken cancellationToken)
     {
-        if (inspect.NetworkSettings?.Ports is { } ports
-            && ports.TryGetValue(ContainerSpecBuilder.PortKey(containerPort), out var bindings)
-            && bindings is not null)
-        {
-            foreach (var binding in bindings)
-            {
-                if (binding.HostIP == ContainerSpecBuilder.LoopbackAddress && int.TryParse(binding.HostPort, NumberStyles.None, CultureInfo.InvariantCulture, out int port))
-                    return port;
-            }
-        }
-        return null;
-    }
-
-    private async Task<ResourceUsage?> TryGetUsageAsync(string containerId, CancellationToken cancellationToken)
-    {
-        var sample = new LastValue<ContainerStatsResponse>();
+        var lines = new List<ContainerLogLine>();
         try
         {
-            await _calls.RunAsync("reading container stats", () => _docker.Containers.GetContainerStatsAsync(containerId,
-                new ContainerStatsParameters { Stream = false }, sample, cancellationToken), cancellationToken).ConfigureAwait(false);
-        }
-        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
-        {
-            return null;
-        }
-        return sample.Value is null ? null : UsageCalculator.From(sample.Value);
-    }
-
-    private async Task<IReadOnlyList<LogEntry>> TryTailAsync(string containerId, CancellationToken cancellationToken)
-    {
-        var lines = new List<LogEntry>();
-        try
-        {
-            await foreach (var entry in ContainerLogReader.ReadAsync(_docker, _calls, containerId, new LogOptions { Tail = _options.StatusLogLines }, cancellationToken).ConfigureAwait(false))
+            await foreach (var entry in _engine.ReadLogsAsync(containerId, new LogOptions { Tail = _options.StatusLogLines }, cancellationToken).ConfigureAwait(false))
                 lines.Add(entry);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
         {
         }
         return lines;
-    }
-
-    private static string? Label(ContainerListResponse container, string key)
-        => container.Labels is { } labels && labels.TryGetValue(key, out string? value) ? value : null;
-
-    private static DateTimeOffset? ParseEngineTime(string? text)
-    {
-        // The engine reports "0001-01-01T00:00:00Z" for never.
-        if (string.IsNullOrEmpty(text) || !LogLineParser.TryParseTimestamp(text, out var value) || value.Year <= 1)
-            return null;
-        return value;
-    }
-
-    private sealed class Tracked(DeploymentRecord record)
-    {
-        public DeploymentRecord Record { get; } = record;
-        public SemaphoreSlim Gate { get; } = new(1, 1);
-    }
-
-    /// <summary>Synchronous progress sink (Progress&lt;T&gt; posts callbacks later, after the call returned).</summary>
-    private sealed class LastValue<T> : IProgress<T>
-    {
-        public T? Value { get; private set; }
-        public void Report(T value) => Value = value;
     }
 }

@@ -1,4 +1,5 @@
 using PeerCompute.Core.Storage;
+using PeerCompute.Runtime.Firewall;
 
 namespace PeerCompute.Runtime;
 
@@ -35,7 +36,7 @@ public sealed record RuntimeOptions
     public string LogMaxSize { get; init; } = "10m";
     public int LogMaxFiles { get; init; } = 3;
     /// <summary>Restart policy of deployments; unless-stopped keeps them running across engine restarts.</summary>
-    public ContainerRestartPolicy RestartPolicy { get; init; } = ContainerRestartPolicy.UnlessStopped;
+    internal ContainerRestartPolicy RestartPolicy { get; init; } = ContainerRestartPolicy.UnlessStopped;
 
     /// <summary>The project's own bridge network (inter-container communication off). At most 15 characters so it can name the bridge.</summary>
     public string NetworkName { get; init; } = "peercompute0";
@@ -77,7 +78,7 @@ public sealed record RuntimeOptions
 }
 
 /// <summary>What the engine does when a deployment's process exits.</summary>
-public enum ContainerRestartPolicy
+internal enum ContainerRestartPolicy
 {
     /// <summary>Restart on every exit and after an engine restart, until the owner stops it.</summary>
     UnlessStopped,

@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
 using PeerCompute.Runtime;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
 
 // Measures, in one run and alternating, the time from "deploy accepted" to the container answering
 // HTTP on its local port, three ways:

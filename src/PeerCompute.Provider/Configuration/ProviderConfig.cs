@@ -33,7 +33,7 @@ public sealed record ProviderConfig
     public IReadOnlyList<System.Net.IPNetwork> AllowEgress { get; init; } = [];
 
     /// <summary>The runtime's egress settings for this configuration.</summary>
-    public PeerCompute.Runtime.EgressOptions Egress => new() { Open = EgressOpen, AllowedRanges = AllowEgress };
+    public PeerCompute.Runtime.Firewall.EgressOptions Egress => new() { Open = EgressOpen, AllowedRanges = AllowEgress };
 
     /// <summary>The listen multiaddrs in effect: --listen, else all interfaces on --port.</summary>
     public IReadOnlyList<string> EffectiveListen =>
@@ -86,7 +86,7 @@ public sealed record ProviderConfig
         {
             var ranges = new List<System.Net.IPNetwork>();
             foreach (string text in allow)
-                ranges.Add(PeerCompute.Runtime.EgressRules.TryParseRange(text, out var range) ? range : throw Bad(source, "allow-egress", text, "expected a CIDR range such as 192.168.1.0/24, or one address"));
+                ranges.Add(PeerCompute.Runtime.Firewall.EgressRules.TryParseRange(text, out var range) ? range : throw Bad(source, "allow-egress", text, "expected a CIDR range such as 192.168.1.0/24, or one address"));
             c = c with { AllowEgress = ranges };
         }
         if (file.LogFormat is { } format)

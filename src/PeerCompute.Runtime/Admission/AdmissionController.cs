@@ -1,4 +1,6 @@
-namespace PeerCompute.Runtime;
+using PeerCompute.Runtime.Deployments;
+
+namespace PeerCompute.Runtime.Admission;
 
 /// <summary>
 /// Keeps the sum of admitted requests within the provider's caps. Check and reserve happen

@@ -1,4 +1,4 @@
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Admission;
 
 /// <summary>The provider's caps, what admitted deployments hold, and what is left.</summary>
 public sealed record CapacityReport(

@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Deployments;
 
 /// <summary>
 /// What a peer asked to run. The runtime decides how it is confined; the fields below

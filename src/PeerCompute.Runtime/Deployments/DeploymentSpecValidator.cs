@@ -1,4 +1,6 @@
-namespace PeerCompute.Runtime;
+using PeerCompute.Runtime.Images;
+
+namespace PeerCompute.Runtime.Deployments;
 
 /// <summary>
 /// Pure checks of a request against the runtime's rules: shape and ranges first, then the

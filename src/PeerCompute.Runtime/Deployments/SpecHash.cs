@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Deployments;
 
 /// <summary>
 /// A stable hash of what a deployment runs (image, limits, environment, command), so a container

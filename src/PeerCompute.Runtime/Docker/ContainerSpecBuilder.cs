@@ -1,10 +1,13 @@
 using System.Globalization;
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.State;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>
-/// Turns a validated request into the engine's create call. Pure, so every confinement field can be
+/// Turns a <see cref="ContainerDefinition"/> into the engine's create call. Pure, so every confinement field can be
 /// checked without an engine; the tests then confirm the engine kept them.
 /// </summary>
 internal static class ContainerSpecBuilder
@@ -13,27 +16,20 @@ internal static class ContainerSpecBuilder
     public const string TmpfsPath = "/tmp";
 
     public static CreateContainerParameters Build(DeploymentRecord record, ImageReference image, RuntimeOptions options)
+        => Build(ContainerDefinition.For(record, image, options));
+
+    public static CreateContainerParameters Build(ContainerDefinition spec)
     {
-        DeploymentSpec spec = record.Spec;
         string port = PortKey(spec.ContainerPort);
         return new CreateContainerParameters
         {
-            Name = record.ContainerName,
-            Hostname = spec.Name,
-            Image = image.LocalName,
+            Name = spec.Name,
+            Hostname = spec.Hostname,
+            Image = spec.Image,
             Env = spec.Environment.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => p.Key + "=" + p.Value).ToList(),
             // Null keeps the image's own command.
             Cmd = spec.Command?.ToList()!,
-            Labels = new Dictionary<string, string>
-            {
-                [ContainerNaming.Managed] = "true",
-                [ContainerNaming.Instance] = options.Instance,
-                [ContainerNaming.DeploymentId] = record.Id,
-                [ContainerNaming.Owner] = record.Owner,
-                [ContainerNaming.SpecHash] = record.SpecHash,
-                [ContainerNaming.CreatedAt] = record.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-                [ContainerNaming.Name] = spec.Name,
-            },
+            Labels = spec.Labels.ToDictionary(),
             ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
             AttachStdin = false,
             AttachStdout = false,
@@ -51,7 +47,7 @@ internal static class ContainerSpecBuilder
                 CapAdd = [],
                 // The engine's default seccomp profile applies because none is named here.
                 SecurityOpt = ["no-new-privileges"],
-                NetworkMode = options.NetworkName,
+                NetworkMode = spec.Network,
                 PidMode = "",
                 IpcMode = "private",
                 UTSMode = "",
@@ -60,12 +56,12 @@ internal static class ContainerSpecBuilder
                 NanoCPUs = spec.CpuMillicores * 1_000_000L,
                 Memory = spec.MemoryBytes,
                 MemorySwap = spec.MemoryBytes,
-                PidsLimit = options.PidsLimit,
-                Ulimits = [new Ulimit { Name = "nofile", Soft = options.NofileSoftLimit, Hard = options.NofileHardLimit }],
+                PidsLimit = spec.PidsLimit,
+                Ulimits = [new Ulimit { Name = "nofile", Soft = spec.NofileSoftLimit, Hard = spec.NofileHardLimit }],
                 ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
                 Tmpfs = new Dictionary<string, string>
                 {
-                    [TmpfsPath] = string.Create(CultureInfo.InvariantCulture, $"rw,nosuid,nodev,size={options.TmpfsSizeBytes}"),
+                    [TmpfsPath] = string.Create(CultureInfo.InvariantCulture, $"rw,nosuid,nodev,size={spec.TmpfsSizeBytes}"),
                 },
                 PortBindings = new Dictionary<string, IList<PortBinding>>
                 {
@@ -78,14 +74,14 @@ internal static class ContainerSpecBuilder
                     Type = "json-file",
                     Config = new Dictionary<string, string>
                     {
-                        ["max-size"] = options.LogMaxSize,
-                        ["max-file"] = options.LogMaxFiles.ToString(CultureInfo.InvariantCulture),
+                        ["max-size"] = spec.LogMaxSize,
+                        ["max-file"] = spec.LogMaxFiles.ToString(CultureInfo.InvariantCulture),
                     },
                 },
                 Init = true,
                 RestartPolicy = new RestartPolicy
                 {
-                    Name = options.RestartPolicy switch
+                    Name = spec.RestartPolicy switch
                     {
                         ContainerRestartPolicy.UnlessStopped => RestartPolicyKind.UnlessStopped,
                         ContainerRestartPolicy.OnFailure => RestartPolicyKind.OnFailure,

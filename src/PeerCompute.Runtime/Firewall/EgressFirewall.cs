@@ -6,7 +6,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Firewall;
 
 /// <summary>
 /// Installs, checks and removes the egress rules of one bridge by running iptables and ip6tables

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Firewall;
 
 /// <summary>
 /// What deployed containers may reach. By default (filtered) they reach the internet but not the

@@ -3,10 +3,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Firewall;
 
 /// <summary>IPv4 (iptables) or IPv6 (ip6tables).</summary>
-public enum IpFamily
+internal enum IpFamily
 {
     V4,
     V6,
@@ -27,12 +27,12 @@ public enum IpFamily
 /// </remarks>
 public static class EgressRules
 {
-    public const string DefaultChain = "PEERCOMPUTE-EGRESS";
-    public const string ForwardHook = "DOCKER-USER";
-    public const string InputHook = "INPUT";
+    internal const string DefaultChain = "PEERCOMPUTE-EGRESS";
+    internal const string ForwardHook = "DOCKER-USER";
+    internal const string InputHook = "INPUT";
 
     /// <summary>Private, shared (CGNAT), link-local (cloud metadata), loopback and "this network" ranges.</summary>
-    public static IReadOnlyList<IPNetwork> BlockedV4 { get; } =
+    internal static IReadOnlyList<IPNetwork> BlockedV4 { get; } =
     [
         IPNetwork.Parse("0.0.0.0/8"),
         IPNetwork.Parse("10.0.0.0/8"),
@@ -44,7 +44,7 @@ public static class EgressRules
     ];
 
     /// <summary>Unique local, link-local and loopback.</summary>
-    public static IReadOnlyList<IPNetwork> BlockedV6 { get; } =
+    internal static IReadOnlyList<IPNetwork> BlockedV6 { get; } =
     [
         IPNetwork.Parse("::1/128"),
         IPNetwork.Parse("fc00::/7"),
@@ -52,7 +52,7 @@ public static class EgressRules
     ];
 
     /// <summary>The chain's rules in <c>iptables -S</c> form (so they compare with what is installed).</summary>
-    public static IReadOnlyList<string> ChainRules(IpFamily family, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers)
+    internal static IReadOnlyList<string> ChainRules(IpFamily family, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers)
     {
         var addressFamily = family == IpFamily.V4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
         string reject = family == IpFamily.V4 ? "-j REJECT --reject-with icmp-admin-prohibited" : "-j REJECT --reject-with icmp6-adm-prohibited";
@@ -80,20 +80,20 @@ public static class EgressRules
     }
 
     /// <summary>The jump rule, in <c>iptables -S</c> form without its <c>-A HOOK</c> prefix.</summary>
-    public static string JumpSpec(string bridge, string chain) => $"-i {bridge} -j {chain}";
+    internal static string JumpSpec(string bridge, string chain) => $"-i {bridge} -j {chain}";
 
     /// <summary>
     /// Where traffic forwarded from the bridge is caught: <c>DOCKER-USER</c>, except for IPv6 when the engine
     /// does not manage ip6tables (no such chain), where nothing of the engine's precedes us in FORWARD.
     /// </summary>
-    public static string ForwardHookFor(IpFamily family, IReadOnlyList<string> saved)
+    internal static string ForwardHookFor(IpFamily family, IReadOnlyList<string> saved)
         => family == IpFamily.V6 && !HasChain(saved, ForwardHook) ? "FORWARD" : ForwardHook;
 
     /// <summary>
     /// The batch that (re)installs the chain and puts its two jumps first, removing older copies of the jumps.
     /// Never declares (and so never flushes) a chain it does not own.
     /// </summary>
-    public static string ApplyScript(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
+    internal static string ApplyScript(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
     {
         var script = new StringBuilder("*filter\n");
         // Declaring our own chain creates it, or (with --noflush) empties it, in the same transaction as the refill.
@@ -112,7 +112,7 @@ public static class EgressRules
     }
 
     /// <summary>The batch that removes every jump to the chain and the chain itself; null when nothing of ours is installed.</summary>
-    public static string? RemoveScript(string chain, IReadOnlyList<string> saved)
+    internal static string? RemoveScript(string chain, IReadOnlyList<string> saved)
     {
         var jumps = Jumps(saved, chain);
         bool hasChain = HasChain(saved, chain);
@@ -131,7 +131,7 @@ public static class EgressRules
     }
 
     /// <summary>True when the chain holds exactly the wanted rules and both jumps come first in their hooks.</summary>
-    public static bool IsCurrent(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
+    internal static bool IsCurrent(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
     {
         if (!HasChain(saved, chain))
             return false;
@@ -144,7 +144,7 @@ public static class EgressRules
     }
 
     /// <summary>Every rule that jumps to the chain, as "HOOK spec" (ready to follow -D).</summary>
-    public static IReadOnlyList<string> Jumps(IReadOnlyList<string> saved, string chain)
+    internal static IReadOnlyList<string> Jumps(IReadOnlyList<string> saved, string chain)
     {
         var jumps = new List<string>();
         foreach (string line in saved)
@@ -159,7 +159,7 @@ public static class EgressRules
         return jumps;
     }
 
-    public static bool HasChain(IReadOnlyList<string> saved, string chain)
+    internal static bool HasChain(IReadOnlyList<string> saved, string chain)
         => saved.Any(l => l == $"-N {chain}" || l.StartsWith($"-P {chain} ", StringComparison.Ordinal));
 
     /// <summary>
@@ -189,7 +189,7 @@ public static class EgressRules
     }
 
     /// <summary>The non-loopback <c>nameserver</c> lines of a resolv.conf (loopback ones are reached by the engine from the host, not through the bridge).</summary>
-    public static IReadOnlyList<IPAddress> ParseResolvConf(string text)
+    internal static IReadOnlyList<IPAddress> ParseResolvConf(string text)
     {
         var servers = new List<IPAddress>();
         foreach (string raw in text.Split('\n'))

@@ -1,12 +1,12 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Images;
 
 /// <summary>
 /// A parsed image reference <c>[registry[:port]/]path[:tag][@sha256:hex]</c>, following the
 /// distribution reference grammar closely enough to refuse anything the engine would misread.
 /// </summary>
-public sealed record ImageReference
+internal sealed record ImageReference
 {
     public const int MaxLength = 255 + 128 + 72;
     public const string DefaultRegistry = "docker.io";

@@ -1,7 +1,8 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Logs;
 
 /// <summary>
 /// Splits one demultiplexed output stream into lines. Pure over bytes: feed what arrived, take
@@ -32,29 +33,41 @@ internal sealed class LogLineSplitter
     public bool TryTakeLine(out string line)
     {
         var pending = _buffer.AsSpan(0, _length);
-        int newline = pending.IndexOf((byte)'\n');
+        if (TryRead(pending, _maxLineBytes, out line, out int consumed) != OperationStatus.Done)
+            return false;
+        pending[consumed..].CopyTo(_buffer);
+        _length -= consumed;
+        return true;
+    }
+
+    /// <summary>
+    /// The first line of <paramref name="input"/> without its newline (and a CR before it): Done with the bytes it
+    /// took, or a <paramref name="maxLineBytes"/> piece of a line that long without a newline yet; NeedMoreData
+    /// when the line has not ended (nothing consumed). Never InvalidData: any bytes are text to show.
+    /// </summary>
+    public static OperationStatus TryRead(ReadOnlySpan<byte> input, int maxLineBytes, out string line, out int consumed)
+    {
+        int newline = input.IndexOf((byte)'\n');
         int take;
-        int consumed;
-        if (newline >= 0 && newline <= _maxLineBytes)
+        if (newline >= 0 && newline <= maxLineBytes)
         {
             take = newline;
             consumed = newline + 1;
         }
-        else if (_length >= _maxLineBytes)
+        else if (input.Length >= maxLineBytes)
         {
-            take = _maxLineBytes;
-            consumed = _maxLineBytes;
+            take = maxLineBytes;
+            consumed = maxLineBytes;
         }
         else
         {
             line = "";
-            return false;
+            consumed = 0;
+            return OperationStatus.NeedMoreData;
         }
-        int end = take > 0 && pending[take - 1] == (byte)'\r' ? take - 1 : take;
-        line = Encoding.UTF8.GetString(pending[..end]);
-        pending[consumed..].CopyTo(_buffer);
-        _length -= consumed;
-        return true;
+        int end = take > 0 && input[take - 1] == (byte)'\r' ? take - 1 : take;
+        line = Encoding.UTF8.GetString(input[..end]);
+        return OperationStatus.Done;
     }
 
     /// <summary>What is left when the stream ended without a final newline.</summary>
@@ -74,12 +87,12 @@ internal sealed class LogLineSplitter
 /// <summary>Parses the engine's timestamp prefix (<c>2024-05-01T12:34:56.123456789Z text</c>).</summary>
 internal static class LogLineParser
 {
-    public static LogEntry Parse(string line, LogStream stream)
+    public static ContainerLogLine Parse(string line, LogStream stream)
     {
         int space = line.IndexOf(' ');
         if (space > 0 && TryParseTimestamp(line.AsSpan(0, space), out var timestamp))
-            return new LogEntry(stream, timestamp, line[(space + 1)..]);
-        return new LogEntry(stream, DateTimeOffset.MinValue, line);
+            return new ContainerLogLine(stream, timestamp, line[(space + 1)..]);
+        return new ContainerLogLine(stream, DateTimeOffset.MinValue, line);
     }
 
     /// <summary>RFC 3339 with up to nine fractional digits; .NET keeps seven, so the rest is dropped.</summary>

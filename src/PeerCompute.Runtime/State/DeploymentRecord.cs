@@ -1,6 +1,8 @@
 using System.Text.Json.Serialization;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.Deployments;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.State;
 
 /// <summary>Where a deployment stands from the provider's side (the container's own state is read live).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<RecordPhase>))]

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using PeerCompute.Core.Storage;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.State;
 
 /// <summary>
 /// Deployment records under <c>provider/deployments/&lt;id&gt;.json</c>. One file per deployment keeps every

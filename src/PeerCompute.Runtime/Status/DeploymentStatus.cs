@@ -1,4 +1,7 @@
-namespace PeerCompute.Runtime;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Logs;
+
+namespace PeerCompute.Runtime.Status;
 
 public enum DeploymentState
 {
@@ -47,7 +50,7 @@ public sealed record DeploymentStatus
     public TimeSpan? Uptime { get; init; }
     public ResourceUsage? Usage { get; init; }
     /// <summary>For a container that is not running: its last log lines, so the cause of an exit is visible.</summary>
-    public IReadOnlyList<LogEntry> LastLogLines { get; init; } = [];
+    public IReadOnlyList<ContainerLogLine> LastLogLines { get; init; } = [];
     /// <summary>Why the deployment is in its state, when that is not obvious.</summary>
     public string? Reason { get; init; }
 }

@@ -90,7 +90,7 @@ internal sealed class DaemonCommands
     [Command("firewall show")]
     public async Task FirewallShow(CancellationToken cancellationToken = default)
     {
-        var firewall = new PeerCompute.Runtime.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, new PeerCompute.Runtime.EgressOptions());
+        var firewall = new PeerCompute.Runtime.Firewall.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, new PeerCompute.Runtime.Firewall.EgressOptions());
         var lines = await RunFirewallAsync(() => firewall.ShowAsync(cancellationToken)).ConfigureAwait(false);
         if (lines.Count == 0)
             Console.Out.WriteLine($"no egress rules installed (chain {firewall.Chain})");
@@ -121,7 +121,7 @@ internal sealed class DaemonCommands
             Console.Out.WriteLine("egress is open in the config: no rules to install ('peercomputed firewall remove' takes old ones away)");
             return;
         }
-        var firewall = new PeerCompute.Runtime.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, effective.Egress);
+        var firewall = new PeerCompute.Runtime.Firewall.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, effective.Egress);
         bool changed = await RunFirewallAsync(() => firewall.EnsureAsync(cancellationToken)).ConfigureAwait(false);
         Console.Out.WriteLine(changed ? $"egress rules installed (chain {firewall.Chain})" : $"egress rules already in place (chain {firewall.Chain})");
     }
@@ -132,7 +132,7 @@ internal sealed class DaemonCommands
     [Command("firewall remove")]
     public async Task FirewallRemove(CancellationToken cancellationToken = default)
     {
-        var firewall = new PeerCompute.Runtime.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, new PeerCompute.Runtime.EgressOptions());
+        var firewall = new PeerCompute.Runtime.Firewall.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, new PeerCompute.Runtime.Firewall.EgressOptions());
         bool removed = await RunFirewallAsync(() => firewall.RemoveAsync(cancellationToken)).ConfigureAwait(false);
         Console.Out.WriteLine(removed ? $"egress rules removed (chain {firewall.Chain})" : "no egress rules were installed");
     }

@@ -10,6 +10,8 @@ using PeerCompute.Daemon.Service;
 using PeerCompute.Net.Host;
 using PeerCompute.Net.Mdns;
 using PeerCompute.Runtime;
+using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Tls;
 using ZLogger;

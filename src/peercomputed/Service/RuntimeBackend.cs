@@ -3,13 +3,15 @@ using System.Runtime.CompilerServices;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 using PeerCompute.Runtime;
-using RuntimeLogEntry = PeerCompute.Runtime.LogEntry;
-using WireLogEntry = PeerCompute.Core.Protocol.LogEntry;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Daemon.Service;
 
-/// <summary>Maps the application protocol onto the container runtime, and runtime failures onto error codes.</summary>
-internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout, Func<Task>? deploymentsChanged = null) : IProviderBackend
+/// <summary>Maps the application protocol onto the deployment runtime (its seam, not one engine), and runtime failures onto error codes.</summary>
+internal sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout, Func<Task>? deploymentsChanged = null) : IProviderBackend
 {
     public const int DefaultContainerPort = 80;
 
@@ -25,7 +27,7 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
             Environment = request.Env ?? new Dictionary<string, string>(),
             Command = request.Command,
             ReadOnlyRootFilesystem = !request.WritableRootfs,
-            RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
+            RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.Deployments.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
         };
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
@@ -64,12 +66,12 @@ internal sealed class RuntimeBackend(ContainerRuntime runtime, PeerId provider, 
             new CapacityInfo(capacity.TotalCpuMillicores, capacity.TotalMemoryBytes, capacity.MaxDeploys, capacity.UsedCpuMillicores, capacity.UsedMemoryBytes, capacity.Deploys));
     }
 
-    public async IAsyncEnumerable<WireLogEntry> LogsAsync(LogsRequest request, PeerId owner, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<LogEntry> LogsAsync(LogsRequest request, PeerId owner, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
         var options = new LogOptions { Tail = request.Tail, Follow = request.Follow, Since = request.Since };
         await foreach (var entry in runtime.StreamLogsAsync(found.Id, owner.ToString(), options, cancellationToken).ConfigureAwait(false))
-            yield return new WireLogEntry(entry.Stream == LogStream.Stderr ? "stderr" : "stdout", entry.Timestamp, entry.Text);
+            yield return new LogEntry(entry.Stream == LogStream.Stderr ? "stderr" : "stdout", entry.Timestamp, entry.Text);
     }
 
     private DeploymentInfo ToInfo(DeploymentStatus s) => new(

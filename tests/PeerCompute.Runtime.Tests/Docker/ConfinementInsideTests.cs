@@ -1,3 +1,5 @@
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;
@@ -27,7 +29,7 @@ public sealed class ConfinementInsideTests
         var status = await harness.Runtime.DeployAsync(spec, Owner);
         await Http.GetWhenReadyAsync(status.HostPort!.Value);
 
-        var lines = new List<LogEntry>();
+        var lines = new List<ContainerLogLine>();
         await foreach (var entry in harness.Runtime.StreamLogsAsync(status.Id, Owner))
             lines.Add(entry);
         string stdout = string.Join('\n', lines.Where(l => l.Stream == LogStream.Stdout).Select(l => l.Text));

@@ -1,4 +1,6 @@
 using System.Net;
+using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;

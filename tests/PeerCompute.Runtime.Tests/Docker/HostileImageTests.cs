@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;
@@ -160,7 +162,7 @@ public sealed class HostileImageTests
 
     private static async Task<(string Stdout, string Stderr)> LogsAsync(RuntimeHarness harness, string id)
     {
-        var lines = new List<LogEntry>();
+        var lines = new List<ContainerLogLine>();
         await foreach (var entry in harness.Runtime.StreamLogsAsync(id, Owner))
             lines.Add(entry);
         return (string.Join('\n', lines.Where(l => l.Stream == LogStream.Stdout).Select(l => l.Text)),

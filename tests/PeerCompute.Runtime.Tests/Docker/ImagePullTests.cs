@@ -1,3 +1,6 @@
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;

@@ -1,3 +1,6 @@
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;
@@ -179,9 +182,9 @@ public sealed class LifecycleTests
         await Assert.That(error!.Code).IsEqualTo(RuntimeErrorCode.NotFound);
     }
 
-    internal static async Task<List<LogEntry>> ReadAllAsync(IAsyncEnumerable<LogEntry> entries)
+    internal static async Task<List<ContainerLogLine>> ReadAllAsync(IAsyncEnumerable<ContainerLogLine> entries)
     {
-        var list = new List<LogEntry>();
+        var list = new List<ContainerLogLine>();
         await foreach (var entry in entries)
             list.Add(entry);
         return list;

@@ -1,5 +1,11 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.State;
+using PeerCompute.Runtime.Status;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;

@@ -1,3 +1,5 @@
+using PeerCompute.Runtime.Admission;
+
 namespace PeerCompute.Runtime.Tests.Unit;
 
 public sealed class AdmissionControllerTests

@@ -1,3 +1,5 @@
+using PeerCompute.Runtime.Deployments;
+
 namespace PeerCompute.Runtime.Tests.Unit;
 
 public sealed class DeploymentSpecValidatorTests

@@ -1,4 +1,5 @@
 using System.Net;
+using PeerCompute.Runtime.Firewall;
 
 namespace PeerCompute.Runtime.Tests.Unit;
 

@@ -1,3 +1,5 @@
+using PeerCompute.Runtime.Images;
+
 namespace PeerCompute.Runtime.Tests.Unit;
 
 public sealed class ImageReferenceTests

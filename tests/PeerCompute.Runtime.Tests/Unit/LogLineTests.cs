@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Text;
+using PeerCompute.Runtime.Logs;
 
 namespace PeerCompute.Runtime.Tests.Unit;
 
@@ -53,5 +55,18 @@ public sealed class LogLineTests
     {
         var since = DateTimeOffset.UnixEpoch.AddSeconds(1_700_000_000).AddTicks(1234567);
         await Assert.That(LogLineParser.FormatSince(since)).IsEqualTo("1700000000.123456700");
+    }
+
+    [Test]
+    public async Task The_pure_line_reader_says_need_more_until_a_line_ends_or_reaches_the_cap()
+    {
+        await Assert.That(LogLineSplitter.TryRead("no end yet"u8, 64, out _, out int none)).IsEqualTo(OperationStatus.NeedMoreData);
+        await Assert.That(none).IsEqualTo(0);
+        await Assert.That(LogLineSplitter.TryRead("one\r\ntwo"u8, 64, out string line, out int consumed)).IsEqualTo(OperationStatus.Done);
+        await Assert.That(line).IsEqualTo("one");
+        await Assert.That(consumed).IsEqualTo(5);
+        await Assert.That(LogLineSplitter.TryRead("abcdefghij"u8, 4, out string piece, out int cut)).IsEqualTo(OperationStatus.Done);
+        await Assert.That(piece).IsEqualTo("abcd");
+        await Assert.That(cut).IsEqualTo(4);
     }
 }

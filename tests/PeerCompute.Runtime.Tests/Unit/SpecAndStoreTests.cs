@@ -1,4 +1,9 @@
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.State;
 
 namespace PeerCompute.Runtime.Tests.Unit;
 
@@ -105,8 +110,8 @@ public sealed class SpecAndStoreTests
     [Test]
     public async Task Engine_error_bodies_are_reduced_to_their_reason()
     {
-        await Assert.That(DockerCalls.EngineMessage("{\"message\":\"No such container: x\"}")).IsEqualTo("No such container: x");
-        await Assert.That(DockerCalls.EngineMessage("plain text\n")).IsEqualTo("plain text");
-        await Assert.That(DockerCalls.EngineMessage("")).IsEqualTo("(no reason given)");
+        await Assert.That(DockerErrorTranslator.EngineMessage("{\"message\":\"No such container: x\"}")).IsEqualTo("No such container: x");
+        await Assert.That(DockerErrorTranslator.EngineMessage("plain text\n")).IsEqualTo("plain text");
+        await Assert.That(DockerErrorTranslator.EngineMessage("")).IsEqualTo("(no reason given)");
     }
 }

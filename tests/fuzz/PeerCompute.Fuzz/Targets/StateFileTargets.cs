@@ -5,6 +5,8 @@ using PeerCompute.Core.Storage;
 using PeerCompute.Core.Trust;
 using PeerCompute.Provider.Configuration;
 using PeerCompute.Runtime;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.State;
 using PeerCompute.Tunnel;
 using PeerCompute.Tunnel.Gateway;
 

@@ -2,17 +2,17 @@ using System.Net;
 using System.Net.Sockets;
 using Docker.DotNet;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>
 /// Runs engine calls and turns transport and API failures into <see cref="RuntimeException"/>s
 /// that say what was being done and why it failed.
 /// </summary>
-internal sealed class DockerCalls
+internal sealed class DockerErrorTranslator
 {
     private readonly Uri _endpoint;
 
-    public DockerCalls(Uri endpoint) => _endpoint = endpoint;
+    public DockerErrorTranslator(Uri endpoint) => _endpoint = endpoint;
 
     public async Task<T> RunAsync<T>(string doing, Func<Task<T>> call, CancellationToken cancellationToken)
     {

@@ -1,4 +1,4 @@
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Logs;
 
 public enum LogStream
 {
@@ -7,7 +7,7 @@ public enum LogStream
 }
 
 /// <summary>One line a container wrote, without its newline.</summary>
-public readonly record struct LogEntry(LogStream Stream, DateTimeOffset Timestamp, string Text);
+public readonly record struct ContainerLogLine(LogStream Stream, DateTimeOffset Timestamp, string Text);
 
 /// <summary>Which log lines to read.</summary>
 public sealed record LogOptions

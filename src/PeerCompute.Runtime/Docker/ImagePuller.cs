@@ -1,7 +1,9 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Images;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>
 /// Makes an image available: the local one when present, else a pull with progress, then a check
@@ -10,12 +12,12 @@ namespace PeerCompute.Runtime;
 internal sealed class ImagePuller
 {
     private readonly IDockerClient _docker;
-    private readonly DockerCalls _calls;
+    private readonly DockerErrorTranslator _errors;
 
-    public ImagePuller(IDockerClient docker, DockerCalls calls)
+    public ImagePuller(IDockerClient docker, DockerErrorTranslator errors)
     {
         _docker = docker;
-        _calls = calls;
+        _errors = errors;
     }
 
     /// <summary>Returns the image id.</summary>
@@ -36,7 +38,7 @@ internal sealed class ImagePuller
     {
         try
         {
-            return await _calls.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image.LocalName, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return await _errors.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image.LocalName, cancellationToken), cancellationToken).ConfigureAwait(false);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
         {
@@ -58,13 +60,13 @@ internal sealed class ImagePuller
         var relay = new PullRelay(image.ToString(), progress);
         try
         {
-            await _calls.RunAsync($"pulling image {image}",
+            await _errors.RunAsync($"pulling image {image}",
                 () => _docker.Images.CreateImageAsync(parameters, auth, relay, cancellationToken),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (RuntimeException ex) when (ex.Code is RuntimeErrorCode.NotFound or RuntimeErrorCode.DockerError)
         {
-            string reason = ex.InnerException is DockerApiException api ? DockerCalls.EngineMessage(api.ResponseBody) : ex.Message;
+            string reason = ex.InnerException is DockerApiException api ? DockerErrorTranslator.EngineMessage(api.ResponseBody) : ex.Message;
             throw PullFailure(image, reason, ex);
         }
         if (relay.Error is { } error)

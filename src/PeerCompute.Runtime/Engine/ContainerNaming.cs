@@ -1,4 +1,4 @@
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Engine;
 
 /// <summary>Container names and the labels by which the runtime finds its own containers again.</summary>
 internal static class ContainerNaming
@@ -27,11 +27,4 @@ internal static class ContainerNaming
         }
         return true;
     }
-
-    /// <summary>Docker label filter selecting this runtime instance's containers.</summary>
-    public static IDictionary<string, IDictionary<string, bool>> InstanceFilter(string instance) =>
-        new Dictionary<string, IDictionary<string, bool>>
-        {
-            ["label"] = new Dictionary<string, bool> { [$"{Managed}=true"] = true, [$"{Instance}={instance}"] = true },
-        };
 }

@@ -1,6 +1,7 @@
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Status;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>Turns an engine stats sample into usage figures, the way the docker CLI computes them.</summary>
 internal static class UsageCalculator

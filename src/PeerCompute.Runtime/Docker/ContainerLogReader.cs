@@ -3,14 +3,15 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using PeerCompute.Runtime.Logs;
 
-namespace PeerCompute.Runtime;
+namespace PeerCompute.Runtime.Docker;
 
 /// <summary>Reads a container's log as separate stdout/stderr lines from the engine's multiplexed stream.</summary>
 internal static class ContainerLogReader
 {
-    public static async IAsyncEnumerable<LogEntry> ReadAsync(
-        IDockerClient docker, DockerCalls calls, string containerId, LogOptions options,
+    public static async IAsyncEnumerable<ContainerLogLine> ReadAsync(
+        IDockerClient docker, DockerErrorTranslator errors, string containerId, LogOptions options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var parameters = new ContainerLogsParameters
@@ -22,7 +23,7 @@ internal static class ContainerLogReader
             Tail = options.Tail is { } tail ? Math.Max(0, tail).ToString(CultureInfo.InvariantCulture) : "all",
             Since = options.Since is { } since ? LogLineParser.FormatSince(since) : null,
         };
-        using MultiplexedStream stream = await calls.RunAsync(
+        using MultiplexedStream stream = await errors.RunAsync(
             "reading the container log",
             () => docker.Containers.GetContainerLogsAsync(containerId, parameters, cancellationToken),
             cancellationToken).ConfigureAwait(false);
@@ -39,7 +40,7 @@ internal static class ContainerLogReader
                 {
                     read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (calls.Translate("reading the container log", ex, cancellationToken) is { } translated)
+                catch (Exception ex) when (errors.Translate("reading the container log", ex, cancellationToken) is { } translated)
                 {
                     throw translated;
                 }

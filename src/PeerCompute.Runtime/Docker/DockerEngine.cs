@@ -1,0 +1,208 @@
+using System.Globalization;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
+
+namespace PeerCompute.Runtime.Docker;
+
+/// <summary>The Docker engine behind <see cref="IContainerEngine"/>, over its HTTP API (Docker.DotNet).</summary>
+internal sealed class DockerEngine : IContainerEngine
+{
+    private const string BridgeNameOption = "com.docker.network.bridge.name";
+    private const string IccOption = "com.docker.network.bridge.enable_icc";
+
+    private readonly DockerClient _docker;
+    private readonly DockerErrorTranslator _errors;
+    private readonly ImagePuller _images;
+
+    public DockerEngine(Uri endpoint)
+    {
+        Endpoint = endpoint;
+        _docker = new DockerClientBuilder().WithEndpoint(endpoint).Build();
+        _errors = new DockerErrorTranslator(endpoint);
+        _images = new ImagePuller(_docker, _errors);
+    }
+
+    public Uri Endpoint { get; }
+
+    public async Task<NetworkFacts?> FindNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        var networks = await _errors.RunAsync("listing networks", () => _docker.Networks.ListNetworksAsync(new NetworksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [name] = true } },
+        }, cancellationToken), cancellationToken).ConfigureAwait(false);
+        // The name filter matches substrings.
+        var network = networks.FirstOrDefault(n => n.Name == name);
+        if (network is null)
+            return null;
+        bool iccOff = network.Options is not null && network.Options.TryGetValue(IccOption, out string? icc) && icc == "false";
+        return new NetworkFacts(network.Name, network.Driver == "bridge", iccOff);
+    }
+
+    public Task CreateNetworkAsync(NetworkDefinition network, CancellationToken cancellationToken)
+        => _errors.RunAsync($"creating network {network.Name}", () => _docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
+        {
+            Name = network.Name,
+            Driver = "bridge",
+            Attachable = false,
+            Options = new Dictionary<string, string>
+            {
+                [BridgeNameOption] = network.Name,
+                [IccOption] = "false",
+            },
+            Labels = network.Labels.ToDictionary(),
+        }, cancellationToken), cancellationToken);
+
+    public Task<string> EnsureImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+        => _images.EnsureAsync(image, credentials, progress, cancellationToken);
+
+    public async Task<string> CreateContainerAsync(ContainerDefinition spec, string doing, CancellationToken cancellationToken)
+    {
+        var parameters = ContainerSpecBuilder.Build(spec);
+        var created = await _errors.RunAsync(doing, () => _docker.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return created.ID;
+    }
+
+    public Task StartContainerAsync(string containerId, string doing, CancellationToken cancellationToken)
+        => _errors.RunAsync(doing, () => _docker.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken), cancellationToken);
+
+    public Task StopContainerAsync(string containerId, TimeSpan timeout, string doing, CancellationToken cancellationToken)
+    {
+        uint seconds = (uint)Math.Max(0, Math.Ceiling(timeout.TotalSeconds));
+        return _errors.RunAsync(doing, () => _docker.Containers.StopContainerAsync(containerId, new ContainerStopParameters { WaitBeforeKillSeconds = seconds }, cancellationToken), cancellationToken);
+    }
+
+    public Task RemoveContainerAsync(string containerId, bool removeVolumes, string doing, CancellationToken cancellationToken)
+        => _errors.RunAsync(doing, () => _docker.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = removeVolumes }, cancellationToken), cancellationToken);
+
+    public async Task<ContainerFacts?> InspectContainerAsync(string containerId, string doing, CancellationToken cancellationToken)
+    {
+        ContainerInspectResponse inspect;
+        try
+        {
+            inspect = await _errors.RunAsync(doing, () => _docker.Containers.InspectContainerAsync(containerId, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
+        {
+            return null;
+        }
+        if (inspect.State is not { } state)
+            return null;
+        return new ContainerFacts
+        {
+            Id = inspect.ID,
+            Running = state.Running,
+            Restarting = state.Restarting,
+            ExitCode = state.ExitCode,
+            OomKilled = state.OOMKilled,
+            Error = state.Error,
+            StartedAt = ParseEngineTime(state.StartedAt),
+            RestartCount = inspect.RestartCount,
+            LoopbackPorts = LoopbackPorts(inspect.NetworkSettings?.Ports),
+        };
+    }
+
+    public async Task<IReadOnlyList<ContainerSummary>> ListContainersAsync(string instance, CancellationToken cancellationToken)
+    {
+        var containers = await _errors.RunAsync("listing the runtime's containers", () => _docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [$"{ContainerNaming.Managed}=true"] = true, [$"{ContainerNaming.Instance}={instance}"] = true },
+            },
+        }, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return [.. containers.Select(c => new ContainerSummary
+        {
+            Id = c.ID,
+            State = StateOf(c.State),
+            CreatedAt = c.Created == default ? null : new DateTimeOffset(DateTime.SpecifyKind(c.Created, DateTimeKind.Utc)),
+            Labels = c.Labels is { } labels ? labels.ToDictionary() : new Dictionary<string, string>(),
+            LoopbackPorts = LoopbackPorts(c.Ports),
+        })];
+    }
+
+    public async Task<ResourceUsage?> ReadUsageAsync(string containerId, CancellationToken cancellationToken)
+    {
+        var sample = new LastValue<ContainerStatsResponse>();
+        try
+        {
+            await _errors.RunAsync("reading container stats", () => _docker.Containers.GetContainerStatsAsync(containerId,
+                new ContainerStatsParameters { Stream = false }, sample, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
+        {
+            return null;
+        }
+        return sample.Value is null ? null : UsageCalculator.From(sample.Value);
+    }
+
+    public IAsyncEnumerable<ContainerLogLine> ReadLogsAsync(string containerId, LogOptions options, CancellationToken cancellationToken)
+        => ContainerLogReader.ReadAsync(_docker, _errors, containerId, options, cancellationToken);
+
+    public void Dispose() => _docker.Dispose();
+
+    private static ContainerState StateOf(string? state) => state switch
+    {
+        "created" => ContainerState.Created,
+        "running" => ContainerState.Running,
+        "paused" => ContainerState.Paused,
+        "restarting" => ContainerState.Restarting,
+        "removing" => ContainerState.Removing,
+        "exited" => ContainerState.Exited,
+        "dead" => ContainerState.Dead,
+        _ => ContainerState.Unknown,
+    };
+
+    /// <summary>From inspect's port map ("8080/tcp" → bindings): the first binding on 127.0.0.1 per TCP port.</summary>
+    private static Dictionary<int, int> LoopbackPorts(IDictionary<string, IList<PortBinding>>? ports)
+    {
+        var result = new Dictionary<int, int>();
+        foreach (var (key, bindings) in ports ?? new Dictionary<string, IList<PortBinding>>())
+        {
+            if (bindings is null || !key.EndsWith("/tcp", StringComparison.Ordinal)
+                || !int.TryParse(key.AsSpan(0, key.Length - 4), NumberStyles.None, CultureInfo.InvariantCulture, out int containerPort))
+                continue;
+            foreach (var binding in bindings)
+            {
+                if (binding.HostIP == ContainerSpecBuilder.LoopbackAddress && int.TryParse(binding.HostPort, NumberStyles.None, CultureInfo.InvariantCulture, out int hostPort))
+                {
+                    result.TryAdd(containerPort, hostPort);
+                    break;
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>From the listing's port entries: the first one published on 127.0.0.1 per TCP port.</summary>
+    private static Dictionary<int, int> LoopbackPorts(IList<PortSummary>? ports)
+    {
+        var result = new Dictionary<int, int>();
+        foreach (var port in ports ?? [])
+        {
+            if (port.Type == "tcp" && port.IP == ContainerSpecBuilder.LoopbackAddress && port.PublicPort is { } published and not 0)
+                result.TryAdd(port.PrivatePort, published);
+        }
+        return result;
+    }
+
+    private static DateTimeOffset? ParseEngineTime(string? text)
+    {
+        // The engine reports "0001-01-01T00:00:00Z" for never.
+        if (string.IsNullOrEmpty(text) || !LogLineParser.TryParseTimestamp(text, out var value) || value.Year <= 1)
+            return null;
+        return value;
+    }
+
+    /// <summary>Synchronous progress sink (Progress&lt;T&gt; posts callbacks later, after the call returned).</summary>
+    private sealed class LastValue<T> : IProgress<T>
+    {
+        public T? Value { get; private set; }
+        public void Report(T value) => Value = value;
+    }
+}

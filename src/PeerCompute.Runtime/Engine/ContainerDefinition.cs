@@ -1,0 +1,75 @@
+using System.Globalization;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.State;
+
+namespace PeerCompute.Runtime.Engine;
+
+/// <summary>
+/// What one container must be, in the runtime's terms: the deployment's request plus the confinement the provider
+/// applies to every container. Each engine turns it into its own create call and may not relax any of it.
+/// </summary>
+internal sealed record ContainerDefinition
+{
+    /// <summary>The engine-side container name.</summary>
+    public required string Name { get; init; }
+    public required string Hostname { get; init; }
+    /// <summary>The image's local name (as <see cref="IContainerEngine.EnsureImageAsync"/> made it available).</summary>
+    public required string Image { get; init; }
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+    /// <summary>Null keeps the image's own command.</summary>
+    public IReadOnlyList<string>? Command { get; init; }
+    /// <summary>Labels by which the runtime finds the container again (see <see cref="ContainerNaming"/>).</summary>
+    public required IReadOnlyDictionary<string, string> Labels { get; init; }
+    /// <summary>TCP port inside the container, published on 127.0.0.1 at a port the engine picks.</summary>
+    public required int ContainerPort { get; init; }
+    /// <summary>The network the container joins (and no other).</summary>
+    public required string Network { get; init; }
+
+    public required int CpuMillicores { get; init; }
+    /// <summary>Memory limit; swap is not allowed beyond it.</summary>
+    public required long MemoryBytes { get; init; }
+    public required long PidsLimit { get; init; }
+    public required long NofileSoftLimit { get; init; }
+    public required long NofileHardLimit { get; init; }
+    /// <summary>Root filesystem read-only, with a size-limited tmpfs at /tmp either way.</summary>
+    public required bool ReadOnlyRootFilesystem { get; init; }
+    public required long TmpfsSizeBytes { get; init; }
+    public required string LogMaxSize { get; init; }
+    public required int LogMaxFiles { get; init; }
+    public required ContainerRestartPolicy RestartPolicy { get; init; }
+
+    public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options)
+    {
+        var spec = record.Spec;
+        return new ContainerDefinition
+        {
+            Name = record.ContainerName,
+            Hostname = spec.Name,
+            Image = image.LocalName,
+            Environment = spec.Environment,
+            Command = spec.Command,
+            Labels = new Dictionary<string, string>
+            {
+                [ContainerNaming.Managed] = "true",
+                [ContainerNaming.Instance] = options.Instance,
+                [ContainerNaming.DeploymentId] = record.Id,
+                [ContainerNaming.Owner] = record.Owner,
+                [ContainerNaming.SpecHash] = record.SpecHash,
+                [ContainerNaming.CreatedAt] = record.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+                [ContainerNaming.Name] = spec.Name,
+            },
+            ContainerPort = spec.ContainerPort,
+            Network = options.NetworkName,
+            CpuMillicores = spec.CpuMillicores,
+            MemoryBytes = spec.MemoryBytes,
+            PidsLimit = options.PidsLimit,
+            NofileSoftLimit = options.NofileSoftLimit,
+            NofileHardLimit = options.NofileHardLimit,
+            ReadOnlyRootFilesystem = spec.ReadOnlyRootFilesystem,
+            TmpfsSizeBytes = options.TmpfsSizeBytes,
+            LogMaxSize = options.LogMaxSize,
+            LogMaxFiles = options.LogMaxFiles,
+            RestartPolicy = options.RestartPolicy,
+        };
+    }
+}

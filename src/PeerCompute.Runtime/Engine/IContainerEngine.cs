@@ -1,0 +1,60 @@
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Status;
+
+namespace PeerCompute.Runtime.Engine;
+
+/// <summary>
+/// What the runtime asks of a container engine, in the runtime's own shapes: no engine's types cross this line,
+/// so another engine (Podman's Docker-compatible API, containerd) is another implementation of it.
+/// </summary>
+/// <remarks>
+/// Every failure is a <see cref="RuntimeException"/>: <see cref="RuntimeErrorCode.NotFound"/> for a container that does
+/// not exist, <see cref="RuntimeErrorCode.DockerUnavailable"/> when the engine cannot be reached,
+/// <see cref="RuntimeErrorCode.DockerError"/> when it refused. Where a method takes <c>doing</c> (the caller's words for
+/// what it was doing) the message starts with it, so the reason reads as the runtime's; the others name their own
+/// step. The caller's own cancellation stays an <see cref="OperationCanceledException"/>.
+/// </remarks>
+internal interface IContainerEngine : IDisposable
+{
+    /// <summary>Where the engine is reached.</summary>
+    Uri Endpoint { get; }
+
+    /// <summary>The network of exactly that name; null when there is none.</summary>
+    Task<NetworkFacts?> FindNetworkAsync(string name, CancellationToken cancellationToken);
+
+    Task CreateNetworkAsync(NetworkDefinition network, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Makes the image available: the one the engine holds, else a pull (progress reported synchronously, in order),
+    /// then a check that a pinned digest is really what it holds. Returns the image id.
+    /// </summary>
+    Task<string> EnsureImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken);
+
+    /// <summary>Creates (does not start) the container; returns its id.</summary>
+    Task<string> CreateContainerAsync(ContainerDefinition spec, string doing, CancellationToken cancellationToken);
+
+    Task StartContainerAsync(string containerId, string doing, CancellationToken cancellationToken);
+
+    /// <summary>SIGTERM, then SIGKILL after <paramref name="timeout"/>.</summary>
+    Task StopContainerAsync(string containerId, TimeSpan timeout, string doing, CancellationToken cancellationToken);
+
+    /// <summary>Removes the container, running or not.</summary>
+    Task RemoveContainerAsync(string containerId, bool removeVolumes, string doing, CancellationToken cancellationToken);
+
+    /// <summary>What the container is doing now; null when it does not exist.</summary>
+    Task<ContainerFacts?> InspectContainerAsync(string containerId, string doing, CancellationToken cancellationToken);
+
+    /// <summary>Every container, running or not, labelled as managed by this runtime <paramref name="instance"/>.</summary>
+    Task<IReadOnlyList<ContainerSummary>> ListContainersAsync(string instance, CancellationToken cancellationToken);
+
+    /// <summary>One sample of CPU and memory use; null when the container does not exist or the engine gave none.</summary>
+    Task<ResourceUsage?> ReadUsageAsync(string containerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The container's log lines, stdout and stderr kept apart. With <see cref="LogOptions.Follow"/> the sequence goes
+    /// on until the container stops or the token is cancelled.
+    /// </summary>
+    IAsyncEnumerable<ContainerLogLine> ReadLogsAsync(string containerId, LogOptions options, CancellationToken cancellationToken);
+}

@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Logging;
+
+namespace PeerCompute.Runtime.Firewall;
+
+/// <summary>
+/// The one place that decides whether containers may start as far as egress goes: it installs or repairs the rules
+/// (on start, on every reconcile, before every deploy), remembers why they could not be, and says so once per change.
+/// </summary>
+internal sealed class EgressGate
+{
+    private readonly ILogger _logger;
+
+    public EgressGate(RuntimeOptions options, ILogger logger)
+    {
+        _logger = logger;
+        if (options.Egress is { Open: false } egress)
+            Firewall = new EgressFirewall(options.NetworkName, egress, logger);
+    }
+
+    /// <summary>The firewall kept installed; null when none is managed (no options, or open egress).</summary>
+    public EgressFirewall? Firewall { get; }
+
+    /// <summary>Why the rules could not be installed the last time they were checked; null when they are in place (or not managed).</summary>
+    public string? Problem { get; private set; }
+
+    /// <summary>Installs or repairs the rules; returns the reason when they cannot be. Start and reconcile go on either way.</summary>
+    public async Task<string?> RefreshAsync(CancellationToken cancellationToken)
+        => (await CheckAsync(cancellationToken).ConfigureAwait(false))?.Message;
+
+    /// <summary>Fail closed: no container starts unless its egress rules are in place right now.</summary>
+    public async Task EnsureDeployAllowedAsync(CancellationToken cancellationToken)
+    {
+        if (await CheckAsync(cancellationToken).ConfigureAwait(false) is { } problem)
+            throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"deploy refused: {problem.Message}", problem);
+    }
+
+    private async Task<RuntimeException?> CheckAsync(CancellationToken cancellationToken)
+    {
+        if (Firewall is null)
+            return null;
+        string? before = Problem;
+        try
+        {
+            await Firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
+            Problem = null;
+            if (before is not null)
+                _logger.LogInformation("Egress firewall in place again: deploys are accepted");
+            return null;
+        }
+        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
+        {
+            Problem = ex.Message;
+            // Once per change, not every reconcile.
+            if (before != ex.Message)
+                _logger.LogError("Deploys are refused: {Reason}", ex.Message);
+            return ex;
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+
+namespace PeerCompute.Runtime.Routes;
+
+/// <summary>One route: a deployment's public name and where it answers; a null upstream means the route is gone.</summary>
+public readonly record struct RouteChange(string Name, IPEndPoint? Upstream)
+{
+    public bool Removed => Upstream is null;
+}
+
+/// <summary>
+/// Deployment name → the loopback endpoint its container answers on, for every deployment that runs. The runtime
+/// keeps it current from its own deploys, stops and removals and from every reconcile pass, and pushes each change
+/// to whoever watches, so the public path can route without asking the engine per request.
+/// </summary>
+public sealed class RouteTable
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, IPEndPoint> _routes = new(StringComparer.Ordinal);
+    private readonly List<ChannelWriter<RouteChange>> _watchers = [];
+    private bool _completed;
+
+    public int Count
+    {
+        get { lock (_lock) return _routes.Count; }
+    }
+
+    public bool TryGetUpstream(string name, [NotNullWhen(true)] out IPEndPoint? upstream)
+    {
+        lock (_lock)
+            return _routes.TryGetValue(name, out upstream);
+    }
+
+    /// <summary>Every route as it is now.</summary>
+    public IReadOnlyDictionary<string, IPEndPoint> Snapshot()
+    {
+        lock (_lock)
+            return new Dictionary<string, IPEndPoint>(_routes, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Every route there is when enumeration starts, then every change as it happens, in order and with no gap between
+    /// the two. Ends when the runtime is disposed, or throws when the token is cancelled.
+    /// </summary>
+    public async IAsyncEnumerable<RouteChange> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Unbounded: route changes are a handful per deploy, and a slow watcher must not hold up a deploy.
+        var channel = Channel.CreateUnbounded<RouteChange>(new UnboundedChannelOptions { SingleReader = true });
+        lock (_lock)
+        {
+            foreach (var (name, upstream) in _routes)
+                channel.Writer.TryWrite(new RouteChange(name, upstream));
+            if (_completed)
+                channel.Writer.TryComplete();
+            else
+                _watchers.Add(channel.Writer);
+        }
+        try
+        {
+            await foreach (var change in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                yield return change;
+        }
+        finally
+        {
+            lock (_lock)
+                _watchers.Remove(channel.Writer);
+        }
+    }
+
+    /// <summary>Sets (or with a null upstream removes) a route; watchers hear of it only when it really changed.</summary>
+    internal void Set(string name, IPEndPoint? upstream)
+    {
+        lock (_lock)
+        {
+            if (upstream is null)
+            {
+                if (!_routes.Remove(name))
+                    return;
+            }
+            else
+            {
+                if (_routes.TryGetValue(name, out var current) && current.Equals(upstream))
+                    return;
+                _routes[name] = upstream;
+            }
+            var change = new RouteChange(name, upstream);
+            foreach (var watcher in _watchers)
+                watcher.TryWrite(change);
+        }
+    }
+
+    /// <summary>No more changes will come: every watch ends after what it has not read yet.</summary>
+    internal void Complete()
+    {
+        lock (_lock)
+        {
+            _completed = true;
+            foreach (var watcher in _watchers)
+                watcher.TryComplete();
+            _watchers.Clear();
+        }
+    }
+}

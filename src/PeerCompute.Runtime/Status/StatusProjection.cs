@@ -1,0 +1,82 @@
+using System.Net;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.State;
+
+namespace PeerCompute.Runtime.Status;
+
+/// <summary>
+/// What a deployment's owner sees, from what the provider recorded and what the engine says about the container.
+/// Pure: no engine, no clock of its own.
+/// </summary>
+internal static class StatusProjection
+{
+    public const string DisappearedReason = "the container disappeared (removed outside the runtime)";
+
+    /// <summary>The status without usage figures and log lines (those take further engine calls: see <see cref="WantsLastLines"/>).</summary>
+    /// <param name="container">The engine's facts; null when there is no container (or it was not asked, for a vanished record).</param>
+    public static DeploymentStatus Project(DeploymentRecord record, ContainerFacts? container, DateTimeOffset now)
+    {
+        DeploymentState state;
+        string? reason = record.Reason;
+        if (record.Phase == RecordPhase.Vanished)
+            state = DeploymentState.Vanished;
+        else if (record.Phase == RecordPhase.Stopped)
+            state = DeploymentState.Stopped;
+        else if (container is null)
+        {
+            state = record.Phase == RecordPhase.Admitted ? DeploymentState.Pending : DeploymentState.Vanished;
+            if (state == DeploymentState.Vanished)
+                reason ??= DisappearedReason;
+        }
+        else if (container.Restarting)
+            state = DeploymentState.Restarting;
+        else if (container.Running)
+            state = DeploymentState.Running;
+        else if (record.Phase == RecordPhase.Admitted)
+            state = DeploymentState.Pending;
+        else
+            state = DeploymentState.Exited;
+
+        if (!string.IsNullOrEmpty(container?.Error))
+            reason = container.Error;
+
+        DateTimeOffset? startedAt = container?.StartedAt;
+        bool running = state == DeploymentState.Running;
+        int? hostPort = running && container!.LoopbackPorts.TryGetValue(record.Spec.ContainerPort, out int port) ? port : null;
+        return new DeploymentStatus
+        {
+            Id = record.Id,
+            Name = record.Spec.Name,
+            Owner = record.Owner,
+            Image = record.Spec.Image,
+            SpecHash = record.SpecHash,
+            State = state,
+            CpuMillicores = record.Spec.CpuMillicores,
+            MemoryBytes = record.Spec.MemoryBytes,
+            CreatedAt = record.CreatedAt,
+            ContainerId = record.ContainerId,
+            HostPort = hostPort,
+            ExitCode = container is not null && !running && startedAt is not null ? container.ExitCode : null,
+            OomKilled = container?.OomKilled ?? false,
+            RestartCount = container?.RestartCount ?? 0,
+            StartedAt = startedAt,
+            Uptime = running && startedAt is { } started ? now - started : null,
+            Reason = reason,
+        };
+    }
+
+    /// <summary>A container that is not running, or has restarted, explains itself with its last log lines.</summary>
+    public static bool WantsLastLines(DeploymentStatus status, ContainerFacts? container)
+        => container is not null && (status.State != DeploymentState.Running || container.RestartCount > 0);
+
+    /// <summary>Where the public path reaches a deployment: its loopback port while it runs; null otherwise.</summary>
+    public static IPEndPoint? UpstreamOf(DeploymentStatus status)
+        => status.State == DeploymentState.Running && status.HostPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
+
+    /// <summary>The same from the engine's listing (a reconcile pass does not inspect each container).</summary>
+    public static IPEndPoint? UpstreamOf(DeploymentRecord record, ContainerSummary? container)
+        => record.Phase == RecordPhase.Active && container is { State: ContainerState.Running }
+            && container.LoopbackPorts.TryGetValue(record.Spec.ContainerPort, out int port)
+            ? new IPEndPoint(IPAddress.Loopback, port)
+            : null;
+}

@@ -6,7 +6,7 @@ using PeerCompute.Core.Protocol;
 using PeerCompute.Core.Storage;
 using PeerCompute.Core.Trust;
 using PeerCompute.Provider.Configuration;
-using PeerCompute.Daemon.Service;
+using PeerCompute.Provider.Service;
 using PeerCompute.Net.Host;
 using PeerCompute.Net.Mdns;
 using PeerCompute.Runtime;

@@ -8,10 +8,10 @@ using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
 using PeerCompute.Runtime.Status;
 
-namespace PeerCompute.Daemon.Service;
+namespace PeerCompute.Provider.Service;
 
 /// <summary>Maps the application protocol onto the deployment runtime (its seam, not one engine), and runtime failures onto error codes.</summary>
-internal sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout, Func<Task>? deploymentsChanged = null) : IProviderBackend
+public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout, Func<Task>? deploymentsChanged = null) : IProviderBackend
 {
     public const int DefaultContainerPort = 80;
 

@@ -4,13 +4,13 @@ using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 using ZLogger;
 
-namespace PeerCompute.Daemon.Service;
+namespace PeerCompute.Provider.Service;
 
 /// <summary>
 /// Serves one <c>/peercompute/1.0.0</c> stream: a request frame, its signature frame, then the answer
 /// (progress and a response, a log stream, or an error frame). Never throws for bad input.
 /// </summary>
-internal sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend backend, ILogger logger, int maxFrameLength = FrameCodec.DefaultMaxPayloadLength)
+public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend backend, ILogger logger, int maxFrameLength = FrameCodec.DefaultMaxPayloadLength)
 {
     /// <summary>How long a client may take to send its request and signature once the stream is open.</summary>
     public static readonly TimeSpan RequestReadTimeout = TimeSpan.FromSeconds(15);

@@ -1,10 +1,10 @@
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 
-namespace PeerCompute.Daemon.Service;
+namespace PeerCompute.Provider.Service;
 
 /// <summary>What the provider does for an authenticated, trusted, signed request. Owner = the requesting peer.</summary>
-internal interface IProviderBackend
+public interface IProviderBackend
 {
     Task<DeployResponse> DeployAsync(DeployRequest request, PeerId owner, IProgress<DeployProgress> progress, CancellationToken cancellationToken);
 
@@ -16,7 +16,7 @@ internal interface IProviderBackend
 }
 
 /// <summary>A refusal the backend sends back as an error frame.</summary>
-internal sealed class ProviderException(string code, string message) : Exception(message)
+public sealed class ProviderException(string code, string message) : Exception(message)
 {
     public string Code { get; } = code;
 }

@@ -14,7 +14,7 @@ internal sealed partial class QuickstartTests
     public async Task Start_serves_the_demo_page_over_https_a_rerun_keeps_it_and_stop_ends_everything()
     {
         string dir = Path.Combine(ReleaseScripts.NewFolder("quickstart"), "state");
-        int[] ports = LoopbackPorts.Free(3);
+        int[] ports = FreePorts.Many(3);
         var env = new Dictionary<string, string?>
         {
             ["PEERCOMPUTE_QUICKSTART_DIR"] = dir,

@@ -85,13 +85,23 @@ public sealed class PrivateDockerd : IAsyncDisposable
         foreach (string argument in command[1..])
             info.ArgumentList.Add(argument);
         var log = File.AppendText(Path.Combine(_folder, "dockerd.log"));
+        int open = 2;
+        // Closed once both streams ended (not on Exited, which can come before their last lines).
+        void Write(string? line)
+        {
+            lock (log)
+            {
+                if (line is not null)
+                    log.WriteLine(line);
+                else if (--open == 0)
+                    log.Dispose();
+            }
+        }
         var dockerd = Process.Start(info) ?? throw new InvalidOperationException("could not start dockerd");
-        dockerd.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        dockerd.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        dockerd.OutputDataReceived += (_, e) => Write(e.Data);
+        dockerd.ErrorDataReceived += (_, e) => Write(e.Data);
         dockerd.BeginOutputReadLine();
         dockerd.BeginErrorReadLine();
-        dockerd.Exited += (_, _) => { lock (log) log.Dispose(); };
-        dockerd.EnableRaisingEvents = true;
         _dockerd = dockerd;
         await Eventually.WaitAsync(async () =>
         {

@@ -42,45 +42,10 @@ if [ "${FORCE:-0}" != "1" ] \
   exit 0
 fi
 
-# A static busybox: the host's when it is static, else Debian's busybox-static.
-busybox=""
-for candidate in /bin/busybox /usr/bin/busybox; do
-  if [ -x "$candidate" ] && "$candidate" --list >/dev/null 2>&1 && ! ldd "$candidate" >/dev/null 2>&1; then
-    busybox="$candidate"
-    break
-  fi
-done
-if [ -z "$busybox" ]; then
-  if ! dpkg -s busybox-static >/dev/null 2>&1; then
-    if [ "$(id -u)" -ne 0 ]; then
-      echo "demo-image: needs a static busybox: sudo apt-get install busybox-static" >&2
-      exit 1
-    fi
-    echo "demo-image: installing busybox-static (Debian package) for the demo image" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
-  fi
-  busybox="$(dpkg -L busybox-static | grep -E '/bin/busybox$' | head -n1)"
-fi
-
-root="$(mktemp -d)"
-trap 'rm -rf "$root"' EXIT
-mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/www" "$root/proc" "$root/sys" "$root/dev"
-chmod 1777 "$root/tmp"
-cp "$busybox" "$root/bin/busybox"
-for applet in $("$root/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-printf '%s\n' "$page" >"$root/www/index.html"
-chmod -R a+rX "$root/www"
-
-tar -C "$root" --numeric-owner --owner=0 --group=0 -cf - . | docker import \
-  --change 'ENV PATH=/bin' \
-  --change 'EXPOSE 8080' \
-  --change "LABEL peercompute.demo=$digest" \
-  --change 'CMD ["/bin/httpd","-f","-p","8080","-h","/www"]' \
-  - "$image" >/dev/null
-echo "demo-image: built $image (from $busybox; see $here/demo-image.sh)" >&2
+# shellcheck source=build/busybox-image.sh
+. "$here/busybox-image.sh"
+# The page is readable by any user the container runs as.
+www_readable() { chmod -R a+rX "$1/www"; }
+BUSYBOX_WHO=demo-image BUSYBOX_ROOTFS_HOOK=www_readable busybox_image "$image" "$page" --change "LABEL peercompute.demo=$digest"
+echo "demo-image: built $image (from $BUSYBOX_USED; see $here/demo-image.sh)" >&2
 echo "$image"

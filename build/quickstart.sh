@@ -84,30 +84,64 @@ ensure_programs() {
 
 # --- Docker -------------------------------------------------------------------------------------------------
 
+# What installs and starts Docker's engine on Debian/Ubuntu: what this script runs itself when run as root.
+docker_install_commands() {
+  cat <<EOF
+  sudo apt-get update
+  sudo apt-get install -y docker.io
+  sudo systemctl start docker          # without systemd: sudo bash $root/build/ci/start-dockerd.sh
+  sudo usermod -aG docker $(id -un)    # then log in again
+EOF
+}
+
+# On PATH and executable (bash's command -v also names a file that is on PATH but not executable).
+executable() {
+  local path
+  path="$(command -v "$1" 2>/dev/null)" && [ -x "$path" ]
+}
+
 ensure_docker() {
   if docker info >/dev/null 2>&1; then
     return
   fi
-  if ! command -v docker >/dev/null 2>&1; then
-    die "Docker is not installed. On Debian/Ubuntu: sudo apt-get install docker.io, then either run this script with sudo or add yourself to the docker group (sudo usermod -aG docker \$USER, then log in again)."
+  local missing=""
+  if ! executable docker; then
+    missing="Docker is not installed"
+  # (A user's PATH often lacks the sbin folders dockerd is in.)
+  elif ! executable dockerd && [ ! -x /usr/sbin/dockerd ] && [ ! -x /usr/bin/dockerd ]; then
+    missing="the docker client is installed but not the engine (dockerd)"
   fi
-  if [ "$(id -u)" -eq 0 ]; then
-    say "no Docker engine answers: starting one"
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-      systemctl start docker || true
+  if [ "$(id -u)" -ne 0 ]; then
+    local socket=/var/run/docker.sock
+    if [ -S "$socket" ] && [ ! -w "$socket" ]; then
+      die "you may not use Docker's socket ($socket): sudo usermod -aG docker \$USER and log in again, or run this script with sudo."
     fi
-    if ! docker info >/dev/null 2>&1; then
-      command -v dockerd >/dev/null 2>&1 || die "the docker client is installed but not the engine (dockerd): sudo apt-get install docker.io"
-      bash "$root/build/ci/start-dockerd.sh" || die "could not start dockerd (see above)."
+    if [ -n "$missing" ]; then
+      {
+        printf 'quickstart: error: %s. Run this script as root (sudo %s) and it installs and starts it, or run:\n' "$missing" "$0"
+        docker_install_commands
+        printf 'and then this script again.\n'
+      } >&2
+      exit 1
     fi
-    docker info >/dev/null 2>&1 || die "Docker's engine still does not answer; see: journalctl -u docker, or /tmp/peercompute-dockerd.log"
-    return
+    die "Docker's engine is not running: sudo systemctl start docker (or run this script with sudo to let it start one)."
   fi
-  local socket=/var/run/docker.sock
-  if [ -S "$socket" ] && [ ! -w "$socket" ]; then
-    die "you may not use Docker's socket ($socket): sudo usermod -aG docker \$USER and log in again, or run this script with sudo."
+  if [ -n "$missing" ]; then
+    command -v apt-get >/dev/null 2>&1 \
+      || die "$missing, and without apt-get this script cannot install it: install Docker's engine for this system, then run this again."
+    say "$missing: installing Debian's docker.io (apt-get install docker.io)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q || die "apt-get update failed (see above)."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io || die "apt-get install docker.io failed (see above)."
+    hash -r
   fi
-  die "Docker's engine is not running: sudo systemctl start docker (or run this script with sudo to let it start one)."
+  say "no Docker engine answers: starting one"
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl start docker || true
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    bash "$root/build/ci/start-dockerd.sh" || die "could not start dockerd (see above)."
+  fi
+  docker info >/dev/null 2>&1 || die "Docker's engine still does not answer; see: journalctl -u docker, or /tmp/peercompute-dockerd.log"
 }
 
 # --- processes we started: PID files, checked against /proc so a reused PID is never mistaken for ours ------

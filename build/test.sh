@@ -13,10 +13,13 @@ log_dir=${PEERCOMPUTE_TEST_LOGS:-artifacts/test-logs}
 mkdir -p "$log_dir"
 
 # What the tests need (Docker engine, test images, cross tools, chromium...): installed and started when
-# missing. Idempotent and quick when everything is there; .ci/run has already done it.
-if ! bash build/ci/setup.sh; then
+# missing. Idempotent and quick when everything is there; skipped when .ci/run, our parent, has just done it.
+# (Its pid is our parent's, or ours when bash exec'd us as its last command.)
+if [ -n "${PEERCOMPUTE_SETUP_DONE_BY:-}" ] && { [ "$PEERCOMPUTE_SETUP_DONE_BY" = "$PPID" ] || [ "$PEERCOMPUTE_SETUP_DONE_BY" = "$$" ]; }; then
+  echo "== setup: done by .ci/run"
+elif ! bash build/ci/setup.sh; then
   echo "setup failed (run as root: it installs packages and starts dockerd)"
-  echo "0 passed, 1 failed"
+  echo "0 passed, 1 failed, 0 skipped"
   exit 1
 fi
 
@@ -24,13 +27,13 @@ echo "== publishing ($rids)"
 # shellcheck disable=SC2086
 if ! build/publish.sh $rids; then
   echo "publish failed"
-  echo "0 passed, 1 failed"
+  echo "0 passed, 1 failed, 0 skipped"
   exit 1
 fi
 
 if [ -f tests/interop/js/package-lock.json ] && [ ! -d tests/interop/js/node_modules ]; then
   echo "== installing the js-libp2p interop peer (npm ci)"
-  (cd tests/interop/js && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "0 passed, 1 failed"; exit 1; }
+  (cd tests/interop/js && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 fi
 
 echo "== running tests"

@@ -14,7 +14,7 @@ public sealed class ImagePullTests
     [Test]
     public async Task A_missing_image_is_pulled_with_progress_and_a_present_one_is_used_as_is()
     {
-        await using var registry = await LocalRegistry.StartAsync();
+        await using var registry = await PullRegistry.StartAsync();
         var (repository, _) = await registry.PushFreshImageAsync();
         await using var harness = await RuntimeHarness.StartAsync();
         string image = $"{registry.Open}/{repository}:v1";
@@ -40,7 +40,7 @@ public sealed class ImagePullTests
     [Test]
     public async Task A_digest_pinned_image_is_pulled_by_digest_and_a_wrong_digest_is_refused()
     {
-        await using var registry = await LocalRegistry.StartAsync();
+        await using var registry = await PullRegistry.StartAsync();
         var (repository, digest) = await registry.PushFreshImageAsync();
         await using var harness = await RuntimeHarness.StartAsync();
 
@@ -64,7 +64,7 @@ public sealed class ImagePullTests
     [Test]
     public async Task A_private_registry_needs_the_deployments_credentials()
     {
-        await using var registry = await LocalRegistry.StartAsync();
+        await using var registry = await PullRegistry.StartAsync();
         var (repository, _) = await registry.PushFreshImageAsync();
         await using var harness = await RuntimeHarness.StartAsync();
         var spec = RuntimeHarness.Busybox("private") with { Image = $"{registry.Private}/{repository}:v1" };
@@ -89,7 +89,7 @@ public sealed class ImagePullTests
     [Test]
     public async Task An_image_the_registry_does_not_have_is_reported_as_not_found_with_the_registrys_words()
     {
-        await using var registry = await LocalRegistry.StartAsync();
+        await using var registry = await PullRegistry.StartAsync();
         await using var harness = await RuntimeHarness.StartAsync();
         string image = $"{registry.Open}/peercompute-test/never-pushed:v9";
         var error = await Assert.ThrowsAsync<RuntimeException>(() => harness.Runtime.DeployAsync(RuntimeHarness.Busybox("absent") with { Image = image }, Owner));

@@ -10,9 +10,9 @@ internal sealed class RuntimeHarness : IAsyncDisposable
 {
     private readonly List<ContainerRuntime> _runtimes = [];
 
-    private readonly PrivateEngine? _engine;
+    private readonly PrivateDockerd? _engine;
 
-    private RuntimeHarness(RuntimeOptions options, PrivateEngine? engine)
+    private RuntimeHarness(RuntimeOptions options, PrivateDockerd? engine)
     {
         Options = options;
         _engine = engine;
@@ -22,7 +22,7 @@ internal sealed class RuntimeHarness : IAsyncDisposable
     public ContainerRuntime Runtime => _runtimes[^1];
     public string StateFolder => Options.StateFolder!;
 
-    public static async Task<RuntimeHarness> StartAsync(Func<RuntimeOptions, RuntimeOptions>? configure = null, TimeProvider? time = null, PrivateEngine? engine = null)
+    public static async Task<RuntimeHarness> StartAsync(Func<RuntimeOptions, RuntimeOptions>? configure = null, TimeProvider? time = null, PrivateDockerd? engine = null)
     {
         await TestEngine.EnsureReadyAsync();
         string instance = TestEngine.InstancePrefix + Guid.NewGuid().ToString("N")[..10];

@@ -22,12 +22,7 @@ internal sealed class ReleaseLayoutTests
     }
 
     [Test]
-    [Arguments(Artifacts.LinuxX64, "peerctl")]
-    [Arguments(Artifacts.LinuxX64, "peercomputed")]
-    [Arguments(Artifacts.LinuxX64, "gateway")]
-    [Arguments(Artifacts.LinuxArm64, "peerctl")]
-    [Arguments(Artifacts.LinuxArm64, "peercomputed")]
-    [Arguments(Artifacts.LinuxArm64, "gateway")]
+    [MethodDataSource(typeof(Artifacts), nameof(Artifacts.EachBinary))]
     public async Task Each_binary_is_a_64_bit_executable_for_its_rid(string rid, string program)
     {
         string binary = Artifacts.PathOf(rid, program);

@@ -1,13 +1,7 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using PeerCompute.System.Tests.Infrastructure;
 
 namespace PeerCompute.System.Tests.Build;
-
-internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)
-{
-    public override string ToString() => $"exit {ExitCode}\nstdout: {StandardOutput}\nstderr: {StandardError}";
-}
 
 /// <summary>
 /// Runs a released binary of any RID on this machine: natively when the architecture matches,
@@ -15,9 +9,6 @@ internal sealed record ProcessResult(int ExitCode, string StandardOutput, string
 /// </summary>
 internal static class ReleaseProcess
 {
-    /// <summary>Only guards against a hang; a healthy run takes a second or two, even under qemu.</summary>
-    private static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(2);
-
     public static Task<ProcessResult> RunAsync(string rid, string binary, IReadOnlyList<string> args,
         IReadOnlyDictionary<string, string>? environment = null, CancellationToken cancellationToken = default)
     {
@@ -25,46 +16,16 @@ internal static class ReleaseProcess
         return RunToolAsync(fileName, [.. prefix, .. args], Path.GetDirectoryName(binary)!, environment, cancellationToken);
     }
 
-    /// <summary>Runs a host tool (ldd, readelf, ...) or a launcher, capturing its output.</summary>
-    public static async Task<ProcessResult> RunToolAsync(string fileName, IReadOnlyList<string> args, string? workingDirectory = null,
+    /// <summary>Runs a host tool (ldd, readelf, ...) or a launcher in the environment the released programs are tested in.</summary>
+    public static Task<ProcessResult> RunToolAsync(string fileName, IReadOnlyList<string> args, string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null, CancellationToken cancellationToken = default)
     {
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (string arg in args)
-            start.ArgumentList.Add(arg);
         // The released programs read these; the test decides them, not the machine running the tests.
-        start.Environment.Remove("PEERCOMPUTE_HOME");
-        start.Environment.Remove("PEERCOMPUTE_IDENTITY_KEY");
-        start.Environment["LC_ALL"] = "C";
-        if (environment is not null)
-        {
-            foreach (var (name, value) in environment)
-                start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {fileName}");
-        process.StandardInput.Close();
-        using var guard = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        guard.CancelAfter(HangGuard);
-        var stdout = process.StandardOutput.ReadToEndAsync(guard.Token);
-        var stderr = process.StandardError.ReadToEndAsync(guard.Token);
-        try
-        {
-            await process.WaitForExitAsync(guard.Token).ConfigureAwait(false);
-            return new ProcessResult(process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{fileName} {string.Join(' ', args)} did not exit within {HangGuard}.");
-        }
+        var env = new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = null, ["PEERCOMPUTE_IDENTITY_KEY"] = null, ["LC_ALL"] = "C" };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            env[name] = value;
+        // A healthy run takes a second or two, even under qemu.
+        return TestProcess.RunAsync(fileName, args, env, TestProcess.DefaultTimeout, workingDirectory: workingDirectory ?? Environment.CurrentDirectory, cancellationToken: cancellationToken);
     }
 
     private static (string FileName, string[] Prefix) Launcher(string rid, string binary)

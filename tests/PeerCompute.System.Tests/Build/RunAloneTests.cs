@@ -11,12 +11,7 @@ internal sealed class RunAloneTests
         typeof(RunAloneTests).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
 
     [Test]
-    [Arguments(Artifacts.LinuxX64, "peerctl")]
-    [Arguments(Artifacts.LinuxX64, "peercomputed")]
-    [Arguments(Artifacts.LinuxX64, "gateway")]
-    [Arguments(Artifacts.LinuxArm64, "peerctl")]
-    [Arguments(Artifacts.LinuxArm64, "peercomputed")]
-    [Arguments(Artifacts.LinuxArm64, "gateway")]
+    [MethodDataSource(typeof(Artifacts), nameof(Artifacts.EachBinary))]
     public async Task Binary_copied_alone_into_an_empty_folder_prints_its_version(string rid, string program)
     {
         using var folder = new TempFolder();

@@ -26,12 +26,7 @@ internal sealed partial class StaticLibsodiumTests
     }
 
     [Test]
-    [Arguments(Artifacts.LinuxX64, "peerctl")]
-    [Arguments(Artifacts.LinuxX64, "peercomputed")]
-    [Arguments(Artifacts.LinuxX64, "gateway")]
-    [Arguments(Artifacts.LinuxArm64, "peerctl")]
-    [Arguments(Artifacts.LinuxArm64, "peercomputed")]
-    [Arguments(Artifacts.LinuxArm64, "gateway")]
+    [MethodDataSource(typeof(Artifacts), nameof(Artifacts.EachBinary))]
     public async Task No_binary_needs_a_shared_libsodium(string rid, string program)
     {
         // readelf reads the dynamic section of any architecture, so this covers the arm64 binaries too.

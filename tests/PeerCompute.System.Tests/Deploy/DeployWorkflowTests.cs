@@ -9,16 +9,6 @@ public class DeployWorkflowTests
 {
     public const string TestImage = "peercompute-test/busybox:latest";
 
-    internal static async Task<(PeerNode Provider, PeerNode User, ProviderProcess Daemon)> TrustedPairAsync(params string[] providerArgs)
-    {
-        var provider = await PeerNode.CreateAsync("provider");
-        var user = await PeerNode.CreateAsync("user");
-        await provider.TrustAsync(user, "sam");
-        var daemon = await ProviderProcess.StartAsync(provider, providerArgs);
-        await user.TrustAsync(provider, "maya", daemon.Address);
-        return (provider, user, daemon);
-    }
-
     internal static async Task<string> CurlAsync(string url)
     {
         var result = await TestProcess.RunAsync("curl", ["-sS", "-m", "10", url]);
@@ -28,10 +18,8 @@ public class DeployWorkflowTests
     [Test]
     public async Task Deploy_answers_status_shows_limits_logs_follow_and_stop_removes()
     {
-        var (provider, user, daemon) = await TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
 
         // A web server that also prints a timestamped line every second.
         string output = await user.CtlOkAsync("deploy", TestImage, "--name", "web", "--port", "8080", "--cpu", "250m", "--memory", "64MB", "--json",
@@ -68,10 +56,8 @@ public class DeployWorkflowTests
     [Test]
     public async Task A_restarted_provider_still_serves_and_reports_the_deployment()
     {
-        var (provider, user, daemon) = await TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
 
         var deployed = JsonDocument.Parse(await user.CtlOkAsync("deploy", TestImage, "--name", "site", "--port", "8080", "--json")).RootElement;
         string url = deployed.GetProperty("localUrl").GetString()!;
@@ -92,13 +78,9 @@ public class DeployWorkflowTests
     [Test]
     public async Task Ten_parallel_deploys_from_two_clients_against_room_for_three()
     {
-        var (provider, user, daemon) = await TrustedPairAsync("--max-deploys", "3");
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
-        using var second = await PeerNode.CreateAsync("second");
-        await provider.TrustAsync(second, "lee");
-        await second.TrustAsync(provider, "maya", daemon.Address);
+        await using var cluster = await TrustedCluster.StartAsync("--max-deploys", "3");
+        var (provider, user, daemon) = cluster;
+        var second = await cluster.AddUserAsync("second", "lee");
 
         var runs = Enumerable.Range(0, 10).Select(i =>
             (i % 2 == 0 ? user : second).CtlAsync("deploy", TestImage, "--name", $"app{i}", "--port", "8080", "--memory", "32MB", "--json")).ToList();

@@ -10,14 +10,9 @@ public class PublicUrlTests
     [Test]
     public async Task A_deployment_answers_at_its_public_https_url_through_the_gateway()
     {
-        using var provider = await PeerNode.CreateAsync("provider");
-        using var user = await PeerNode.CreateAsync("user");
-        using var gatewayNode = await PeerNode.CreateAsync("gateway");
-        await provider.TrustAsync(user, "sam");
-        await using var gateway = await GatewayProcess.StartAsync(gatewayNode, provider.PeerId);
-        await using var daemon = await ProviderProcess.StartAsync(provider, "--gateway", gateway.TunnelAddress, "--gateway-pin", gateway.Pin);
-        await daemon.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-        await user.TrustAsync(provider, "maya", daemon.Address);
+        await using var cluster = await TrustedCluster.StartWithGatewayAsync();
+        var user = cluster.User;
+        var gateway = cluster.Gateway;
 
         var deployed = JsonDocument.Parse(await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080", "--json")).RootElement;
         string publicUrl = deployed.GetProperty("publicUrl").GetString()!;

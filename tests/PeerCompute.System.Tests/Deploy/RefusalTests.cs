@@ -76,11 +76,9 @@ public class RefusalTests
     [Test]
     public async Task Another_trusted_peer_cannot_see_stop_or_read_logs_of_my_deployment()
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
-        using var other = await AnotherTrustedUserAsync(provider, daemon);
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
+        var other = await cluster.AddUserAsync("other", "lee");
 
         await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "mine", "--port", "8080");
 
@@ -99,11 +97,9 @@ public class RefusalTests
     [Test]
     public async Task Another_peer_cannot_take_the_name_and_so_the_public_url_of_my_deployment()
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
-        using var other = await AnotherTrustedUserAsync(provider, daemon);
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
+        var other = await cluster.AddUserAsync("other", "lee");
         await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080");
 
         var taken = await other.CtlAsync("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080", "--json");
@@ -120,10 +116,8 @@ public class RefusalTests
     [Test]
     public async Task Replayed_request_bytes_are_refused()
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
         using var identity = IdentityStore.Load(new PeerComputeHome(user.Home));
 
         // The exact bytes peerctl would send: a signed status request.
@@ -149,10 +143,8 @@ public class RefusalTests
     [Arguments(new byte[] { 2, 0, 0, 0, 2, (byte)'{', (byte)'}' }, "unexpected_type")]
     public async Task Malformed_frames_get_an_error_frame_and_the_provider_keeps_serving(byte[] bytes, string code)
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
         using var identity = IdentityStore.Load(new PeerComputeHome(user.Home));
         await using var client = await RawProviderClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
 
@@ -165,23 +157,12 @@ public class RefusalTests
     [Test]
     public async Task An_unsigned_request_is_refused()
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
         using var identity = IdentityStore.Load(new PeerComputeHome(user.Home));
         await using var client = await RawProviderClient.ConnectAsync(identity, daemon.Address, provider.PeerId);
         var frame = FrameCodec.Encode(FrameType.StatusRequest, new StatusRequest(RequestSigning.Now(), RequestSigning.NewNonce()), ProtocolJsonContext.Default.StatusRequest);
         var answer = await client.ExchangeAsync(frame, closeWrites: true);
         await Assert.That(answer.Json).Contains("\"code\":\"unsigned\"");
-    }
-
-    /// <summary>A second user the provider trusts, who trusts the provider back.</summary>
-    private static async Task<PeerNode> AnotherTrustedUserAsync(PeerNode provider, ProviderProcess daemon)
-    {
-        var other = await PeerNode.CreateAsync("other");
-        await provider.TrustAsync(other, "lee");
-        await other.TrustAsync(provider, "maya", daemon.Address);
-        return other;
     }
 }

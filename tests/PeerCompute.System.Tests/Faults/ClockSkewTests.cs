@@ -1,5 +1,4 @@
 using System.Text.Json;
-using PeerCompute.System.Tests.Build;
 using PeerCompute.System.Tests.Deploy;
 using PeerCompute.System.Tests.Infrastructure;
 
@@ -20,10 +19,8 @@ public class ClockSkewTests
     [Test]
     public async Task Requests_signed_by_a_clock_beyond_the_window_are_refused_with_the_stale_code()
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
 
         foreach (string offset in new[] { "+6m", "-6m", "+1d" })
         {

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using PeerCompute.System.Tests.Build;
 using PeerCompute.System.Tests.Deploy;
 using PeerCompute.System.Tests.Infrastructure;
 
@@ -17,13 +16,10 @@ public class DockerRestartTests
     public async Task The_provider_outlives_a_dockerd_restart_and_recovers()
     {
         await using var ns = await NetworkNamespace.CreateAsync();
-        await using var engine = await PrivateDockerd.StartAsync(ns);
-        using var provider = await PeerNode.CreateAsync("provider");
-        using var user = await PeerNode.CreateAsync("user");
-        await provider.TrustAsync(user, "sam");
+        await using var engine = await PrivateDockerd.StartAsync(new PrivateDockerdOptions { Wrapper = ns.Exec, Image = DeployWorkflowTests.TestImage, FolderPrefix = "pcfd-" });
         var launch = new ProviderLaunch(ns.Exec, new Dictionary<string, string?> { ["DOCKER_HOST"] = engine.Endpoint });
-        await using var daemon = await ProviderProcess.StartAsync(provider, launch);
-        await user.TrustAsync(provider, "maya", daemon.Address);
+        await using var cluster = await TrustedCluster.StartAsync(launch);
+        var (provider, user, daemon) = cluster;
         // peerctl and curl run in the namespace too: the provider and the containers' ports live there.
         Task<ProcessResult> Ctl(params string[] args) => TestProcess.RunAsync(ns.Exec[0], [.. ns.Exec[1..], PeerNode.Peerctl, .. args], user.Environment, TimeSpan.FromMinutes(2));
         async Task<string> Curl(string url) => (await TestProcess.RunAsync(ns.Exec[0], [.. ns.Exec[1..], "curl", "-sS", "-m", "10", "--retry", "10", "--retry-all-errors", "--retry-delay", "1", url])).StandardOutput;
@@ -49,7 +45,7 @@ public class DockerRestartTests
         await engine.StartDockerdAsync();
 
         // The engine restarts the unless-stopped container; the provider finds it again without being restarted.
-        await Until.TrueAsync(async () => (await Ctl("status", "web", "--json")).StandardOutput.Contains("\"running\"", StringComparison.Ordinal),
+        await Eventually.WaitAsync(async () => (await Ctl("status", "web", "--json")).StandardOutput.Contains("\"running\"", StringComparison.Ordinal),
             "web to be reported running again", TimeSpan.FromSeconds(60));
         string newUrl = JsonDocument.Parse((await Ctl("status", "web", "--json")).StandardOutput).RootElement.GetProperty("deployments")[0].GetProperty("localUrl").GetString()!;
         await Assert.That(await Curl(newUrl)).Contains("peercompute test page");

@@ -16,7 +16,7 @@ public class NetworkCutTests
     {
         await using var ns = await NetworkNamespace.CreateAsync();
         await ns.ConnectAsync();
-        await using var rig = await TunnelRig.StartAsync(new GatewayLaunch(ns.Exec, "0.0.0.0", []), ns.InsideAddress);
+        await using var rig = await TunnelRig.StartAsync(launch => launch with { Wrapper = ns.Exec, Listen = "0.0.0.0" }, ns.InsideAddress);
         // Public clients reach the gateway inside its namespace (curl maps *.localhost to the namespace's loopback).
         async Task<(string Code, TimeSpan Took)> Public()
         {

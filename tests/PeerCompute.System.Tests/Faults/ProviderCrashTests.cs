@@ -24,11 +24,8 @@ public class ProviderCrashTests
         // the kill lands after the container was created and before it was started, every time.
         await using var engineApi = new StallingProxy(new UnixDomainSocketEndPoint("/var/run/docker.sock"), "/start HTTP/1.1");
         var launch = new ProviderLaunch([], new Dictionary<string, string?> { ["DOCKER_HOST"] = $"tcp://127.0.0.1:{engineApi.Port}" });
-        using var provider = await PeerNode.CreateAsync("provider");
-        using var user = await PeerNode.CreateAsync("user");
-        await provider.TrustAsync(user, "sam");
-        await using var daemon = await ProviderProcess.StartAsync(provider, launch);
-        await user.TrustAsync(provider, "maya", daemon.Address);
+        await using var cluster = await TrustedCluster.StartAsync(launch);
+        var (provider, user, daemon) = cluster;
 
         await using var deploy = user.StartCtl("deploy", DeployWorkflowTests.TestImage, "--name", "web", "--port", "8080", "--json");
         await engineApi.Stalled.WaitAsync(TimeSpan.FromSeconds(60));
@@ -60,16 +57,14 @@ public class ProviderCrashTests
     [Test]
     public async Task Kill_during_an_image_pull_leaves_no_container_and_a_clear_record()
     {
-        await using var registry = await LoopbackRegistry.StartAsync();
-        string repository = await registry.PushFreshImageAsync();
+        await using var registry = await LocalRegistry.StartAsync(DeployWorkflowTests.TestImage, "peercompute-test/faults-", withPrivateEndpoint: false);
+        string repository = (await registry.PushFreshImageAsync()).Repository + ":v1";
         // The engine pulls through a proxy that holds the first blob request: the pull is surely in flight when the kill comes.
-        await using var proxy = new StallingProxy(new IPEndPoint(IPAddress.Loopback, registry.Port), "/blobs/sha256:");
+        await using var proxy = new StallingProxy(new IPEndPoint(IPAddress.Loopback, registry.OpenPort), "/blobs/sha256:");
         string image = $"127.0.0.1:{proxy.Port}/{repository}";
 
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
 
         await using var deploy = user.StartCtl("deploy", image, "--name", "pulled", "--port", "8080", "--json");
         string request = await proxy.Stalled.WaitAsync(TimeSpan.FromSeconds(90));
@@ -102,10 +97,8 @@ public class ProviderCrashTests
     [Test]
     public async Task Kill_during_logs_follow_ends_the_client_with_an_error_and_the_workload_survives()
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
         await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "ticker", "--port", "8080", "--json",
             "--", "sh", "-c", "httpd -p 8080 -h /www; while true; do echo tick $(date +%s); sleep 1; done");
 

@@ -12,6 +12,14 @@ internal static class Artifacts
     /// <summary>What build/publish.sh puts in every <c>artifacts/&lt;rid&gt;/</c>, and nothing else.</summary>
     public static IReadOnlyList<string> Programs { get; } = ["gateway", "peercomputed", "peerctl"];
 
+    /// <summary>Every published binary, as (RID, program): the data of the tests that check each one.</summary>
+    public static IEnumerable<Func<(string Rid, string Program)>> EachBinary()
+    {
+        foreach (string rid in (string[])[LinuxX64, LinuxArm64])
+            foreach (string program in (string[])["peerctl", "peercomputed", "gateway"])
+                yield return () => (rid, program);
+    }
+
     public static string RepoRoot => _repoRoot.Value;
 
     private static readonly Lazy<string> _repoRoot = new(FindRepoRoot);

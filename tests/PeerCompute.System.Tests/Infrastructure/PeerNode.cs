@@ -1,5 +1,4 @@
 using System.Text.Json;
-using PeerCompute.System.Tests.Build;
 
 namespace PeerCompute.System.Tests.Infrastructure;
 

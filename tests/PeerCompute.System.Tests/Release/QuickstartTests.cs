@@ -14,7 +14,7 @@ internal sealed partial class QuickstartTests
     public async Task Start_serves_the_demo_page_over_https_a_rerun_keeps_it_and_stop_ends_everything()
     {
         string dir = Path.Combine(ReleaseScripts.NewFolder("quickstart"), "state");
-        int[] ports = LoopbackPorts.Free(3);
+        int[] ports = FreePorts.Many(3);
         var env = new Dictionary<string, string?>
         {
             ["PEERCOMPUTE_QUICKSTART_DIR"] = dir,
@@ -68,6 +68,46 @@ internal sealed partial class QuickstartTests
             // Whatever happened above, nothing keeps running after the test.
             await TestProcess.RunAsync("bash", [script, "stop"], env, TimeSpan.FromMinutes(3));
         }
+    }
+
+    [Test]
+    [Arguments("docker dockerd", "Docker is not installed")]
+    [Arguments("dockerd", "the docker client is installed but not the engine (dockerd)")]
+    public async Task Without_root_on_a_machine_without_Dockers_engine_it_prints_the_commands_that_install_it(string hidden, string says)
+    {
+        // A fresh machine, as far as the script can tell: in a mount namespace of its own, the hidden programs are
+        // empty files and /run (Docker's socket) is empty; the script runs as the user nobody, from a copy that user can read.
+        string folder = ReleaseScripts.NewFolder("quickstart-noroot");
+        Directory.CreateDirectory(Path.Combine(folder, "build"));
+        File.Copy(ReleaseScripts.Script("quickstart.sh"), Path.Combine(folder, "build", "quickstart.sh"));
+        string programs = Directory.CreateDirectory(Path.Combine(folder, "bin")).FullName;
+        foreach (string program in Artifacts.Programs)
+            await File.WriteAllTextAsync(Path.Combine(programs, program), "#!/bin/sh\nexit 0\n");
+        string empty = Path.Combine(folder, "empty");
+        await File.WriteAllTextAsync(empty, "");
+        string state = Directory.CreateDirectory(Path.Combine(folder, "state")).FullName;
+        string hide = $$"""
+            set -e
+            mount -t tmpfs none /run
+            for p in {{hidden}}; do
+              for d in /usr/local/bin /usr/local/sbin /usr/bin /usr/sbin /bin /sbin; do
+                if [ -e "$d/$p" ]; then mount --bind {{empty}} "$d/$p"; fi
+              done
+            done
+            chmod -R a+rX {{folder}}
+            chmod 755 {{programs}}/*
+            chown nobody {{state}}
+            exec setpriv --reuid=65534 --regid=65534 --clear-groups env -i PATH=/usr/local/bin:/usr/bin:/bin HOME={{state}} \
+              PEERCOMPUTE_QUICKSTART_DIR={{state}} QUICKSTART_BIN={{programs}} bash {{folder}}/build/quickstart.sh
+            """;
+
+        var run = await TestProcess.RunAsync("unshare", ["--mount", "--propagation", "private", "--", "bash", "-c", hide]);
+
+        await Assert.That(run.ExitCode).IsEqualTo(1).Because(run.ToString());
+        await Assert.That(run.StandardError).Contains($"quickstart: error: {says}. Run this script as root");
+        await Assert.That(run.StandardError).Contains("  sudo apt-get update\n  sudo apt-get install -y docker.io\n  sudo systemctl start docker");
+        await Assert.That(run.StandardError).Contains("sudo usermod -aG docker nobody");
+        await Assert.That(run.StandardOutput).DoesNotContain("installing");
     }
 
     /// <summary>Alive, not merely a zombie waiting for a parent that does not reap (PID 1 in a container may not).</summary>

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using PeerCompute.System.Tests.Build;
 using PeerCompute.System.Tests.Infrastructure;
 
 namespace PeerCompute.System.Tests.Release;

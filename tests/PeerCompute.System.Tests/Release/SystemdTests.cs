@@ -40,17 +40,16 @@ internal sealed partial class SystemdTests
     {
         await using var notify = new NotifySocket();
         string home = ReleaseScripts.NewFolder("gateway-notify");
-        int[] ports = LoopbackPorts.Free(2);
-        await using var gateway = TestProcess.Start(Artifacts.PathOf(Artifacts.LinuxX64, "gateway"),
-            ["--domain", "notify.localhost", "--listen", "127.0.0.1", "--https-port", $"{ports[0]}", "--tunnel-port", $"{ports[1]}", "--self-signed", "--open"],
-            new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home, ["NOTIFY_SOCKET"] = notify.Path });
+        await using var gateway = await GatewayProgram.StartAsync(new GatewayLaunch(Artifacts.PathOf(Artifacts.LinuxX64, "gateway"), "notify.localhost", ["--self-signed"])
+        {
+            ExtraArgs = ["--open"],
+            Environment = new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home, ["NOTIFY_SOCKET"] = notify.Path },
+        });
 
-        await Assert.That(await notify.ReceiveAsync()).IsEqualTo("READY=1").Because(gateway.Output);
-        // Sent after the log line that says so; the line may still be in the pipe.
-        await gateway.WaitForLineAsync(l => l.Contains("gateway up", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
-        gateway.Signal(Posix.SIGTERM);
+        await Assert.That(await notify.ReceiveAsync()).IsEqualTo("READY=1").Because(gateway.Process.Output);
+        gateway.Process.Signal(Posix.SIGTERM);
         await Assert.That(await notify.ReceiveAsync()).IsEqualTo("STOPPING=1");
-        await Assert.That(await gateway.WaitForExitAsync(TimeSpan.FromSeconds(60))).IsEqualTo(0);
+        await Assert.That(await gateway.Process.WaitForExitAsync(TimeSpan.FromSeconds(60))).IsEqualTo(0);
     }
 
     [Test]

@@ -1,4 +1,3 @@
-using PeerCompute.System.Tests.Build;
 using PeerCompute.System.Tests.Infrastructure;
 
 namespace PeerCompute.System.Tests.Security;

@@ -22,16 +22,11 @@ public class KeyAndTrustTests
     [Test]
     public async Task No_private_key_appears_in_any_output_file_or_container_of_a_whole_session()
     {
-        using var provider = await PeerNode.CreateAsync("provider");
-        using var user = await PeerNode.CreateAsync("user");
-        using var stranger = await PeerNode.CreateAsync("stranger");
-        using var gatewayNode = await PeerNode.CreateAsync("gateway");
-        await provider.TrustAsync(user, "sam");
-        await using var gateway = await GatewayProcess.StartAsync(gatewayNode, provider.PeerId);
-        await using var daemon = await ProviderProcess.StartAsync(provider, "--gateway", gateway.TunnelAddress, "--gateway-pin", gateway.Pin, "--log-format", "json");
-        await daemon.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-        await user.TrustAsync(provider, "maya", daemon.Address);
-        await stranger.TrustAsync(provider, "maya", daemon.Address);
+        await using var cluster = await TrustedCluster.StartWithGatewayAsync(providerArgs: ["--log-format", "json"]);
+        var (provider, user, daemon) = cluster;
+        var gateway = cluster.Gateway;
+        var gatewayNode = gateway.Node;
+        var stranger = await cluster.AddStrangerAsync("stranger");
 
         // Successes and failures alike: error paths are where secrets tend to leak into messages.
         var outputs = new List<string>
@@ -75,10 +70,8 @@ public class KeyAndTrustTests
     [Test]
     public async Task Nothing_a_peer_sends_changes_the_providers_trust_list()
     {
-        var (provider, user, daemon) = await DeployWorkflowTests.TrustedPairAsync();
-        using var _p = provider;
-        using var _u = user;
-        await using var _d = daemon;
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (provider, user, daemon) = cluster;
         using var stranger = await PeerNode.CreateAsync("stranger");
         var home = new PeerComputeHome(provider.Home);
         byte[] before = await File.ReadAllBytesAsync(home.TrustedPeersFile);

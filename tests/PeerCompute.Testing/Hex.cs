@@ -1,6 +1,7 @@
-namespace PeerCompute.Net.Tests.Support;
+namespace PeerCompute.Testing;
 
-internal static class Hex
+/// <summary>Lowercase hex, as test vectors are written.</summary>
+public static class Hex
 {
     public static byte[] Bytes(string hex) => Convert.FromHexString(hex);
 

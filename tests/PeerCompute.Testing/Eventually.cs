@@ -1,7 +1,7 @@
-namespace PeerCompute.Runtime.Tests.Infrastructure;
+namespace PeerCompute.Testing;
 
 /// <summary>Waits for a condition the system reaches on its own (a port answering, a container exiting). The timeout only guards against hangs.</summary>
-internal static class Eventually
+public static class Eventually
 {
     public static async Task<T> WaitAsync<T>(Func<Task<T?>> probe, string what, TimeSpan? timeout = null) where T : class
     {

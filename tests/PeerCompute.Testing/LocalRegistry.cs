@@ -1,63 +1,79 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 
-namespace PeerCompute.Runtime.Tests.Infrastructure;
+namespace PeerCompute.Testing;
 
 /// <summary>
-/// Debian's docker-registry on loopback, twice over one storage folder: an open endpoint the test
-/// pushes to, and one behind htpasswd for the private-registry case. The engine treats 127.0.0.0/8
-/// as an insecure (plain HTTP) registry by default.
+/// Debian's docker-registry on loopback (the engine treats 127.0.0.0/8 as an insecure, plain HTTP registry): an open
+/// endpoint the test pushes to and, when asked, a second one over the same storage behind htpasswd, for the
+/// private-registry case.
 /// </summary>
-internal sealed class LocalRegistry : IAsyncDisposable
+public sealed class LocalRegistry : IAsyncDisposable
 {
     public const string User = "puller";
     public const string Password = "pull-secret";
 
     private readonly List<Process> _processes = [];
     private readonly string _folder;
+    private readonly string _baseImage;
+    private readonly string _repositoryPrefix;
 
-    private LocalRegistry(string folder) => _folder = folder;
+    private LocalRegistry(string folder, string baseImage, string repositoryPrefix)
+    {
+        _folder = folder;
+        _baseImage = baseImage;
+        _repositoryPrefix = repositoryPrefix;
+    }
 
     /// <summary>host:port of the open endpoint.</summary>
     public string Open { get; private set; } = "";
-    /// <summary>host:port of the endpoint that wants credentials.</summary>
+
+    /// <summary>The port of the open endpoint.</summary>
+    public int OpenPort { get; private set; }
+
+    /// <summary>host:port of the endpoint that wants <see cref="User"/> and <see cref="Password"/> (empty unless asked for).</summary>
     public string Private { get; private set; } = "";
 
-    public static async Task<LocalRegistry> StartAsync()
+    /// <summary>
+    /// Starts the registry. Fresh images are <paramref name="baseImage"/> (of the shared engine) plus a random layer,
+    /// pushed as <paramref name="repositoryPrefix"/> and eight random characters.
+    /// </summary>
+    public static async Task<LocalRegistry> StartAsync(string baseImage, string repositoryPrefix, bool withPrivateEndpoint)
     {
-        await TestEngine.EnsureReadyAsync();
-        var registry = new LocalRegistry(Path.Combine(Path.GetTempPath(), "pc-registry-" + Guid.NewGuid().ToString("N")[..8]));
-        Directory.CreateDirectory(registry._folder);
+        var registry = new LocalRegistry(Directory.CreateTempSubdirectory("pc-registry-").FullName, baseImage, repositoryPrefix);
         try
         {
-            var htpasswd = (await Cli.RunAsync("htpasswd", ["-nbB", User, Password])).EnsureSuccess("htpasswd");
-            await File.WriteAllTextAsync(Path.Combine(registry._folder, "htpasswd"), htpasswd.Stdout.Trim() + "\n");
-            registry.Open = await registry.StartOneAsync("open", auth: false);
-            registry.Private = await registry.StartOneAsync("private", auth: true);
+            (registry.Open, registry.OpenPort) = await registry.StartOneAsync("open", auth: false).ConfigureAwait(false);
+            if (withPrivateEndpoint)
+            {
+                var htpasswd = await TestProcess.RunAsync("htpasswd", ["-nbB", User, Password]).ConfigureAwait(false);
+                if (htpasswd.ExitCode != 0)
+                    throw new InvalidOperationException($"htpasswd failed: {htpasswd}");
+                await File.WriteAllTextAsync(Path.Combine(registry._folder, "htpasswd"), htpasswd.StandardOutput.Trim() + "\n").ConfigureAwait(false);
+                (registry.Private, _) = await registry.StartOneAsync("private", auth: true).ConfigureAwait(false);
+            }
             return registry;
         }
         catch
         {
-            await registry.DisposeAsync();
+            await registry.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }
 
     /// <summary>
-    /// Makes an image the engine has never seen (busybox plus a random 1 MiB layer), pushes it to the
+    /// Makes an image the engine has never seen (the base image plus a random 1 MiB layer), pushes it to the
     /// open endpoint, removes it locally, and returns the repository (without registry) and its digest.
     /// </summary>
     public async Task<(string Repository, string Digest)> PushFreshImageAsync(string tag = "v1")
     {
-        string repository = "peercompute-test/pulled-" + Guid.NewGuid().ToString("N")[..8];
+        string repository = _repositoryPrefix + Guid.NewGuid().ToString("N")[..8];
         string name = $"{Open}/{repository}:{tag}";
-        string work = Path.Combine(_folder, "build-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(work);
+        string work = Directory.CreateTempSubdirectory("pc-registry-image-").FullName;
         string script = $$$"""
             set -euo pipefail
             cd '{{{work}}}'
-            c=$(docker create {{{TestEngine.BusyboxImage}}})
+            c=$(docker create {{{_baseImage}}})
             docker export "$c" > rootfs.tar
             docker rm "$c" >/dev/null
             head -c 1048576 /dev/urandom > marker
@@ -67,10 +83,12 @@ internal sealed class LocalRegistry : IAsyncDisposable
             docker image inspect --format '{{index .RepoDigests 0}}' '{{{name}}}'
             docker rmi '{{{name}}}' >/dev/null
             """;
-        var result = (await Cli.RunAsync("bash", ["-c", script], TimeSpan.FromMinutes(2))).EnsureSuccess("building and pushing a test image");
+        var result = await TestProcess.RunAsync("bash", ["-c", script], timeout: TimeSpan.FromMinutes(2)).ConfigureAwait(false);
         Directory.Delete(work, recursive: true);
-        string repoDigest = result.Stdout.Trim();
-        return (repository, repoDigest[(repoDigest.IndexOf('@') + 1)..]);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"building and pushing a test image failed: {result}");
+        string repoDigest = result.StandardOutput.Trim();
+        return (repository, repoDigest[(repoDigest.IndexOf('@', StringComparison.Ordinal) + 1)..]);
     }
 
     public async ValueTask DisposeAsync()
@@ -80,7 +98,7 @@ internal sealed class LocalRegistry : IAsyncDisposable
             try
             {
                 process.Kill();
-                await process.WaitForExitAsync();
+                await process.WaitForExitAsync().ConfigureAwait(false);
             }
             catch (InvalidOperationException)
             {
@@ -96,9 +114,9 @@ internal sealed class LocalRegistry : IAsyncDisposable
         }
     }
 
-    private async Task<string> StartOneAsync(string name, bool auth)
+    private async Task<(string Endpoint, int Port)> StartOneAsync(string name, bool auth)
     {
-        int port = FreePort();
+        int port = FreePorts.One();
         string config = Path.Combine(_folder, name + ".yml");
         await File.WriteAllTextAsync(config, $"""
             version: 0.1
@@ -112,7 +130,7 @@ internal sealed class LocalRegistry : IAsyncDisposable
             http:
               addr: 127.0.0.1:{port}
             {(auth ? $"auth:\n  htpasswd:\n    realm: peercompute-test\n    path: {Path.Combine(_folder, "htpasswd")}\n" : "")}
-            """);
+            """).ConfigureAwait(false);
         var process = Process.Start(new ProcessStartInfo("docker-registry")
         {
             ArgumentList = { "serve", config },
@@ -132,16 +150,9 @@ internal sealed class LocalRegistry : IAsyncDisposable
         {
             if (process.HasExited)
                 throw new InvalidOperationException($"docker-registry exited with {process.ExitCode}");
-            var response = await http.GetAsync($"http://{endpoint}/v2/");
+            var response = await http.GetAsync(new Uri($"http://{endpoint}/v2/")).ConfigureAwait(false);
             return response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Unauthorized;
-        }, $"docker-registry on {endpoint}", TimeSpan.FromSeconds(30));
-        return endpoint;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        }, $"docker-registry on {endpoint}", TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        return (endpoint, port);
     }
 }

@@ -1,0 +1,121 @@
+namespace PeerCompute.System.Tests.Infrastructure;
+
+/// <summary>
+/// The prologue of most system tests, as one disposable: a provider and a user who trust each other (the provider
+/// calls the user "sam", the user calls the provider "maya"), each with a home in a temp folder, the provider's
+/// peercomputed running; optionally a gateway that trusts the provider, with the provider's tunnel connected.
+/// </summary>
+internal sealed class TrustedCluster : IAsyncDisposable
+{
+    private readonly List<PeerNode> _nodes;
+
+    private TrustedCluster(PeerNode provider, PeerNode user, ProviderProcess daemon, List<PeerNode> nodes, GatewayProcess? gateway)
+    {
+        Provider = provider;
+        User = user;
+        Daemon = daemon;
+        _nodes = nodes;
+        _gateway = gateway;
+    }
+
+    public PeerNode Provider { get; }
+
+    public PeerNode User { get; }
+
+    public ProviderProcess Daemon { get; }
+
+    private readonly GatewayProcess? _gateway;
+
+    /// <summary>The gateway, when started with <see cref="StartWithGatewayAsync"/>.</summary>
+    public GatewayProcess Gateway => _gateway ?? throw new InvalidOperationException("this cluster was started without a gateway");
+
+    public void Deconstruct(out PeerNode provider, out PeerNode user, out ProviderProcess daemon)
+    {
+        provider = Provider;
+        user = User;
+        daemon = Daemon;
+    }
+
+    /// <summary>The pair, the provider started with <paramref name="providerArgs"/>.</summary>
+    public static Task<TrustedCluster> StartAsync(params string[] providerArgs) => StartAsync(ProviderLaunch.Default, providerArgs);
+
+    /// <summary>The pair, the provider started through <paramref name="launch"/> (a wrapper, DOCKER_HOST).</summary>
+    public static Task<TrustedCluster> StartAsync(ProviderLaunch launch, params string[] providerArgs) =>
+        StartAsync(launch, gateway: null, providerArgs);
+
+    /// <summary>
+    /// The pair and a gateway trusting the provider; the provider tunnels to it (at <paramref name="gatewayAddress"/>,
+    /// 127.0.0.1 by default) and the cluster is returned once the tunnel is connected.
+    /// </summary>
+    public static Task<TrustedCluster> StartWithGatewayAsync(Func<GatewayLaunch, GatewayLaunch>? configureGateway = null, string? gatewayAddress = null, params string[] providerArgs) =>
+        StartAsync(ProviderLaunch.Default, (configureGateway, gatewayAddress ?? "127.0.0.1"), providerArgs);
+
+    private static async Task<TrustedCluster> StartAsync(ProviderLaunch launch, (Func<GatewayLaunch, GatewayLaunch>? Configure, string Address)? gateway, string[] providerArgs)
+    {
+        var nodes = new List<PeerNode>();
+        GatewayProcess? gatewayProcess = null;
+        ProviderProcess? daemon = null;
+        try
+        {
+            var provider = await NodeAsync(nodes, "provider");
+            var user = await NodeAsync(nodes, "user");
+            await provider.TrustAsync(user, "sam");
+            if (gateway is { } g)
+            {
+                var gatewayNode = await NodeAsync(nodes, "gateway");
+                gatewayProcess = await GatewayProcess.StartAsync(gatewayNode, g.Configure, provider.PeerId);
+                providerArgs = ["--gateway", $"{g.Address}:{gatewayProcess.TunnelPort}", "--gateway-pin", gatewayProcess.Pin, .. providerArgs];
+            }
+            daemon = await ProviderProcess.StartAsync(provider, launch, providerArgs);
+            if (gatewayProcess is not null)
+                await daemon.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            await user.TrustAsync(provider, "maya", daemon.Address);
+            return new TrustedCluster(provider, user, daemon, nodes, gatewayProcess);
+        }
+        catch
+        {
+            if (daemon is not null)
+                await daemon.DisposeAsync();
+            if (gatewayProcess is not null)
+                await gatewayProcess.DisposeAsync();
+            nodes.ForEach(n => n.Dispose());
+            throw;
+        }
+    }
+
+    private static async Task<PeerNode> NodeAsync(List<PeerNode> nodes, string label)
+    {
+        var node = await PeerNode.CreateAsync(label);
+        nodes.Add(node);
+        return node;
+    }
+
+    /// <summary>Another user the provider trusts (as <paramref name="name"/>) and who trusts it back; its home goes with the cluster.</summary>
+    public async Task<PeerNode> AddUserAsync(string label, string name)
+    {
+        var other = await NodeAsync(_nodes, label);
+        await Provider.TrustAsync(other, name);
+        await other.TrustAsync(Provider, "maya", Daemon.Address);
+        return other;
+    }
+
+    /// <summary>A node that knows the provider's address (as "maya") but that the provider does not trust; its home goes with the cluster.</summary>
+    public async Task<PeerNode> AddStrangerAsync(string label)
+    {
+        var stranger = await NodeAsync(_nodes, label);
+        await stranger.TrustAsync(Provider, "maya", Daemon.Address);
+        return stranger;
+    }
+
+    /// <summary>Every node's home, the gateway's included.</summary>
+    public IReadOnlyList<PeerNode> Nodes => _nodes;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Daemon.DisposeAsync();
+        if (_gateway is not null)
+            await _gateway.DisposeAsync();
+        foreach (var node in Enumerable.Reverse(_nodes))
+            node.Dispose();
+    }
+}

@@ -1,0 +1,128 @@
+namespace PeerCompute.Testing;
+
+/// <summary>How to start the gateway program: which binary, the domain, the TLS options, and what surrounds it.</summary>
+public sealed record GatewayLaunch(string Executable, string Domain, IReadOnlyList<string> Tls)
+{
+    /// <summary>A command prefix (e.g. <c>nsenter --net=... --</c>).</summary>
+    public IReadOnlyList<string> Wrapper { get; init; } = [];
+
+    public string Listen { get; init; } = "127.0.0.1";
+
+    /// <summary>Options after the common ones (e.g. --open, --trust-provider X, --rate-limit N).</summary>
+    public IReadOnlyList<string> ExtraArgs { get; init; } = [];
+
+    /// <summary>Whether to give it a --metrics-port of its own.</summary>
+    public bool Metrics { get; init; }
+
+    /// <summary>On top of the inherited environment; a null value removes a variable.</summary>
+    public IReadOnlyDictionary<string, string?> Environment { get; init; } = new Dictionary<string, string?>();
+
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
+/// <summary>
+/// The real gateway program as its own process, on free loopback ports: started, and waited for until it says
+/// "gateway up"; restarted on the same ports; stopped, killed or signalled as a service manager or a crash would.
+/// </summary>
+public sealed class GatewayProgram : IAsyncDisposable
+{
+    private readonly string[] _command;
+    private readonly GatewayLaunch _launch;
+
+    private GatewayProgram(GatewayLaunch launch, string[] command, TestProcess process, int httpsPort, int tunnelPort, int? metricsPort)
+    {
+        _launch = launch;
+        _command = command;
+        Process = process;
+        HttpsPort = httpsPort;
+        TunnelPort = tunnelPort;
+        MetricsPort = metricsPort;
+    }
+
+    public TestProcess Process { get; private set; }
+
+    public int HttpsPort { get; }
+
+    public int TunnelPort { get; }
+
+    public int? MetricsPort { get; }
+
+    public static async Task<GatewayProgram> StartAsync(GatewayLaunch launch)
+    {
+        int[] ports = FreePorts.Many(launch.Metrics ? 3 : 2);
+        List<string> command =
+        [
+            .. launch.Wrapper, launch.Executable, "--domain", launch.Domain, .. launch.Tls, "--listen", launch.Listen,
+            "--https-port", $"{ports[0]}", "--tunnel-port", $"{ports[1]}",
+        ];
+        if (launch.Metrics)
+            command.AddRange(["--metrics-port", $"{ports[2]}"]);
+        command.AddRange(launch.ExtraArgs);
+        var process = await LaunchAsync(launch, [.. command]).ConfigureAwait(false);
+        return new GatewayProgram(launch, [.. command], process, ports[0], ports[1], launch.Metrics ? ports[2] : null);
+    }
+
+    private static async Task<TestProcess> LaunchAsync(GatewayLaunch launch, string[] command)
+    {
+        var process = TestProcess.Start(command[0], command[1..], launch.Environment);
+        try
+        {
+            await process.WaitForLineAsync(l => l.Contains("gateway up", StringComparison.Ordinal), launch.StartTimeout).ConfigureAwait(false);
+            return process;
+        }
+        catch
+        {
+            await process.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Starts it again with the same ports, home and arguments (after a kill or stop).</summary>
+    public async Task RestartAsync()
+    {
+        await Process.DisposeAsync().ConfigureAwait(false);
+        Process = await LaunchAsync(_launch, _command).ConfigureAwait(false);
+    }
+
+    /// <summary>SIGTERM, then waits for the exit.</summary>
+    public async Task StopAsync(TimeSpan? timeout = null)
+    {
+        if (Process.HasExited)
+            return;
+        Process.Signal(Posix.SIGTERM);
+        await Process.WaitForExitAsync(timeout ?? TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+    }
+
+    /// <summary>kill -9, as a crash would (no goodbye to the tunnels); waits until the process is gone.</summary>
+    public async Task KillAsync()
+    {
+        if (Process.HasExited)
+            return;
+        Process.Signal(Posix.SIGKILL);
+        await Process.WaitForExitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+    }
+
+    /// <summary>Resident memory from /proc/PID/status (VmRSS, or VmHWM for the peak).</summary>
+    public long Memory(string field = "VmRSS")
+    {
+        foreach (string line in File.ReadLines($"/proc/{Process.Id}/status"))
+        {
+            if (line.StartsWith(field + ":", StringComparison.Ordinal))
+                return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], global::System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        throw new InvalidOperationException($"no {field} in /proc/{Process.Id}/status");
+    }
+
+    /// <summary>SIGTERM and up to 30 s for a clean exit, then whatever is left is killed.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await StopAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await Process.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -5,7 +5,6 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using PeerCompute.Core.Identity;
-using PeerCompute.Mux.Tests.Support;
 using PeerCompute.Net.Noise;
 
 namespace PeerCompute.Mux.Tests.Compliance;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using PeerCompute.Mux.Tests.Support;
 
 namespace PeerCompute.Mux.Tests.Yamux;
 

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using PeerCompute.Mux.Tests.Support;
 
 namespace PeerCompute.Mux.Tests.Yamux;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using PeerCompute.Mux.Tests.Support;
 
 namespace PeerCompute.Mux.Tests.Yamux;
 

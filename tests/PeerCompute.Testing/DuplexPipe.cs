@@ -1,9 +1,9 @@
 using System.IO.Pipelines;
 
-namespace PeerCompute.Net.Tests.Support;
+namespace PeerCompute.Testing;
 
 /// <summary>Two connected in-memory byte streams (what one writes the other reads), with bounded buffering.</summary>
-internal static class DuplexPipe
+public static class DuplexPipe
 {
     public static (Stream A, Stream B) CreatePair(long pauseWriterThreshold = 1024 * 1024)
     {

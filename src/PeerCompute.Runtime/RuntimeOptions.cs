@@ -3,7 +3,7 @@ using PeerCompute.Runtime.Firewall;
 
 namespace PeerCompute.Runtime;
 
-/// <summary>Every limit and knob of the provider-side runtime, with the design's defaults.</summary>
+/// <summary>Every limit and knob of the provider-side runtime, with the defaults the README documents.</summary>
 public sealed record RuntimeOptions
 {
     public const long MiB = 1024L * 1024;

@@ -6,7 +6,7 @@ namespace PeerCompute.Provider.Configuration;
 
 /// <summary>
 /// The provider's settings. Each can come from the config file (<c>$PEERCOMPUTE_HOME/peercomputed.json</c>,
-/// or <c>--config FILE</c>) and be overridden on the command line; defaults are the design's.
+/// or <c>--config FILE</c>) and be overridden on the command line; the defaults are those in the README's Configuration table.
 /// </summary>
 public sealed record ProviderConfig
 {

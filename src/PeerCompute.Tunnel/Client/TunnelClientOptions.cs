@@ -9,7 +9,7 @@ public sealed record TunnelClientOptions
     /// <summary>The gateway's host name or IP address.</summary>
     public required string GatewayHost { get; init; }
 
-    /// <summary>The gateway's tunnel port (the design's 8443).</summary>
+    /// <summary>The gateway's tunnel port (8443 by default, as the gateway's --tunnel-port).</summary>
     public int GatewayPort { get; init; } = 8443;
 
     /// <summary>The name checked against the gateway certificate and sent as SNI; defaults to <see cref="GatewayHost"/>.</summary>

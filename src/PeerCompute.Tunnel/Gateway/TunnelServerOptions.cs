@@ -13,7 +13,7 @@ public sealed record TunnelServerOptions
     /// <summary>The public HTTPS port, told to providers so they can print their URLs.</summary>
     public int HttpsPort { get; init; } = 443;
 
-    /// <summary>Where providers connect (the design's port 8443 on every address).</summary>
+    /// <summary>Where providers connect (port 8443 on every address by default, --tunnel-port).</summary>
     public IPEndPoint TunnelEndPoint { get; init; } = new(IPAddress.IPv6Any, 8443);
 
     /// <summary>Accept any provider that proves its identity (<c>--open</c>).</summary>

@@ -2,7 +2,7 @@ using PeerCompute.Core.Identity;
 
 namespace PeerCompute.Net.Tests.Support;
 
-/// <summary>Test vectors from libp2p-wire.md §7 (bytes captured against js-libp2p).</summary>
+/// <summary>Test vectors, bytes captured against js-libp2p (listed in docs/ARCHITECTURE.md, "Test vectors").</summary>
 internal static class Vectors
 {
     public const string FirstPrivateKey = "080112407e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d1ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e";

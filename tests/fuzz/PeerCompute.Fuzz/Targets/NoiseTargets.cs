@@ -4,7 +4,7 @@ using PeerCompute.Net.Noise;
 
 namespace PeerCompute.Fuzz.Targets;
 
-/// <summary>Keys of the Noise XX transcript in libp2p-wire.md §7, so seeds replay a real handshake.</summary>
+/// <summary>Keys of the Noise XX test-vector transcript (tests/PeerCompute.Net.Tests/Support/Vectors.cs), so seeds replay a real handshake.</summary>
 internal static class NoiseVectors
 {
     public static readonly byte[] InitiatorIdentitySeed = Convert.FromHexString("7e0830617c4a7de83925dfb2694556b12936c477a0e1feb2e148ec9da60fee7d");

@@ -1,3 +1,4 @@
+using PeerCompute.Core.IO;
 using System.Diagnostics;
 
 namespace PeerCompute.Mux;
@@ -9,7 +10,7 @@ namespace PeerCompute.Mux;
 /// <see cref="Reset"/> aborts (RST), Dispose half-closes and discards whatever still arrives.
 /// Reads after a reset or a dead session throw <see cref="IOException"/>; a read after the peer's FIN returns 0.
 /// </summary>
-public sealed class YamuxStream : Stream
+public sealed class YamuxStream : DuplexStream
 {
     private readonly YamuxSession _session;
     private readonly Lock _lock = new();
@@ -61,13 +62,6 @@ public sealed class YamuxStream : Stream
     /// <summary>Bytes received and not yet read by the application.</summary>
     public long BufferedBytes { get { lock (_lock) return _received.Length; } }
 
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -203,24 +197,6 @@ public sealed class YamuxStream : Stream
         _writable.Set();
         RemoveIfDone();
     }
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public override void Flush()
-    {
-    }
-
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Write(byte[] buffer, int offset, int count) =>
-        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     /// <summary>Half-closes and stops reading: later data from the peer is dropped (and no more credit is given).</summary>
     protected override void Dispose(bool disposing)

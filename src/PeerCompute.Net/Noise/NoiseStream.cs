@@ -1,3 +1,4 @@
+using PeerCompute.Core.IO;
 using System.Buffers;
 using System.Buffers.Binary;
 
@@ -9,7 +10,7 @@ namespace PeerCompute.Net.Noise;
 /// <see cref="FlushAsync(CancellationToken)"/> or when the buffer fills; reads reassemble the byte stream whatever
 /// the message boundaries. One reader and one writer may run at the same time.
 /// </summary>
-internal sealed class NoiseStream : Stream
+internal sealed class NoiseStream : DuplexStream
 {
     public const int MaxMessageLength = 65535;
     public const int MaxPlaintextLength = MaxMessageLength - NoiseCipherState.TagSize;
@@ -40,13 +41,6 @@ internal sealed class NoiseStream : Stream
         _leaveOpen = leaveOpen;
     }
 
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
-    public override bool CanSeek => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>
     /// Reads plaintext. A zero-byte read waits until data is available without holding a buffer (as sockets and
@@ -216,20 +210,6 @@ internal sealed class NoiseStream : Stream
         await _inner.WriteAsync(_out!.AsMemory(0, _outSealed), cancellationToken).ConfigureAwait(false);
         _outSealed = 0;
     }
-
-    public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
-
-    public override int Read(byte[] buffer, int offset, int count) =>
-        ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override void Write(byte[] buffer, int offset, int count) =>
-        WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     protected override void Dispose(bool disposing)
     {

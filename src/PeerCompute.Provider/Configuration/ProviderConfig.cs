@@ -65,7 +65,7 @@ public sealed record ProviderConfig
         if (file.Port is { } port)
             c = c with { Port = port is > 0 and <= 65535 ? port : throw Bad(source, "port", port.ToString()) };
         if (file.Listen is { } listen)
-            c = c with { Listen = listen };
+            c = c with { Listen = listen.Contains(null!) ? throw Bad(source, "listen", "null", "expected multiaddrs such as /ip4/0.0.0.0/tcp/9000") : listen };
         if (file.MaxCpu is { } cpu)
             c = c with { MaxCpuMillicores = ParseMaxCpu(cpu) ?? throw Bad(source, "max-cpu", cpu) };
         if (file.MaxMemory is { } memory)
@@ -86,7 +86,7 @@ public sealed record ProviderConfig
         {
             var ranges = new List<System.Net.IPNetwork>();
             foreach (string text in allow)
-                ranges.Add(PeerCompute.Runtime.Firewall.EgressRules.TryParseRange(text, out var range) ? range : throw Bad(source, "allow-egress", text, "expected a CIDR range such as 192.168.1.0/24, or one address"));
+                ranges.Add(PeerCompute.Runtime.Firewall.EgressRules.TryParseRange(text, out var range) ? range : throw Bad(source, "allow-egress", text ?? "null", "expected a CIDR range such as 192.168.1.0/24, or one address"));
             c = c with { AllowEgress = ranges };
         }
         if (file.LogFormat is { } format)

@@ -166,9 +166,11 @@ public static class EgressRules
     /// A CIDR range (<c>10.1.0.0/16</c>, <c>fd00::/8</c>) or one address. Host bits are cleared, so
     /// <c>192.168.1.7/24</c> means the whole /24 (as iptables would read it).
     /// </summary>
-    public static bool TryParseRange(string text, out IPNetwork range)
+    public static bool TryParseRange(string? text, out IPNetwork range)
     {
         range = default;
+        if (text is null)
+            return false;
         text = text.Trim();
         int slash = text.IndexOf('/');
         string addressText = slash < 0 ? text : text[..slash];

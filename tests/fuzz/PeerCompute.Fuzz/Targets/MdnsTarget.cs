@@ -34,7 +34,8 @@ public sealed class MdnsTarget : FuzzTarget
         foreach (var r in message.Answers.Concat(message.Authorities).Concat(message.Additionals))
         {
             Check(r.Name is not null && r.Strings is not null && r.Strings.Count <= limits.MaxTxtStrings && r.Name.Length <= 255 * 3, "a record breaks a limit");
-            Check(r.Type != DnsRecordType.Ptr || r.Target is not null, "a PTR without target");
+            // The codec reads typed data for class IN only; other classes keep their raw bytes.
+            Check(r.Type != DnsRecordType.Ptr || DnsClass.Code(r.Class) != DnsClass.In || r.Target is not null, "an IN PTR without target");
         }
         message = MdnsRecords.InternetClassOnly(message);
         _ = MdnsRecords.IsServiceQuery(message);

@@ -84,7 +84,7 @@ internal sealed class ProviderDaemon
             tunnel.StatusChanged += s => log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}{(s.LastError is null ? "" : $": {s.LastError}")}");
             tunnelRun = tunnel.RunAsync(stop);
         }
-        var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"));
+        var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits);
 
         await using var host = new Libp2pHost(identity, logger: loggers.CreateLogger("libp2p"));
         using var inFlight = new InFlight();

@@ -16,6 +16,12 @@ internal sealed class DeploymentCommands
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long status waits for the provider's answer once connected (--timeout, seconds).</summary>
+    public const int DefaultStatusTimeoutSeconds = 30;
+
+    /// <summary>How long stop waits: the provider stops the container gracefully first, so longer (--timeout, seconds).</summary>
+    public const int DefaultStopTimeoutSeconds = 60;
+
     /// <summary>The words after "--" on the command line (the framework does not pass them through).</summary>
     public static string[]? ContainerCommand { get; set; }
 
@@ -52,7 +58,7 @@ internal sealed class DeploymentCommands
             variables[pair[..eq]] = pair[(eq + 1)..];
         }
 
-        await WithProviderAsync(peer, json, async session =>
+        await WithProviderAsync(peer, json, replyTimeout: null, async (session, _) =>
         {
             var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable);
             var progress = new PullDisplay();
@@ -82,12 +88,13 @@ internal sealed class DeploymentCommands
     /// <param name="deployment">A deployment name or id (optional).</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...}}.</param>
+    /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 30).</param>
     [Command("status")]
-    public async Task Status([Argument] string? deployment = null, string? peer = null, bool json = false, CancellationToken cancellationToken = default)
+    public async Task Status([Argument] string? deployment = null, string? peer = null, bool json = false, int timeout = DefaultStatusTimeoutSeconds, CancellationToken cancellationToken = default)
     {
-        await WithProviderAsync(peer, json, async session =>
+        await WithProviderAsync(peer, json, ReplyTimeout(timeout), async (session, replyToken) =>
         {
-            var status = await session.Client.StatusAsync(deployment, cancellationToken).ConfigureAwait(false);
+            var status = await session.Client.StatusAsync(deployment, replyToken).ConfigureAwait(false);
             if (json)
             {
                 JsonOut.Write(new StatusOutput(status.Provider, session.Target.DisplayName, status.Deployments, status.Capacity), CliJsonContext.Default.StatusOutput);
@@ -116,7 +123,7 @@ internal sealed class DeploymentCommands
     [Command("logs")]
     public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, CancellationToken cancellationToken = default)
     {
-        await WithProviderAsync(peer, json: false, async session =>
+        await WithProviderAsync(peer, json: false, replyTimeout: null, async (session, _) =>
         {
             try
             {
@@ -138,12 +145,13 @@ internal sealed class DeploymentCommands
     /// <param name="deployment">The deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"id","name","state"}.</param>
+    /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 60).</param>
     [Command("stop")]
-    public async Task Stop([Argument] string deployment, string? peer = null, bool json = false, CancellationToken cancellationToken = default)
+    public async Task Stop([Argument] string deployment, string? peer = null, bool json = false, int timeout = DefaultStopTimeoutSeconds, CancellationToken cancellationToken = default)
     {
-        await WithProviderAsync(peer, json, async session =>
+        await WithProviderAsync(peer, json, ReplyTimeout(timeout), async (session, replyToken) =>
         {
-            var stopped = await session.Client.StopAsync(deployment, cancellationToken).ConfigureAwait(false);
+            var stopped = await session.Client.StopAsync(deployment, replyToken).ConfigureAwait(false);
             if (json)
                 JsonOut.Write(new StopOutput(stopped.Id, stopped.Name, stopped.State), CliJsonContext.Default.StopOutput);
             else
@@ -151,7 +159,15 @@ internal sealed class DeploymentCommands
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task WithProviderAsync(string? peer, bool json, Func<ProviderSession, Task> action, CancellationToken cancellationToken)
+    private static TimeSpan ReplyTimeout(int seconds) =>
+        seconds > 0 ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--timeout {seconds}: expected a number of seconds above 0.");
+
+    /// <summary>
+    /// Connects to the provider and runs <paramref name="action"/> with a token that also ends after
+    /// <paramref name="replyTimeout"/> (null: only the caller's token), so a provider that keeps the connection but
+    /// never answers is an error naming it and the timeout, not a hang.
+    /// </summary>
+    private static async Task WithProviderAsync(string? peer, bool json, TimeSpan? replyTimeout, Func<ProviderSession, CancellationToken, Task> action, CancellationToken cancellationToken)
     {
         var home = PeerComputeHome.Resolve();
         ProviderTarget target;
@@ -167,10 +183,17 @@ internal sealed class DeploymentCommands
         }
         using (identity)
         {
+            using var reply = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
                 await using var session = await ProviderSession.ConnectAsync(target, identity, ConnectTimeout, cancellationToken).ConfigureAwait(false);
-                await action(session).ConfigureAwait(false);
+                if (replyTimeout is { } limit)
+                    reply.CancelAfter(limit);
+                await action(session, reply.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (reply.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw Fail(json, "timeout", $"Provider {target.DisplayName} ({target.PeerId}) did not answer within {replyTimeout!.Value.TotalSeconds:0.#} s (--timeout); it is connected but busy or stuck. Try again, or raise --timeout.");
             }
             catch (ProviderRefusedException ex)
             {

@@ -76,11 +76,11 @@ internal sealed class DeploymentCommands
                 JsonOut.Write(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes), CliJsonContext.Default.DeployOutput);
                 return;
             }
-            Console.Out.WriteLine($"Deployed {response.Name} ({response.Id}) on {session.Target.DisplayName}: {response.State}");
+            Console.Out.WriteLine($"Deployed {Show(response.Name)} ({Show(response.Id)}) on {session.Target.DisplayName}: {Show(response.State)}");
             if (response.PublicUrl is { } publicUrl)
-                Console.Out.WriteLine($"  public: {publicUrl}");
+                Console.Out.WriteLine($"  public: {Show(publicUrl)}");
             if (!string.IsNullOrEmpty(response.LocalUrl))
-                Console.Out.WriteLine($"  local:  {response.LocalUrl}  (on the provider's machine)");
+                Console.Out.WriteLine($"  local:  {Show(response.LocalUrl)}  (on the provider's machine)");
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -108,9 +108,9 @@ internal sealed class DeploymentCommands
                 Console.Out.WriteLine($"\n{session.Target.DisplayName}: {c.Deploys}/{c.MaxDeploys} deployments, cpu {c.UsedCpuMillicores}m/{c.MaxCpuMillicores}m, memory {Quantities.FormatBytes(c.UsedMemoryBytes)}/{Quantities.FormatBytes(c.MaxMemoryBytes)} in use");
             foreach (var d in status.Deployments.Where(d => d.State != "running" && d.LastLogLines is { Count: > 0 }))
             {
-                Console.Out.WriteLine($"\n{d.Name} is {d.State}{(d.ExitCode is { } code ? $" (exit code {code}{(d.OomKilled ? ", killed: out of memory" : "")})" : "")}; last log lines:");
+                Console.Out.WriteLine($"\n{Show(d.Name)} is {Show(d.State)}{(d.ExitCode is { } code ? $" (exit code {code}{(d.OomKilled ? ", killed: out of memory" : "")})" : "")}; last log lines:");
                 foreach (string line in d.LastLogLines!)
-                    Console.Out.WriteLine($"  {line}");
+                    Console.Out.WriteLine($"  {Show(line)}");
             }
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -129,8 +129,11 @@ internal sealed class DeploymentCommands
             {
                 await foreach (var entry in session.Client.LogsAsync(deployment, tail, follow, cancellationToken).ConfigureAwait(false))
                 {
-                    var target = entry.Stream == "stderr" ? Console.Error : Console.Out;
-                    target.WriteLine(entry.Text);
+                    bool stderr = entry.Stream == "stderr";
+                    var target = stderr ? Console.Error : Console.Out;
+                    // A terminal gets the line neutralised; a file or pipe gets the container's bytes as they are.
+                    bool terminal = stderr ? !Console.IsErrorRedirected : !Console.IsOutputRedirected;
+                    target.WriteLine(terminal ? Show(entry.Text) : entry.Text);
                     target.Flush();
                 }
             }
@@ -155,7 +158,7 @@ internal sealed class DeploymentCommands
             if (json)
                 JsonOut.Write(new StopOutput(stopped.Id, stopped.Name, stopped.State), CliJsonContext.Default.StopOutput);
             else
-                Console.Out.WriteLine($"Stopped {stopped.Name} ({stopped.Id})");
+                Console.Out.WriteLine($"Stopped {Show(stopped.Name)} ({Show(stopped.Id)})");
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -231,12 +234,15 @@ internal sealed class DeploymentCommands
             Quantities.FormatMillicores(d.CpuMillicores), Quantities.FormatBytes(d.MemoryBytes),
             d.State == "running" ? Age(DateTimeOffset.UtcNow - d.CreatedAt) : "-",
             d.PublicUrl ?? d.LocalUrl ?? "-",
-        }).ToList();
+        }.Select(Show).ToArray()).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
         Console.Out.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
         foreach (var row in rows)
             Console.Out.WriteLine(string.Join("  ", row.Select((v, i) => v.PadRight(widths[i]))).TrimEnd());
     }
+
+    /// <summary>Provider-supplied text for a person: no control characters reach the terminal.</summary>
+    private static string Show(string? text) => TerminalText.Neutralise(text);
 
     private static string Age(TimeSpan age) => age.TotalDays >= 1 ? $"{(int)age.TotalDays}d" : age.TotalHours >= 1 ? $"{(int)age.TotalHours}h" : age.TotalMinutes >= 1 ? $"{(int)age.TotalMinutes}m" : $"{Math.Max(0, (int)age.TotalSeconds)}s";
 

@@ -4,8 +4,12 @@ using PeerCompute.Core.Identity;
 
 namespace PeerCompute.Core.Protocol;
 
-/// <summary>Writes frames to a stream, each in one write, from a reused buffer.</summary>
-public sealed class FrameWriter(Stream stream)
+/// <summary>
+/// Writes frames to a stream, each in one write, from a reused buffer. A frame whose payload is over
+/// <paramref name="maxPayloadLength"/> (the limit the peer reads with) is never sent: the write throws a
+/// <see cref="FrameException"/> (<see cref="ErrorCodes.FrameTooLarge"/>) and the stream stays usable for an error frame.
+/// </summary>
+public sealed class FrameWriter(Stream stream, int maxPayloadLength = FrameCodec.DefaultMaxPayloadLength)
 {
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
     private readonly SemaphoreSlim _lock = new(1, 1);
@@ -16,7 +20,7 @@ public sealed class FrameWriter(Stream stream)
         try
         {
             _buffer.ResetWrittenCount();
-            FrameCodec.Write(_buffer, type, value, typeInfo);
+            CheckLength(type, FrameCodec.Write(_buffer, type, value, typeInfo));
             await stream.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
             await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -34,7 +38,7 @@ public sealed class FrameWriter(Stream stream)
         try
         {
             _buffer.ResetWrittenCount();
-            FrameCodec.Write(_buffer, type, request, typeInfo);
+            CheckLength(type, FrameCodec.Write(_buffer, type, request, typeInfo));
             var signature = RequestSigning.Sign(signer, _buffer.WrittenSpan);
             FrameCodec.Write(_buffer, FrameType.RequestSignature, signature, ProtocolJsonContext.Default.RequestSignature);
             await stream.WriteAsync(_buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
@@ -44,6 +48,14 @@ public sealed class FrameWriter(Stream stream)
         {
             _lock.Release();
         }
+    }
+
+    private void CheckLength(FrameType type, int length)
+    {
+        if (length <= maxPayloadLength)
+            return;
+        _buffer.ResetWrittenCount();
+        throw new FrameException(ErrorCodes.FrameTooLarge, $"The {type} would be {length} bytes, over the frame limit of {maxPayloadLength} bytes; it was not sent.");
     }
 
     public ValueTask WriteErrorAsync(string code, string message, CancellationToken cancellationToken) =>

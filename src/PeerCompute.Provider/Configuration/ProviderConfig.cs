@@ -31,6 +31,13 @@ public sealed record ProviderConfig
     public bool EgressOpen { get; init; }
     /// <summary>Ranges opened again although blocked by default (--allow-egress CIDR).</summary>
     public IReadOnlyList<System.Net.IPNetwork> AllowEgress { get; init; } = [];
+    /// <summary>Last-log bytes (as sent, after JSON escaping) one deployment's status may carry (--status-log-bytes).</summary>
+    public int StatusLogBytes { get; init; } = PeerCompute.Core.Protocol.StatusLimits.DefaultMaxLogBytesPerDeployment;
+    /// <summary>Last-log bytes one status response may carry for all deployments together (--status-log-bytes-total).</summary>
+    public int StatusLogBytesTotal { get; init; } = PeerCompute.Core.Protocol.StatusLimits.DefaultMaxLogBytesTotal;
+
+    /// <summary>What a status response may carry under this configuration.</summary>
+    public PeerCompute.Core.Protocol.StatusLimits StatusLimits => new() { MaxLogBytesPerDeployment = StatusLogBytes, MaxLogBytesTotal = StatusLogBytesTotal };
 
     /// <summary>The runtime's egress settings for this configuration.</summary>
     public PeerCompute.Runtime.Firewall.EgressOptions Egress => new() { Open = EgressOpen, AllowedRanges = AllowEgress };
@@ -89,6 +96,10 @@ public sealed record ProviderConfig
                 ranges.Add(PeerCompute.Runtime.Firewall.EgressRules.TryParseRange(text, out var range) ? range : throw Bad(source, "allow-egress", text ?? "null", "expected a CIDR range such as 192.168.1.0/24, or one address"));
             c = c with { AllowEgress = ranges };
         }
+        if (file.StatusLogBytes is { } logBytes)
+            c = c with { StatusLogBytes = ParseLogBudget(logBytes) ?? throw Bad(source, "status-log-bytes", logBytes, "expected a size up to 512KiB, e.g. 16KiB") };
+        if (file.StatusLogBytesTotal is { } logTotal)
+            c = c with { StatusLogBytesTotal = ParseLogBudget(logTotal) ?? throw Bad(source, "status-log-bytes-total", logTotal, "expected a size up to 512KiB, e.g. 256KiB") };
         if (file.LogFormat is { } format)
             c = c with { LogFormat = format is "text" or "json" ? format : throw Bad(source, "log-format", format) };
         return c;
@@ -102,6 +113,14 @@ public sealed record ProviderConfig
             text = text[..^1];
         return int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int m) && m > 0 ? m : null;
     }
+
+    /// <summary>
+    /// A log budget: at most half the 1 MiB frame, so names, images and the rest of a full status always fit beside it.
+    /// </summary>
+    private static int? ParseLogBudget(string text) =>
+        Quantities.TryParseBytes(text, out long bytes) && bytes is > 0 and <= MaxStatusLogBytes ? (int)bytes : null;
+
+    public const int MaxStatusLogBytes = PeerCompute.Core.Protocol.FrameCodec.DefaultMaxPayloadLength / 2;
 
     private static ConfigException Bad(string source, string key, string value, string? hint = null) =>
         new($"Invalid {key} '{value}' in {source}{(hint is null ? "" : $" ({hint})")}.");
@@ -122,7 +141,9 @@ public sealed record ProviderConfigFile(
     bool? NoMdns = null,
     string? LogFormat = null,
     string? Egress = null,
-    IReadOnlyList<string>? AllowEgress = null);
+    IReadOnlyList<string>? AllowEgress = null,
+    string? StatusLogBytes = null,
+    string? StatusLogBytesTotal = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

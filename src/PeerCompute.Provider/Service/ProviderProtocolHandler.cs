@@ -10,15 +10,18 @@ namespace PeerCompute.Provider.Service;
 /// Serves one <c>/peercompute/1.0.0</c> stream: a request frame, its signature frame, then the answer
 /// (progress and a response, a log stream, or an error frame). Never throws for bad input.
 /// </summary>
-public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend backend, ILogger logger, int maxFrameLength = FrameCodec.DefaultMaxPayloadLength)
+public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend backend, ILogger logger, int maxFrameLength = FrameCodec.DefaultMaxPayloadLength,
+    StatusLimits? statusLimits = null)
 {
+    private readonly StatusLimits _statusLimits = statusLimits ?? new StatusLimits();
+
     /// <summary>How long a client may take to send its request and signature once the stream is open.</summary>
     public static readonly TimeSpan RequestReadTimeout = TimeSpan.FromSeconds(15);
 
     public async Task HandleAsync(Stream stream, PeerId remote, CancellationToken cancellationToken)
     {
         var reader = new FrameReader(stream, maxFrameLength);
-        var writer = new FrameWriter(stream);
+        var writer = new FrameWriter(stream, maxFrameLength);
         using var readDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         readDeadline.CancelAfter(RequestReadTimeout);
         try
@@ -83,7 +86,8 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
                         await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
                         return;
                     }
-                    var response = await backend.StatusAsync(status, remote, cancellationToken).ConfigureAwait(false);
+                    // Log excerpts are the container's words: cut to the budget so status always fits a frame.
+                    var response = StatusBudget.Fit(await backend.StatusAsync(status, remote, cancellationToken).ConfigureAwait(false), _statusLimits);
                     await writer.WriteAsync(FrameType.StatusResponse, response, ProtocolJsonContext.Default.StatusResponse, cancellationToken).ConfigureAwait(false);
                     break;
                 }

@@ -2,7 +2,7 @@ using ConsoleAppFramework;
 
 namespace PeerCompute.Cli;
 
-/// <summary>Turns exceptions into one readable line on stderr and a documented exit code.</summary>
+/// <summary>Turns exceptions into one readable line on stderr (control characters neutralised: messages may quote a peer) and a documented exit code.</summary>
 internal sealed class CliErrorFilter(ConsoleAppFilter next) : ConsoleAppFilter(next)
 {
     public override async Task InvokeAsync(ConsoleAppContext context, CancellationToken cancellationToken)
@@ -14,7 +14,7 @@ internal sealed class CliErrorFilter(ConsoleAppFilter next) : ConsoleAppFilter(n
         catch (CliException ex)
         {
             Environment.ExitCode = ex.ExitCode;
-            Console.Error.WriteLine($"error: {ex.Message}");
+            Console.Error.WriteLine($"error: {TerminalText.Neutralise(ex.Message)}");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -23,12 +23,12 @@ internal sealed class CliErrorFilter(ConsoleAppFilter next) : ConsoleAppFilter(n
         catch (Exception ex) when (ex is ArgumentParseFailedException or ArgumentException)
         {
             Environment.ExitCode = ExitCodes.Usage;
-            Console.Error.WriteLine($"error: {ex.Message}");
+            Console.Error.WriteLine($"error: {TerminalText.Neutralise(ex.Message)}");
         }
         catch (Exception ex)
         {
             Environment.ExitCode = ExitCodes.Failed;
-            Console.Error.WriteLine($"error: {ex.Message}");
+            Console.Error.WriteLine($"error: {TerminalText.Neutralise(ex.Message)}");
             if (Environment.GetEnvironmentVariable("PEERCOMPUTE_DEBUG") == "1")
                 Console.Error.WriteLine(ex);
         }

@@ -11,6 +11,7 @@ using PeerCompute.Net.Host;
 using PeerCompute.Net.Mdns;
 using PeerCompute.Runtime;
 using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.Status;
 using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Tls;
@@ -69,19 +70,11 @@ internal sealed class ProviderDaemon
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));
         await using var tunnel = CreateTunnel(config, identity, runtime, loggers);
-        async Task RefreshRoutesAsync()
+        // The gateway's routes come from the runtime's route table, not the engine: it follows deploys, stops and reconciles.
+        Task RefreshRoutesAsync()
         {
-            if (tunnel is null)
-                return;
-            try
-            {
-                var running = await runtime.ListAllAsync(stop).ConfigureAwait(false);
-                tunnel.SetRoutes(running.Where(d => d.State == DeploymentState.Running).Select(d => d.Name).Distinct(StringComparer.Ordinal));
-            }
-            catch (RuntimeException ex)
-            {
-                log.ZLogWarning($"could not list deployments for the gateway routes: {ex.Message}");
-            }
+            tunnel?.SetRoutes(PublicRoutes.Names(runtime));
+            return Task.CompletedTask;
         }
         var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnel?.GetPublicUrl(name), ReadyTimeout, RefreshRoutesAsync);
         Task tunnelRun = Task.CompletedTask;
@@ -91,7 +84,7 @@ internal sealed class ProviderDaemon
             tunnel.StatusChanged += s => log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}{(s.LastError is null ? "" : $": {s.LastError}")}");
             tunnelRun = tunnel.RunAsync(stop);
         }
-        var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"));
+        var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits);
 
         await using var host = new Libp2pHost(identity, logger: loggers.CreateLogger("libp2p"));
         using var inFlight = new InFlight();
@@ -186,12 +179,8 @@ internal sealed class ProviderDaemon
         if (config.GatewayPin is { } pinText && !CertificatePin.TryParse(pinText, out pin))
             throw new ConfigException($"--gateway-pin {pinText}: expected the SHA-256 pin printed by 'gateway pin'.");
         var options = new TunnelClientOptions { GatewayHost = host, GatewayPort = port, CaFile = config.GatewayCa, Pin = pin };
-        return new TunnelClient(identity, options, async (name, ct) =>
-        {
-            var all = await runtime.ListAllAsync(ct).ConfigureAwait(false);
-            var match = all.FirstOrDefault(d => d.Name == name && d.State == DeploymentState.Running);
-            return match?.HostPort is { } hostPort ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, hostPort) : null;
-        }, loggers.CreateLogger("tunnel"));
+        // Every public request resolves here: from the route table, so it costs the engine nothing.
+        return new TunnelClient(identity, options, (name, ct) => PublicRoutes.ResolveAsync(runtime, name, ct), loggers.CreateLogger("tunnel"));
     }
 
     /// <summary>At boot Docker may come up after us: wait for it (with backoff) instead of exiting.</summary>

@@ -16,6 +16,12 @@ internal sealed class DeploymentCommands
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long status waits for the provider's answer once connected (--timeout, seconds).</summary>
+    public const int DefaultStatusTimeoutSeconds = 30;
+
+    /// <summary>How long stop waits: the provider stops the container gracefully first, so longer (--timeout, seconds).</summary>
+    public const int DefaultStopTimeoutSeconds = 60;
+
     /// <summary>The words after "--" on the command line (the framework does not pass them through).</summary>
     public static string[]? ContainerCommand { get; set; }
 
@@ -52,7 +58,7 @@ internal sealed class DeploymentCommands
             variables[pair[..eq]] = pair[(eq + 1)..];
         }
 
-        await WithProviderAsync(peer, json, async session =>
+        await WithProviderAsync(peer, json, replyTimeout: null, async (session, _) =>
         {
             var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable);
             var progress = new PullDisplay();
@@ -70,11 +76,11 @@ internal sealed class DeploymentCommands
                 JsonOut.Write(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes), CliJsonContext.Default.DeployOutput);
                 return;
             }
-            Console.Out.WriteLine($"Deployed {response.Name} ({response.Id}) on {session.Target.DisplayName}: {response.State}");
+            Console.Out.WriteLine($"Deployed {Show(response.Name)} ({Show(response.Id)}) on {session.Target.DisplayName}: {Show(response.State)}");
             if (response.PublicUrl is { } publicUrl)
-                Console.Out.WriteLine($"  public: {publicUrl}");
+                Console.Out.WriteLine($"  public: {Show(publicUrl)}");
             if (!string.IsNullOrEmpty(response.LocalUrl))
-                Console.Out.WriteLine($"  local:  {response.LocalUrl}  (on the provider's machine)");
+                Console.Out.WriteLine($"  local:  {Show(response.LocalUrl)}  (on the provider's machine)");
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -82,12 +88,13 @@ internal sealed class DeploymentCommands
     /// <param name="deployment">A deployment name or id (optional).</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...}}.</param>
+    /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 30).</param>
     [Command("status")]
-    public async Task Status([Argument] string? deployment = null, string? peer = null, bool json = false, CancellationToken cancellationToken = default)
+    public async Task Status([Argument] string? deployment = null, string? peer = null, bool json = false, int timeout = DefaultStatusTimeoutSeconds, CancellationToken cancellationToken = default)
     {
-        await WithProviderAsync(peer, json, async session =>
+        await WithProviderAsync(peer, json, ReplyTimeout(timeout), async (session, replyToken) =>
         {
-            var status = await session.Client.StatusAsync(deployment, cancellationToken).ConfigureAwait(false);
+            var status = await session.Client.StatusAsync(deployment, replyToken).ConfigureAwait(false);
             if (json)
             {
                 JsonOut.Write(new StatusOutput(status.Provider, session.Target.DisplayName, status.Deployments, status.Capacity), CliJsonContext.Default.StatusOutput);
@@ -101,9 +108,9 @@ internal sealed class DeploymentCommands
                 Console.Out.WriteLine($"\n{session.Target.DisplayName}: {c.Deploys}/{c.MaxDeploys} deployments, cpu {c.UsedCpuMillicores}m/{c.MaxCpuMillicores}m, memory {Quantities.FormatBytes(c.UsedMemoryBytes)}/{Quantities.FormatBytes(c.MaxMemoryBytes)} in use");
             foreach (var d in status.Deployments.Where(d => d.State != "running" && d.LastLogLines is { Count: > 0 }))
             {
-                Console.Out.WriteLine($"\n{d.Name} is {d.State}{(d.ExitCode is { } code ? $" (exit code {code}{(d.OomKilled ? ", killed: out of memory" : "")})" : "")}; last log lines:");
+                Console.Out.WriteLine($"\n{Show(d.Name)} is {Show(d.State)}{(d.ExitCode is { } code ? $" (exit code {code}{(d.OomKilled ? ", killed: out of memory" : "")})" : "")}; last log lines:");
                 foreach (string line in d.LastLogLines!)
-                    Console.Out.WriteLine($"  {line}");
+                    Console.Out.WriteLine($"  {Show(line)}");
             }
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -116,14 +123,17 @@ internal sealed class DeploymentCommands
     [Command("logs")]
     public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, CancellationToken cancellationToken = default)
     {
-        await WithProviderAsync(peer, json: false, async session =>
+        await WithProviderAsync(peer, json: false, replyTimeout: null, async (session, _) =>
         {
             try
             {
                 await foreach (var entry in session.Client.LogsAsync(deployment, tail, follow, cancellationToken).ConfigureAwait(false))
                 {
-                    var target = entry.Stream == "stderr" ? Console.Error : Console.Out;
-                    target.WriteLine(entry.Text);
+                    bool stderr = entry.Stream == "stderr";
+                    var target = stderr ? Console.Error : Console.Out;
+                    // A terminal gets the line neutralised; a file or pipe gets the container's bytes as they are.
+                    bool terminal = stderr ? !Console.IsErrorRedirected : !Console.IsOutputRedirected;
+                    target.WriteLine(terminal ? Show(entry.Text) : entry.Text);
                     target.Flush();
                 }
             }
@@ -138,20 +148,29 @@ internal sealed class DeploymentCommands
     /// <param name="deployment">The deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"id","name","state"}.</param>
+    /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 60).</param>
     [Command("stop")]
-    public async Task Stop([Argument] string deployment, string? peer = null, bool json = false, CancellationToken cancellationToken = default)
+    public async Task Stop([Argument] string deployment, string? peer = null, bool json = false, int timeout = DefaultStopTimeoutSeconds, CancellationToken cancellationToken = default)
     {
-        await WithProviderAsync(peer, json, async session =>
+        await WithProviderAsync(peer, json, ReplyTimeout(timeout), async (session, replyToken) =>
         {
-            var stopped = await session.Client.StopAsync(deployment, cancellationToken).ConfigureAwait(false);
+            var stopped = await session.Client.StopAsync(deployment, replyToken).ConfigureAwait(false);
             if (json)
                 JsonOut.Write(new StopOutput(stopped.Id, stopped.Name, stopped.State), CliJsonContext.Default.StopOutput);
             else
-                Console.Out.WriteLine($"Stopped {stopped.Name} ({stopped.Id})");
+                Console.Out.WriteLine($"Stopped {Show(stopped.Name)} ({Show(stopped.Id)})");
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task WithProviderAsync(string? peer, bool json, Func<ProviderSession, Task> action, CancellationToken cancellationToken)
+    private static TimeSpan ReplyTimeout(int seconds) =>
+        seconds > 0 ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--timeout {seconds}: expected a number of seconds above 0.");
+
+    /// <summary>
+    /// Connects to the provider and runs <paramref name="action"/> with a token that also ends after
+    /// <paramref name="replyTimeout"/> (null: only the caller's token), so a provider that keeps the connection but
+    /// never answers is an error naming it and the timeout, not a hang.
+    /// </summary>
+    private static async Task WithProviderAsync(string? peer, bool json, TimeSpan? replyTimeout, Func<ProviderSession, CancellationToken, Task> action, CancellationToken cancellationToken)
     {
         var home = PeerComputeHome.Resolve();
         ProviderTarget target;
@@ -167,10 +186,17 @@ internal sealed class DeploymentCommands
         }
         using (identity)
         {
+            using var reply = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             try
             {
                 await using var session = await ProviderSession.ConnectAsync(target, identity, ConnectTimeout, cancellationToken).ConfigureAwait(false);
-                await action(session).ConfigureAwait(false);
+                if (replyTimeout is { } limit)
+                    reply.CancelAfter(limit);
+                await action(session, reply.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (reply.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw Fail(json, "timeout", $"Provider {target.DisplayName} ({target.PeerId}) did not answer within {replyTimeout!.Value.TotalSeconds:0.#} s (--timeout); it is connected but busy or stuck. Try again, or raise --timeout.");
             }
             catch (ProviderRefusedException ex)
             {
@@ -208,12 +234,15 @@ internal sealed class DeploymentCommands
             Quantities.FormatMillicores(d.CpuMillicores), Quantities.FormatBytes(d.MemoryBytes),
             d.State == "running" ? Age(DateTimeOffset.UtcNow - d.CreatedAt) : "-",
             d.PublicUrl ?? d.LocalUrl ?? "-",
-        }).ToList();
+        }.Select(Show).ToArray()).ToList();
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
         Console.Out.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
         foreach (var row in rows)
             Console.Out.WriteLine(string.Join("  ", row.Select((v, i) => v.PadRight(widths[i]))).TrimEnd());
     }
+
+    /// <summary>Provider-supplied text for a person: no control characters reach the terminal.</summary>
+    private static string Show(string? text) => TerminalText.Neutralise(text);
 
     private static string Age(TimeSpan age) => age.TotalDays >= 1 ? $"{(int)age.TotalDays}d" : age.TotalHours >= 1 ? $"{(int)age.TotalHours}h" : age.TotalMinutes >= 1 ? $"{(int)age.TotalMinutes}m" : $"{Math.Max(0, (int)age.TotalSeconds)}s";
 

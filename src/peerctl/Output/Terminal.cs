@@ -10,6 +10,7 @@ internal static class Terminal
         if (!IsInteractive)
             return;
         int width = Math.Max(20, SafeWidth() - 1);
+        text = PeerCompute.Cli.TerminalText.Neutralise(text); // progress text comes from the provider
         Console.Error.Write("\r" + (text.Length > width ? text[..width] : text.PadRight(width)));
     }
 

@@ -30,6 +30,7 @@ internal sealed class GatewayCommands
     /// <param name="listen">Address to listen on (both ports), e.g. 0.0.0.0, ::, 127.0.0.1.</param>
     /// <param name="rateLimit">Requests per second allowed per client IP and hostname (token bucket).</param>
     /// <param name="rateBurst">Bucket size (requests allowed at once after a pause); default: the rate.</param>
+    /// <param name="rateLimitClients">Rate-limit buckets (client and deployment pairs) kept at most; beyond it new pairs get 429 until idle ones are forgotten.</param>
     /// <param name="cert">PEM certificate (leaf first, then intermediates), a wildcard for *.DOMAIN; reloaded when it changes.</param>
     /// <param name="key">PEM private key of --cert.</param>
     /// <param name="selfSigned">Make (once) and use a self-signed certificate for *.DOMAIN, kept in the state folder; prints its pin for providers' --gateway-pin.</param>
@@ -46,6 +47,7 @@ internal sealed class GatewayCommands
         string listen = "::",
         double rateLimit = 100,
         double? rateBurst = null,
+        int rateLimitClients = 100_000,
         string? cert = null,
         string? key = null,
         bool selfSigned = false,
@@ -59,6 +61,13 @@ internal sealed class GatewayCommands
         var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds) with
         {
             ResponseHeadersTimeout = responseTimeout is >= 1 and <= 3600 ? TimeSpan.FromSeconds(responseTimeout) : throw new UsageException("--response-timeout must be between 1 and 3600 seconds."),
+        };
+        options = options with
+        {
+            RateLimit = options.RateLimit with
+            {
+                MaxTrackedClients = rateLimitClients >= 1 ? rateLimitClients : throw new UsageException("--rate-limit-clients must be at least 1."),
+            },
         };
         ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
         await using var server = GatewayServer.Create(options);

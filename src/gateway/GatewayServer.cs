@@ -102,7 +102,9 @@ internal sealed class GatewayServer : IAsyncDisposable
             DrainTimeout = options.DrainTimeout,
         }, () => certificate.Current, bindings, metrics, logger);
         var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry, options.ResponseHeadersTimeout);
-        var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, new RateLimiter(options.RateLimit), metrics,
+        var limiter = new RateLimiter(options.RateLimit);
+        metrics.RateLimitBuckets = () => limiter.TrackedClients;
+        var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, metrics,
             app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger);
         int? metricsPortValue = options.MetricsPort;
         app.Run(context =>

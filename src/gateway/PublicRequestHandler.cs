@@ -10,7 +10,7 @@ using Yarp.ReverseProxy.Forwarder;
 namespace PeerCompute.Gateway;
 
 /// <summary>
-/// Every public request: hostname → rate limit → provider lookup → forward through the provider's tunnel.
+/// Every public request: hostname → route lookup → rate limit → forward through the provider's tunnel.
 /// Answers: unknown host 404, provider offline 502, container not answering 503, over the limit 429 (Retry-After).
 /// </summary>
 internal sealed class PublicRequestHandler(
@@ -31,6 +31,14 @@ internal sealed class PublicRequestHandler(
             await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
             return;
         }
+        // The route first: a name that is not a deployment costs no limiter state, so made-up hostnames cannot fill
+        // the table. Keys are then (client, deployment): one address makes at most one per real deployment.
+        var route = registry.Find(label, out var tunnel);
+        if (route == RouteLookupResult.UnknownHost)
+        {
+            await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
+            return;
+        }
         if (!limiter.TryAcquire(ClientKey(context.Connection.RemoteIpAddress), label, out var retryAfter))
         {
             metrics.RecordRateLimited();
@@ -38,11 +46,8 @@ internal sealed class PublicRequestHandler(
             await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests; slow down.").ConfigureAwait(false);
             return;
         }
-        switch (registry.Find(label, out var tunnel))
+        switch (route)
         {
-            case RouteLookupResult.UnknownHost:
-                await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
-                return;
             case RouteLookupResult.ProviderOffline:
                 await ReplyAsync(context, StatusCodes.Status502BadGateway, "The provider serving this deployment is offline.").ConfigureAwait(false);
                 return;

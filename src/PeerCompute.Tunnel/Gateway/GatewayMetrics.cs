@@ -21,6 +21,9 @@ public sealed class GatewayMetrics
     /// <summary>Tunnels connected now (set by whoever owns the registry).</summary>
     public Func<int>? ActiveTunnels { get; set; }
 
+    /// <summary>Rate-limit buckets held now (one per client and deployment in use).</summary>
+    public Func<int>? RateLimitBuckets { get; set; }
+
     public void RecordResponse(int status)
     {
         if (status is >= 100 and < 600)
@@ -70,6 +73,7 @@ public sealed class GatewayMetrics
         Counter(text, "peercompute_gateway_route_streams_total", "Tunnel streams opened for public requests.", Interlocked.Read(ref _routeStreamsOpened));
         Gauge(text, "peercompute_gateway_route_streams_open", "Tunnel streams open now.", Interlocked.Read(ref _routeStreamsOpen));
         Gauge(text, "peercompute_gateway_active_tunnels", "Providers connected now.", ActiveTunnels?.Invoke() ?? 0);
+        Gauge(text, "peercompute_gateway_rate_limit_buckets", "Rate-limit buckets held now (client and deployment pairs).", RateLimitBuckets?.Invoke() ?? 0);
         var gc = GC.GetGCMemoryInfo();
         Gauge(text, "peercompute_gateway_managed_heap_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
         Gauge(text, "peercompute_gateway_managed_committed_bytes", "Memory committed for the managed heap.", gc.TotalCommittedBytes);

@@ -1,0 +1,52 @@
+using System.Net;
+using PeerCompute.Tunnel.Tests.Support;
+
+namespace PeerCompute.Tunnel.Tests;
+
+/// <summary>Strangers with no credentials cannot take the gateway's shared limits away from everyone else.</summary>
+[ParallelLimiter<ProcessTestsLimit>]
+public class GatewayAbuseTests
+{
+    [Test]
+    public async Task Made_up_hostnames_from_one_client_leave_the_rate_limit_table_empty_and_others_are_served()
+    {
+        const int madeUp = 5_000;
+        using var pki = TestPki.Create();
+        await using var upstream = await UpstreamServer.StartAsync();
+        // A small table so a flood that took state would fill it many times over.
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open", "--rate-limit-clients", "1000");
+        await using var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint }).Start();
+        await provider.WaitReadyAsync();
+        string label = provider.Label("web");
+        string tag = label[(label.LastIndexOf('-') + 1)..];
+        using var flooder = GatewayHttp.Client(gateway, IPAddress.Parse("127.0.0.2"), HttpVersion.Version20);
+        var statuses = new System.Collections.Concurrent.ConcurrentDictionary<HttpStatusCode, int>();
+
+        await Parallel.ForEachAsync(Enumerable.Range(0, madeUp), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, cancellationToken) =>
+        {
+            // Well-formed names: a made-up deployment of the real provider's tag, or of a tag nobody has.
+            string name = i % 2 == 0 ? $"n{i}-{tag}" : $"n{i}-{MadeUpTag(i)}";
+            using var request = new HttpRequestMessage(HttpMethod.Get, gateway.UrlFor(label));
+            request.Headers.Host = $"{name}.{gateway.Domain}";
+            using var response = await flooder.SendAsync(request, cancellationToken);
+            statuses.AddOrUpdate(response.StatusCode, 1, static (_, n) => n + 1);
+        });
+        var metrics = await Curl.RunAsync([$"http://127.0.0.1:{gateway.MetricsPort}/metrics"]);
+        using var newcomer = GatewayHttp.Client(gateway, IPAddress.Parse("127.0.0.3"));
+        using var fromNewcomer = await newcomer.GetAsync(gateway.UrlFor(label));
+        using var fromFlooder = await flooder.GetAsync(gateway.UrlFor(label));
+
+        await Assert.That(statuses.GetValueOrDefault(HttpStatusCode.NotFound)).IsEqualTo(madeUp);
+        await Assert.That(metrics.Body).Contains("peercompute_gateway_rate_limit_buckets 0\n");
+        await Assert.That(fromNewcomer.StatusCode).IsEqualTo(HttpStatusCode.OK);
+        await Assert.That(fromFlooder.StatusCode).IsEqualTo(HttpStatusCode.OK);
+    }
+
+    /// <summary>A well-formed tag (12 base32 characters) that no provider has.</summary>
+    private static string MadeUpTag(int seed) =>
+        string.Create(12, seed, static (chars, value) =>
+        {
+            for (int i = 0; i < chars.Length; i++, value >>= 5)
+                chars[i] = "abcdefghijklmnopqrstuvwxyz234567"[value & 0x1F];
+        });
+}

@@ -31,6 +31,7 @@ internal sealed class GatewayCommands
     /// <param name="rateLimit">Requests per second allowed per client IP and hostname (token bucket).</param>
     /// <param name="rateBurst">Bucket size (requests allowed at once after a pause); default: the rate.</param>
     /// <param name="rateLimitClients">Rate-limit buckets (client and deployment pairs) kept at most; beyond it new pairs get 429 until idle ones are forgotten.</param>
+    /// <param name="maxRequestsPerClient">Public requests one client IP may have open at once (downloads, WebSockets, event streams); beyond it 429.</param>
     /// <param name="cert">PEM certificate (leaf first, then intermediates), a wildcard for *.DOMAIN; reloaded when it changes.</param>
     /// <param name="key">PEM private key of --cert.</param>
     /// <param name="selfSigned">Make (once) and use a self-signed certificate for *.DOMAIN, kept in the state folder; prints its pin for providers' --gateway-pin.</param>
@@ -48,6 +49,7 @@ internal sealed class GatewayCommands
         double rateLimit = 100,
         double? rateBurst = null,
         int rateLimitClients = 100_000,
+        int maxRequestsPerClient = 128,
         string? cert = null,
         string? key = null,
         bool selfSigned = false,
@@ -68,6 +70,7 @@ internal sealed class GatewayCommands
             {
                 MaxTrackedClients = rateLimitClients >= 1 ? rateLimitClients : throw new UsageException("--rate-limit-clients must be at least 1."),
             },
+            MaxRequestsPerClient = maxRequestsPerClient >= 1 ? maxRequestsPerClient : throw new UsageException("--max-requests-per-client must be at least 1."),
         };
         ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
         await using var server = GatewayServer.Create(options);

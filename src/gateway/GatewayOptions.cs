@@ -19,6 +19,12 @@ internal sealed record GatewayOptions
     public bool Open { get; init; }
     public IReadOnlySet<PeerId> TrustedProviders { get; init; } = new HashSet<PeerId>();
     public RateLimitOptions RateLimit { get; init; } = new();
+
+    /// <summary>
+    /// Public requests one client (IPv4 address, IPv6 /64) may have open at once; each holds a tunnel stream. Half of a
+    /// tunnel's 256 streams, so one client cannot take them all; many viewers from distinct clients each take one.
+    /// </summary>
+    public int MaxRequestsPerClient { get; init; } = 128;
     public required string StateFolder { get; init; }
 
     /// <summary>How often the certificate files are checked for a renewal.</summary>

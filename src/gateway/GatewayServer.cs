@@ -104,7 +104,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry, options.ResponseHeadersTimeout);
         var limiter = new RateLimiter(options.RateLimit);
         metrics.RateLimitBuckets = () => limiter.TrackedClients;
-        var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, metrics,
+        var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, new ConcurrentRequestLimiter(options.MaxRequestsPerClient), metrics,
             app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger);
         int? metricsPortValue = options.MetricsPort;
         app.Run(context =>

@@ -10,13 +10,14 @@ using Yarp.ReverseProxy.Forwarder;
 namespace PeerCompute.Gateway;
 
 /// <summary>
-/// Every public request: hostname → route lookup → rate limit → forward through the provider's tunnel.
-/// Answers: unknown host 404, provider offline 502, container not answering 503, over the limit 429 (Retry-After).
+/// Every public request: hostname → route lookup → rate limit → open-request cap → forward through the provider's tunnel.
+/// Answers: unknown host 404, provider offline 502, container not answering 503, over the rate limit or with too many requests open 429 (Retry-After).
 /// </summary>
 internal sealed class PublicRequestHandler(
     string domain,
     TunnelRegistry registry,
     RateLimiter limiter,
+    ConcurrentRequestLimiter concurrency,
     GatewayMetrics metrics,
     IHttpForwarder forwarder,
     HttpMessageInvoker invoker,
@@ -39,7 +40,8 @@ internal sealed class PublicRequestHandler(
             await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
             return;
         }
-        if (!limiter.TryAcquire(ClientKey(context.Connection.RemoteIpAddress), label, out var retryAfter))
+        string client = ClientKey(context.Connection.RemoteIpAddress);
+        if (!limiter.TryAcquire(client, label, out var retryAfter))
         {
             metrics.RecordRateLimited();
             context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -53,11 +55,25 @@ internal sealed class PublicRequestHandler(
                 return;
         }
 
-        context.Features.Set(new TunnelRoute(tunnel!, label));
-        var error = await forwarder.SendAsync(context, "http://" + label + "/", invoker, requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
-        if (error != ForwarderError.None)
-            await ReportErrorAsync(context, error, label).ConfigureAwait(false);
-        metrics.RecordResponse(context.Response.StatusCode);
+        if (!concurrency.TryEnter(client))
+        {
+            metrics.RecordConcurrencyLimited();
+            context.Response.Headers.RetryAfter = "1";
+            await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests open at once from this address.").ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            context.Features.Set(new TunnelRoute(tunnel!, label));
+            var error = await forwarder.SendAsync(context, "http://" + label + "/", invoker, requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
+            if (error != ForwarderError.None)
+                await ReportErrorAsync(context, error, label).ConfigureAwait(false);
+            metrics.RecordResponse(context.Response.StatusCode);
+        }
+        finally
+        {
+            concurrency.Exit(client);
+        }
     }
 
     private async Task ReportErrorAsync(HttpContext context, ForwarderError error, string label)

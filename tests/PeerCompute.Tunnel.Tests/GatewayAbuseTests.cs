@@ -42,6 +42,41 @@ public class GatewayAbuseTests
         await Assert.That(fromFlooder.StatusCode).IsEqualTo(HttpStatusCode.OK);
     }
 
+    [Test]
+    public async Task A_client_with_its_cap_of_slow_requests_open_gets_429_for_one_more_while_another_client_is_served()
+    {
+        const int cap = 4;
+        using var pki = TestPki.Create();
+        await using var upstream = await UpstreamServer.StartAsync();
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open", "--max-requests-per-client", cap.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await using var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint }).Start();
+        await provider.WaitReadyAsync();
+        string url = gateway.UrlFor(provider.Label("web"));
+        using var guard = new CancellationTokenSource(TestProvider.Guard);
+        using var holder = GatewayHttp.Client(gateway, IPAddress.Parse("127.0.0.2"));
+        using var other = GatewayHttp.Client(gateway, IPAddress.Parse("127.0.0.3"));
+
+        var held = Enumerable.Range(0, cap).Select(_ => holder.GetAsync(url + "hold", guard.Token)).ToArray();
+        // Every held request has reached the slow upstream, so all of them are open at the gateway.
+        while (Volatile.Read(ref upstream.Requests) < cap)
+            await Task.Delay(20, guard.Token);
+        using var oneMore = await holder.GetAsync(url + "hold", guard.Token);
+        using var fromOther = await other.GetAsync(url, guard.Token);
+        upstream.ReleaseHeld();
+        var released = await Task.WhenAll(held);
+        using var afterwards = await holder.GetAsync(url, guard.Token);
+        var metrics = await Curl.RunAsync([$"http://127.0.0.1:{gateway.MetricsPort}/metrics"]);
+
+        await Assert.That(oneMore.StatusCode).IsEqualTo(HttpStatusCode.TooManyRequests);
+        await Assert.That(oneMore.Headers.RetryAfter?.Delta).IsNotNull();
+        await Assert.That(fromOther.StatusCode).IsEqualTo(HttpStatusCode.OK);
+        await Assert.That(released.All(r => r.StatusCode == HttpStatusCode.OK)).IsTrue();
+        await Assert.That(afterwards.StatusCode).IsEqualTo(HttpStatusCode.OK);
+        await Assert.That(metrics.Body).Contains("peercompute_gateway_concurrency_limited_total 1\n");
+        foreach (var response in released)
+            response.Dispose();
+    }
+
     /// <summary>A well-formed tag (12 base32 characters) that no provider has.</summary>
     private static string MadeUpTag(int seed) =>
         string.Create(12, seed, static (chars, value) =>

@@ -36,6 +36,15 @@ internal sealed record GatewayOptions
     /// <summary>A client must send its request headers within this time (slowloris).</summary>
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Tunnel-port handshakes in progress from one address (IPv6: /64) at most.</summary>
+    public int TunnelHandshakesPerAddress { get; init; } = 8;
+
+    /// <summary>A provider's TLS and authentication on the tunnel port must finish within this time.</summary>
+    public TimeSpan TunnelHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A new tunnel-port connection must send its first byte within this time.</summary>
+    public TimeSpan TunnelFirstByteTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>TLS handshakes of public clients must finish within this time.</summary>
     public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

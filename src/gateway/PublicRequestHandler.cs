@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using PeerCompute.Tunnel;
@@ -17,7 +16,7 @@ internal sealed class PublicRequestHandler(
     string domain,
     TunnelRegistry registry,
     RateLimiter limiter,
-    ConcurrentRequestLimiter concurrency,
+    InFlightLimiter concurrency,
     GatewayMetrics metrics,
     IHttpForwarder forwarder,
     HttpMessageInvoker invoker,
@@ -125,22 +124,7 @@ internal sealed class PublicRequestHandler(
     /// </summary>
     internal static string RawHost(HttpRequest request) => request.Headers.Host.ToString();
 
-    /// <summary>IPv4 per address; IPv6 per /64, since one client usually holds a whole /64.</summary>
-    internal static string ClientKey(IPAddress? address)
-    {
-        if (address is null)
-            return "-";
-        if (address.IsIPv4MappedToIPv6)
-            return address.MapToIPv4().ToString();
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            Span<byte> bytes = stackalloc byte[16];
-            address.TryWriteBytes(bytes, out _);
-            bytes[8..].Clear();
-            return new IPAddress(bytes).ToString() + "/64";
-        }
-        return address.ToString();
-    }
+    internal static string ClientKey(IPAddress? address) => AddressKey.For(address);
 
     private static string Printable(string host) => host.Length <= 100 && host.All(c => c is > ' ' and < '\x7f') ? host : "this name";
 }

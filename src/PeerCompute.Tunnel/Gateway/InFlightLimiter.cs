@@ -1,16 +1,16 @@
 namespace PeerCompute.Tunnel.Gateway;
 
 /// <summary>
-/// How many public requests one client may have open at once. The rate limit counts requests per second; this counts
-/// requests in flight, each holding a tunnel stream (slow downloads, uploads, WebSockets, event streams), so one
-/// client cannot hold all of a provider's streams. Only clients with a request open take an entry.
+/// How many things one client (an <see cref="AddressKey"/>) may have in progress at once: public requests, each holding
+/// a tunnel stream (slow downloads, uploads, WebSockets, event streams), or tunnel-port handshakes. A rate limit counts
+/// arrivals per second; this counts what is still open. Only clients with something open take an entry.
 /// </summary>
-public sealed class ConcurrentRequestLimiter
+public sealed class InFlightLimiter
 {
     private readonly Dictionary<string, int> _open = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
 
-    public ConcurrentRequestLimiter(int maxPerClient)
+    public InFlightLimiter(int maxPerClient)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxPerClient, 1);
         MaxPerClient = maxPerClient;
@@ -18,7 +18,7 @@ public sealed class ConcurrentRequestLimiter
 
     public int MaxPerClient { get; }
 
-    /// <summary>Clients with a request open now.</summary>
+    /// <summary>Clients with something in progress now.</summary>
     public int TrackedClients
     {
         get
@@ -28,7 +28,7 @@ public sealed class ConcurrentRequestLimiter
         }
     }
 
-    /// <summary>Counts a request of the client in; false when it already has <see cref="MaxPerClient"/> open. Pair with <see cref="Exit"/>.</summary>
+    /// <summary>Counts one more of the client's in; false when it already has <see cref="MaxPerClient"/> in progress. Pair with <see cref="Exit"/>.</summary>
     public bool TryEnter(string client)
     {
         lock (_lock)

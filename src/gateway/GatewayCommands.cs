@@ -30,6 +30,11 @@ internal sealed class GatewayCommands
     /// <param name="listen">Address to listen on (both ports), e.g. 0.0.0.0, ::, 127.0.0.1.</param>
     /// <param name="rateLimit">Requests per second allowed per client IP and hostname (token bucket).</param>
     /// <param name="rateBurst">Bucket size (requests allowed at once after a pause); default: the rate.</param>
+    /// <param name="rateLimitClients">Rate-limit buckets (client and deployment pairs) kept at most; beyond it new pairs get 429 until idle ones are forgotten.</param>
+    /// <param name="maxRequestsPerClient">Public requests one client IP may have open at once (downloads, WebSockets, event streams); beyond it 429.</param>
+    /// <param name="tunnelHandshakesPerAddress">Tunnel-port connections still in their handshake from one IP at most; beyond it new ones are closed.</param>
+    /// <param name="tunnelHandshakeTimeout">Seconds a provider's TLS and authentication on the tunnel port may take.</param>
+    /// <param name="tunnelFirstByteTimeout">Seconds a new tunnel-port connection may stay silent before it is closed.</param>
     /// <param name="cert">PEM certificate (leaf first, then intermediates), a wildcard for *.DOMAIN; reloaded when it changes.</param>
     /// <param name="key">PEM private key of --cert.</param>
     /// <param name="selfSigned">Make (once) and use a self-signed certificate for *.DOMAIN, kept in the state folder; prints its pin for providers' --gateway-pin.</param>
@@ -46,6 +51,11 @@ internal sealed class GatewayCommands
         string listen = "::",
         double rateLimit = 100,
         double? rateBurst = null,
+        int rateLimitClients = 100_000,
+        int maxRequestsPerClient = 128,
+        int tunnelHandshakesPerAddress = 8,
+        int tunnelHandshakeTimeout = 10,
+        int tunnelFirstByteTimeout = 3,
         string? cert = null,
         string? key = null,
         bool selfSigned = false,
@@ -59,6 +69,17 @@ internal sealed class GatewayCommands
         var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds) with
         {
             ResponseHeadersTimeout = responseTimeout is >= 1 and <= 3600 ? TimeSpan.FromSeconds(responseTimeout) : throw new UsageException("--response-timeout must be between 1 and 3600 seconds."),
+        };
+        options = options with
+        {
+            RateLimit = options.RateLimit with
+            {
+                MaxTrackedClients = rateLimitClients >= 1 ? rateLimitClients : throw new UsageException("--rate-limit-clients must be at least 1."),
+            },
+            TunnelHandshakesPerAddress = tunnelHandshakesPerAddress >= 1 ? tunnelHandshakesPerAddress : throw new UsageException("--tunnel-handshakes-per-address must be at least 1."),
+            TunnelHandshakeTimeout = tunnelHandshakeTimeout is >= 1 and <= 600 ? TimeSpan.FromSeconds(tunnelHandshakeTimeout) : throw new UsageException("--tunnel-handshake-timeout must be between 1 and 600 seconds."),
+            TunnelFirstByteTimeout = tunnelFirstByteTimeout is >= 1 and <= 60 ? TimeSpan.FromSeconds(tunnelFirstByteTimeout) : throw new UsageException("--tunnel-first-byte-timeout must be between 1 and 60 seconds."),
+            MaxRequestsPerClient = maxRequestsPerClient >= 1 ? maxRequestsPerClient : throw new UsageException("--max-requests-per-client must be at least 1."),
         };
         ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
         await using var server = GatewayServer.Create(options);

@@ -19,6 +19,12 @@ internal sealed record GatewayOptions
     public bool Open { get; init; }
     public IReadOnlySet<PeerId> TrustedProviders { get; init; } = new HashSet<PeerId>();
     public RateLimitOptions RateLimit { get; init; } = new();
+
+    /// <summary>
+    /// Public requests one client (IPv4 address, IPv6 /64) may have open at once; each holds a tunnel stream. Half of a
+    /// tunnel's 256 streams, so one client cannot take them all; many viewers from distinct clients each take one.
+    /// </summary>
+    public int MaxRequestsPerClient { get; init; } = 128;
     public required string StateFolder { get; init; }
 
     /// <summary>How often the certificate files are checked for a renewal.</summary>
@@ -29,6 +35,15 @@ internal sealed record GatewayOptions
 
     /// <summary>A client must send its request headers within this time (slowloris).</summary>
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Tunnel-port handshakes in progress from one address (IPv6: /64) at most.</summary>
+    public int TunnelHandshakesPerAddress { get; init; } = 8;
+
+    /// <summary>A provider's TLS and authentication on the tunnel port must finish within this time.</summary>
+    public TimeSpan TunnelHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A new tunnel-port connection must send its first byte within this time.</summary>
+    public TimeSpan TunnelFirstByteTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>TLS handshakes of public clients must finish within this time.</summary>
     public TimeSpan TlsHandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);

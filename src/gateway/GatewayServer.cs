@@ -100,9 +100,14 @@ internal sealed class GatewayServer : IAsyncDisposable
             Open = options.Open,
             TrustedProviders = options.TrustedProviders,
             DrainTimeout = options.DrainTimeout,
+            HandshakeTimeout = options.TunnelHandshakeTimeout,
+            MaxPendingHandshakesPerAddress = options.TunnelHandshakesPerAddress,
+            FirstByteTimeout = options.TunnelFirstByteTimeout,
         }, () => certificate.Current, bindings, metrics, logger);
         var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry, options.ResponseHeadersTimeout);
-        var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, new RateLimiter(options.RateLimit), metrics,
+        var limiter = new RateLimiter(options.RateLimit);
+        metrics.RateLimitBuckets = () => limiter.TrackedClients;
+        var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, new InFlightLimiter(options.MaxRequestsPerClient), metrics,
             app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger);
         int? metricsPortValue = options.MetricsPort;
         app.Run(context =>

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using PeerCompute.Tunnel;
@@ -10,13 +9,14 @@ using Yarp.ReverseProxy.Forwarder;
 namespace PeerCompute.Gateway;
 
 /// <summary>
-/// Every public request: hostname → rate limit → provider lookup → forward through the provider's tunnel.
-/// Answers: unknown host 404, provider offline 502, container not answering 503, over the limit 429 (Retry-After).
+/// Every public request: hostname → route lookup → rate limit → open-request cap → forward through the provider's tunnel.
+/// Answers: unknown host 404, provider offline 502, container not answering 503, over the rate limit or with too many requests open 429 (Retry-After).
 /// </summary>
 internal sealed class PublicRequestHandler(
     string domain,
     TunnelRegistry registry,
     RateLimiter limiter,
+    InFlightLimiter concurrency,
     GatewayMetrics metrics,
     IHttpForwarder forwarder,
     HttpMessageInvoker invoker,
@@ -31,28 +31,48 @@ internal sealed class PublicRequestHandler(
             await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
             return;
         }
-        if (!limiter.TryAcquire(ClientKey(context.Connection.RemoteIpAddress), label, out var retryAfter))
+        // The route first: a name that is not a deployment costs no limiter state, so made-up hostnames cannot fill
+        // the table. Keys are then (client, deployment): one address makes at most one per real deployment.
+        var route = registry.Find(label, out var tunnel);
+        if (route == RouteLookupResult.UnknownHost)
+        {
+            await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
+            return;
+        }
+        string client = ClientKey(context.Connection.RemoteIpAddress);
+        if (!limiter.TryAcquire(client, label, out var retryAfter))
         {
             metrics.RecordRateLimited();
             context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests; slow down.").ConfigureAwait(false);
             return;
         }
-        switch (registry.Find(label, out var tunnel))
+        switch (route)
         {
-            case RouteLookupResult.UnknownHost:
-                await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
-                return;
             case RouteLookupResult.ProviderOffline:
                 await ReplyAsync(context, StatusCodes.Status502BadGateway, "The provider serving this deployment is offline.").ConfigureAwait(false);
                 return;
         }
 
-        context.Features.Set(new TunnelRoute(tunnel!, label));
-        var error = await forwarder.SendAsync(context, "http://" + label + "/", invoker, requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
-        if (error != ForwarderError.None)
-            await ReportErrorAsync(context, error, label).ConfigureAwait(false);
-        metrics.RecordResponse(context.Response.StatusCode);
+        if (!concurrency.TryEnter(client))
+        {
+            metrics.RecordConcurrencyLimited();
+            context.Response.Headers.RetryAfter = "1";
+            await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests open at once from this address.").ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            context.Features.Set(new TunnelRoute(tunnel!, label));
+            var error = await forwarder.SendAsync(context, "http://" + label + "/", invoker, requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
+            if (error != ForwarderError.None)
+                await ReportErrorAsync(context, error, label).ConfigureAwait(false);
+            metrics.RecordResponse(context.Response.StatusCode);
+        }
+        finally
+        {
+            concurrency.Exit(client);
+        }
     }
 
     private async Task ReportErrorAsync(HttpContext context, ForwarderError error, string label)
@@ -104,22 +124,7 @@ internal sealed class PublicRequestHandler(
     /// </summary>
     internal static string RawHost(HttpRequest request) => request.Headers.Host.ToString();
 
-    /// <summary>IPv4 per address; IPv6 per /64, since one client usually holds a whole /64.</summary>
-    internal static string ClientKey(IPAddress? address)
-    {
-        if (address is null)
-            return "-";
-        if (address.IsIPv4MappedToIPv6)
-            return address.MapToIPv4().ToString();
-        if (address.AddressFamily == AddressFamily.InterNetworkV6)
-        {
-            Span<byte> bytes = stackalloc byte[16];
-            address.TryWriteBytes(bytes, out _);
-            bytes[8..].Clear();
-            return new IPAddress(bytes).ToString() + "/64";
-        }
-        return address.ToString();
-    }
+    internal static string ClientKey(IPAddress? address) => AddressKey.For(address);
 
     private static string Printable(string host) => host.Length <= 100 && host.All(c => c is > ' ' and < '\x7f') ? host : "this name";
 }

@@ -7,6 +7,7 @@ namespace PeerCompute.Gateway;
 /// <summary>
 /// Copies the request as YARP does (hop-by-hop headers dropped), keeps the public Host, and sets the
 /// <c>X-Forwarded-*</c> headers from what the gateway saw, replacing any a client sent (the gateway is the edge).
+/// Answers' cookies are kept to the deployment's own host (<see cref="CookieDomain"/>).
 /// </summary>
 internal sealed class TunnelTransformer : HttpTransformer
 {
@@ -48,6 +49,17 @@ internal sealed class TunnelTransformer : HttpTransformer
             foreach (string value in proxyResponse.Headers.Connection)
                 foreach (var token in ConnectionTokens(value))
                     httpContext.Response.Headers.Remove(token);
+        var cookies = httpContext.Response.Headers.SetCookie;
+        if (cookies.Count > 0)
+        {
+            string host = PublicRequestHandler.RawHost(httpContext.Request);
+            int colon = host.LastIndexOf(':');
+            var ownHost = colon > 0 && host[^1] != ']' ? host.AsSpan(0, colon) : host.AsSpan();
+            var restricted = new string?[cookies.Count];
+            for (int i = 0; i < restricted.Length; i++)
+                restricted[i] = CookieDomain.Restrict(cookies[i] ?? "", ownHost);
+            httpContext.Response.Headers.SetCookie = restricted;
+        }
         return proceed;
     }
 

@@ -13,6 +13,7 @@ public sealed class GatewayMetrics
     private long _bytesToProviders;
     private long _bytesFromProviders;
     private long _rateLimited;
+    private long _concurrencyLimited;
     private long _routeStreamsOpened;
     private long _routeStreamsOpen;
     private long _handshakesFailed;
@@ -20,6 +21,9 @@ public sealed class GatewayMetrics
 
     /// <summary>Tunnels connected now (set by whoever owns the registry).</summary>
     public Func<int>? ActiveTunnels { get; set; }
+
+    /// <summary>Rate-limit buckets held now (one per client and deployment in use).</summary>
+    public Func<int>? RateLimitBuckets { get; set; }
 
     public void RecordResponse(int status)
     {
@@ -35,6 +39,8 @@ public sealed class GatewayMetrics
     public void RecordRateLimited() => Interlocked.Increment(ref _rateLimited);
 
     public long RateLimited => Interlocked.Read(ref _rateLimited);
+
+    public void RecordConcurrencyLimited() => Interlocked.Increment(ref _concurrencyLimited);
 
     public void AddBytesToProviders(long count) => Interlocked.Add(ref _bytesToProviders, count);
 
@@ -65,11 +71,13 @@ public sealed class GatewayMetrics
                 text.Append(inv, $"peercompute_gateway_requests_total{{code=\"{status}\"}} {count}\n");
         }
         Counter(text, "peercompute_gateway_rate_limited_total", "Requests refused with 429 by the per-client rate limit.", RateLimited);
+        Counter(text, "peercompute_gateway_concurrency_limited_total", "Requests refused with 429 because their client had too many open.", Interlocked.Read(ref _concurrencyLimited));
         Counter(text, "peercompute_gateway_tunnel_bytes_sent_total", "Bytes sent to providers through tunnels (request bodies and headers).", Interlocked.Read(ref _bytesToProviders));
         Counter(text, "peercompute_gateway_tunnel_bytes_received_total", "Bytes received from providers through tunnels (responses).", Interlocked.Read(ref _bytesFromProviders));
         Counter(text, "peercompute_gateway_route_streams_total", "Tunnel streams opened for public requests.", Interlocked.Read(ref _routeStreamsOpened));
         Gauge(text, "peercompute_gateway_route_streams_open", "Tunnel streams open now.", Interlocked.Read(ref _routeStreamsOpen));
         Gauge(text, "peercompute_gateway_active_tunnels", "Providers connected now.", ActiveTunnels?.Invoke() ?? 0);
+        Gauge(text, "peercompute_gateway_rate_limit_buckets", "Rate-limit buckets held now (client and deployment pairs).", RateLimitBuckets?.Invoke() ?? 0);
         var gc = GC.GetGCMemoryInfo();
         Gauge(text, "peercompute_gateway_managed_heap_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
         Gauge(text, "peercompute_gateway_managed_committed_bytes", "Memory committed for the managed heap.", gc.TotalCommittedBytes);

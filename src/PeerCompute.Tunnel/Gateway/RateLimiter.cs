@@ -22,7 +22,7 @@ public sealed record RateLimitOptions
 }
 
 /// <summary>
-/// A token bucket per (client IP, hostname): each request takes a token; tokens come back at the configured rate up
+/// A token bucket per (client IP, deployment hostname); callers look the route up first, so only real deployments get keys: each request takes a token; tokens come back at the configured rate up
 /// to the burst size. Refusals say how long until a token is back (for <c>Retry-After</c>). The clock is injectable
 /// so tests need no sleeping.
 /// </summary>
@@ -32,6 +32,8 @@ public sealed class RateLimiter
     private readonly Func<long> _now;
     private readonly ConcurrentDictionary<(string Client, string Host), Bucket> _buckets = new();
     private long _lastSweep;
+
+    private static readonly TimeSpan FullTableSweepInterval = TimeSpan.FromSeconds(1);
 
     public RateLimiter(RateLimitOptions options, Func<long>? timestamp = null)
     {
@@ -55,7 +57,9 @@ public sealed class RateLimiter
         {
             if (_buckets.Count >= _options.MaxTrackedClients)
             {
-                Sweep(now, force: true);
+                // Full: a sweep may free room, but at most one a second, so a flood of new keys is not a flood of sweeps.
+                if (Stopwatch.GetElapsedTime(Volatile.Read(ref _lastSweep), now) >= FullTableSweepInterval)
+                    Sweep(now, force: true);
                 if (_buckets.Count >= _options.MaxTrackedClients)
                 {
                     retryAfter = TimeSpan.FromSeconds(1);

@@ -25,6 +25,7 @@ public sealed class TunnelServer : IAsyncDisposable
     private readonly GatewayMetrics? _metrics;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _handshakeSlots;
+    private readonly InFlightLimiter _handshakesPerAddress;
     private readonly CancellationTokenSource _stopping = new();
     private readonly string _domain;
     private readonly YamuxOptions _yamux;
@@ -44,6 +45,7 @@ public sealed class TunnelServer : IAsyncDisposable
         _metrics = metrics;
         _logger = logger ?? NullLogger.Instance;
         _handshakeSlots = new SemaphoreSlim(options.MaxPendingHandshakes, options.MaxPendingHandshakes);
+        _handshakesPerAddress = new InFlightLimiter(options.MaxPendingHandshakesPerAddress);
         _yamux = options.Yamux with { KeepAliveInterval = options.KeepAliveInterval, DeadLinkTimeout = options.DeadLinkTimeout };
         Registry = new TunnelRegistry(bindings);
         if (metrics is not null)
@@ -106,14 +108,22 @@ public sealed class TunnelServer : IAsyncDisposable
                 }
                 continue;
             }
-            if (!_handshakeSlots.Wait(0))
+            string address = AddressKey.For((socket.RemoteEndPoint as IPEndPoint)?.Address);
+            if (!_handshakesPerAddress.TryEnter(address))
             {
                 _metrics?.RecordHandshakeFailed();
                 socket.Dispose();
                 continue;
             }
+            if (!_handshakeSlots.Wait(0))
+            {
+                _handshakesPerAddress.Exit(address);
+                _metrics?.RecordHandshakeFailed();
+                socket.Dispose();
+                continue;
+            }
             socket.NoDelay = true;
-            Track(ServeConnectionAsync(socket));
+            Track(ServeConnectionAsync(socket, address));
         }
     }
 
@@ -124,7 +134,7 @@ public sealed class TunnelServer : IAsyncDisposable
         task.ContinueWith(t => { lock (_running) _connections.Remove(t); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    private async Task ServeConnectionAsync(Socket socket)
+    private async Task ServeConnectionAsync(Socket socket, string address)
     {
         var remote = socket.RemoteEndPoint;
         ProviderTunnel? session = null;
@@ -146,6 +156,7 @@ public sealed class TunnelServer : IAsyncDisposable
         finally
         {
             _handshakeSlots.Release();
+            _handshakesPerAddress.Exit(address);
         }
         if (session is null)
             return;
@@ -183,6 +194,7 @@ public sealed class TunnelServer : IAsyncDisposable
         var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         try
         {
+            await WaitForFirstByteAsync(socket, token).ConfigureAwait(false);
             await ssl.AuthenticateAsServerAsync(TunnelTls.TunnelOptions(_certificate()), token).ConfigureAwait(false);
             TunnelTls.EnsureTls13(ssl, "");
 
@@ -197,6 +209,16 @@ public sealed class TunnelServer : IAsyncDisposable
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>A connection that says nothing gives its slot back after the short first-byte timeout, not the whole handshake timeout.</summary>
+    private async Task WaitForFirstByteAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        using var firstByte = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        firstByte.CancelAfter(_options.FirstByteTimeout);
+        byte[] peek = new byte[1];
+        if (await socket.ReceiveAsync(peek, SocketFlags.Peek, firstByte.Token).ConfigureAwait(false) == 0)
+            throw new TunnelException(TunnelErrorKind.Network, "closed before the TLS handshake");
     }
 
     /// <summary>This gateway's admission rules for a provider that proved its identity: trust, capacity, tag ownership.</summary>

@@ -28,6 +28,15 @@ public sealed record TunnelServerOptions
     /// <summary>Connections in TLS or authentication at once; beyond it new ones are closed at once.</summary>
     public int MaxPendingHandshakes { get; init; } = 128;
 
+    /// <summary>
+    /// Of those, from one address (IPv4) or /64 (IPv6) at most; beyond it that address's new connections are closed at
+    /// once, so one address cannot take the slots providers need to reconnect.
+    /// </summary>
+    public int MaxPendingHandshakesPerAddress { get; init; } = 8;
+
+    /// <summary>A new connection must send its first byte (the TLS ClientHello) within this time: idle ones free their slot soon.</summary>
+    public TimeSpan FirstByteTimeout { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>Connected providers at most.</summary>
     public int MaxTunnels { get; init; } = 10_000;
 
@@ -56,7 +65,7 @@ public sealed record TunnelServerOptions
     {
         if (HttpsPort is <= 0 or > 65535)
             throw new ArgumentOutOfRangeException(nameof(HttpsPort), "1-65535");
-        if (HandshakeTimeout <= TimeSpan.Zero || MaxPendingHandshakes < 1 || MaxTunnels < 1 || MaxRoutesPerProvider < 1)
+        if (HandshakeTimeout <= TimeSpan.Zero || FirstByteTimeout <= TimeSpan.Zero || MaxPendingHandshakes < 1 || MaxPendingHandshakesPerAddress < 1 || MaxTunnels < 1 || MaxRoutesPerProvider < 1)
             throw new ArgumentOutOfRangeException(nameof(MaxTunnels), "limits must be positive");
         if (KeepAliveInterval <= TimeSpan.Zero || DeadLinkTimeout <= KeepAliveInterval)
             throw new ArgumentOutOfRangeException(nameof(DeadLinkTimeout), "the dead-link timeout must exceed the keepalive interval");

@@ -1,0 +1,24 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace PeerCompute.Tunnel.Gateway;
+
+/// <summary>Who a per-client limit counts: an IPv4 address, or an IPv6 /64, since one client usually holds a whole /64.</summary>
+public static class AddressKey
+{
+    public static string For(IPAddress? address)
+    {
+        if (address is null)
+            return "-";
+        if (address.IsIPv4MappedToIPv6)
+            return address.MapToIPv4().ToString();
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            Span<byte> bytes = stackalloc byte[16];
+            address.TryWriteBytes(bytes, out _);
+            bytes[8..].Clear();
+            return new IPAddress(bytes).ToString() + "/64";
+        }
+        return address.ToString();
+    }
+}

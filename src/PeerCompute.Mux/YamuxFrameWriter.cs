@@ -15,6 +15,8 @@ internal sealed class YamuxFrameWriter
 
     private readonly Stream _transport;
     private readonly int _maxPendingControlFrames;
+    private readonly TimeSpan _writeTimeout;
+    private CancellationTokenSource? _deadline; // linked to the write loop's token; armed for each transport call
     private readonly Action<Exception?> _close;
     private readonly Lock _lock = new();
     private readonly Queue<YamuxFrameHeader> _control = new();
@@ -26,10 +28,11 @@ internal sealed class YamuxFrameWriter
     private Exception? _closeAfterFlushError;
 
     /// <param name="close">Ends the session: called when a close after flush is done or a write fails.</param>
-    public YamuxFrameWriter(Stream transport, int maxPendingControlFrames, Action<Exception?> close)
+    public YamuxFrameWriter(Stream transport, int maxPendingControlFrames, TimeSpan writeTimeout, Action<Exception?> close)
     {
         _transport = transport;
         _maxPendingControlFrames = maxPendingControlFrames;
+        _writeTimeout = writeTimeout;
         _close = close;
     }
 
@@ -157,7 +160,7 @@ internal sealed class YamuxFrameWriter
                     {
                         if (used + YamuxFrameHeader.Size > buffer.Length)
                         {
-                            await _transport.WriteAsync(buffer.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+                            await _transport.WriteAsync(buffer.AsMemory(0, used), Armed(cancellationToken)).ConfigureAwait(false);
                             used = 0;
                         }
                         continue;
@@ -174,24 +177,25 @@ internal sealed class YamuxFrameWriter
                     {
                         if (used + YamuxFrameHeader.Size > buffer.Length)
                         {
-                            await _transport.WriteAsync(buffer.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+                            await _transport.WriteAsync(buffer.AsMemory(0, used), Armed(cancellationToken)).ConfigureAwait(false);
                             used = 0;
                         }
                         current.Header.Write(buffer.AsSpan(used));
                         used += YamuxFrameHeader.Size;
-                        await _transport.WriteAsync(buffer.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+                        await _transport.WriteAsync(buffer.AsMemory(0, used), Armed(cancellationToken)).ConfigureAwait(false);
                         used = 0;
-                        await _transport.WriteAsync(current.Data, cancellationToken).ConfigureAwait(false);
+                        await _transport.WriteAsync(current.Data, Armed(cancellationToken)).ConfigureAwait(false);
                     }
                     current.Done.TrySetResult();
                     current = null;
                 }
                 if (used > 0)
                 {
-                    await _transport.WriteAsync(buffer.AsMemory(0, used), cancellationToken).ConfigureAwait(false);
+                    await _transport.WriteAsync(buffer.AsMemory(0, used), Armed(cancellationToken)).ConfigureAwait(false);
                     used = 0;
                 }
-                await _transport.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await _transport.FlushAsync(Armed(cancellationToken)).ConfigureAwait(false);
+                _deadline?.CancelAfter(Timeout.InfiniteTimeSpan);
                 ArrayPool<byte>.Shared.Return(buffer);
                 buffer = null;
                 bool closeNow;
@@ -210,6 +214,8 @@ internal sealed class YamuxFrameWriter
         }
         catch (Exception e)
         {
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                e = new IOException($"yamux: the peer has read nothing for {_writeTimeout.TotalSeconds:0.#} s (write timeout); closing the connection", e);
             current?.Done.TrySetException(new IOException("yamux: session closed", e));
             bool completed;
             lock (_lock)
@@ -220,7 +226,23 @@ internal sealed class YamuxFrameWriter
         {
             if (buffer is not null)
                 ArrayPool<byte>.Shared.Return(buffer);
+            _deadline?.Dispose();
         }
+    }
+
+    /// <summary>The token for one transport call: the loop's, plus the write deadline counted from now.</summary>
+    private CancellationToken Armed(CancellationToken loop)
+    {
+        if (_writeTimeout == Timeout.InfiniteTimeSpan)
+            return loop;
+        // A deadline that fired just after the previous call completed must not fail the next one.
+        if (_deadline is null || (_deadline.IsCancellationRequested && !loop.IsCancellationRequested))
+        {
+            _deadline?.Dispose();
+            _deadline = CancellationTokenSource.CreateLinkedTokenSource(loop);
+        }
+        _deadline.CancelAfter(_writeTimeout);
+        return _deadline.Token;
     }
 
     private sealed class PendingWrite(YamuxFrameHeader header, ReadOnlyMemory<byte> data)

@@ -30,6 +30,13 @@ public sealed record YamuxOptions
     /// <summary>The session is closed when nothing at all has been received for this long (needs keepalive on one side).</summary>
     public TimeSpan DeadLinkTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// A write to the transport that has not completed within this time means the peer has stopped reading: the
+    /// session is closed and the transport disposed, so the peer sees the connection end instead of hanging on it.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> turns it off.
+    /// </summary>
+    public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>A stream we opened is reset when the peer has not acknowledged it within this time.</summary>
     public TimeSpan OpenTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -52,6 +59,8 @@ public sealed record YamuxOptions
             throw new ArgumentOutOfRangeException(nameof(MaxReceiveWindow), $"at least {InitialWindow}");
         if (MaxSendFrameSize < 1024)
             throw new ArgumentOutOfRangeException(nameof(MaxSendFrameSize), "at least 1024");
+        if (WriteTimeout <= TimeSpan.Zero && WriteTimeout != Timeout.InfiniteTimeSpan)
+            throw new ArgumentOutOfRangeException(nameof(WriteTimeout), "positive, or infinite");
         if (MaxStreams < 1 || AcceptBacklog < 1 || MaxPendingControlFrames < 16 || ReadBufferSize < 4096)
             throw new ArgumentOutOfRangeException(nameof(MaxStreams), "limits must be positive");
     }

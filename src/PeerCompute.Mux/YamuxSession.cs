@@ -49,7 +49,7 @@ public sealed partial class YamuxSession : IAsyncDisposable
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _writer = new YamuxFrameWriter(transport, options.MaxPendingControlFrames, Close);
+        _writer = new YamuxFrameWriter(transport, options.MaxPendingControlFrames, options.WriteTimeout, Close);
         _keepAlive = new YamuxKeepAlive(this);
     }
 

@@ -9,7 +9,7 @@ namespace PeerCompute.System.Tests.Faults;
 
 /// <summary>
 /// A provider that accepts the connection and the request stream, reads the request and never answers. The real
-/// peerctl (its build output, run with <c>dotnet</c>) gives up after <c>--timeout</c>, names the provider and the
+/// peerctl (the published binary) gives up after <c>--timeout</c>, names the provider and the
 /// timeout, and exits non-zero, for status and for stop.
 /// </summary>
 public sealed class SilentProviderTests
@@ -46,7 +46,7 @@ public sealed class SilentProviderTests
             await PeerctlOkAsync(env, "peers", "add", identity.PeerId.ToString(), "--name", "silent", "--addr", address.ToString());
 
             string[] args = command == "stop" ? ["stop", "web", "--timeout", "1"] : ["status", "--timeout", "1"];
-            var result = await TestProcess.RunAsync("dotnet", [PeerctlDll, .. args], env, Bound);
+            var result = await TestProcess.RunAsync(PeerNode.Peerctl, [.. args], env, Bound);
 
             await Assert.That(requestArrived.Task.IsCompleted).IsTrue();
             await Assert.That(result.ExitCode).IsNotEqualTo(0);
@@ -54,7 +54,7 @@ public sealed class SilentProviderTests
             await Assert.That(result.StandardError).Contains(identity.PeerId.ToString());
             await Assert.That(result.StandardError).Contains("within 1 s (--timeout)");
 
-            var json = await TestProcess.RunAsync("dotnet", [PeerctlDll, .. args, "--json"], env, Bound);
+            var json = await TestProcess.RunAsync(PeerNode.Peerctl, [.. args, "--json"], env, Bound);
             await Assert.That(json.ExitCode).IsNotEqualTo(0);
             using var error = JsonDocument.Parse(json.StandardOutput);
             await Assert.That(error.RootElement.GetProperty("error").GetProperty("code").GetString()).IsEqualTo("timeout");
@@ -65,19 +65,10 @@ public sealed class SilentProviderTests
         }
     }
 
-    /// <summary>peerctl as <c>dotnet build</c> leaves it (no AOT publish needed).</summary>
-    private static string PeerctlDll
-    {
-        get
-        {
-            string path = Path.Combine(Artifacts.RepoRoot, "src", "peerctl", "bin", "Release", "net10.0", "peerctl.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is missing: run `dotnet build src/peerctl/peerctl.csproj -c Release` first.", path);
-        }
-    }
 
     private static async Task PeerctlOkAsync(IReadOnlyDictionary<string, string?> env, params string[] args)
     {
-        var result = await TestProcess.RunAsync("dotnet", [PeerctlDll, .. args], env, Bound);
+        var result = await TestProcess.RunAsync(PeerNode.Peerctl, [.. args], env, Bound);
         if (result.ExitCode != 0)
             throw new InvalidOperationException($"peerctl {string.Join(' ', args)} failed: {result}");
     }

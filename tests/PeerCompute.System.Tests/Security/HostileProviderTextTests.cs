@@ -9,7 +9,7 @@ namespace PeerCompute.System.Tests.Security;
 
 /// <summary>
 /// A trusted provider answers with text full of terminal escapes (clear screen, retitle, a bidi override) in names,
-/// states, log lines and error messages. The real peerctl (its build output, run with <c>dotnet</c>) prints none of
+/// states, log lines and error messages. The real peerctl (the published binary) prints none of
 /// those characters in its human output, shows them as visible escapes instead, and <c>logs</c> still passes the
 /// container's bytes through untouched when its output is a pipe.
 /// </summary>
@@ -88,17 +88,9 @@ public sealed class HostileProviderTextTests
         stream.Close();
     }
 
-    private static string PeerctlDll
-    {
-        get
-        {
-            string path = Path.Combine(Artifacts.RepoRoot, "src", "peerctl", "bin", "Release", "net10.0", "peerctl.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException($"{path} is missing: run `dotnet build src/peerctl/peerctl.csproj -c Release` first.", path);
-        }
-    }
 
     private static Task<ProcessResult> RunAsync(IReadOnlyDictionary<string, string?> env, params string[] args) =>
-        TestProcess.RunAsync("dotnet", [PeerctlDll, .. args], env, Bound);
+        TestProcess.RunAsync(PeerNode.Peerctl, [.. args], env, Bound);
 
     private static async Task RunOkAsync(IReadOnlyDictionary<string, string?> env, params string[] args)
     {

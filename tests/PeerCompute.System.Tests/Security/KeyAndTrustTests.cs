@@ -130,15 +130,27 @@ public class KeyAndTrustTests
     private static IEnumerable<string> WrittenFiles(PeerNode node) =>
         Directory.EnumerateFiles(node.Home, "*", SearchOption.AllDirectories)
             .Where(f => Path.GetFileName(f) != "identity.key" && !f.EndsWith(".lock", StringComparison.Ordinal)) // lock files: empty, and held
-            .Select(f => f + ":\n" + ReadShared(f))
+            .Select(f => ReadShared(f) is { } content ? f + ":\n" + content : null)
+            .OfType<string>()
             .ToList();
 
-    /// <summary>Reads a file another process may hold open (the daemon's lock file, for one).</summary>
-    private static string ReadShared(string path)
+    /// <summary>
+    /// Reads a file another process may hold open (the daemon's lock file, for one); null when it went away between
+    /// the listing and the read (a temporary file renamed into place, such as the gateway's hostnames file, whose
+    /// content is then read under its final name).
+    /// </summary>
+    private static string? ReadShared(string path)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        using var reader = new StreamReader(stream, Encoding.Latin1);
-        return reader.ReadToEnd();
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream, Encoding.Latin1);
+            return reader.ReadToEnd();
+        }
+        catch (FileNotFoundException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The private key as it could leak: the 32-byte seed and the whole key file, in hex, base64 and base58.</summary>

@@ -1,11 +1,4 @@
 using System.Net;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using PeerCompute.Tunnel.Tests.Support;
 
 namespace PeerCompute.Tunnel.Tests;
@@ -20,21 +13,21 @@ public class GatewayCookieTests
         using var pki = TestPki.Create();
         await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
         string ownHost = "";
-        var (upstream, upstreamEndPoint) = await StartCookieSetterAsync(() =>
+        await using var upstream = await UpstreamServer.StartAsync();
+        upstream.Cookies = () =>
         [
             $"session=1; Path=/; Domain={gateway.Domain}; HttpOnly",
             $"dotted=2; Domain=.{gateway.Domain}",
             "parent=3; Secure; domain = localhost ; Path=/",
             $"own=4; Domain={ownHost}; Path=/",
             "plain=5; Path=/",
-        ]);
-        await using var _ = upstream;
-        await using var provider = TestProvider.For(gateway, new() { ["web"] = upstreamEndPoint }).Start();
+        ];
+        await using var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint }).Start();
         await provider.WaitReadyAsync();
         ownHost = $"{provider.Label("web")}.{gateway.Domain}";
         using var client = GatewayHttp.Client(gateway);
 
-        using var response = await client.GetAsync(gateway.UrlFor(provider.Label("web")));
+        using var response = await client.GetAsync(gateway.UrlFor(provider.Label("web")) + "cookies");
         string[] cookies = response.Headers.GetValues("Set-Cookie").ToArray();
 
         await Assert.That(response.StatusCode).IsEqualTo(HttpStatusCode.OK);
@@ -46,21 +39,5 @@ public class GatewayCookieTests
             $"own=4; Domain={ownHost}; Path=/",
             "plain=5; Path=/",
         });
-    }
-
-    private static async Task<(WebApplication App, IPEndPoint EndPoint)> StartCookieSetterAsync(Func<string[]> cookies)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
-        app.Run(context =>
-        {
-            context.Response.Headers.SetCookie = cookies();
-            return context.Response.WriteAsync("cookies set");
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return (app, new IPEndPoint(IPAddress.Loopback, new Uri(address).Port));
     }
 }

@@ -38,6 +38,9 @@ internal sealed class UpstreamServer : IAsyncDisposable
 
     public void ReleaseHeld() => _release.TrySetResult();
 
+    /// <summary>The Set-Cookie values /cookies answers with (read at each request).</summary>
+    public Func<string[]> Cookies { get; set; } = () => [];
+
     public static async Task<UpstreamServer> StartAsync(string name = "web")
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -75,6 +78,10 @@ internal sealed class UpstreamServer : IAsyncDisposable
             case "/":
                 response.ContentType = "text/html; charset=utf-8";
                 await response.WriteAsync($"<!doctype html><html><head><title>{name}</title></head><body><h1 id=\"marker\">{PageMarker}: {name}</h1></body></html>");
+                break;
+            case "/cookies":
+                response.Headers.SetCookie = Cookies();
+                await response.WriteAsync("cookies set");
                 break;
             case "/headers":
                 response.ContentType = "text/plain";

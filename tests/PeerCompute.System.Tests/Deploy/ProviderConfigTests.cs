@@ -53,6 +53,18 @@ public class ProviderConfigTests
     }
 
     [Test]
+    [Arguments("--status-log-bytes", "lots")]
+    [Arguments("--status-log-bytes", "2MiB")]
+    [Arguments("--status-log-bytes-total", "0")]
+    public async Task A_status_log_budget_that_is_not_a_size_up_to_512KiB_is_a_usage_error(string option, string value)
+    {
+        using var provider = await PeerNode.CreateAsync("provider");
+        var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", option, value], provider.Environment, TimeSpan.FromSeconds(60));
+        await Assert.That(result.ExitCode).IsEqualTo(2);
+        await Assert.That(result.StandardError).Contains($"Invalid {option[2..]} '{value}'");
+    }
+
+    [Test]
     public async Task A_provider_without_an_identity_says_how_to_make_one()
     {
         string home = Path.Combine(Directory.CreateTempSubdirectory("pc-noid-").FullName, "home");

@@ -95,8 +95,10 @@ internal sealed class UninstallTests
         {
             await File.WriteAllLinesAsync(allowed, [own, other]);
 
-            var result = await ReleaseScripts.InstallAsync(["--uninstall", "--bin-dir", bin, "--home", home], new Dictionary<string, string?>
+            // The provider's home as its peerctl/peercomputed would take it (the same as --home DIR).
+            var result = await ReleaseScripts.InstallAsync(["--uninstall", "--bin-dir", bin], new Dictionary<string, string?>
             {
+                ["PEERCOMPUTE_HOME"] = home,
                 ["PATH"] = stubs + ":" + Environment.GetEnvironmentVariable("PATH"),
                 ["PEERCOMPUTE_SYSTEMD_DIR"] = ReleaseScripts.NewFolder("units"),
             });

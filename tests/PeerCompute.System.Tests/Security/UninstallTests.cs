@@ -56,6 +56,33 @@ internal sealed class UninstallTests
         await Assert.That(File.Exists(Path.Combine(prefix, "share", "bash-completion", "completions", "peerctl"))).IsFalse();
     }
 
+    [Test]
+    public async Task Without_the_providers_identity_uninstall_removes_no_container()
+    {
+        string release = await ReleaseScripts.HostReleaseAsync();
+        string bin = Path.Combine(ReleaseScripts.NewFolder("uninstall"), "bin");
+        var installed = await ReleaseScripts.InstallAsync(["--bin-dir", bin, "--archive", Path.Combine(release, ArchiveName)]);
+        await Assert.That(installed.ExitCode).IsEqualTo(0).Because(installed.ToString());
+        string stubs = ReleaseScripts.NewFolder("stubs");
+        string calls = Path.Combine(stubs, "calls.log");
+        // Any listing answers with containers: which of them would be this provider's is unknown.
+        Stub(stubs, "docker", calls, "case \"$1\" in ps) echo c0ffee1 ;; esac");
+        StubFirewall(stubs, calls);
+        string empty = ReleaseScripts.NewFolder("no-identity");
+
+        var result = await ReleaseScripts.InstallAsync(["--uninstall", "--bin-dir", bin, "--home", empty], new Dictionary<string, string?>
+        {
+            ["PATH"] = stubs + ":" + Environment.GetEnvironmentVariable("PATH"),
+            ["PEERCOMPUTE_SYSTEMD_DIR"] = ReleaseScripts.NewFolder("units"),
+        });
+
+        await Assert.That(result.ExitCode).IsEqualTo(0).Because(result.ToString());
+        await Assert.That(result.StandardOutput).Contains($"no provider identity in {empty} (give --home DIR): no container removed");
+        string log = await File.ReadAllTextAsync(calls);
+        await Assert.That(log).DoesNotContain("docker rm");
+        await Assert.That(Directory.GetFileSystemEntries(bin)).IsEmpty();
+    }
+
     /// <summary>
     /// Two providers' containers on one engine (another provider with its own state folder, or the quick start):
     /// uninstalling one removes its own and leaves the other's, and keeps the shared egress rules they still need.

@@ -59,10 +59,7 @@ internal sealed class UninstallTests
     [Test]
     public async Task Without_the_providers_identity_uninstall_removes_no_container()
     {
-        string release = await ReleaseScripts.HostReleaseAsync();
-        string bin = Path.Combine(ReleaseScripts.NewFolder("uninstall"), "bin");
-        var installed = await ReleaseScripts.InstallAsync(["--bin-dir", bin, "--archive", Path.Combine(release, ArchiveName)]);
-        await Assert.That(installed.ExitCode).IsEqualTo(0).Because(installed.ToString());
+        string bin = await InstalledAsync();
         string stubs = ReleaseScripts.NewFolder("stubs");
         string calls = Path.Combine(stubs, "calls.log");
         // Any listing answers with containers: which of them would be this provider's is unknown.
@@ -90,10 +87,7 @@ internal sealed class UninstallTests
     [Test]
     public async Task Uninstall_removes_only_its_own_instances_containers_from_a_shared_engine()
     {
-        string release = await ReleaseScripts.HostReleaseAsync();
-        string bin = Path.Combine(ReleaseScripts.NewFolder("uninstall"), "bin");
-        var installed = await ReleaseScripts.InstallAsync(["--bin-dir", bin, "--archive", Path.Combine(release, ArchiveName)]);
-        await Assert.That(installed.ExitCode).IsEqualTo(0).Because(installed.ToString());
+        string bin = await InstalledAsync();
         var (home, peerId) = await NewIdentityAsync(bin);
         string otherInstance = "test-uninstall-other-" + Convert.ToHexStringLower(global::System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
 
@@ -142,6 +136,17 @@ internal sealed class UninstallTests
         {
             await TestProcess.RunAsync(docker, ["rm", "-f", own, other]);
         }
+    }
+
+    /// <summary>The release installed from its archive into a new folder's bin/; returns that bin.</summary>
+    private static async Task<string> InstalledAsync()
+    {
+        string release = await ReleaseScripts.HostReleaseAsync();
+        string bin = Path.Combine(ReleaseScripts.NewFolder("uninstall"), "bin");
+        var installed = await ReleaseScripts.InstallAsync(["--bin-dir", bin, "--archive", Path.Combine(release, ArchiveName)]);
+        if (installed.ExitCode != 0)
+            throw new InvalidOperationException($"install.sh failed: {installed}");
+        return bin;
     }
 
     /// <summary>A new provider identity made by the installed peerctl: its state folder and PeerId.</summary>

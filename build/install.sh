@@ -206,7 +206,8 @@ remove_containers() {
   has docker && docker info >/dev/null 2>&1 || return 0
   instance=""
   if [ -x "$bin_dir/peercomputed" ] && [ -f "$home/identity.key" ]; then
-    instance="$(PEERCOMPUTE_HOME="$home" "$bin_dir/peercomputed" id 2>/dev/null)" || instance=""
+    # The identity file alone: a PEERCOMPUTE_IDENTITY_KEY in this shell would name another identity.
+    instance="$(unset PEERCOMPUTE_IDENTITY_KEY; PEERCOMPUTE_HOME="$home" "$bin_dir/peercomputed" id 2>/dev/null)" || instance=""
   fi
   if [ -n "$instance" ]; then
     ids="$(docker ps -aq --filter label=io.peercompute.managed=true --filter "label=io.peercompute.instance=$instance" 2>/dev/null)"
@@ -220,7 +221,7 @@ remove_containers() {
   others="$(docker ps -aq --filter label=io.peercompute.managed=true 2>/dev/null)"
   if [ -n "$others" ]; then
     shared=keep
-    say "kept the docker network peercompute0 and the egress firewall rules: $(echo $others | wc -w) container(s) of other Peer Compute instances on this engine still use them"
+    say "kept the docker network peercompute0 and the egress firewall rules: $(printf '%s\n' "$others" | grep -c .) container(s) of other Peer Compute instances on this engine still use them"
     return 0
   fi
   docker network rm peercompute0 >/dev/null 2>&1 && say "removed the docker network peercompute0"

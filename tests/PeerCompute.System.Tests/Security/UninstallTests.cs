@@ -89,7 +89,7 @@ internal sealed class UninstallTests
     {
         string bin = await InstalledAsync();
         var (home, peerId) = await NewIdentityAsync(bin);
-        string otherInstance = "test-uninstall-other-" + Convert.ToHexStringLower(global::System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
+        string otherInstance = "uninstall-test-other-" + Convert.ToHexStringLower(global::System.Security.Cryptography.RandomNumberGenerator.GetBytes(6));
 
         string stubs = ReleaseScripts.NewFolder("stubs");
         string calls = Path.Combine(stubs, "calls.log");

@@ -162,6 +162,10 @@ public_key_pem() {
 # verify_signature FILE NAME SIG KEY: SIG is KEY's Ed25519 signature over FILE (openssl 3: pkeyutl -rawin).
 verify_signature() {
   has openssl || fail "a release public key is set but openssl is not installed to check the signature of $2: install openssl (3.0 or later); nothing was installed."
+  # pkeyutl -rawin (what Ed25519 needs) came with OpenSSL 3.0; 1.1 would fail every signature, misleadingly.
+  if ! openssl pkeyutl -help 2>&1 | grep -q -- '-rawin'; then
+    fail "$(openssl version 2>/dev/null) cannot check an Ed25519 signature (it needs OpenSSL 3.0 or later): upgrade openssl, or pin the archive with --sha256 HEX instead of a key; nothing was installed."
+  fi
   public_key_pem "$4" "$tmp/release.pub.pem"
   if ! openssl pkey -pubin -in "$tmp/release.pub.pem" -noout >/dev/null 2>&1; then
     fail "the release public key is not a valid public key (--public-key): nothing was installed."

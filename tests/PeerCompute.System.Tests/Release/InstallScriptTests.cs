@@ -3,8 +3,8 @@ using PeerCompute.System.Tests.Infrastructure;
 namespace PeerCompute.System.Tests.Release;
 
 /// <summary>
-/// build/install.sh run by dash (POSIX sh only) against the packed release served on loopback: installs programs
-/// that run, and refuses, installing nothing, what it must refuse.
+/// build/install.sh run by dash (POSIX sh only) against the packed release served on loopback over https: installs
+/// programs that run, and refuses, installing nothing, what it must refuse (plain http, a checksum mismatch).
 /// </summary>
 internal sealed class InstallScriptTests
 {
@@ -78,6 +78,59 @@ internal sealed class InstallScriptTests
 
         await Assert.That(result.ExitCode).IsEqualTo(1);
         await Assert.That(result.StandardError).Contains($"checksum mismatch for {ArchiveName}");
+        await Assert.That(result.StandardError).Contains("nothing was installed");
+        await Assert.That(Directory.Exists(bin)).IsFalse();
+    }
+
+    [Test]
+    public async Task Refuses_plain_http_before_downloading_anything()
+    {
+        string release = await ReleaseScripts.HostReleaseAsync();
+        await using var server = new LoopbackFileServer(release, tls: false);
+        string bin = Path.Combine(ReleaseScripts.NewFolder("prefix"), "bin");
+
+        var result = await ReleaseScripts.InstallAsync(["--bin-dir", bin, "--base-url", server.BaseUrl]);
+
+        await Assert.That(result.ExitCode).IsEqualTo(1);
+        await Assert.That(result.StandardError).Contains($"refusing to download over plain http ({server.BaseUrl})");
+        await Assert.That(server.Requested).IsEmpty();
+        await Assert.That(Directory.Exists(bin)).IsFalse();
+    }
+
+    [Test]
+    public async Task Installs_with_a_pinned_sha256_and_asks_for_no_SHA256SUMS()
+    {
+        string release = ReleaseScripts.CopyOf(await ReleaseScripts.HostReleaseAsync(), ArchiveName);
+        await using var server = new LoopbackFileServer(release);
+        string bin = Path.Combine(ReleaseScripts.NewFolder("prefix"), "bin");
+        string pinned = ReleaseScripts.Sha256Hex(Path.Combine(release, ArchiveName)).ToUpperInvariant();
+
+        var result = await ReleaseScripts.InstallAsync(["--bin-dir", bin, "--base-url", server.BaseUrl, "--sha256", pinned]);
+
+        await Assert.That(result.ExitCode).IsEqualTo(0).Because(result.ToString());
+        await Assert.That(result.StandardOutput).Contains($"checksum ok ({ArchiveName}, pinned)");
+        await Assert.That(server.Requested).IsEquivalentTo(new[] { "/" + ArchiveName });
+        await Assert.That(File.Exists(Path.Combine(bin, "peercomputed"))).IsTrue();
+    }
+
+    [Test]
+    public async Task Refuses_a_substituted_archive_that_its_server_vouches_for_when_the_sha256_is_pinned()
+    {
+        // Whoever controls the server swaps the archive and SHA256SUMS together: only the pinned checksum catches it.
+        string genuine = Path.Combine(await ReleaseScripts.HostReleaseAsync(), ArchiveName);
+        string release = ReleaseScripts.CopyOf(Path.GetDirectoryName(genuine)!, ArchiveName);
+        await ReleaseScripts.SubstituteArchiveAsync(release);
+        await using var server = new LoopbackFileServer(release);
+        string bin = Path.Combine(ReleaseScripts.NewFolder("prefix"), "bin");
+
+        var malformed = await ReleaseScripts.InstallAsync(["--bin-dir", Path.Combine(ReleaseScripts.NewFolder("prefix"), "bin"), "--base-url", server.BaseUrl, "--sha256", new string('a', 63)]);
+        var result = await ReleaseScripts.InstallAsync(["--bin-dir", bin, "--base-url", server.BaseUrl],
+            new Dictionary<string, string?> { ["PEERCOMPUTE_SHA256"] = ReleaseScripts.Sha256Hex(genuine) });
+
+        await Assert.That(malformed.ExitCode).IsEqualTo(1);
+        await Assert.That(malformed.StandardError).Contains("it needs 64 hex digits, not 63");
+        await Assert.That(result.ExitCode).IsEqualTo(1);
+        await Assert.That(result.StandardError).Contains($"checksum mismatch for {ArchiveName}: the pinned --sha256 is {ReleaseScripts.Sha256Hex(genuine)}");
         await Assert.That(result.StandardError).Contains("nothing was installed");
         await Assert.That(Directory.Exists(bin)).IsFalse();
     }

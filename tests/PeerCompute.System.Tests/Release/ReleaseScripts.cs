@@ -28,12 +28,13 @@ internal static class ReleaseScripts
     /// <summary>A folder with peercompute-HOST.tar.gz, SHA256SUMS and install.sh, packed once; do not modify it.</summary>
     public static Task<string> HostReleaseAsync() => _hostRelease.Value;
 
-    /// <summary>Runs build/package.sh for <paramref name="rid"/> into a new folder; returns that folder.</summary>
-    public static async Task<string> PackAsync(string rid)
+    /// <summary>Runs build/package.sh for <paramref name="rid"/> into a new folder (with more arguments before the
+    /// RID, e.g. --signing-key FILE); returns that folder.</summary>
+    public static async Task<string> PackAsync(string rid, params string[] options)
     {
         Artifacts.Folder(rid);
         string output = NewFolder("release");
-        var result = await TestProcess.RunAsync("bash", [Script("package.sh"), "--out", output, rid], timeout: TimeSpan.FromMinutes(5));
+        var result = await TestProcess.RunAsync("bash", [Script("package.sh"), "--out", output, .. options, rid], timeout: TimeSpan.FromMinutes(5));
         if (result.ExitCode != 0)
             throw new InvalidOperationException($"build/package.sh {rid} failed: {result}");
         return output;
@@ -57,6 +58,19 @@ internal static class ReleaseScripts
         return folder;
     }
 
+    /// <summary>
+    /// Swaps the host's archive in <paramref name="folder"/> for another (one byte appended) and rewrites SHA256SUMS
+    /// to vouch for it: what whoever controls the server can serve.
+    /// </summary>
+    public static async Task SubstituteArchiveAsync(string folder)
+    {
+        string name = $"peercompute-{HostRid}.tar.gz";
+        string archive = Path.Combine(folder, name);
+        await using (var stream = File.Open(archive, FileMode.Append))
+            stream.WriteByte(0);
+        await File.WriteAllTextAsync(Path.Combine(folder, "SHA256SUMS"), $"{Sha256Hex(archive)}  {name}\n");
+    }
+
     public static string Sha256Hex(string file)
     {
         using var stream = File.OpenRead(file);
@@ -64,14 +78,20 @@ internal static class ReleaseScripts
     }
 
     /// <summary>
-    /// Runs install.sh with dash (a strictly POSIX shell), with only the environment given here among the
-    /// installer's own variables, HOME in a folder of the test's.
+    /// Runs install.sh (build/'s, or <paramref name="script"/>) with dash (a strictly POSIX shell), with only the
+    /// environment given here among the installer's own variables, HOME in a folder of the test's, and curl
+    /// trusting the certificate of the <see cref="LoopbackFileServer"/>s.
     /// </summary>
-    public static Task<ProcessResult> InstallAsync(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?>? env = null)
+    public static Task<ProcessResult> InstallAsync(IReadOnlyList<string> args, IReadOnlyDictionary<string, string?>? env = null, string? script = null)
     {
         var environment = new Dictionary<string, string?>
         {
             ["HOME"] = NewFolder("home"),
+            ["CURL_CA_BUNDLE"] = LoopbackFileServer.CaFile,
+            ["PEERCOMPUTE_SHA256"] = null,
+            ["PEERCOMPUTE_PUBLIC_KEY"] = null,
+            ["PEERCOMPUTE_SIGNATURE"] = null,
+            ["PEERCOMPUTE_HOME"] = null,
             ["PEERCOMPUTE_INSTALL_DIR"] = null,
             ["PEERCOMPUTE_VERSION"] = null,
             ["PEERCOMPUTE_BASE_URL"] = null,
@@ -81,7 +101,7 @@ internal static class ReleaseScripts
         };
         foreach (var (key, value) in env ?? new Dictionary<string, string?>())
             environment[key] = value;
-        return TestProcess.RunAsync("dash", [Script("install.sh"), .. args], environment, TimeSpan.FromMinutes(3));
+        return TestProcess.RunAsync("dash", [script ?? Script("install.sh"), .. args], environment, TimeSpan.FromMinutes(3));
     }
 
     public static void RemoveFolders()

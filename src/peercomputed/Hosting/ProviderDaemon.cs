@@ -62,6 +62,8 @@ internal sealed class ProviderDaemon
             return 0;
         }
         log.ZLogInformation($"runtime ready: adopted {report.Adopted.Count}, vanished {report.Vanished.Count}, orphans {report.Orphans.Count} ({report.OrphansRemoved.Count} removed)");
+        if (report.Recovered.Count + report.Unreadable.Count > 0)
+            log.ZLogWarning($"unreadable records: {report.Recovered.Count} deployments adopted again from their containers' labels, {report.Unreadable.Count} containers kept for the operator (see the lines below)");
         foreach (string problem in report.Problems.Where(p => p != runtime.EgressProblem))
             log.ZLogWarning($"reconcile: {problem}");
         if (runtime.EgressProblem is { } egressProblem)
@@ -136,8 +138,8 @@ internal sealed class ProviderDaemon
                 try
                 {
                     var again = await runtime.ReconcileAsync(stop).ConfigureAwait(false);
-                    if (again.Vanished.Count + again.OrphansRemoved.Count > 0)
-                        log.ZLogInformation($"reconcile: vanished {again.Vanished.Count}, orphans removed {again.OrphansRemoved.Count}");
+                    if (again.Vanished.Count + again.OrphansRemoved.Count + again.Recovered.Count > 0)
+                        log.ZLogInformation($"reconcile: vanished {again.Vanished.Count}, orphans removed {again.OrphansRemoved.Count}, adopted again from labels {again.Recovered.Count}");
                     await RefreshRoutesAsync().ConfigureAwait(false);
                 }
                 catch (RuntimeException ex)

@@ -67,7 +67,7 @@ internal sealed class ProviderDaemon
         foreach (string problem in report.Problems.Where(p => p != runtime.EgressProblem))
             log.ZLogWarning($"reconcile: {problem}");
         if (runtime.EgressProblem is { } egressProblem)
-            log.ZLogError($"deploys are refused until the egress firewall is in place: {egressProblem}. Run peercomputed as root or with CAP_NET_ADMIN (the systemd unit grants it), or start it with --egress open to run containers without egress filtering.");
+            log.ZLogError($"deploys are refused until the egress firewall is in place: {egressProblem}. {(egressProblem.StartsWith(EgressFirewall.BypassedPrefix, StringComparison.Ordinal) ? "Let the engine filter with iptables (its default), so FORWARD jumps to DOCKER-USER," : "Run peercomputed as root or with CAP_NET_ADMIN (the systemd unit grants it),")} or start it with --egress open to run containers without egress filtering.");
 
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));

@@ -63,7 +63,7 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _egress = new EgressGate(_options, _logger);
-        _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _time, _logger);
+        _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _claimLock, _time, _logger);
     }
 
     /// <summary>The egress firewall this runtime keeps installed; null when it manages none (no options, or open egress).</summary>

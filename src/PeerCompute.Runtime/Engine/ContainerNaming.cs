@@ -11,6 +11,11 @@ internal static class ContainerNaming
     public const string SpecHash = Prefix + "spec-hash";
     public const string CreatedAt = Prefix + "created-at";
     public const string Name = Prefix + "name";
+    // What a minimal record needs besides the above, so a container whose record became unreadable can be adopted again.
+    public const string Image = Prefix + "image";
+    public const string Port = Prefix + "port";
+    public const string CpuMillicores = Prefix + "cpu-millicores";
+    public const string MemoryBytes = Prefix + "memory-bytes";
 
     public static string NameFor(string deploymentId) => "pc-" + deploymentId;
 

@@ -93,6 +93,28 @@ public sealed class EgressFirewall
         }
     }
 
+    /// <summary>How the reason starts when the rules are installed but forwarded traffic would not pass them.</summary>
+    public const string BypassedPrefix = "the egress rules would be bypassed: ";
+
+    /// <summary>How the reason starts when the rules cannot be installed at all (no iptables, no permission).</summary>
+    public const string UnavailablePrefix = "cannot manage the egress firewall: ";
+
+    /// <summary>
+    /// Checks, in both families, that traffic forwarded from the bridge really meets the chain: our jump first in its
+    /// hook and, for <c>DOCKER-USER</c>, <c>FORWARD</c> jumping there before anything that could accept it. Throws
+    /// <see cref="RuntimeErrorCode.EgressUnavailable"/> naming what lets traffic around the rules. Meant once the engine
+    /// runs (before, FORWARD has no jump to <c>DOCKER-USER</c> yet).
+    /// </summary>
+    public async Task VerifyAsync(CancellationToken cancellationToken = default)
+    {
+        foreach (var family in new[] { IpFamily.V4, IpFamily.V6 })
+        {
+            var saved = await TrySaveAsync(family, cancellationToken).ConfigureAwait(false);
+            if (saved is not null && EgressRules.ForwardProblem(family, Bridge, Chain, saved) is { } problem)
+                throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, BypassedPrefix + problem);
+        }
+    }
+
     /// <summary>Removes the chain and every jump to it, in both families. Returns true when anything was there.</summary>
     public async Task<bool> RemoveAsync(CancellationToken cancellationToken = default)
     {
@@ -206,14 +228,14 @@ public sealed class EgressFirewall
     {
         string detail = stderr.Trim();
         if (missing)
-            return new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"cannot manage the egress firewall: {tool} is not installed (install the iptables package)");
+            return new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"{UnavailablePrefix}{tool} is not installed (install the iptables package)");
         if (detail.Contains("Permission denied", StringComparison.OrdinalIgnoreCase) || detail.Contains("must be root", StringComparison.OrdinalIgnoreCase)
             || detail.Contains("Operation not permitted", StringComparison.OrdinalIgnoreCase))
         {
             return new RuntimeException(RuntimeErrorCode.EgressUnavailable,
-                $"cannot manage the egress firewall: {tool} needs root or CAP_NET_ADMIN ({FirstLine(detail)})");
+                $"{UnavailablePrefix}{tool} needs root or CAP_NET_ADMIN ({FirstLine(detail)})");
         }
-        return new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"cannot manage the egress firewall: {tool} failed: {detail}");
+        return new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"{UnavailablePrefix}{tool} failed: {detail}");
     }
 
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();
@@ -255,7 +277,7 @@ public sealed class EgressFirewall
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 process.Kill(entireProcessTree: true);
-                throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"cannot manage the egress firewall: {file} did not finish within {_options.CommandTimeout.TotalSeconds:0} s");
+                throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"{UnavailablePrefix}{file} did not finish within {_options.CommandTimeout.TotalSeconds:0} s");
             }
             catch (OperationCanceledException)
             {

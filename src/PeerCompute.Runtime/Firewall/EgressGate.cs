@@ -4,7 +4,8 @@ namespace PeerCompute.Runtime.Firewall;
 
 /// <summary>
 /// The one place that decides whether containers may start as far as egress goes: it installs or repairs the rules
-/// (on start, on every reconcile, before every deploy), remembers why they could not be, and says so once per change.
+/// (on start, on every reconcile, before every deploy), checks that forwarded traffic really passes them, remembers why
+/// they could not be or would be bypassed, and says so once per change.
 /// </summary>
 internal sealed class EgressGate
 {
@@ -42,6 +43,8 @@ internal sealed class EgressGate
         try
         {
             await Firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
+            // Installed is not enough: the engine must also send forwarded traffic through them.
+            await Firewall.VerifyAsync(cancellationToken).ConfigureAwait(false);
             Problem = null;
             if (before is not null)
                 _logger.LogInformation("Egress firewall in place again: deploys are accepted");

@@ -31,26 +31,6 @@ public static class EgressRules
     internal const string ForwardHook = "DOCKER-USER";
     internal const string InputHook = "INPUT";
 
-    /// <summary>Private, shared (CGNAT), link-local (cloud metadata), loopback and "this network" ranges.</summary>
-    internal static IReadOnlyList<IPNetwork> BlockedV4 { get; } =
-    [
-        IPNetwork.Parse("0.0.0.0/8"),
-        IPNetwork.Parse("10.0.0.0/8"),
-        IPNetwork.Parse("100.64.0.0/10"),
-        IPNetwork.Parse("127.0.0.0/8"),
-        IPNetwork.Parse("169.254.0.0/16"),
-        IPNetwork.Parse("172.16.0.0/12"),
-        IPNetwork.Parse("192.168.0.0/16"),
-    ];
-
-    /// <summary>Unique local, link-local and loopback.</summary>
-    internal static IReadOnlyList<IPNetwork> BlockedV6 { get; } =
-    [
-        IPNetwork.Parse("::1/128"),
-        IPNetwork.Parse("fc00::/7"),
-        IPNetwork.Parse("fe80::/10"),
-    ];
-
     /// <summary>The chain's rules in <c>iptables -S</c> form (so they compare with what is installed).</summary>
     internal static IReadOnlyList<string> ChainRules(IpFamily family, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers)
     {
@@ -70,7 +50,7 @@ public static class EgressRules
         }
         // The host's own addresses, whatever they are now (LOCAL is looked up per packet).
         rules.Add($"-A {chain} -m addrtype --dst-type LOCAL {reject}");
-        foreach (var range in family == IpFamily.V4 ? BlockedV4 : BlockedV6)
+        foreach (var range in BlockedRanges.For(addressFamily))
             rules.Add($"-A {chain} -d {Format(range)} {reject}");
         // Broadcast and multicast have no business leaving a container (and REJECT never answers them); IPv6 has no broadcast.
         if (family == IpFamily.V4)
@@ -88,6 +68,75 @@ public static class EgressRules
     /// </summary>
     internal static string ForwardHookFor(IpFamily family, IReadOnlyList<string> saved)
         => family == IpFamily.V6 && !HasChain(saved, ForwardHook) ? "FORWARD" : ForwardHook;
+
+    // Targets that never let a packet past the rules after them (refusals, rules that only note it, a conditional jump to DOCKER-USER).
+    private static readonly HashSet<string> HarmlessTargets = new(StringComparer.Ordinal) { "DROP", "REJECT", "LOG", "NFLOG", "MARK", "CONNMARK", ForwardHook };
+
+    /// <summary>
+    /// Why traffic forwarded from <paramref name="bridge"/> would not pass the chain, from the table as it is now; null
+    /// when it does. Its hook must reach our jump before any rule that could let the bridge's traffic through, and when
+    /// that hook is <c>DOCKER-USER</c>, <c>FORWARD</c> must likewise reach its jump to <c>DOCKER-USER</c> (replies of
+    /// established connections aside: the chain returns those anyway). An engine that filters with nftables only, or
+    /// with the other iptables flavour (legacy against nft), leaves FORWARD without that jump.
+    /// </summary>
+    internal static string? ForwardProblem(IpFamily family, string bridge, string chain, IReadOnlyList<string> saved)
+    {
+        string tool = family == IpFamily.V4 ? "iptables" : "ip6tables";
+        string hook = ForwardHookFor(family, saved);
+        string ours = JumpSpec(bridge, chain);
+        if (Bypass(saved, hook, bridge, spec => spec == ours) is { } early)
+            return early.Length == 0 ? $"{tool}: {hook} has no jump to {chain}" : $"{tool}: the {hook} rule '{early}' comes before the jump to {chain}, so traffic from {bridge} can pass without the egress rules";
+        if (hook != ForwardHook)
+            return null;
+        string? around = Bypass(saved, "FORWARD", bridge, spec => spec is "-j " + ForwardHook or "-g " + ForwardHook);
+        if (around is null)
+            return null;
+        return around.Length > 0
+            ? $"{tool}: the FORWARD rule '{around}' comes before FORWARD's jump to {ForwardHook}, so traffic from {bridge} can pass without the egress rules"
+            : $"{tool}: FORWARD has no jump to {ForwardHook}, so traffic forwarded from {bridge} never meets the egress rules "
+                + "(the engine filters without iptables' DOCKER-USER: Docker with \"firewall-backend\": \"nftables\" or \"iptables\": false, "
+                + "or an engine using iptables-legacy while this host's iptables is nft, or the reverse)";
+    }
+
+    /// <summary>
+    /// Walks <paramref name="hook"/> in order: null when a rule that <paramref name="isJump"/> comes before any that could
+    /// pass the bridge's traffic; else that rule, or "" when the jump is not there at all.
+    /// </summary>
+    private static string? Bypass(IReadOnlyList<string> saved, string hook, string bridge, Func<string, bool> isJump)
+    {
+        string prefix = $"-A {hook} ";
+        var specs = saved.Where(l => l.StartsWith(prefix, StringComparison.Ordinal)).Select(l => Normalize(l[prefix.Length..])).ToList();
+        int jump = specs.FindIndex(spec => isJump(spec));
+        if (jump < 0)
+            return "";
+        return specs.Take(jump).FirstOrDefault(spec => MayPass(spec.Split(' '), bridge));
+    }
+
+    /// <summary>Whether a rule (its words after <c>-A HOOK</c>) could let a packet from the bridge through.</summary>
+    private static bool MayPass(string[] words, string bridge)
+    {
+        string? target = null;
+        for (int i = 0; i + 1 < words.Length; i++)
+        {
+            bool negated = i > 0 && words[i - 1] == "!";
+            switch (words[i])
+            {
+                case "-j" or "-g":
+                    target = words[i + 1];
+                    break;
+                case "-i" when negated == InterfaceMatches(words[i + 1], bridge):
+                    // Only for other interfaces (or "! -i" the bridge itself): the bridge's traffic never matches.
+                    return false;
+                case "--ctstate" or "--state" when !negated && words[i + 1].Split(',').All(s => s is "RELATED" or "ESTABLISHED"):
+                    return false;
+            }
+        }
+        return target is null ? false : !HarmlessTargets.Contains(target);
+    }
+
+    /// <summary>iptables' interface match: a name, or a prefix ending in '+'.</summary>
+    private static bool InterfaceMatches(string pattern, string name)
+        => pattern.EndsWith('+') ? name.StartsWith(pattern[..^1], StringComparison.Ordinal) : pattern == name;
 
     /// <summary>
     /// The batch that (re)installs the chain and puts its two jumps first, removing older copies of the jumps.
@@ -207,7 +256,12 @@ public static class EgressRules
     }
 
     /// <summary>iptables' own spelling: the address, a slash and the prefix (/32 and /128 included).</summary>
-    public static string Format(IPNetwork range) => $"{range.BaseAddress}/{range.PrefixLength.ToString(CultureInfo.InvariantCulture)}";
+    public static string Format(IPNetwork range)
+    {
+        // ip6tables prints an IPv4-mapped address dotted (::ffff:0.0.0.0), as inet_ntop does; .NET does not always.
+        string address = range.BaseAddress.IsIPv4MappedToIPv6 ? "::ffff:" + range.BaseAddress.MapToIPv4() : range.BaseAddress.ToString();
+        return $"{address}/{range.PrefixLength.ToString(CultureInfo.InvariantCulture)}";
+    }
 
     private static string? FirstRule(IReadOnlyList<string> saved, string hook)
     {

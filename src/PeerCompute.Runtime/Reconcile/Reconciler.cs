@@ -11,7 +11,9 @@ namespace PeerCompute.Runtime.Reconcile;
 /// <summary>
 /// Compares the records with what the engine runs: a container matching a record is adopted (an interrupted deploy
 /// is finished), a record whose container is gone is marked vanished, and a labelled container without a record is
-/// an orphan, removed only once it has been one for the grace period. Routes follow what it finds.
+/// an orphan, removed only once it has been one for the grace period. A container whose record was set aside as
+/// unreadable is not an orphan: it is adopted under a record rebuilt from its labels (which carry the owner), or,
+/// when they do not suffice, kept and reported until the provider operator removes it. Routes follow what it finds.
 /// </summary>
 internal sealed class Reconciler
 {
@@ -23,11 +25,15 @@ internal sealed class Reconciler
     private readonly ConcurrentDictionary<string, TrackedDeployment> _deployments;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly Lock _claimLock;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _orphansFirstSeen = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _unreadableReported = new(StringComparer.Ordinal);
 
+    /// <param name="claimLock">Held while a deployment name is checked and claimed (the deploy path holds it too).</param>
     public Reconciler(RuntimeOptions options, IContainerEngine engine, DeploymentStore store, AdmissionController admission,
-        RouteTable routes, ConcurrentDictionary<string, TrackedDeployment> deployments, TimeProvider time, ILogger logger)
+        RouteTable routes, ConcurrentDictionary<string, TrackedDeployment> deployments, Lock claimLock, TimeProvider time, ILogger logger)
     {
+        _claimLock = claimLock;
         _options = options;
         _engine = engine;
         _store = store;
@@ -98,8 +104,63 @@ internal sealed class Reconciler
             }
         }
 
+        var (recovered, unreadable) = await RecoverSetAsideAsync(orphans, problems).ConfigureAwait(false);
         var (orphanIds, removed) = await CollectOrphansAsync(orphans, removeOrphans, cancellationToken).ConfigureAwait(false);
-        return new ReconcileReport(adopted, vanished, orphanIds, removed, problems);
+        return new ReconcileReport(adopted, vanished, orphanIds, removed, problems) { Recovered = recovered, Unreadable = unreadable };
+    }
+
+    /// <summary>
+    /// Takes the containers of set-aside records out of <paramref name="orphans"/>: each is adopted under a record
+    /// rebuilt from its labels, or kept as it is and named in <paramref name="problems"/>.
+    /// </summary>
+    private async Task<(List<string> Recovered, List<string> Unreadable)> RecoverSetAsideAsync(List<ContainerSummary> orphans, List<string> problems)
+    {
+        var recovered = new List<string>();
+        var unreadable = new List<string>();
+        foreach (var container in orphans.ToList())
+        {
+            string? id = container.Label(ContainerNaming.DeploymentId);
+            // A second container of a deployment that has a record again is an orphan like any other.
+            if (id is null || _deployments.ContainsKey(id) || _store.SetAsideFileOf(id) is not { } aside)
+                continue;
+            orphans.Remove(container);
+            var record = LabelRecord.Rebuild(container, _time.GetUtcNow(), out string? missing);
+            string? refusal = missing is null ? null : $"its labels do not say {missing}";
+            if (refusal is null)
+            {
+                record!.Reason = $"record rebuilt from the container's labels: the record file was unreadable (kept as {aside})";
+                var tracked = new TrackedDeployment(record);
+                lock (_claimLock)
+                {
+                    if (_deployments.Values.Any(t => t.Record.Spec.Name == record.Spec.Name))
+                        refusal = $"its name {record.Spec.Name} is held by another deployment";
+                    else
+                    {
+                        _admission.Restore(record.Id, record.Spec.CpuMillicores, record.Spec.MemoryBytes);
+                        _deployments[record.Id] = tracked;
+                    }
+                }
+                if (refusal is null)
+                {
+                    await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
+                    _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container));
+                    recovered.Add(record.Id);
+                    _logger.LogWarning("Deployment {Id} ({Name}) of {Owner}: {Reason}; its container {Container} is adopted again",
+                        record.Id, record.Spec.Name, record.Owner, record.Reason, container.Id);
+                    continue;
+                }
+            }
+            unreadable.Add(container.Id);
+            string kept = $"container {container.Id} (deployment {id}, owner {container.Label(ContainerNaming.Owner) ?? "unknown"}) is kept: its record is unreadable ({aside}) and {refusal}; "
+                + "it is never removed automatically: remove it with 'docker rm -f' once you have checked it";
+            problems.Add(kept);
+            // Once per container and reason, not every reconcile.
+            if (_unreadableReported.TryGetValue(container.Id, out string? before) && before == kept)
+                continue;
+            _unreadableReported[container.Id] = kept;
+            _logger.LogWarning("Unreadable record: {Problem}", kept);
+        }
+        return (recovered, unreadable);
     }
 
     private async Task<(List<string> Orphans, List<string> Removed)> CollectOrphansAsync(List<ContainerSummary> orphans, bool removeOrphans, CancellationToken cancellationToken)

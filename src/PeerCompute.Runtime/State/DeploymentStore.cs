@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PeerCompute.Core.Storage;
+using PeerCompute.Runtime.Engine;
 
 namespace PeerCompute.Runtime.State;
 
@@ -16,6 +17,9 @@ internal sealed class DeploymentStore
         StateFolder = Path.GetFullPath(stateFolder);
         _folder = Path.Combine(StateFolder, "deployments");
     }
+
+    /// <summary>Appended to a record file that does not parse; the file stays for the operator to look at.</summary>
+    public const string SetAsideSuffix = ".corrupt";
 
     public string StateFolder { get; }
     public string LockFile => Path.Combine(StateFolder, "runtime.lock");
@@ -79,12 +83,24 @@ internal sealed class DeploymentStore
             }
             catch (JsonException ex)
             {
-                string aside = file + ".corrupt";
+                string aside = file + SetAsideSuffix;
                 File.Move(file, aside, overwrite: true);
                 problems.Add($"{name}: unreadable ({ex.Message}); moved to {Path.GetFileName(aside)}");
             }
         }
         return records;
+    }
+
+    /// <summary>
+    /// The name of the set-aside file when deployment <paramref name="id"/> had a record that could not be read; null
+    /// when it had none (or it was deleted on purpose): such a deployment's container is not an orphan.
+    /// </summary>
+    public string? SetAsideFileOf(string? id)
+    {
+        if (!ContainerNaming.IsDeploymentId(id))
+            return null;
+        string aside = PathFor(id!) + SetAsideSuffix;
+        return File.Exists(aside) ? Path.GetFileName(aside) : null;
     }
 
     private string PathFor(string id) => Path.Combine(_folder, id + ".json");

@@ -61,4 +61,17 @@ public sealed record ReconcileReport(
     IReadOnlyList<string> Vanished,
     IReadOnlyList<string> Orphans,
     IReadOnlyList<string> OrphansRemoved,
-    IReadOnlyList<string> Problems);
+    IReadOnlyList<string> Problems)
+{
+    /// <summary>
+    /// Deployments whose record file was unreadable (set aside) and whose running container was adopted again under a
+    /// record rebuilt from its labels: the owner sees and stops them as before.
+    /// </summary>
+    public IReadOnlyList<string> Recovered { get; init; } = [];
+
+    /// <summary>
+    /// Containers whose record was unreadable and could not be rebuilt from their labels: kept (never collected as
+    /// orphans) until the provider operator removes them.
+    /// </summary>
+    public IReadOnlyList<string> Unreadable { get; init; } = [];
+}

@@ -128,6 +128,15 @@ internal sealed class DaemonCommands
         var firewall = new PeerCompute.Runtime.Firewall.EgressFirewall(new PeerCompute.Runtime.RuntimeOptions().NetworkName, effective.Egress);
         bool changed = await RunFirewallAsync(() => firewall.EnsureAsync(cancellationToken)).ConfigureAwait(false);
         Console.Out.WriteLine(changed ? $"egress rules installed (chain {firewall.Chain})" : $"egress rules already in place (chain {firewall.Chain})");
+        try
+        {
+            await firewall.VerifyAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PeerCompute.Runtime.RuntimeException ex)
+        {
+            // Not an error here: before the engine starts (a boot-time unit), FORWARD has no jump to DOCKER-USER yet.
+            Console.Out.WriteLine($"note: {ex.Message}; the daemon refuses deploys while this holds (expected until the Docker engine has started)");
+        }
     }
 
     /// <summary>

@@ -62,10 +62,12 @@ internal sealed class ProviderDaemon
             return 0;
         }
         log.ZLogInformation($"runtime ready: adopted {report.Adopted.Count}, vanished {report.Vanished.Count}, orphans {report.Orphans.Count} ({report.OrphansRemoved.Count} removed)");
+        if (report.Recovered.Count + report.Unreadable.Count > 0)
+            log.ZLogWarning($"unreadable records: {report.Recovered.Count} deployments adopted again from their containers' labels, {report.Unreadable.Count} containers kept for the operator (see the lines below)");
         foreach (string problem in report.Problems.Where(p => p != runtime.EgressProblem))
             log.ZLogWarning($"reconcile: {problem}");
         if (runtime.EgressProblem is { } egressProblem)
-            log.ZLogError($"deploys are refused until the egress firewall is in place: {egressProblem}. Run peercomputed as root or with CAP_NET_ADMIN (the systemd unit grants it), or start it with --egress open to run containers without egress filtering.");
+            log.ZLogError($"deploys are refused until the egress firewall is in place: {egressProblem}. {(egressProblem.StartsWith(EgressFirewall.BypassedPrefix, StringComparison.Ordinal) ? "Let the engine filter with iptables (its default), so FORWARD jumps to DOCKER-USER," : "Run peercomputed as root or with CAP_NET_ADMIN (the systemd unit grants it),")} or start it with --egress open to run containers without egress filtering.");
 
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));
@@ -136,8 +138,8 @@ internal sealed class ProviderDaemon
                 try
                 {
                     var again = await runtime.ReconcileAsync(stop).ConfigureAwait(false);
-                    if (again.Vanished.Count + again.OrphansRemoved.Count > 0)
-                        log.ZLogInformation($"reconcile: vanished {again.Vanished.Count}, orphans removed {again.OrphansRemoved.Count}");
+                    if (again.Vanished.Count + again.OrphansRemoved.Count + again.Recovered.Count > 0)
+                        log.ZLogInformation($"reconcile: vanished {again.Vanished.Count}, orphans removed {again.OrphansRemoved.Count}, adopted again from labels {again.Recovered.Count}");
                     await RefreshRoutesAsync().ConfigureAwait(false);
                 }
                 catch (RuntimeException ex)

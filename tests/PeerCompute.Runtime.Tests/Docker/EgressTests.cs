@@ -141,56 +141,35 @@ public sealed class EgressTests
     public async Task Rules_made_before_the_engine_starts_are_kept_by_it_and_survive_its_restart()
     {
         // An engine of its own in a namespace of its own: its iptables are that namespace's, so it can be restarted.
-        string id = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(3));
-        string netns = "pce-eng" + id;
-        string folder = Directory.CreateTempSubdirectory("pc-egress-ns-").FullName;
-        (await Cli.RunAsync("ip", ["netns", "add", netns])).EnsureSuccess("ip netns add");
-        try
+        await using var netns = await NamespacedIptables.CreateAsync("pce-eng");
+        var egress = netns.Options;
+        const string bridge = "peercompute0";
+        string jump = $"-A DOCKER-USER -i {bridge} -j {EgressRules.DefaultChain}";
+
+        // As at boot with a unit ordered before the engine: the rules come first, DOCKER-USER is ours to create.
+        var firewall = new EgressFirewall(bridge, egress);
+        await Assert.That(await firewall.EnsureAsync()).IsTrue();
+        await using var engine = await PrivateEngine.StartAsync(netns.Namespace);
+        string started = await netns.SaveAsync();
+        await Assert.That(FirstRule(started, "FORWARD")).IsEqualTo("-A FORWARD -j DOCKER-USER");
+        await Assert.That(FirstRule(started, "DOCKER-USER")).IsEqualTo(jump);
+        await Assert.That(await firewall.EnsureAsync()).IsFalse();
+
+        // The runtime on that engine creates its network and finds the rules in place.
+        await using (var harness = await RuntimeHarness.StartAsync(o => o with { NetworkName = bridge, Egress = egress }, engine: engine))
         {
-            // Published ports bind 127.0.0.1 in the namespace.
-            (await Cli.RunAsync("ip", ["-n", netns, "link", "set", "lo", "up"])).EnsureSuccess("ip link set lo up");
-            foreach (string tool in new[] { "iptables", "iptables-restore", "ip6tables", "ip6tables-restore" })
-            {
-                string path = Path.Combine(folder, tool);
-                await File.WriteAllTextAsync(path, $"#!/bin/sh\nexec ip netns exec {netns} {tool} \"$@\"\n");
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserExecute);
-            }
-            var egress = new EgressOptions { DnsResolvers = [], IptablesCommand = Path.Combine(folder, "iptables"), Ip6tablesCommand = Path.Combine(folder, "ip6tables") };
-            const string bridge = "peercompute0";
-            string jump = $"-A DOCKER-USER -i {bridge} -j {EgressRules.DefaultChain}";
-
-            // As at boot with a unit ordered before the engine: the rules come first, DOCKER-USER is ours to create.
-            var firewall = new EgressFirewall(bridge, egress);
-            await Assert.That(await firewall.EnsureAsync()).IsTrue();
-            await using var engine = await PrivateEngine.StartAsync(netns);
-            string started = await SaveInAsync(netns);
-            await Assert.That(FirstRule(started, "FORWARD")).IsEqualTo("-A FORWARD -j DOCKER-USER");
-            await Assert.That(FirstRule(started, "DOCKER-USER")).IsEqualTo(jump);
-            await Assert.That(await firewall.EnsureAsync()).IsFalse();
-
-            // The runtime on that engine creates its network and finds the rules in place.
-            await using (var harness = await RuntimeHarness.StartAsync(o => o with { NetworkName = bridge, Egress = egress }, engine: engine))
-            {
-                await Assert.That(harness.Runtime.EgressProblem).IsNull();
-                var status = await harness.Runtime.DeployAsync(RuntimeHarness.Busybox(), Owner);
-                await Assert.That(status.State).IsEqualTo(DeploymentState.Running);
-            }
-
-            await engine.StopDockerdAsync();
-            await engine.StartDockerdAsync();
-            string restarted = await SaveInAsync(netns);
-            await Assert.That(FirstRule(restarted, "FORWARD")).IsEqualTo("-A FORWARD -j DOCKER-USER");
-            await Assert.That(FirstRule(restarted, "DOCKER-USER")).IsEqualTo(jump);
-            await Assert.That(await firewall.EnsureAsync()).IsFalse();
+            await Assert.That(harness.Runtime.EgressProblem).IsNull();
+            var status = await harness.Runtime.DeployAsync(RuntimeHarness.Busybox(), Owner);
+            await Assert.That(status.State).IsEqualTo(DeploymentState.Running);
         }
-        finally
-        {
-            await Cli.RunAsync("ip", ["netns", "del", netns]);
-            Directory.Delete(folder, recursive: true);
-        }
+
+        await engine.StopDockerdAsync();
+        await engine.StartDockerdAsync();
+        string restarted = await netns.SaveAsync();
+        await Assert.That(FirstRule(restarted, "FORWARD")).IsEqualTo("-A FORWARD -j DOCKER-USER");
+        await Assert.That(FirstRule(restarted, "DOCKER-USER")).IsEqualTo(jump);
+        await Assert.That(await firewall.EnsureAsync()).IsFalse();
     }
-
-    private static async Task<string> SaveInAsync(string netns) => (await Cli.RunAsync("ip", ["netns", "exec", netns, "iptables", "-S"])).EnsureSuccess("iptables -S").Stdout;
 
     private static string? FirstRule(string saved, string chain)
         => saved.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith($"-A {chain} ", StringComparison.Ordinal));

@@ -58,6 +58,61 @@ public sealed class EgressRulesTests
     }
 
     [Test]
+    public async Task IPv6_chain_blocks_the_ways_to_IPv4_through_IPv6()
+    {
+        var rules = EgressRules.ChainRules(IpFamily.V6, Chain, [], []);
+        foreach (string range in new[] { "64:ff9b::/96", "64:ff9b:1::/48", "::ffff:0.0.0.0/96", "2002::/16" })
+            await Assert.That(rules).Contains($"-A PEERCOMPUTE-EGRESS -d {range} -j REJECT --reject-with icmp6-adm-prohibited");
+        // The rules and the code's checks go by one list.
+        foreach (var range in BlockedRanges.V6)
+            await Assert.That(rules).Contains($"-A PEERCOMPUTE-EGRESS -d {EgressRules.Format(range)} -j REJECT --reject-with icmp6-adm-prohibited");
+    }
+
+    [Test]
+    [Arguments("64:ff9b::a9fe:a9fe", true)]      // NAT64 of 169.254.169.254
+    [Arguments("64:ff9b:1::a00:1", true)]        // local-use NAT64 of 10.0.0.1
+    [Arguments("::ffff:169.254.169.254", true)]  // IPv4-mapped
+    [Arguments("2002:c0a8:101::1", true)]        // 6to4 of 192.168.1.1
+    [Arguments("fd00::1", true)]
+    [Arguments("169.254.169.254", true)]
+    [Arguments("192.168.1.20", false)]           // allowed below
+    [Arguments("::ffff:192.168.1.20", false)]    // the same address, mapped: allowed as well
+    [Arguments("2606:4700:4700::1111", false)]
+    [Arguments("1.1.1.1", false)]
+    public async Task Blocked_ranges_cover_the_ways_to_IPv4_through_IPv6(string address, bool blocked)
+        => await Assert.That(BlockedRanges.IsBlocked(IPAddress.Parse(address), [IPNetwork.Parse("192.168.1.20/32")])).IsEqualTo(blocked);
+
+    [Test]
+    public async Task Forwarded_traffic_passes_the_chain_only_when_FORWARD_reaches_DOCKER_USER_before_any_accept()
+    {
+        string jump = "-A DOCKER-USER -i peercompute0 -j PEERCOMPUTE-EGRESS";
+        string[] installed = [.. Fresh.Where(l => l != "-A DOCKER-USER -j RETURN"), "-N PEERCOMPUTE-EGRESS", jump, "-A DOCKER-USER -j RETURN"];
+        await Assert.That(EgressRules.ForwardProblem(IpFamily.V4, Bridge, Chain, installed)).IsNull();
+
+        // An nftables-only engine: no jump from FORWARD at all.
+        string[] noJump = installed.Where(l => l != "-A FORWARD -j DOCKER-USER").ToArray();
+        await Assert.That(EgressRules.ForwardProblem(IpFamily.V4, Bridge, Chain, noJump)!).Contains("FORWARD has no jump to DOCKER-USER");
+
+        // Ahead of the jump: replies, other interfaces and refusals are harmless; an accept of the bridge is not.
+        string[] harmless = ["-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", "-A FORWARD -i docker0 -j ACCEPT",
+            "-A FORWARD ! -i peercompute0 -j ACCEPT", "-A FORWARD -i eth+ -j ACCEPT", "-A FORWARD -j LOG", "-A FORWARD -p icmp -j DROP"];
+        await Assert.That(EgressRules.ForwardProblem(IpFamily.V4, Bridge, Chain, [.. harmless, .. installed])).IsNull();
+        foreach (string bypass in new[] { "-A FORWARD -i peercompute0 -j ACCEPT", "-A FORWARD -j ACCEPT", "-A FORWARD -i peer+ -j ACCEPT", "-A FORWARD -j ufw-before-forward" })
+            await Assert.That(EgressRules.ForwardProblem(IpFamily.V4, Bridge, Chain, [bypass, .. installed])!).Contains($"'{bypass["-A FORWARD ".Length..]}' comes before");
+
+        // Inside DOCKER-USER, a RETURN ahead of our jump sends the traffic back to the engine's accepts.
+        string[] returned = ["-A DOCKER-USER -j RETURN", .. installed];
+        await Assert.That(EgressRules.ForwardProblem(IpFamily.V4, Bridge, Chain, returned)!).Contains("'-j RETURN' comes before the jump to PEERCOMPUTE-EGRESS");
+        // Another provider's jump for its own bridge ahead of ours is fine.
+        await Assert.That(EgressRules.ForwardProblem(IpFamily.V4, Bridge, Chain, ["-A DOCKER-USER -i other0 -j PCEGRESS-other0", .. installed])).IsNull();
+
+        // IPv6 without the engine's chain: our jump in FORWARD itself is the check.
+        string[] v6 = ["-P FORWARD ACCEPT", "-N PEERCOMPUTE-EGRESS", "-A FORWARD -i peercompute0 -j PEERCOMPUTE-EGRESS"];
+        await Assert.That(EgressRules.ForwardProblem(IpFamily.V6, Bridge, Chain, v6)).IsNull();
+        await Assert.That(EgressRules.ForwardProblem(IpFamily.V6, Bridge, Chain, ["-P FORWARD ACCEPT", "-N PEERCOMPUTE-EGRESS"])!).Contains("ip6tables: FORWARD has no jump to PEERCOMPUTE-EGRESS");
+    }
+
+    [Test]
     public async Task Apply_declares_only_its_own_chain_and_puts_both_jumps_first()
     {
         string script = EgressRules.ApplyScript(IpFamily.V4, Bridge, Chain, [], Resolvers, Fresh);

@@ -19,12 +19,12 @@ internal sealed class DockerEngine : IContainerEngine
     private readonly DockerErrorTranslator _errors;
     private readonly ImagePuller _images;
 
-    public DockerEngine(Uri endpoint)
+    public DockerEngine(Uri endpoint, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         Endpoint = endpoint;
         _docker = new DockerClientBuilder().WithEndpoint(endpoint).Build();
         _errors = new DockerErrorTranslator(endpoint);
-        _images = new ImagePuller(_docker, _errors);
+        _images = new ImagePuller(_docker, _errors, logger);
     }
 
     public Uri Endpoint { get; }
@@ -57,8 +57,11 @@ internal sealed class DockerEngine : IContainerEngine
             Labels = network.Labels.ToDictionary(),
         }, cancellationToken), cancellationToken);
 
-    public Task<string> EnsureImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
-        => _images.EnsureAsync(image, credentials, progress, cancellationToken);
+    public Task<string?> FindImageAsync(ImageReference image, CancellationToken cancellationToken)
+        => _images.FindAsync(image, cancellationToken);
+
+    public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+        => _images.PullAsync(image, credentials, progress, cancellationToken);
 
     public async Task<string> CreateContainerAsync(ContainerDefinition spec, string doing, CancellationToken cancellationToken)
     {

@@ -24,7 +24,7 @@ internal sealed class DockerEngine : IContainerEngine
         Endpoint = endpoint;
         _docker = new DockerClientBuilder().WithEndpoint(endpoint).Build();
         _errors = new DockerErrorTranslator(endpoint);
-        _images = new ImagePuller(_docker, _errors, logger);
+        _images = new ImagePuller(_docker, endpoint, _errors, logger);
     }
 
     public Uri Endpoint { get; }
@@ -59,6 +59,15 @@ internal sealed class DockerEngine : IContainerEngine
 
     public Task<string?> FindImageAsync(ImageReference image, CancellationToken cancellationToken)
         => _images.FindAsync(image, cancellationToken);
+
+    public async Task<IReadOnlySet<string>> ListImageIdsAsync(CancellationToken cancellationToken)
+    {
+        var images = await _errors.RunAsync("listing images", () => _docker.Images.ListImagesAsync(new ImagesListParameters { All = true }, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return images.Select(i => i.ID).ToHashSet(StringComparer.Ordinal);
+    }
+
+    public Task CheckImageAccessAsync(ImageReference image, RegistryCredentials? credentials, CancellationToken cancellationToken)
+        => _images.CheckAccessAsync(image, credentials, cancellationToken);
 
     public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
         => _images.PullAsync(image, credentials, progress, cancellationToken);

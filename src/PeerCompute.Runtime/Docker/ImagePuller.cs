@@ -20,12 +20,14 @@ namespace PeerCompute.Runtime.Docker;
 internal sealed class ImagePuller
 {
     private readonly IDockerClient _docker;
+    private readonly Uri _endpoint;
     private readonly DockerErrorTranslator _errors;
     private readonly ILogger _logger;
 
-    public ImagePuller(IDockerClient docker, DockerErrorTranslator errors, ILogger? logger = null)
+    public ImagePuller(IDockerClient docker, Uri endpoint, DockerErrorTranslator errors, ILogger? logger = null)
     {
         _docker = docker;
+        _endpoint = endpoint;
         _errors = errors;
         _logger = logger ?? NullLogger.Instance;
     }
@@ -50,6 +52,41 @@ internal sealed class ImagePuller
         return local.ID;
     }
 
+    /// <summary>
+    /// Asks the registry, through the engine (its insecure-registry and mirror settings apply), whether the credentials
+    /// (none: anonymously) may read the image's manifest now. A pull cannot tell: the engine serves a digest it holds
+    /// from its own store without asking the registry.
+    /// </summary>
+    public async Task CheckAccessAsync(ImageReference image, RegistryCredentials? credentials, CancellationToken cancellationToken)
+    {
+        // Docker.DotNet's distribution call takes no credentials; the engine reads them from this header, as for a pull.
+        using var client = new DockerClientBuilder().WithEndpoint(_endpoint).WithHeader("X-Registry-Auth", EncodeAuth(AuthFor(image, credentials))).Build();
+        try
+        {
+            await _errors.RunAsync($"asking the registry about image {image}", () => client.Distribution.InspectAsync(image.LocalName, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RuntimeException ex) when (ex.Code is RuntimeErrorCode.NotFound or RuntimeErrorCode.DockerError)
+        {
+            string reason = ex.InnerException is DockerApiException api ? DockerErrorTranslator.EngineMessage(api.ResponseBody) : ex.Message;
+            throw PullFailure(image, reason, ex);
+        }
+    }
+
+    private static AuthConfig AuthFor(ImageReference image, RegistryCredentials? credentials) => credentials is null
+        ? new AuthConfig()
+        : new AuthConfig
+        {
+            Username = credentials.Username,
+            Password = credentials.Password,
+            ServerAddress = credentials.ServerAddress ?? image.Registry ?? ImageReference.DefaultRegistry,
+        };
+
+    /// <summary>The engine's X-Registry-Auth: URL-safe base64 (with padding) of the JSON auth config.</summary>
+    private static string EncodeAuth(AuthConfig auth)
+        => Convert.ToBase64String(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+                new RegistryAuthHeader(auth.Username, auth.Password, auth.ServerAddress), RegistryAuthJsonContext.Default.RegistryAuthHeader))
+            .Replace('+', '-').Replace('/', '_');
+
     private async Task<ImageInspectResponse?> TryInspectAsync(ImageReference image, CancellationToken cancellationToken)
     {
         try
@@ -65,14 +102,7 @@ internal sealed class ImagePuller
     private async Task PullCoreAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
         var parameters = new ImagesCreateParameters { FromImage = image.Repository, Tag = image.PullTag };
-        var auth = credentials is null
-            ? new AuthConfig()
-            : new AuthConfig
-            {
-                Username = credentials.Username,
-                Password = credentials.Password,
-                ServerAddress = credentials.ServerAddress ?? image.Registry ?? ImageReference.DefaultRegistry,
-            };
+        var auth = AuthFor(image, credentials);
         var relay = new PullRelay(image.ToString(), progress);
         try
         {
@@ -178,3 +208,13 @@ internal sealed class ImagePuller
         }
     }
 }
+
+/// <summary>The engine's auth config as it reads X-Registry-Auth (absent fields: anonymous).</summary>
+internal sealed record RegistryAuthHeader(
+    [property: System.Text.Json.Serialization.JsonPropertyName("username")] string? Username,
+    [property: System.Text.Json.Serialization.JsonPropertyName("password")] string? Password,
+    [property: System.Text.Json.Serialization.JsonPropertyName("serveraddress")] string? ServerAddress);
+
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(RegistryAuthHeader))]
+internal sealed partial class RegistryAuthJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -6,8 +6,9 @@ namespace PeerCompute.Runtime.Images;
 
 /// <summary>
 /// Gives a deploy the image it names, per owner: a present image is used as it is unless another owner pulled it with
-/// registry credentials (then the requester's own pull, with the requester's credentials or none, must succeed first);
-/// an absent one is pulled, only from a registry the <see cref="RegistryGuard"/> lets the engine reach.
+/// registry credentials (then the registry must let the requester read it, asked with the requester's credentials or
+/// none); an absent one is pulled with the requester's credentials. Either way the reference must name a registry the <see cref="RegistryGuard"/> lets the
+/// engine reach.
 /// </summary>
 /// <remarks>
 /// An image appears on the engine before the pull that brings it returns, so a present image is judged only once no
@@ -31,29 +32,56 @@ internal sealed class ImageAccess
     /// <summary>Returns the image id the owner may run.</summary>
     public async Task<string> EnsureAsync(ImageReference image, string owner, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
+        // First, before the engine is asked anything about the name: a reference naming a blocked registry is refused
+        // whether or not the image is present (the engine's lookup of a name can reach out too).
+        await _guard.EnsureAllowedAsync(image, cancellationToken).ConfigureAwait(false);
         string? present;
         while (true)
         {
             present = await _engine.FindImageAsync(image, cancellationToken).ConfigureAwait(false);
-            Task[] pending;
-            lock (_lock)
-                pending = [.. _credentialedPulls];
-            if (present is null || pending.Length == 0)
+            if (present is null || !await SettleAsync(cancellationToken).ConfigureAwait(false))
                 break;
-            // Failures are their deploys' business; here only "finished and recorded" matters.
-            await Task.WhenAll(pending).ContinueWith(static _ => { }, cancellationToken, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
         }
-        if (present is not null && _grants.MayUse(present, owner))
+        if (present is not null)
+        {
+            await AdmitAsync(image, present, owner, credentials, cancellationToken).ConfigureAwait(false);
             return present;
-
-        // Absent, or another owner's private image: the registry decides, with this owner's credentials.
-        await _guard.EnsureAllowedAsync(image, cancellationToken).ConfigureAwait(false);
+        }
         if (credentials is not null)
             return await PullWithCredentialsAsync(image, owner, credentials, progress, cancellationToken).ConfigureAwait(false);
         string id = await _engine.PullImageAsync(image, null, progress, cancellationToken).ConfigureAwait(false);
-        // An anonymous pull that worked: the registry gives the image to anyone.
-        await _grants.MakePublicAsync(id).ConfigureAwait(false);
+        // The engine serves a digest it holds without asking the registry, so a "pull" can hand over another owner's image.
+        await SettleAsync(cancellationToken).ConfigureAwait(false);
+        await AdmitAsync(image, id, owner, null, cancellationToken).ConfigureAwait(false);
         return id;
+    }
+
+    /// <summary>Waits until the credentialed pulls in flight now have finished and recorded their owners; false when there were none.</summary>
+    private async Task<bool> SettleAsync(CancellationToken cancellationToken)
+    {
+        Task[] pending;
+        lock (_lock)
+            pending = [.. _credentialedPulls];
+        if (pending.Length == 0)
+            return false;
+        // Failures are their deploys' business; here only "finished" matters.
+        await Task.WhenAll(pending).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Lets the owner use an image the engine holds: at once when it is unrestricted or theirs, else when the registry
+    /// lets them read it now (asked with their credentials, or none: then it is public).
+    /// </summary>
+    private async Task AdmitAsync(ImageReference image, string id, string owner, RegistryCredentials? credentials, CancellationToken cancellationToken)
+    {
+        if (_grants.MayUse(id, owner))
+            return;
+        await _engine.CheckImageAccessAsync(image, credentials, cancellationToken).ConfigureAwait(false);
+        if (credentials is null)
+            await _grants.MakePublicAsync(id).ConfigureAwait(false);
+        else
+            await _grants.GrantAsync(id, owner).ConfigureAwait(false);
     }
 
     private async Task<string> PullWithCredentialsAsync(ImageReference image, string owner, RegistryCredentials credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
@@ -63,8 +91,14 @@ internal sealed class ImageAccess
             _credentialedPulls.Add(finished.Task);
         try
         {
+            // What the engine held before: an image that was already there unrestricted (public, or the operator's)
+            // stays usable by all, whatever name this pull gave it.
+            var before = await _engine.ListImageIdsAsync(cancellationToken).ConfigureAwait(false);
             string id = await _engine.PullImageAsync(image, credentials, progress, cancellationToken).ConfigureAwait(false);
-            await _grants.GrantAsync(id, owner).ConfigureAwait(false);
+            if (!_grants.MayUse(id, owner))
+                await AdmitAsync(image, id, owner, credentials, cancellationToken).ConfigureAwait(false);
+            else if (!before.Contains(id))
+                await _grants.GrantAsync(id, owner).ConfigureAwait(false);
             return id;
         }
         finally

@@ -149,7 +149,7 @@ internal sealed record ImageReference
             int close = s.IndexOf(']');
             if (close < 0 || !System.Net.IPAddress.TryParse(s[1..close], out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || s.Contains('%'))
                 return false;
-            hostPart = s[1..close];
+            hostPart = v6.ToString(); // one spelling: [0:0::1] is [::1]
             if (close == s.Length - 1)
                 portPart = null;
             else if (s[close + 1] == ':')

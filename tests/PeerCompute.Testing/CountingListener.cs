@@ -2,13 +2,13 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace PeerCompute.Runtime.Tests.Infrastructure;
+namespace PeerCompute.Testing;
 
 /// <summary>
 /// A TCP port that counts the connections made to it, answers each with <paramref name="banner"/> (when given) and
 /// closes it: where a registry "is", so a test can tell whether the engine was sent there at all.
 /// </summary>
-internal sealed class CountingListener : IAsyncDisposable
+public sealed class CountingListener : IAsyncDisposable
 {
     private readonly TcpListener _listener;
     private readonly byte[] _banner;

@@ -25,6 +25,8 @@ internal sealed class ImageGrantStore
 
     public ImageGrantStore(string stateFolder) => _path = Path.Combine(Path.GetFullPath(stateFolder), FileName);
 
+    public string FilePath => _path;
+
     /// <summary>Reads the file; one that does not parse is set aside as <c>.corrupt</c> and named in <paramref name="problems"/>.</summary>
     public async Task LoadAsync(List<string> problems, CancellationToken cancellationToken)
     {
@@ -34,6 +36,9 @@ internal sealed class ImageGrantStore
         {
             byte[] bytes = await File.ReadAllBytesAsync(_path, cancellationToken).ConfigureAwait(false);
             var file = JsonSerializer.Deserialize(bytes, ImageGrantsJsonContext.Default.ImageGrantsFile) ?? throw new JsonException("empty");
+            // Nullable annotations are not checked inside collections.
+            if (file.Restricted.Values.Any(owners => owners is null || owners.Contains(null!)))
+                throw new JsonException("an image with a null list of owners, or a null owner");
             lock (_lock)
             {
                 foreach (var (image, owners) in file.Restricted)

@@ -34,6 +34,8 @@ public sealed class ContainerRuntime : IDeploymentRuntime
     private readonly DeploymentStore _store;
     private readonly AdmissionController _admission;
     private readonly EgressGate _egress;
+    private readonly ImageGrantStore _imageGrants;
+    private readonly ImageAccess _images;
     private readonly Reconciler _reconciler;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -57,11 +59,13 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         _options = options;
         if (_options.NetworkName.Length is 0 or > 15)
             throw new ArgumentException("NetworkName must be 1-15 characters (it also names the Linux bridge).", nameof(options));
-        _engine = engine ?? new DockerEngine(_options.ResolveDockerEndpoint());
+        _logger = logger ?? NullLogger.Instance;
+        _engine = engine ?? new DockerEngine(_options.ResolveDockerEndpoint(), _logger);
         _store = new DeploymentStore(_options.ResolveStateFolder());
         _admission = new AdmissionController(_options);
         _time = timeProvider ?? TimeProvider.System;
-        _logger = logger ?? NullLogger.Instance;
+        _imageGrants = new ImageGrantStore(_store.StateFolder);
+        _images = new ImageAccess(_engine, new RegistryGuard(_options.AllowedRegistries, _logger), _imageGrants);
         _egress = new EgressGate(_options, _logger);
         _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _claimLock, _time, _logger);
     }
@@ -99,6 +103,7 @@ public sealed class ContainerRuntime : IDeploymentRuntime
             }
             if (!_recordsLoaded)
             {
+                await _imageGrants.LoadAsync(problems, cancellationToken).ConfigureAwait(false);
                 foreach (var record in await _store.LoadAllAsync(problems, cancellationToken).ConfigureAwait(false))
                 {
                     _deployments[record.Id] = new TrackedDeployment(record);
@@ -168,7 +173,7 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         {
             // Written before the container exists: a crash from here on is found again by reconcile.
             await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
-            await _engine.EnsureImageAsync(image, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
+            await _images.EnsureAsync(image, owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
 
             containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;

@@ -11,8 +11,15 @@ public enum RuntimeErrorCode
     NameTaken,
     /// <summary>The image is neither present locally nor known to its registry.</summary>
     ImageNotFound,
-    /// <summary>The registry or the engine failed the pull for another reason (auth, network, bad manifest).</summary>
+    /// <summary>The registry could not be reached, or the engine failed the pull for another reason (bad manifest, disk).</summary>
     ImagePullFailed,
+    /// <summary>
+    /// The registry refused the requester's credentials (or the lack of them): for a pull, and for an image already on the
+    /// provider that another owner pulled with credentials of their own.
+    /// </summary>
+    ImageAccessDenied,
+    /// <summary>The image's registry is, or resolves to, an address the provider does not pull from (loopback, private, link-local, its own).</summary>
+    RegistryBlocked,
     /// <summary>The image does not carry the digest the deployment pinned.</summary>
     DigestMismatch,
     /// <summary>The Docker engine cannot be reached.</summary>

@@ -48,6 +48,13 @@ public sealed record RuntimeOptions
     /// </summary>
     public EgressOptions? Egress { get; init; }
 
+    /// <summary>
+    /// Registries (<c>host</c> or <c>host:port</c>, as written in image references; a host alone allows every port) the
+    /// engine may pull from although they are, or resolve to, a blocked address. Every other registry on a blocked
+    /// range (the egress firewall's list, and the host's own addresses) is refused before the engine is asked.
+    /// </summary>
+    public IReadOnlyList<string> AllowedRegistries { get; init; } = [];
+
     // Spec bounds.
     public int MaxEnvironmentVariables { get; init; } = 128;
     public int MaxEnvironmentBytes { get; init; } = 32 * 1024;

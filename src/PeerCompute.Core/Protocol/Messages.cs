@@ -124,6 +124,8 @@ public static class ErrorCodes
     public const string InvalidRequest = "invalid_request";
     public const string ImageNotFound = "image_not_found";
     public const string PullFailed = "pull_failed";
+    public const string ImageAccessDenied = "image_access_denied";
+    public const string RegistryBlocked = "registry_blocked";
     public const string RuntimeUnavailable = "runtime_unavailable";
     public const string Internal = "internal";
 }

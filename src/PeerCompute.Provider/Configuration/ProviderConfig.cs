@@ -31,6 +31,8 @@ public sealed record ProviderConfig
     public bool EgressOpen { get; init; }
     /// <summary>Ranges opened again although blocked by default (--allow-egress CIDR).</summary>
     public IReadOnlyList<System.Net.IPNetwork> AllowEgress { get; init; } = [];
+    /// <summary>Registries (HOST or HOST:PORT) the engine may pull from although they are on a blocked range (--allow-registry).</summary>
+    public IReadOnlyList<string> AllowRegistry { get; init; } = [];
     /// <summary>Last-log bytes (as sent, after JSON escaping) one deployment's status may carry (--status-log-bytes).</summary>
     public int StatusLogBytes { get; init; } = PeerCompute.Core.Protocol.StatusLimits.DefaultMaxLogBytesPerDeployment;
     /// <summary>Last-log bytes one status response may carry for all deployments together (--status-log-bytes-total).</summary>
@@ -96,6 +98,13 @@ public sealed record ProviderConfig
                 ranges.Add(PeerCompute.Runtime.Firewall.EgressRules.TryParseRange(text, out var range) ? range : throw Bad(source, "allow-egress", text ?? "null", "expected a CIDR range such as 192.168.1.0/24, or one address"));
             c = c with { AllowEgress = ranges };
         }
+        if (file.AllowRegistry is { } registries)
+        {
+            var allowed = new List<string>();
+            foreach (string text in registries)
+                allowed.Add(PeerCompute.Runtime.Images.RegistryNames.TryNormalize(text, out string? registry) ? registry : throw Bad(source, "allow-registry", text ?? "null", "expected a registry HOST or HOST:PORT as in image references, e.g. 127.0.0.1:5000 or registry.lan"));
+            c = c with { AllowRegistry = allowed };
+        }
         if (file.StatusLogBytes is { } logBytes)
             c = c with { StatusLogBytes = ParseLogBudget(logBytes) ?? throw Bad(source, "status-log-bytes", logBytes, "expected a size up to 512KiB, e.g. 16KiB") };
         if (file.StatusLogBytesTotal is { } logTotal)
@@ -143,7 +152,8 @@ public sealed record ProviderConfigFile(
     string? Egress = null,
     IReadOnlyList<string>? AllowEgress = null,
     string? StatusLogBytes = null,
-    string? StatusLogBytesTotal = null);
+    string? StatusLogBytesTotal = null,
+    IReadOnlyList<string>? AllowRegistry = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

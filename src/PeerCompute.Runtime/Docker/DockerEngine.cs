@@ -19,12 +19,12 @@ internal sealed class DockerEngine : IContainerEngine
     private readonly DockerErrorTranslator _errors;
     private readonly ImagePuller _images;
 
-    public DockerEngine(Uri endpoint)
+    public DockerEngine(Uri endpoint, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         Endpoint = endpoint;
         _docker = new DockerClientBuilder().WithEndpoint(endpoint).Build();
         _errors = new DockerErrorTranslator(endpoint);
-        _images = new ImagePuller(_docker, _errors);
+        _images = new ImagePuller(_docker, endpoint, _errors, logger);
     }
 
     public Uri Endpoint { get; }
@@ -57,8 +57,20 @@ internal sealed class DockerEngine : IContainerEngine
             Labels = network.Labels.ToDictionary(),
         }, cancellationToken), cancellationToken);
 
-    public Task<string> EnsureImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
-        => _images.EnsureAsync(image, credentials, progress, cancellationToken);
+    public Task<string?> FindImageAsync(ImageReference image, CancellationToken cancellationToken)
+        => _images.FindAsync(image, cancellationToken);
+
+    public async Task<IReadOnlySet<string>> ListImageIdsAsync(CancellationToken cancellationToken)
+    {
+        var images = await _errors.RunAsync("listing images", () => _docker.Images.ListImagesAsync(new ImagesListParameters { All = true }, cancellationToken), cancellationToken).ConfigureAwait(false);
+        return images.Select(i => i.ID).ToHashSet(StringComparer.Ordinal);
+    }
+
+    public Task CheckImageAccessAsync(ImageReference image, RegistryCredentials? credentials, CancellationToken cancellationToken)
+        => _images.CheckAccessAsync(image, credentials, cancellationToken);
+
+    public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+        => _images.PullAsync(image, credentials, progress, cancellationToken);
 
     public async Task<string> CreateContainerAsync(ContainerDefinition spec, string doing, CancellationToken cancellationToken)
     {

@@ -13,7 +13,7 @@ internal sealed record ContainerDefinition
     /// <summary>The engine-side container name.</summary>
     public required string Name { get; init; }
     public required string Hostname { get; init; }
-    /// <summary>The image's local name (as <see cref="IContainerEngine.EnsureImageAsync"/> made it available).</summary>
+    /// <summary>The image's local name (as <see cref="IContainerEngine.FindImageAsync"/> found it or <see cref="IContainerEngine.PullImageAsync"/> pulled it).</summary>
     public required string Image { get; init; }
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
     /// <summary>Null keeps the image's own command.</summary>

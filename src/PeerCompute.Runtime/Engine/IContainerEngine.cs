@@ -27,10 +27,27 @@ internal interface IContainerEngine : IDisposable
     Task CreateNetworkAsync(NetworkDefinition network, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Makes the image available: the one the engine holds, else a pull (progress reported synchronously, in order),
-    /// then a check that a pinned digest is really what it holds. Returns the image id.
+    /// The id of the image the engine holds under the reference (a pinned digest checked to be really what it holds);
+    /// null when it holds none.
     /// </summary>
-    Task<string> EnsureImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken);
+    Task<string?> FindImageAsync(ImageReference image, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Pulls the image with the credentials (none: anonymously), progress reported synchronously, in order, then checks
+    /// a pinned digest. Returns the image id.
+    /// A failure is <see cref="RuntimeErrorCode.ImageNotFound"/>, <see cref="RuntimeErrorCode.ImageAccessDenied"/> or
+    /// <see cref="RuntimeErrorCode.ImagePullFailed"/>, in words of the runtime's own, never the engine's.
+    /// </summary>
+    /// <summary>The ids of every image the engine holds.</summary>
+    Task<IReadOnlySet<string>> ListImageIdsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Asks the image's registry whether the credentials (none: anonymously) may read the image now, without pulling;
+    /// fails as <see cref="PullImageAsync"/> does.
+    /// </summary>
+    Task CheckImageAccessAsync(ImageReference image, RegistryCredentials? credentials, CancellationToken cancellationToken);
+
+    Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken);
 
     /// <summary>Creates (does not start) the container; returns its id.</summary>
     Task<string> CreateContainerAsync(ContainerDefinition spec, string doing, CancellationToken cancellationToken);

@@ -134,12 +134,51 @@ internal sealed record ImageReference
         return true;
     }
 
-    private static bool IsRegistry(string s)
+    /// <summary>
+    /// Splits <c>host[:port]</c> (an IPv6 literal in brackets, <c>[::1]:5000</c>); the host comes back without brackets.
+    /// False when it is not one.
+    /// </summary>
+    internal static bool TrySplitRegistry(string s, [NotNullWhen(true)] out string? host, out int? port)
     {
-        int colon = s.IndexOf(':');
-        string host = colon < 0 ? s : s[..colon];
-        if (colon >= 0 && (!ushort.TryParse(s.AsSpan(colon + 1), out ushort port) || port == 0))
-            return false;
+        host = null;
+        port = null;
+        string hostPart;
+        string? portPart;
+        if (s.StartsWith('['))
+        {
+            int close = s.IndexOf(']');
+            if (close < 0 || !System.Net.IPAddress.TryParse(s[1..close], out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || s.Contains('%'))
+                return false;
+            hostPart = v6.ToString(); // one spelling: [0:0::1] is [::1]
+            if (close == s.Length - 1)
+                portPart = null;
+            else if (s[close + 1] == ':')
+                portPart = s[(close + 2)..];
+            else
+                return false;
+        }
+        else
+        {
+            int colon = s.IndexOf(':');
+            hostPart = colon < 0 ? s : s[..colon];
+            portPart = colon < 0 ? null : s[(colon + 1)..];
+            if (!IsHostName(hostPart))
+                return false;
+        }
+        if (portPart is not null)
+        {
+            if (!ushort.TryParse(portPart, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ushort number) || number == 0)
+                return false;
+            port = number;
+        }
+        host = hostPart.ToLowerInvariant();
+        return true;
+    }
+
+    private static bool IsRegistry(string s) => TrySplitRegistry(s, out _, out _);
+
+    private static bool IsHostName(string host)
+    {
         if (host.Length is 0 or > 253)
             return false;
         foreach (string label in host.Split('.'))

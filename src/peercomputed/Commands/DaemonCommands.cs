@@ -25,6 +25,7 @@ internal sealed class DaemonCommands
     /// <param name="noMdns">Do not announce this provider on the local network.</param>
     /// <param name="egress">filtered (default: containers reach the internet, not this host, private, link-local or metadata addresses) or open (no filtering).</param>
     /// <param name="allowEgress">A range containers may reach although filtered, e.g. 192.168.1.20/32; repeat for several.</param>
+    /// <param name="allowRegistry">A registry HOST or HOST:PORT images may be pulled from although it is on a loopback, private or link-local address (refused by default), e.g. 127.0.0.1:5000; repeat for several.</param>
     /// <param name="statusLogBytes">Last-log bytes one stopped deployment's status carries, as sent after JSON escaping (default 16KiB; newest lines kept).</param>
     /// <param name="statusLogBytesTotal">Last-log bytes one status response carries for all deployments together (default 256KiB).</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
@@ -44,6 +45,7 @@ internal sealed class DaemonCommands
         RepeatedOption? allowEgress = null,
         string? statusLogBytes = null,
         string? statusLogBytesTotal = null,
+        RepeatedOption? allowRegistry = null,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -55,7 +57,7 @@ internal sealed class DaemonCommands
             string path = config ?? Path.Combine(home.Path, ProviderConfig.FileName);
             effective = ProviderConfig.Load(path, required: config is not null).Apply(new ProviderConfigFile(
                 port, listen?.Values, maxCpu, maxMemory, maxDeploys, gateway, gatewayCa, gatewayPin, noMdns ? true : null, logFormat,
-                egress, allowEgress?.Values, statusLogBytes, statusLogBytesTotal), "the command line");
+                egress, allowEgress?.Values, statusLogBytes, statusLogBytesTotal, allowRegistry?.Values), "the command line");
             foreach (string address in effective.Listen)
             {
                 if (!Core.Multiformats.Multiaddr.TryParse(address, out var parsed, out string? error) || !parsed.TryGetTcpTarget(out _, out _))

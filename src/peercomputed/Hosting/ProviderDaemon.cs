@@ -44,7 +44,10 @@ internal sealed class ProviderDaemon
             MaxMemoryBytes = config.MaxMemoryBytes,
             MaxDeploys = config.MaxDeploys,
             Egress = config.Egress,
+            AllowedRegistries = config.AllowRegistry,
         };
+        if (config.AllowRegistry.Count > 0)
+            log.ZLogWarning($"images may be pulled from these registries on blocked addresses (--allow-registry): {string.Join(", ", config.AllowRegistry)}");
         if (config.EgressOpen)
             log.ZLogWarning($"egress: open (--egress open): containers can reach this host, the local network and cloud metadata addresses");
         else

@@ -68,15 +68,25 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
             _networks[network.Name] = network;
     }
 
-    public Task<string> EnsureImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    public Task<string?> FindImageAsync(ImageReference image, CancellationToken cancellationToken)
     {
         lock (_lock)
-        {
-            if (!Images.Contains(image.LocalName))
-                throw new RuntimeException(RuntimeErrorCode.ImageNotFound, $"image {image}: not held by the in-memory engine");
-        }
-        return Task.FromResult("sha256:" + image.LocalName);
+            return Task.FromResult(Images.Contains(image.LocalName) ? "sha256:" + image.LocalName : null);
     }
+
+    public Task<IReadOnlySet<string>> ListImageIdsAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            return Task.FromResult<IReadOnlySet<string>>(Images.Select(i => "sha256:" + i).ToHashSet(StringComparer.Ordinal));
+    }
+
+    /// <summary>The in-memory engine has no registry: it knows nothing of an image's access.</summary>
+    public Task CheckImageAccessAsync(ImageReference image, RegistryCredentials? credentials, CancellationToken cancellationToken)
+        => Task.FromException(new RuntimeException(RuntimeErrorCode.ImageNotFound, $"image {image}: the in-memory engine has no registry"));
+
+    /// <summary>The in-memory engine has no registry: a pull finds nothing.</summary>
+    public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+        => Task.FromException<string>(new RuntimeException(RuntimeErrorCode.ImageNotFound, $"image {image}: not held by the in-memory engine"));
 
     public Task<string> CreateContainerAsync(ContainerDefinition definition, string doing, CancellationToken cancellationToken)
     {

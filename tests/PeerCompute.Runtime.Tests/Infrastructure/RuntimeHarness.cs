@@ -19,10 +19,14 @@ internal sealed class RuntimeHarness : IAsyncDisposable
     }
 
     public RuntimeOptions Options { get; }
+
+    /// <summary>What every runtime of the harness logs to (none when null).</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; init; }
     public ContainerRuntime Runtime => _runtimes[^1];
     public string StateFolder => Options.StateFolder!;
 
-    public static async Task<RuntimeHarness> StartAsync(Func<RuntimeOptions, RuntimeOptions>? configure = null, TimeProvider? time = null, PrivateDockerd? engine = null)
+    public static async Task<RuntimeHarness> StartAsync(Func<RuntimeOptions, RuntimeOptions>? configure = null, TimeProvider? time = null, PrivateDockerd? engine = null,
+        Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         await TestEngine.EnsureReadyAsync();
         string instance = TestEngine.InstancePrefix + Guid.NewGuid().ToString("N")[..10];
@@ -37,7 +41,7 @@ internal sealed class RuntimeHarness : IAsyncDisposable
             options = options with { DockerEndpoint = engine.Endpoint, NetworkName = engine.NetworkName };
         if (configure is not null)
             options = configure(options);
-        var harness = new RuntimeHarness(options, engine);
+        var harness = new RuntimeHarness(options, engine) { Logger = logger };
         await harness.OpenRuntimeAsync(time);
         return harness;
     }
@@ -45,7 +49,7 @@ internal sealed class RuntimeHarness : IAsyncDisposable
     /// <summary>Another runtime object over the same state and instance, as a restarted provider would open.</summary>
     public async Task<ContainerRuntime> OpenRuntimeAsync(TimeProvider? time = null, bool start = true)
     {
-        var runtime = new ContainerRuntime(Options, timeProvider: time);
+        var runtime = new ContainerRuntime(Options, Logger, time);
         _runtimes.Add(runtime);
         if (start)
             await runtime.StartAsync();

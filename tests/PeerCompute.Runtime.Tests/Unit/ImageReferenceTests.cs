@@ -14,6 +14,8 @@ public sealed class ImageReferenceTests
     [Arguments("registry.example/app@" + Digest, "registry.example", "app", null, Digest)]
     [Arguments("registry.example/app:v1@" + Digest, "registry.example", "app", "v1", Digest)]
     [Arguments("my-org/my_app__x.y", null, "my-org/my_app__x.y", null, null)]
+    [Arguments("[::1]:5000/app:v1", "[::1]:5000", "app", "v1", null)]
+    [Arguments("[fd00::1]/team/app", "[fd00::1]", "team/app", null, null)]
     public async Task Valid_references_are_split_into_their_parts(string text, string? registry, string path, string? tag, string? digest)
     {
         var reference = ImageReference.Parse(text);
@@ -41,6 +43,11 @@ public sealed class ImageReferenceTests
     [Arguments("busybox@sha256:abc")]
     [Arguments("busybox@md5:0123456789abcdef0123456789abcdef")]
     [Arguments("registry:99999/app")]
+    [Arguments("registry:+5/app")]
+    [Arguments("[::1/app")]
+    [Arguments("[127.0.0.1]:5000/app")]
+    [Arguments("[fe80::1%eth0]:5000/app")]
+    [Arguments("[::1]x/app")]
     [Arguments("app//x")]
     [Arguments("app/-x")]
     [Arguments("app x")]

@@ -65,6 +65,18 @@ public class ProviderConfigTests
     }
 
     [Test]
+    [Arguments("http://registry.lan")]
+    [Arguments("registry.lan/team")]
+    [Arguments("127.0.0.1:0")]
+    public async Task A_registry_to_allow_that_is_not_host_or_host_and_port_is_a_usage_error(string value)
+    {
+        using var provider = await PeerNode.CreateAsync("provider");
+        var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "--allow-registry", value], provider.Environment, TimeSpan.FromSeconds(60));
+        await Assert.That(result.ExitCode).IsEqualTo(2);
+        await Assert.That(result.StandardError).Contains($"Invalid allow-registry '{value}'");
+    }
+
+    [Test]
     public async Task A_provider_without_an_identity_says_how_to_make_one()
     {
         string home = Path.Combine(Directory.CreateTempSubdirectory("pc-noid-").FullName, "home");

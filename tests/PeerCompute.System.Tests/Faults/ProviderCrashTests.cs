@@ -63,7 +63,8 @@ public class ProviderCrashTests
         await using var proxy = new StallingProxy(new IPEndPoint(IPAddress.Loopback, registry.OpenPort), "/blobs/sha256:");
         string image = $"127.0.0.1:{proxy.Port}/{repository}";
 
-        await using var cluster = await TrustedCluster.StartAsync();
+        // A registry on loopback is refused unless the provider allows it.
+        await using var cluster = await TrustedCluster.StartAsync("--allow-registry", $"127.0.0.1:{proxy.Port}");
         var (provider, user, daemon) = cluster;
 
         await using var deploy = user.StartCtl("deploy", image, "--name", "pulled", "--port", "8080", "--json");

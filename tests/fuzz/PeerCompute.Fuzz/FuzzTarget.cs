@@ -74,6 +74,7 @@ public static class FuzzTargets
         new Targets.TunnelTarget(),
         new Targets.TrustStoreTarget(),
         new Targets.DeploymentRecordTarget(),
+        new Targets.ImageGrantsTarget(),
         new Targets.ProviderConfigTarget(),
         new Targets.GatewayBindingsTarget(),
         new Targets.IdentifyTarget(),

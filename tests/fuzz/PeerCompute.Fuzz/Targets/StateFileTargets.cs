@@ -158,6 +158,44 @@ public sealed class DeploymentRecordTarget : FuzzTarget
 }
 
 /// <summary>
+/// The provider's record of privately pulled images (<c>provider/image-grants.json</c>): <c>ImageGrantStore.LoadAsync</c>
+/// either loads it or sets it aside as corrupt and names it; it never throws for a bad file. Input: the file's content.
+/// </summary>
+public sealed class ImageGrantsTarget : FuzzTarget
+{
+    public override string Name => "image-grants";
+    public override string Description => "ImageGrantStore.LoadAsync (provider/image-grants.json)";
+
+    public override void Run(ReadOnlySpan<byte> input)
+    {
+        string folder = Scratch.Folder("grants");
+        var store = new ImageGrantStore(folder);
+        File.Delete(store.FilePath + ".corrupt");
+        File.WriteAllBytes(store.FilePath, input.ToArray());
+        var problems = new List<string>();
+        Await(async ct =>
+        {
+            await store.LoadAsync(problems, ct);
+            return 0;
+        });
+        bool setAside = File.Exists(store.FilePath + ".corrupt");
+        Check(setAside == (problems.Count == 1) && problems.Count <= 1, $"{problems.Count} problems, set aside: {setAside}");
+        // What a deploy asks of it.
+        _ = store.MayUse("sha256:x", "12D3KooWOwner");
+    }
+
+    public override IEnumerable<(string, byte[])> Seeds()
+    {
+        yield return ("one", "{\"restricted\":{\"sha256:x\":[\"12D3KooWOwner\",\"12D3KooWOther\"]}}"u8.ToArray());
+        yield return ("empty", "{\"restricted\":{}}"u8.ToArray());
+        yield return ("null-owners", "{\"restricted\":{\"sha256:x\":null}}"u8.ToArray());
+        yield return ("null-owner", "{\"restricted\":{\"sha256:x\":[null]}}"u8.ToArray());
+        yield return ("missing", "{}"u8.ToArray());
+        yield return ("not-json", "{\"restricted\":"u8.ToArray());
+    }
+}
+
+/// <summary>
 /// <c>peercomputed.json</c> (ProviderConfig, from src/PeerCompute.Provider): a bad file is refused
 /// with ConfigException only; an accepted one gives limits in range. Input: the file's content.
 /// </summary>
@@ -182,6 +220,7 @@ public sealed class ProviderConfigTarget : FuzzTarget
         Check(config.Port is > 0 and <= 65535 && config.MaxCpuMillicores > 0 && config.MaxMemoryBytes > 0 && config.MaxDeploys > 0, "a limit out of range was accepted");
         Check(config.LogFormat is "text" or "json", "an unknown log format was accepted");
         Check(config.Listen is not null && config.EffectiveListen.Count > 0, "no listen address");
+        Check(config.AllowRegistry.All(r => PeerCompute.Runtime.Images.RegistryNames.TryNormalize(r, out string? same) && same == r), "an allowed registry is not a normalized HOST[:PORT]");
     }
 
     public override IEnumerable<(string, byte[])> Seeds()
@@ -202,6 +241,7 @@ public sealed class ProviderConfigTarget : FuzzTarget
             """u8.ToArray());
         yield return ("egress", "{\"egress\":\"open\",\"allow-egress\":[\"192.168.1.0/24\",\"10.0.0.1\",\"fd00::/8\"]}"u8.ToArray());
         yield return ("egress-bad", "{\"egress\":\"filtered\",\"allow-egress\":[\"192.168.1.0/33\",null]}"u8.ToArray());
+        yield return ("registries", "{\"allow-registry\":[\"127.0.0.1:5000\",\"Registry.LAN\",\"[::1]:5000\",\"http://x\",null]}"u8.ToArray());
         yield return ("empty", "{}"u8.ToArray());
         yield return ("null", "null"u8.ToArray());
         yield return ("null-listen", "{\"listen\":null}"u8.ToArray());

@@ -21,8 +21,10 @@ public class YamuxReceiveBudgetTests
     public async Task Many_streams_that_are_never_read_fill_at_most_the_budget_and_the_streams_beyond_it_alone_are_refused()
     {
         const int fit = 8, opened = 12;
-        // The ceiling is far above what is opened: only the budget can refuse streams here.
-        var (client, server) = Pair(server: new YamuxOptions { MaxStreams = 1024, SessionReceiveBudget = fit * Window });
+        // The ceiling is far above what is opened: only the budget can refuse streams here (and the opener's own
+        // open timeout, which would reset unacknowledged streams, is out of reach).
+        var (client, server) = Pair(client: new YamuxOptions { OpenTimeout = TimeSpan.FromHours(1) },
+            server: new YamuxOptions { MaxStreams = 1024, SessionReceiveBudget = fit * Window });
         await using var clientScope = client;
         await using var serverScope = server;
         var streams = new List<YamuxStream>();

@@ -103,6 +103,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             HandshakeTimeout = options.TunnelHandshakeTimeout,
             MaxPendingHandshakesPerAddress = options.TunnelHandshakesPerAddress,
             FirstByteTimeout = options.TunnelFirstByteTimeout,
+            Yamux = TunnelServerOptions.WithGatewayDefaults(TunnelLimits.Yamux(options.TunnelMaxStreams, options.TunnelReceiveBudget)),
         }, () => certificate.Current, bindings, metrics, logger);
         var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry, options.ResponseHeadersTimeout);
         var limiter = new RateLimiter(options.RateLimit);

@@ -35,6 +35,9 @@ internal sealed record GatewayOptions
     public long TunnelReceiveBudget { get; init; } = TunnelLimits.ReceiveBudget;
     public required string StateFolder { get; init; }
 
+    /// <summary>Hostname tags remembered at most (hostnames.json); beyond it the tag unused for longest is forgotten.</summary>
+    public int MaxHostnameBindings { get; init; } = HostnameBindings.DefaultMaxBindings;
+
     /// <summary>How often the certificate files are checked for a renewal.</summary>
     public TimeSpan CertificatePollInterval { get; init; } = TimeSpan.FromSeconds(5);
 

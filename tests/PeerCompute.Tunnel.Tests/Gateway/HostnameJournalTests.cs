@@ -100,12 +100,19 @@ public class HostnameJournalTests
         server.Start();
 
         await using var provider = TestProvider.Create("127.0.0.1", server.LocalEndPoint!.Port, pki, new() { ["web"] = upstream.EndPoint }).Start();
-        // The writer took the first change and is stuck in its fsync; the handshake and the routes do not wait for it.
-        await store.AppendStarted.WaitAsync(TestProvider.Guard);
-        await provider.WaitReadyAsync();
-        bool servedWhileBlocked = bindings.WasServed(provider.Tag, provider.Label("web"));
-        bool flushedWhileBlocked = bindings.FlushAsync().IsCompleted;
-        store.Release();
+        bool servedWhileBlocked, flushedWhileBlocked;
+        try
+        {
+            // The writer took the first change and is stuck in its fsync; the handshake and the routes do not wait for it.
+            await store.AppendStarted.WaitAsync(TestProvider.Guard);
+            await provider.WaitReadyAsync();
+            servedWhileBlocked = bindings.WasServed(provider.Tag, provider.Label("web"));
+            flushedWhileBlocked = bindings.FlushAsync().IsCompleted;
+        }
+        finally
+        {
+            store.Release();
+        }
         await bindings.FlushAsync().WaitAsync(TestProvider.Guard);
 
         await Assert.That(servedWhileBlocked).IsTrue();

@@ -83,6 +83,35 @@ public class HostnameJournalTests
     }
 
     [Test]
+    public async Task Changes_are_appended_to_the_journal_and_compacted_into_the_snapshot_so_neither_grows_with_visits()
+    {
+        using var folder = new TempFolder();
+        using var owner = PeerIdentity.Generate();
+        var bindings = HostnameBindings.Load(folder.Path);
+        string journal = Path.Combine(folder.Path, HostnameBindings.JournalName);
+        // One tag visited again and again (a provider that reconnects, or changes its hostnames, often).
+        for (int i = 0; i < 3 * bindings.CompactAfter; i++)
+        {
+            await bindings.SetRoutesAsync("aaaaaaaaaaaa", [$"v{i}-aaaaaaaaaaaa"], CancellationToken.None);
+            await bindings.TryClaimAsync("aaaaaaaaaaaa", owner.PeerId, CancellationToken.None);
+            // Each visit on disk before the next, so each is a journal line of its own.
+            await bindings.FlushAsync();
+        }
+        string last = $"v{3 * bindings.CompactAfter - 1}-aaaaaaaaaaaa";
+        await bindings.DisposeAsync();
+        long journalLines = File.ReadAllLines(journal).Length;
+        long snapshotBytes = new FileInfo(Path.Combine(folder.Path, HostnameBindings.FileName)).Length;
+
+        var reloaded = HostnameBindings.Load(folder.Path);
+        await using var scope = reloaded;
+
+        await Assert.That(journalLines).IsLessThan(bindings.CompactAfter);
+        await Assert.That(snapshotBytes).IsLessThan(1024);
+        await Assert.That(reloaded.WasServed("aaaaaaaaaaaa", last)).IsTrue();
+        await Assert.That(reloaded.OwnerOf("aaaaaaaaaaaa")).IsEqualTo(owner.PeerId);
+    }
+
+    [Test]
     public async Task A_provider_completes_its_handshake_and_route_update_while_the_bindings_writer_is_blocked()
     {
         using var pki = TestPki.Create();

@@ -110,7 +110,16 @@ public sealed class HostnameBindings : IAsyncDisposable
         // A skipped line or an eviction is settled now, so later appends never follow a torn line; a first start
         // writes the (empty) snapshot, so the file is there from the start.
         if (snapshot is null || warnings.Count > 0 || journalLines >= bindings.CompactAfter)
-            bindings.CompactAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        {
+            try
+            {
+                bindings.CompactAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new TunnelException(TunnelErrorKind.State, $"cannot write {store.SnapshotPath} ({e.Message}); the gateway's state folder must be writable.", e);
+            }
+        }
         bindings._writer = Task.Run(bindings.WriteLoopAsync);
         return bindings;
     }

@@ -13,12 +13,29 @@ public sealed record YamuxOptions
     public int MaxSendFrameSize { get; init; } = 256 * 1024;
 
     /// <summary>
-    /// Receive window all streams of a session may hold beyond their initial 256 KiB, together. Bounds what a peer
-    /// can make us buffer: at most MaxStreams × 256 KiB + this.
+    /// Receive window all streams of a session may hold beyond their initial 256 KiB, together (a cap on growth within
+    /// <see cref="SessionReceiveBudget"/>).
     /// </summary>
     public long SessionWindowGrowthBudget { get; init; } = 64 * 1024 * 1024;
 
-    /// <summary>Streams open at once (both directions); a peer's SYN beyond it is answered with RST.</summary>
+    /// <summary>
+    /// Receive window all streams of a session may hold together, initial windows included: the most a peer can make
+    /// this session buffer, whatever the number of streams. Each stream takes its 256 KiB initial window (fixed by the
+    /// spec) from it when it opens; a stream that does not fit is refused (our open fails with
+    /// <see cref="YamuxStreamLimitException"/>, a peer's SYN is answered with RST) and the other streams are not
+    /// touched. Window growth takes only what leaves an eighth of the budget free for new streams, and while less than
+    /// that is free, grown windows shrink back towards 256 KiB as their credit is returned, like a connection-level
+    /// flow-control window. Null: <see cref="MaxStreams"/> × 256 KiB + <see cref="SessionWindowGrowthBudget"/>.
+    /// </summary>
+    public long? SessionReceiveBudget { get; init; }
+
+    /// <summary>The budget in force: <see cref="SessionReceiveBudget"/>, or its default.</summary>
+    public long EffectiveReceiveBudget => SessionReceiveBudget ?? (long)MaxStreams * InitialWindow + SessionWindowGrowthBudget;
+
+    /// <summary>
+    /// Streams open at once (both directions); a peer's SYN beyond it is answered with RST, our open beyond it fails
+    /// with <see cref="YamuxStreamLimitException"/>.
+    /// </summary>
     public int MaxStreams { get; init; } = 256;
 
     /// <summary>Inbound streams waiting for <see cref="YamuxSession.AcceptStreamAsync"/>; beyond it new ones are reset.</summary>
@@ -63,5 +80,7 @@ public sealed record YamuxOptions
             throw new ArgumentOutOfRangeException(nameof(WriteTimeout), "positive, or infinite");
         if (MaxStreams < 1 || AcceptBacklog < 1 || MaxPendingControlFrames < 16 || ReadBufferSize < 4096)
             throw new ArgumentOutOfRangeException(nameof(MaxStreams), "limits must be positive");
+        if (SessionReceiveBudget < InitialWindow || SessionWindowGrowthBudget < 0)
+            throw new ArgumentOutOfRangeException(nameof(SessionReceiveBudget), $"at least {InitialWindow} (one stream's initial window)");
     }
 }

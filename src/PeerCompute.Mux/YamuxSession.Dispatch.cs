@@ -164,7 +164,8 @@ public sealed partial class YamuxSession
         {
             if (_streams.ContainsKey(id))
                 throw new MuxProtocolException($"yamux: the peer opened stream {id} twice");
-            if (_localGoAway || _closed || _streams.Count >= Options.MaxStreams)
+            // Beyond the stream ceiling or the receive budget a peer's new stream is refused; the others are not touched.
+            if (_localGoAway || _closed || _streams.Count >= Options.MaxStreams || !HasRoomForStreamLocked())
             {
                 stream = null!;
             }
@@ -172,12 +173,13 @@ public sealed partial class YamuxSession
             {
                 stream = new YamuxStream(this, id, outbound: false, Options);
                 _streams.Add(id, stream);
+                _receiveReserved += YamuxOptions.InitialWindow;
             }
         }
         if (stream is null || !_accepted.Writer.TryWrite(stream))
         {
             if (stream is not null)
-                RemoveStream(stream, 0);
+                RemoveStream(stream, YamuxOptions.InitialWindow);
             EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.Rst, id, 0);
             return null;
         }

@@ -30,7 +30,8 @@ public sealed partial class YamuxSession : IAsyncDisposable
     private Task _writeLoop = Task.CompletedTask;
     private Task _housekeeping = Task.CompletedTask;
 
-    private long _windowGrowth;
+    private long _windowGrowth;      // the part of _receiveReserved beyond the streams' initial windows
+    private long _receiveReserved;   // the receive windows of all open streams together (≤ the receive budget)
     private uint _nextStreamId;
     private bool _localGoAway;
     private bool _remoteGoAway;
@@ -93,7 +94,14 @@ public sealed partial class YamuxSession : IAsyncDisposable
 
     public int StreamCount { get { lock (_streamsLock) return _streams.Count; } }
 
-    /// <summary>Opens a stream at once (SYN is queued; data may follow before the peer acknowledges).</summary>
+    /// <summary>Receive window the open streams hold together (at most <see cref="YamuxOptions.EffectiveReceiveBudget"/>).</summary>
+    public long ReceiveWindowReserved { get { lock (_streamsLock) return _receiveReserved; } }
+
+    /// <summary>
+    /// Opens a stream at once (SYN is queued; data may follow before the peer acknowledges). Fails with
+    /// <see cref="YamuxStreamLimitException"/> when <see cref="YamuxOptions.MaxStreams"/> are open or the receive budget
+    /// has no room for one more initial window.
+    /// </summary>
     public ValueTask<YamuxStream> OpenStreamAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -105,13 +113,16 @@ public sealed partial class YamuxSession : IAsyncDisposable
             if (_remoteGoAway || _localGoAway)
                 throw new IOException("yamux: session is going away");
             if (_streams.Count >= Options.MaxStreams)
-                throw new IOException($"yamux: at most {Options.MaxStreams} streams may be open at once");
+                throw new YamuxStreamLimitException($"yamux: at most {Options.MaxStreams} streams may be open at once");
+            if (!HasRoomForStreamLocked())
+                throw new YamuxStreamLimitException($"yamux: the session's receive budget ({Options.EffectiveReceiveBudget / 1024} KiB) is taken by the {_streams.Count} open streams");
             if (_nextStreamId > uint.MaxValue - 2)
                 throw new IOException("yamux: stream ids exhausted");
             uint id = _nextStreamId;
             _nextStreamId += 2;
             stream = new YamuxStream(this, id, outbound: true, Options);
             _streams.Add(id, stream);
+            _receiveReserved += YamuxOptions.InitialWindow;
             _unacknowledged.Add(id, Stopwatch.GetTimestamp());
         }
         EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.Syn, stream.Id, 0);
@@ -146,24 +157,59 @@ public sealed partial class YamuxSession : IAsyncDisposable
     internal ValueTask WriteDataAsync(YamuxStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         _writer.WriteDataAsync(stream, data, cancellationToken);
 
-    /// <summary>Takes up to <paramref name="wanted"/> bytes of window growth from the session budget.</summary>
+    /// <summary>A new stream's initial window fits in the receive budget (callers hold the streams lock).</summary>
+    private bool HasRoomForStreamLocked() => _receiveReserved + YamuxOptions.InitialWindow <= Options.EffectiveReceiveBudget;
+
+    /// <summary>What growth must leave free of the receive budget for new streams; below it grown windows shrink.</summary>
+    private long GrowthHeadroom => Math.Max(YamuxOptions.InitialWindow, Options.EffectiveReceiveBudget / 8);
+
+    /// <summary>
+    /// Takes up to <paramref name="wanted"/> bytes of window growth from the session budget, leaving
+    /// <see cref="GrowthHeadroom"/> free for new streams.
+    /// </summary>
     internal long ReserveWindowGrowth(long wanted)
     {
         lock (_streamsLock)
         {
-            long granted = Math.Min(wanted, Options.SessionWindowGrowthBudget - _windowGrowth);
+            long free = Options.EffectiveReceiveBudget - GrowthHeadroom - _receiveReserved;
+            long granted = Math.Min(wanted, Math.Min(Options.SessionWindowGrowthBudget - _windowGrowth, free));
             if (granted <= 0)
                 return 0;
             _windowGrowth += granted;
+            _receiveReserved += granted;
             return granted;
         }
     }
 
-    internal void RemoveStream(YamuxStream stream, long windowGrowth = 0)
+    /// <summary>
+    /// How much of <paramref name="grown"/> (a stream's window beyond 256 KiB) it should give back now: all of it while
+    /// less than <see cref="GrowthHeadroom"/> of the budget is free, so new streams find room; nothing otherwise.
+    /// </summary>
+    internal long WindowShrinkWanted(long grown)
+    {
+        if (grown <= 0)
+            return 0;
+        lock (_streamsLock)
+            return Options.EffectiveReceiveBudget - _receiveReserved < GrowthHeadroom ? grown : 0;
+    }
+
+    /// <summary>Gives back <paramref name="shrunk"/> bytes of a stream's grown window to the budget.</summary>
+    internal void ReleaseWindowGrowth(long shrunk)
     {
         lock (_streamsLock)
         {
-            _windowGrowth -= windowGrowth;
+            _windowGrowth -= shrunk;
+            _receiveReserved -= shrunk;
+        }
+    }
+
+    /// <summary>Forgets a stream and gives its whole receive window (<paramref name="window"/>) back to the budget.</summary>
+    internal void RemoveStream(YamuxStream stream, long window)
+    {
+        lock (_streamsLock)
+        {
+            _windowGrowth -= window - YamuxOptions.InitialWindow;
+            _receiveReserved -= window;
             if (_streams.TryGetValue(stream.Id, out var current) && current == stream)
             {
                 _streams.Remove(stream.Id);

@@ -315,6 +315,18 @@ public sealed class YamuxStream : DuplexStream
             growth = _session.ReserveWindowGrowth(Math.Min(_receiveWindow, _maxReceiveWindow - _receiveWindow));
             _receiveWindow += growth;
         }
+        if (growth == 0)
+        {
+            // The session's budget is nearly spent: a grown window gives its growth back (returning less credit than
+            // was consumed), so new streams find room; it never goes below the spec's initial window.
+            long shrink = Math.Min(_unreturned, _session.WindowShrinkWanted(_receiveWindow - YamuxOptions.InitialWindow));
+            if (shrink > 0)
+            {
+                _receiveWindow -= shrink;
+                _unreturned -= shrink;
+                _session.ReleaseWindowGrowth(shrink);
+            }
+        }
         _lastCreditReturn = now;
         long delta = _unreturned + growth;
         _unreturned = 0;
@@ -336,14 +348,14 @@ public sealed class YamuxStream : DuplexStream
 
     private void RemoveIfDone()
     {
-        long growth;
+        long window;
         lock (_lock)
         {
             if (_removed || !(_reset || (_localClosed && _remoteClosed)))
                 return;
             _removed = true;
-            growth = _receiveWindow - YamuxOptions.InitialWindow;
+            window = _receiveWindow;
         }
-        _session.RemoveStream(this, growth);
+        _session.RemoveStream(this, window);
     }
 }

@@ -17,6 +17,8 @@ public enum TunnelErrorKind
     UpstreamUnavailable,
     /// <summary>The provider is not connected (or is going away).</summary>
     ProviderOffline,
+    /// <summary>The provider's tunnel carries as many requests as it may at once (streams or receive budget): try again soon.</summary>
+    TunnelBusy,
     /// <summary>A state or configuration file cannot be used.</summary>
     State,
 }

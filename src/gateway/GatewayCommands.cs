@@ -32,6 +32,9 @@ internal sealed class GatewayCommands
     /// <param name="rateBurst">Bucket size (requests allowed at once after a pause); default: the rate.</param>
     /// <param name="rateLimitClients">Rate-limit buckets (client and deployment pairs) kept at most; beyond it new pairs get 429 until idle ones are forgotten.</param>
     /// <param name="maxRequestsPerClient">Public requests one client IP may have open at once (downloads, WebSockets, event streams); beyond it 429.</param>
+    /// <param name="tunnelMaxStreams">Requests one provider's tunnel carries at once (each open download, WebSocket or event stream holds one); beyond it 503.</param>
+    /// <param name="tunnelReceiveBudgetMib">MiB one tunnel may buffer from its provider, all its requests together (each open request can take 256 KiB of it).</param>
+    /// <param name="maxHostnameBindings">Hostname tags (providers) the gateway remembers in hostnames.json; beyond it the tag of the provider seen longest ago, and not connected, is forgotten (logged).</param>
     /// <param name="tunnelHandshakesPerAddress">Tunnel-port connections still in their handshake from one IP at most; beyond it new ones are closed.</param>
     /// <param name="tunnelHandshakeTimeout">Seconds a provider's TLS and authentication on the tunnel port may take.</param>
     /// <param name="tunnelFirstByteTimeout">Seconds a new tunnel-port connection may stay silent before it is closed.</param>
@@ -53,6 +56,9 @@ internal sealed class GatewayCommands
         double? rateBurst = null,
         int rateLimitClients = 100_000,
         int maxRequestsPerClient = 128,
+        int tunnelMaxStreams = TunnelLimits.MaxStreams,
+        int maxHostnameBindings = HostnameBindings.DefaultMaxBindings,
+        int tunnelReceiveBudgetMib = (int)(TunnelLimits.ReceiveBudget / (1024 * 1024)),
         int tunnelHandshakesPerAddress = 8,
         int tunnelHandshakeTimeout = 10,
         int tunnelFirstByteTimeout = 3,
@@ -80,6 +86,9 @@ internal sealed class GatewayCommands
             TunnelHandshakeTimeout = tunnelHandshakeTimeout is >= 1 and <= 600 ? TimeSpan.FromSeconds(tunnelHandshakeTimeout) : throw new UsageException("--tunnel-handshake-timeout must be between 1 and 600 seconds."),
             TunnelFirstByteTimeout = tunnelFirstByteTimeout is >= 1 and <= 60 ? TimeSpan.FromSeconds(tunnelFirstByteTimeout) : throw new UsageException("--tunnel-first-byte-timeout must be between 1 and 60 seconds."),
             MaxRequestsPerClient = maxRequestsPerClient >= 1 ? maxRequestsPerClient : throw new UsageException("--max-requests-per-client must be at least 1."),
+            MaxHostnameBindings = maxHostnameBindings is >= 1 and <= 10_000_000 ? maxHostnameBindings : throw new UsageException("--max-hostname-bindings must be between 1 and 10000000."),
+            TunnelMaxStreams = tunnelMaxStreams is >= 16 and <= 65536 ? tunnelMaxStreams : throw new UsageException("--tunnel-max-streams must be between 16 and 65536."),
+            TunnelReceiveBudget = tunnelReceiveBudgetMib is >= 1 and <= 65536 ? tunnelReceiveBudgetMib * 1024L * 1024 : throw new UsageException("--tunnel-receive-budget-mib must be between 1 and 65536."),
         };
         ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
         await using var server = GatewayServer.Create(options);

@@ -1,6 +1,7 @@
 using System.Net;
 using PeerCompute.Cli;
 using PeerCompute.Core.Identity;
+using PeerCompute.Tunnel;
 using PeerCompute.Tunnel.Gateway;
 
 namespace PeerCompute.Gateway;
@@ -21,11 +22,21 @@ internal sealed record GatewayOptions
     public RateLimitOptions RateLimit { get; init; } = new();
 
     /// <summary>
-    /// Public requests one client (IPv4 address, IPv6 /64) may have open at once; each holds a tunnel stream. Half of a
-    /// tunnel's 256 streams, so one client cannot take them all; many viewers from distinct clients each take one.
+    /// Public requests one client (IPv4 address, IPv6 /64) may have open at once; each holds a tunnel stream. A small
+    /// part of a tunnel's <see cref="TunnelMaxStreams"/>, so one client cannot take them all; many viewers from distinct
+    /// clients each take one.
     /// </summary>
     public int MaxRequestsPerClient { get; init; } = 128;
+
+    /// <summary>Streams (open public requests) one provider's tunnel carries at once; beyond it a request gets 503.</summary>
+    public int TunnelMaxStreams { get; init; } = TunnelLimits.MaxStreams;
+
+    /// <summary>Receive window one tunnel may hold, all its streams together: what a provider can make the gateway buffer.</summary>
+    public long TunnelReceiveBudget { get; init; } = TunnelLimits.ReceiveBudget;
     public required string StateFolder { get; init; }
+
+    /// <summary>Hostname tags remembered at most (hostnames.json); beyond it the tag unused for longest is forgotten.</summary>
+    public int MaxHostnameBindings { get; init; } = HostnameBindings.DefaultMaxBindings;
 
     /// <summary>How often the certificate files are checked for a renewal.</summary>
     public TimeSpan CertificatePollInterval { get; init; } = TimeSpan.FromSeconds(5);

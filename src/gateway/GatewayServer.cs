@@ -25,16 +25,18 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly GatewayOptions _options;
     private readonly WebApplication _app;
     private readonly TunnelServer _tunnels;
+    private readonly HostnameBindings _bindings;
     private readonly ReloadingCertificate _certificate;
     private readonly GatewayMetrics _metrics;
     private readonly HttpMessageInvoker _invoker;
     private readonly ILogger _logger;
 
-    private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, ReloadingCertificate certificate, GatewayMetrics metrics, HttpMessageInvoker invoker, ILogger logger)
+    private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, HttpMessageInvoker invoker, ILogger logger)
     {
         _options = options;
         _app = app;
         _tunnels = tunnels;
+        _bindings = bindings;
         _certificate = certificate;
         _metrics = metrics;
         _invoker = invoker;
@@ -48,7 +50,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         try
         {
             certificate = new ReloadingCertificate(options.CertificateFile!, options.KeyFile!);
-            bindings = HostnameBindings.Load(options.StateFolder);
+            bindings = HostnameBindings.Load(options.StateFolder, options.MaxHostnameBindings);
         }
         catch (TunnelException e)
         {
@@ -91,6 +93,9 @@ internal sealed class GatewayServer : IAsyncDisposable
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("gateway");
         certificate.Logger = logger;
+        foreach (string warning in bindings.LoadWarnings)
+            logger.LogWarning("{Warning}", warning);
+        bindings.Report = message => logger.LogWarning("{Message}", message);
         var metrics = new GatewayMetrics();
         var tunnels = new TunnelServer(new TunnelServerOptions
         {
@@ -103,6 +108,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             HandshakeTimeout = options.TunnelHandshakeTimeout,
             MaxPendingHandshakesPerAddress = options.TunnelHandshakesPerAddress,
             FirstByteTimeout = options.TunnelFirstByteTimeout,
+            Yamux = TunnelServerOptions.WithGatewayDefaults(TunnelLimits.Yamux(options.TunnelMaxStreams, options.TunnelReceiveBudget)),
         }, () => certificate.Current, bindings, metrics, logger);
         var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry, options.ResponseHeadersTimeout);
         var limiter = new RateLimiter(options.RateLimit);
@@ -116,7 +122,7 @@ internal sealed class GatewayServer : IAsyncDisposable
                 return ServeMetricsAsync(context, metrics);
             return handler.HandleAsync(context);
         });
-        return new GatewayServer(options, app, tunnels, certificate, metrics, invoker, logger);
+        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger);
     }
 
     private static Task ServeMetricsAsync(HttpContext context, GatewayMetrics metrics)
@@ -166,6 +172,8 @@ internal sealed class GatewayServer : IAsyncDisposable
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);
         await trim.ConfigureAwait(false);
+        // Hostname bindings are written in the background; what is still pending goes to disk before the exit.
+        await _bindings.DisposeAsync().ConfigureAwait(false);
         _logger.LogInformation("gateway stopped");
     }
 
@@ -203,6 +211,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _tunnels.DisposeAsync().ConfigureAwait(false);
+        await _bindings.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _invoker.Dispose();
     }

@@ -10,7 +10,7 @@ namespace PeerCompute.Gateway;
 
 /// <summary>
 /// Every public request: hostname → route lookup → rate limit → open-request cap → forward through the provider's tunnel.
-/// Answers: unknown host 404, provider offline 502, container not answering 503, over the rate limit or with too many requests open 429 (Retry-After).
+/// Answers: unknown host 404, provider offline 502, container not answering or provider tunnel full 503, over the rate limit or with too many requests open 429 (Retry-After).
 /// </summary>
 internal sealed class PublicRequestHandler(
     string domain,
@@ -86,6 +86,7 @@ internal sealed class PublicRequestHandler(
                 TunnelErrorKind.UpstreamUnavailable => (StatusCodes.Status503ServiceUnavailable, "The deployment's container is not answering."),
                 TunnelErrorKind.UnknownRoute => (StatusCodes.Status404NotFound, "No deployment is served at this name."),
                 TunnelErrorKind.ProviderOffline => (StatusCodes.Status502BadGateway, "The provider serving this deployment is offline."),
+                TunnelErrorKind.TunnelBusy => (StatusCodes.Status503ServiceUnavailable, "The provider serving this deployment has too many requests open; try again shortly."),
                 _ when error is ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "The deployment did not answer in time."),
                 _ when error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled => (context.Response.StatusCode, ""),
                 _ => (StatusCodes.Status502BadGateway, "The request could not be forwarded to the deployment."),
@@ -93,6 +94,8 @@ internal sealed class PublicRequestHandler(
             if (message.Length > 0)
             {
                 context.Response.Clear();
+                if (reason?.Kind == TunnelErrorKind.TunnelBusy)
+                    context.Response.Headers.RetryAfter = "1";
                 await ReplyAsync(context, status, message, record: false).ConfigureAwait(false);
             }
         }

@@ -82,6 +82,28 @@ public class TunnelResilienceTests
     }
 
     [Test]
+    public async Task A_gateway_stopped_after_a_providers_visit_still_knows_its_hostnames_after_a_restart()
+    {
+        using var pki = TestPki.Create();
+        await using var upstream = await UpstreamServer.StartAsync();
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
+        var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint }).Start();
+        await provider.WaitReadyAsync();
+        string label = provider.Label("web");
+        await provider.DisposeAsync();
+
+        // The bindings are written in the background (and what is pending is flushed on SIGTERM); a restart reads them back.
+        await gateway.StopAsync();
+        int? exitCode = gateway.ExitCode;
+        await gateway.RestartAsync();
+        var result = await Curl.GetAsync(gateway, label);
+
+        // Remembered: the owner is away (502), not an unknown name (404).
+        await Assert.That(exitCode).IsEqualTo(0);
+        await Assert.That(result.Status).IsEqualTo(502);
+    }
+
+    [Test]
     public async Task A_provider_that_stops_drains_its_in_flight_request_before_closing()
     {
         using var pki = TestPki.Create();

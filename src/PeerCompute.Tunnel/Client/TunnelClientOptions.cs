@@ -54,8 +54,11 @@ public sealed record TunnelClientOptions
     /// <summary>Bytes copied per read when splicing a stream to its container.</summary>
     public int SpliceBufferSize { get; init; } = 16 * 1024;
 
-    /// <summary>Multiplexer limits; keepalive and dead-link values above override the ones in here.</summary>
-    public YamuxOptions Yamux { get; init; } = new();
+    /// <summary>
+    /// Multiplexer limits; keepalive and dead-link values above override the ones in here. The stream ceiling matches
+    /// the gateway's default (<see cref="TunnelLimits"/>): every stream beyond it would be reset here.
+    /// </summary>
+    public YamuxOptions Yamux { get; init; } = TunnelLimits.Yamux();
 
     internal void Validate()
     {

@@ -14,6 +14,7 @@ public sealed class GatewayMetrics
     private long _bytesFromProviders;
     private long _rateLimited;
     private long _concurrencyLimited;
+    private long _tunnelBusy;
     private long _routeStreamsOpened;
     private long _routeStreamsOpen;
     private long _handshakesFailed;
@@ -41,6 +42,9 @@ public sealed class GatewayMetrics
     public long RateLimited => Interlocked.Read(ref _rateLimited);
 
     public void RecordConcurrencyLimited() => Interlocked.Increment(ref _concurrencyLimited);
+
+    /// <summary>A request found its provider's tunnel full (stream ceiling or receive budget) and got 503.</summary>
+    public void RecordTunnelBusy() => Interlocked.Increment(ref _tunnelBusy);
 
     public void AddBytesToProviders(long count) => Interlocked.Add(ref _bytesToProviders, count);
 
@@ -72,6 +76,7 @@ public sealed class GatewayMetrics
         }
         Counter(text, "peercompute_gateway_rate_limited_total", "Requests refused with 429 by the per-client rate limit.", RateLimited);
         Counter(text, "peercompute_gateway_concurrency_limited_total", "Requests refused with 429 because their client had too many open.", Interlocked.Read(ref _concurrencyLimited));
+        Counter(text, "peercompute_gateway_tunnel_busy_total", "Requests refused with 503 because their provider's tunnel carried all the streams it may.", Interlocked.Read(ref _tunnelBusy));
         Counter(text, "peercompute_gateway_tunnel_bytes_sent_total", "Bytes sent to providers through tunnels (request bodies and headers).", Interlocked.Read(ref _bytesToProviders));
         Counter(text, "peercompute_gateway_tunnel_bytes_received_total", "Bytes received from providers through tunnels (responses).", Interlocked.Read(ref _bytesFromProviders));
         Counter(text, "peercompute_gateway_route_streams_total", "Tunnel streams opened for public requests.", Interlocked.Read(ref _routeStreamsOpened));

@@ -66,6 +66,12 @@ public sealed class ProviderTunnel : IAsyncDisposable
         {
             stream = await _yamux.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         }
+        catch (YamuxStreamLimitException e)
+        {
+            // This one request is refused; the tunnel and its other streams go on.
+            _metrics?.RecordTunnelBusy();
+            throw new TunnelException(TunnelErrorKind.TunnelBusy, $"the tunnel of provider {PeerId} is full: {e.Message}", e);
+        }
         catch (IOException e)
         {
             throw new TunnelException(TunnelErrorKind.ProviderOffline, $"the tunnel of provider {PeerId} cannot take requests: {e.Message}", e);

@@ -48,6 +48,8 @@ public sealed class TunnelServer : IAsyncDisposable
         _handshakesPerAddress = new InFlightLimiter(options.MaxPendingHandshakesPerAddress);
         _yamux = options.Yamux with { KeepAliveInterval = options.KeepAliveInterval, DeadLinkTimeout = options.DeadLinkTimeout };
         Registry = new TunnelRegistry(bindings);
+        // A connected provider's tag is never the one evicted to make room.
+        bindings.InUse = tag => Registry.FindByTag(tag) is not null;
         if (metrics is not null)
             metrics.ActiveTunnels = () => Registry.Count;
     }
@@ -229,7 +231,11 @@ public sealed class TunnelServer : IAsyncDisposable
         if (Registry.FindByTag(tag) is null && Registry.Count >= _options.MaxTunnels)
             return new Refused(RefusalCode.Busy, $"this gateway serves {_options.MaxTunnels} providers already");
         if (!await Registry.Bindings.TryClaimAsync(tag, peer, cancellationToken).ConfigureAwait(false))
-            return new Refused(RefusalCode.TagTaken, $"hostname tag '{tag}' belongs to provider {Registry.Bindings.OwnerOf(tag)}");
+        {
+            return Registry.Bindings.OwnerOf(tag) is { } owner
+                ? new Refused(RefusalCode.TagTaken, $"hostname tag '{tag}' belongs to provider {owner}")
+                : new Refused(RefusalCode.Busy, $"this gateway keeps {Registry.Bindings.MaxBindings} hostname tags, all of connected providers");
+        }
         return null;
     }
 

@@ -56,10 +56,14 @@ public sealed record TunnelServerOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Multiplexer limits per tunnel. The read buffer is kept small: a gateway holds thousands of mostly idle tunnels,
-    /// and TLS records are at most 16 KiB anyway.
+    /// Multiplexer limits per tunnel: see <see cref="TunnelLimits"/> (<c>--tunnel-max-streams</c>,
+    /// <c>--tunnel-receive-budget-mib</c>). The read buffer is kept small: a gateway holds thousands of mostly idle
+    /// tunnels, and TLS records are at most 16 KiB anyway. The provider opens one control stream at a time.
     /// </summary>
-    public YamuxOptions Yamux { get; init; } = new() { ReadBufferSize = 16 * 1024, AcceptBacklog = 16 };
+    public YamuxOptions Yamux { get; init; } = WithGatewayDefaults(TunnelLimits.Yamux());
+
+    /// <summary>The gateway's fixed choices on top of a tunnel's limits.</summary>
+    public static YamuxOptions WithGatewayDefaults(YamuxOptions limits) => limits with { ReadBufferSize = 16 * 1024, AcceptBacklog = 16 };
 
     internal void Validate()
     {

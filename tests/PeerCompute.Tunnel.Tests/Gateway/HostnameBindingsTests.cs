@@ -17,6 +17,7 @@ public class HostnameBindingsTests
             var bindings = HostnameBindings.Load(folder);
             bool claimed = await bindings.TryClaimAsync("abcdefghijkl", owner.PeerId, CancellationToken.None);
             await bindings.SetRoutesAsync("abcdefghijkl", ["web-abcdefghijkl"], CancellationToken.None);
+            await bindings.DisposeAsync();
 
             var reloaded = HostnameBindings.Load(folder);
             bool stolen = await reloaded.TryClaimAsync("abcdefghijkl", other.PeerId, CancellationToken.None);
@@ -29,6 +30,8 @@ public class HostnameBindingsTests
             await Assert.That(reloaded.WasServed("abcdefghijkl", "web-abcdefghijkl")).IsTrue();
             await Assert.That(reloaded.WasServed("abcdefghijkl", "api-abcdefghijkl")).IsFalse();
             await Assert.That(File.GetUnixFileMode(Path.Combine(folder, HostnameBindings.FileName))).IsEqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            await Assert.That(File.GetUnixFileMode(Path.Combine(folder, HostnameBindings.JournalName))).IsEqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            await reloaded.DisposeAsync();
         }
         finally
         {

@@ -15,7 +15,7 @@ namespace PeerCompute.Tunnel.Tests.Support;
 /// <summary>
 /// Stands in for a deployed container: a plain HTTP/1.1 server on 127.0.0.1 with a page, a header echo, a streaming
 /// upload hash, a streaming download of deterministic bytes, a WebSocket echo, a page that uses that WebSocket, and a
-/// request that waits until the test releases it.
+/// request that waits until the test releases it, and an event stream (/events) that sends what the test tells it to.
 /// </summary>
 internal sealed class UpstreamServer : IAsyncDisposable
 {
@@ -37,6 +37,14 @@ internal sealed class UpstreamServer : IAsyncDisposable
     public System.Collections.Concurrent.ConcurrentQueue<SeenRequest> Seen { get; } = new();
 
     public void ReleaseHeld() => _release.TrySetResult();
+
+    private TaskCompletionSource<string> _nextEvent = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Event streams (/events) open now, each past its first event.</summary>
+    public int EventStreams;
+
+    /// <summary>Sends <paramref name="data"/> as the next event on every open /events stream.</summary>
+    public void SendEvent(string data) => Interlocked.Exchange(ref _nextEvent, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult(data);
 
     /// <summary>The Set-Cookie values /cookies answers with (read at each request).</summary>
     public Func<string[]> Cookies { get; set; } = () => [];
@@ -150,6 +158,34 @@ internal sealed class UpstreamServer : IAsyncDisposable
                     </script></body></html>
                     """);
                 break;
+            case "/events":
+            {
+                // Server-sent events: one at once, then each one the test sends, until the client goes away.
+                response.ContentType = "text/event-stream";
+                response.Headers.CacheControl = "no-cache";
+                var next = Volatile.Read(ref _nextEvent).Task;
+                await response.WriteAsync("data: hello\n\n");
+                await response.Body.FlushAsync();
+                Interlocked.Increment(ref EventStreams);
+                try
+                {
+                    while (!context.RequestAborted.IsCancellationRequested)
+                    {
+                        string data = await next.WaitAsync(context.RequestAborted);
+                        next = Volatile.Read(ref _nextEvent).Task;
+                        await response.WriteAsync($"data: {data}\n\n", context.RequestAborted);
+                        await response.Body.FlushAsync(context.RequestAborted);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref EventStreams);
+                }
+                break;
+            }
             case "/hold":
                 _held.TrySetResult();
                 await _release.Task.WaitAsync(context.RequestAborted);

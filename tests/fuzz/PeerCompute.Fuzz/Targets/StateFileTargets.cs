@@ -276,6 +276,7 @@ public sealed class GatewayBindingsTarget : FuzzTarget
         _ = bindings.Count;
         _ = bindings.OwnerOf("abcdefghijkl");
         _ = bindings.WasServed("abcdefghijkl", "web-abcdefghijkl");
+        bindings.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     public override IEnumerable<(string, byte[])> Seeds()

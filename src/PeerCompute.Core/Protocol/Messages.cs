@@ -125,6 +125,8 @@ public static class ErrorCodes
     public const string ImageNotFound = "image_not_found";
     public const string PullFailed = "pull_failed";
     public const string RuntimeUnavailable = "runtime_unavailable";
+    public const string WritableUnbounded = "writable_unbounded";
+    public const string ImageTooLarge = "image_too_large";
     public const string Internal = "internal";
 }
 

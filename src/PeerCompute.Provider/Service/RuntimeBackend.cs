@@ -156,6 +156,8 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         RuntimeErrorCode.ImagePullFailed or RuntimeErrorCode.DigestMismatch => ErrorCodes.PullFailed,
         RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked or RuntimeErrorCode.EgressUnavailable or RuntimeErrorCode.StateWriteFailed => ErrorCodes.RuntimeUnavailable,
         RuntimeErrorCode.NotFound => ErrorCodes.NotFound,
+        RuntimeErrorCode.WritableUnbounded => ErrorCodes.WritableUnbounded,
+        RuntimeErrorCode.ImageTooLarge => ErrorCodes.ImageTooLarge,
         _ => ErrorCodes.Internal,
     };
 

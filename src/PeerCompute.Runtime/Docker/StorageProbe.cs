@@ -46,7 +46,7 @@ internal static class StorageProbe
                 await errors.RunAsync("importing the storage probe's empty image", () => docker.Images.CreateImageAsync(
                     new ImagesCreateParameters { FromSrc = "-", Repo = Repository, Tag = tag }, archive, new AuthConfig(), new Progress(), cancellationToken), cancellationToken).ConfigureAwait(false);
             }
-            var created = await docker.Containers.CreateContainerAsync(new CreateContainerParameters
+            var created = await errors.RunAsync("creating the storage probe's capped container", () => docker.Containers.CreateContainerAsync(new CreateContainerParameters
             {
                 Image = image,
                 Cmd = ["probe"],
@@ -56,17 +56,14 @@ internal static class StorageProbe
                     NetworkMode = "none",
                     StorageOpt = new Dictionary<string, string> { [ContainerSpecBuilder.StorageSizeOption] = writableBytes.ToString(CultureInfo.InvariantCulture) },
                 },
-            }, cancellationToken).ConfigureAwait(false);
+            }, cancellationToken), cancellationToken).ConfigureAwait(false);
             containerId = created.ID;
             return null;
         }
-        catch (DockerApiException ex)
+        catch (RuntimeException ex) when (ex.Code is RuntimeErrorCode.DockerError or RuntimeErrorCode.NotFound)
         {
-            return DockerErrorTranslator.EngineMessage(ex.ResponseBody);
-        }
-        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.DockerError)
-        {
-            return ex.Message;
+            // The engine refused (an unreachable engine stays DockerUnavailable, so the start waits for it).
+            return ex.InnerException is DockerApiException api ? DockerErrorTranslator.EngineMessage(api.ResponseBody) : ex.Message;
         }
         finally
         {

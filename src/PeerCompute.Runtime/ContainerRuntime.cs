@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using PeerCompute.Core.Resources;
 using PeerCompute.Core.Storage;
 using PeerCompute.Runtime.Admission;
 using PeerCompute.Runtime.Deployments;
@@ -44,6 +45,7 @@ public sealed class ContainerRuntime : IDeploymentRuntime
     private readonly SemaphoreSlim _startGate = new(1, 1);
     private FileLock? _stateLock;
     private bool _recordsLoaded;
+    private EngineStorage? _storage;
     private volatile bool _started;
     private volatile bool _disposed;
 
@@ -59,6 +61,8 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         _options = options;
         if (_options.NetworkName.Length is 0 or > 15)
             throw new ArgumentException("NetworkName must be 1-15 characters (it also names the Linux bridge).", nameof(options));
+        if (_options.MaxWritableBytes <= 0 || _options.MaxImageBytes <= 0)
+            throw new ArgumentException("MaxWritableBytes and MaxImageBytes must be positive.", nameof(options));
         _logger = logger ?? NullLogger.Instance;
         _engine = engine ?? new DockerEngine(_options.ResolveDockerEndpoint(), _logger);
         _store = new DeploymentStore(_options.ResolveStateFolder());
@@ -74,6 +78,9 @@ public sealed class ContainerRuntime : IDeploymentRuntime
     public EgressFirewall? Firewall => _egress.Firewall;
 
     public string? EgressProblem => _egress.Problem;
+
+    /// <summary>What the engine's storage can do (writable-layer caps, user namespaces), found at start; null before.</summary>
+    public EngineStorage? Storage => _storage;
 
     public RouteTable Routes { get; } = new();
 
@@ -113,6 +120,7 @@ public sealed class ContainerRuntime : IDeploymentRuntime
                 _recordsLoaded = true;
             }
             await BridgeNetwork.EnsureAsync(_engine, _options.NetworkName, cancellationToken).ConfigureAwait(false);
+            _storage ??= await _engine.ProbeStorageAsync(_options.MaxWritableBytes, cancellationToken).ConfigureAwait(false);
             // A failure does not stop the start (owners can still stop and read what runs); deploys are refused until it is fixed.
             if (await _egress.RefreshAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
                 problems.Add(egressProblem);
@@ -141,6 +149,7 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         EnsureStarted();
         ValidateOwner(owner);
         ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
+        long? writableCap = WritableLayerCap(spec);
         await _egress.EnsureDeployAllowedAsync(cancellationToken).ConfigureAwait(false);
 
         string id = ContainerNaming.NewDeploymentId();
@@ -173,9 +182,10 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         {
             // Written before the container exists: a crash from here on is found again by reconcile.
             await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
-            await _images.EnsureAsync(image, owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
+            var ensured = await _images.EnsureAsync(image, owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
+            await EnsureImageFitsAsync(image, ensured.Id, removeWhenTooLarge: ensured.Pulled, cancellationToken).ConfigureAwait(false);
 
-            containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
+            containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options, writableCap), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;
             await _engine.StartContainerAsync(containerId, $"starting the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
 
@@ -329,6 +339,41 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_started)
             throw new RuntimeException(RuntimeErrorCode.NotStarted, "the container runtime has not started (StartAsync has not completed)");
+    }
+
+    /// <summary>
+    /// The writable layer's cap for this deployment: the provider's whenever the engine enforces one (a read-only root
+    /// gets it too). A writable root on an engine that cannot cap it runs only where the operator allowed that.
+    /// </summary>
+    private long? WritableLayerCap(DeploymentSpec spec)
+    {
+        var storage = _storage!;
+        if (storage.CapsWritableLayer)
+            return _options.MaxWritableBytes;
+        if (!spec.ReadOnlyRootFilesystem && !_options.AllowUnboundedWritable)
+            throw new RuntimeException(RuntimeErrorCode.WritableUnbounded,
+                $"this provider cannot cap a writable root filesystem (storage driver {storage.Describe()}: {storage.CapProblem}), so it runs only read-only roots with a writable /tmp; deploy without --writable, or ask the provider to move Docker's data root to xfs with project quotas (or to allow unbounded writable roots)");
+        return null;
+    }
+
+    /// <summary>Refuses an image over the provider's size cap; one this deploy pulled is removed again (unless something else uses it).</summary>
+    private async Task EnsureImageFitsAsync(ImageReference image, string imageId, bool removeWhenTooLarge, CancellationToken cancellationToken)
+    {
+        if (await _engine.GetImageSizeAsync(imageId, cancellationToken).ConfigureAwait(false) is not { } size || size <= _options.MaxImageBytes)
+            return;
+        if (removeWhenTooLarge)
+        {
+            try
+            {
+                await _engine.RemoveImageAsync(image.LocalName, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (RuntimeException ex)
+            {
+                _logger.LogWarning(ex, "Could not remove image {Image}, refused as too large", image);
+            }
+        }
+        throw new RuntimeException(RuntimeErrorCode.ImageTooLarge,
+            $"image {image} is {Quantities.FormatBytes(size)} unpacked, more than this provider's image size cap of {Quantities.FormatBytes(_options.MaxImageBytes)}");
     }
 
     private static void ValidateOwner(string owner)

@@ -36,6 +36,10 @@ public enum RuntimeErrorCode
     EgressUnavailable,
     /// <summary>A deployment record could not be written (disk full, read-only, permissions); the old record is intact.</summary>
     StateWriteFailed,
+    /// <summary>A writable root was asked for, and the engine cannot cap a writable layer (the provider did not allow unbounded ones).</summary>
+    WritableUnbounded,
+    /// <summary>The image is larger than the provider's image size cap.</summary>
+    ImageTooLarge,
 }
 
 /// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>

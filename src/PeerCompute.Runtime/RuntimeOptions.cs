@@ -33,6 +33,18 @@ public sealed record RuntimeOptions
     public long NofileSoftLimit { get; init; } = 1024;
     public long NofileHardLimit { get; init; } = 4096;
     public long TmpfsSizeBytes { get; init; } = 64 * MiB;
+    /// <summary>
+    /// Size cap of a container's writable layer (Docker's <c>--storage-opt size=</c>), applied whenever the engine can
+    /// enforce it (<see cref="EngineStorage.CapsWritableLayer"/>). A <c>--writable</c> root writes there.
+    /// </summary>
+    public long MaxWritableBytes { get; init; } = 1 * GiB;
+    /// <summary>
+    /// Deploy writable roots although the engine cannot cap them (overlay2 on ext4): a deployment can then fill the
+    /// engine's disk. Off by default: such deploys are refused with <see cref="RuntimeErrorCode.WritableUnbounded"/>.
+    /// </summary>
+    public bool AllowUnboundedWritable { get; init; }
+    /// <summary>Largest image (its unpacked size, as the engine reports it) a deployment may run; a bigger one is refused and, if this deploy pulled it, removed.</summary>
+    public long MaxImageBytes { get; init; } = 8 * GiB;
     public string LogMaxSize { get; init; } = "10m";
     public int LogMaxFiles { get; init; } = 3;
     /// <summary>Restart policy of deployments; unless-stopped keeps them running across engine restarts.</summary>

@@ -20,6 +20,15 @@ public sealed record PrivateDockerdOptions
     /// <summary>An image of the shared engine handed to this one with docker save | load (it has no registry).</summary>
     public string? Image { get; init; }
 
+    /// <summary>The engine's data root (images, containers' layers); null: a folder inside the engine's own. A <see cref="LoopFilesystem"/> gives it a filesystem of its own.</summary>
+    public string? DataRoot { get; init; }
+
+    /// <summary>The storage driver (<c>--storage-driver</c>); null: the engine picks one for its data root.</summary>
+    public string? StorageDriver { get; init; }
+
+    /// <summary>More dockerd options, e.g. <c>--userns-remap default</c>.</summary>
+    public IReadOnlyList<string> DaemonArguments { get; init; } = [];
+
     /// <summary>Names the folder under /tmp (short: unix socket paths are limited to 108 bytes).</summary>
     public string FolderPrefix { get; init; } = "pcd-";
 }
@@ -77,9 +86,10 @@ public sealed class PrivateDockerd : IAsyncDisposable
     {
         string[] command =
         [
-            .. _options.Wrapper, "dockerd", "-H", Endpoint, "--data-root", Path.Combine(_folder, "data"), "--exec-root", Path.Combine(_folder, "exec"),
+            .. _options.Wrapper, "dockerd", "-H", Endpoint, "--data-root", _options.DataRoot ?? Path.Combine(_folder, "data"), "--exec-root", Path.Combine(_folder, "exec"),
             "--pidfile", Path.Combine(_folder, "docker.pid"), .. (_options.OwnBridge ? (string[])["--bridge", DefaultBridge] : []),
             _options.Iptables ? "--iptables=true" : "--iptables=false", "--ip6tables=false",
+            .. (_options.StorageDriver is { } driver ? (string[])["--storage-driver", driver] : []), .. _options.DaemonArguments,
         ];
         var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string argument in command[1..])

@@ -127,6 +127,8 @@ public static class ErrorCodes
     public const string ImageAccessDenied = "image_access_denied";
     public const string RegistryBlocked = "registry_blocked";
     public const string RuntimeUnavailable = "runtime_unavailable";
+    public const string WritableUnbounded = "writable_unbounded";
+    public const string ImageTooLarge = "image_too_large";
     public const string Internal = "internal";
 }
 

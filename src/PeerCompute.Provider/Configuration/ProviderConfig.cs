@@ -16,6 +16,8 @@ public sealed record ProviderConfig
     public const int DefaultMaxDeploys = 10;
     public const string FileName = "peercomputed.json";
     public const int DefaultGatewayPort = 8443;
+    public const long DefaultMaxWritableBytes = 1L << 30;
+    public const long DefaultMaxImageBytes = 8L << 30;
 
     public int Port { get; init; } = DefaultPort;
     public IReadOnlyList<string> Listen { get; init; } = [];
@@ -37,6 +39,13 @@ public sealed record ProviderConfig
     public int StatusLogBytes { get; init; } = PeerCompute.Core.Protocol.StatusLimits.DefaultMaxLogBytesPerDeployment;
     /// <summary>Last-log bytes one status response may carry for all deployments together (--status-log-bytes-total).</summary>
     public int StatusLogBytesTotal { get; init; } = PeerCompute.Core.Protocol.StatusLimits.DefaultMaxLogBytesTotal;
+
+    /// <summary>Size cap of a container's writable layer, enforced by the storage driver when it can (--max-writable-size).</summary>
+    public long MaxWritableBytes { get; init; } = DefaultMaxWritableBytes;
+    /// <summary>Largest image, unpacked, a deployment may run (--max-image-size).</summary>
+    public long MaxImageBytes { get; init; } = DefaultMaxImageBytes;
+    /// <summary>Run --writable deployments although the engine cannot cap their writable layer (--allow-unbounded-writable).</summary>
+    public bool AllowUnboundedWritable { get; init; }
 
     /// <summary>What a status response may carry under this configuration.</summary>
     public PeerCompute.Core.Protocol.StatusLimits StatusLimits => new() { MaxLogBytesPerDeployment = StatusLogBytes, MaxLogBytesTotal = StatusLogBytesTotal };
@@ -109,6 +118,12 @@ public sealed record ProviderConfig
             c = c with { StatusLogBytes = ParseLogBudget(logBytes) ?? throw Bad(source, "status-log-bytes", logBytes, "expected a size up to 512KiB, e.g. 16KiB") };
         if (file.StatusLogBytesTotal is { } logTotal)
             c = c with { StatusLogBytesTotal = ParseLogBudget(logTotal) ?? throw Bad(source, "status-log-bytes-total", logTotal, "expected a size up to 512KiB, e.g. 256KiB") };
+        if (file.MaxWritableSize is { } writable)
+            c = c with { MaxWritableBytes = Quantities.TryParseBytes(writable, out long cap) && cap >= MinWritableBytes ? cap : throw Bad(source, "max-writable-size", writable, "expected a size of at least 16MiB, e.g. 1GiB") };
+        if (file.MaxImageSize is { } imageSize)
+            c = c with { MaxImageBytes = Quantities.TryParseBytes(imageSize, out long cap) && cap > 0 ? cap : throw Bad(source, "max-image-size", imageSize, "expected a size such as 8GiB") };
+        if (file.AllowUnboundedWritable is { } unbounded)
+            c = c with { AllowUnboundedWritable = unbounded };
         if (file.LogFormat is { } format)
             c = c with { LogFormat = format is "text" or "json" ? format : throw Bad(source, "log-format", format) };
         return c;
@@ -128,6 +143,9 @@ public sealed record ProviderConfig
     /// </summary>
     private static int? ParseLogBudget(string text) =>
         Quantities.TryParseBytes(text, out long bytes) && bytes is > 0 and <= MaxStatusLogBytes ? (int)bytes : null;
+
+    /// <summary>Below this a writable layer could not hold what an engine writes into a new container.</summary>
+    public const long MinWritableBytes = 16L << 20;
 
     public const int MaxStatusLogBytes = PeerCompute.Core.Protocol.FrameCodec.DefaultMaxPayloadLength / 2;
 
@@ -153,7 +171,10 @@ public sealed record ProviderConfigFile(
     IReadOnlyList<string>? AllowEgress = null,
     string? StatusLogBytes = null,
     string? StatusLogBytesTotal = null,
-    IReadOnlyList<string>? AllowRegistry = null);
+    IReadOnlyList<string>? AllowRegistry = null,
+    string? MaxWritableSize = null,
+    string? MaxImageSize = null,
+    bool? AllowUnboundedWritable = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

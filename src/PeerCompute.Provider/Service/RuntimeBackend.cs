@@ -158,6 +158,8 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         RuntimeErrorCode.RegistryBlocked => ErrorCodes.RegistryBlocked,
         RuntimeErrorCode.DockerUnavailable or RuntimeErrorCode.NotStarted or RuntimeErrorCode.StateLocked or RuntimeErrorCode.EgressUnavailable or RuntimeErrorCode.StateWriteFailed => ErrorCodes.RuntimeUnavailable,
         RuntimeErrorCode.NotFound => ErrorCodes.NotFound,
+        RuntimeErrorCode.WritableUnbounded => ErrorCodes.WritableUnbounded,
+        RuntimeErrorCode.ImageTooLarge => ErrorCodes.ImageTooLarge,
         _ => ErrorCodes.Internal,
     };
 

@@ -14,6 +14,8 @@ internal static class ContainerSpecBuilder
 {
     public const string LoopbackAddress = "127.0.0.1";
     public const string TmpfsPath = "/tmp";
+    /// <summary>The storage option that caps a container's writable layer, in bytes.</summary>
+    public const string StorageSizeOption = "size";
 
     public static CreateContainerParameters Build(DeploymentRecord record, ImageReference image, RuntimeOptions options)
         => Build(ContainerDefinition.For(record, image, options));
@@ -59,6 +61,10 @@ internal static class ContainerSpecBuilder
                 PidsLimit = spec.PidsLimit,
                 Ulimits = [new Ulimit { Name = "nofile", Soft = spec.NofileSoftLimit, Hard = spec.NofileHardLimit }],
                 ReadonlyRootfs = spec.ReadOnlyRootFilesystem,
+                // Enforced by the storage driver (overlay2 on xfs with pquota, btrfs, zfs); an engine that cannot refuses the create.
+                StorageOpt = spec.WritableLayerBytes is { } cap
+                    ? new Dictionary<string, string> { [StorageSizeOption] = cap.ToString(CultureInfo.InvariantCulture) }
+                    : null!,
                 Tmpfs = new Dictionary<string, string>
                 {
                     [TmpfsPath] = string.Create(CultureInfo.InvariantCulture, $"rw,nosuid,nodev,size={spec.TmpfsSizeBytes}"),

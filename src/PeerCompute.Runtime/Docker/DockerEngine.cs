@@ -72,6 +72,25 @@ internal sealed class DockerEngine : IContainerEngine
     public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
         => _images.PullAsync(image, credentials, progress, cancellationToken);
 
+    public async Task<long?> GetImageSizeAsync(string image, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var inspect = await _errors.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image, cancellationToken), cancellationToken).ConfigureAwait(false);
+            return inspect.Size;
+        }
+        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public Task RemoveImageAsync(string image, CancellationToken cancellationToken)
+        => _errors.RunAsync($"removing image {image}", () => _docker.Images.DeleteImageAsync(image, new ImageDeleteParameters { Force = false }, cancellationToken), cancellationToken);
+
+    public Task<EngineStorage> ProbeStorageAsync(long writableBytes, CancellationToken cancellationToken)
+        => StorageProbe.RunAsync(_docker, _errors, writableBytes, cancellationToken);
+
     public async Task<string> CreateContainerAsync(ContainerDefinition spec, string doing, CancellationToken cancellationToken)
     {
         var parameters = ContainerSpecBuilder.Build(spec);

@@ -34,11 +34,14 @@ internal sealed record ContainerDefinition
     /// <summary>Root filesystem read-only, with a size-limited tmpfs at /tmp either way.</summary>
     public required bool ReadOnlyRootFilesystem { get; init; }
     public required long TmpfsSizeBytes { get; init; }
+    /// <summary>Size cap of the writable layer; null when the engine cannot enforce one (then only a read-only root, or an operator's explicit allowance, runs).</summary>
+    public long? WritableLayerBytes { get; init; }
     public required string LogMaxSize { get; init; }
     public required int LogMaxFiles { get; init; }
     public required ContainerRestartPolicy RestartPolicy { get; init; }
 
-    public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options)
+    /// <param name="writableLayerBytes">The writable layer's cap, when the engine enforces one (see <see cref="EngineStorage.CapsWritableLayer"/>).</param>
+    public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null)
     {
         var spec = record.Spec;
         return new ContainerDefinition
@@ -71,6 +74,7 @@ internal sealed record ContainerDefinition
             NofileHardLimit = options.NofileHardLimit,
             ReadOnlyRootFilesystem = spec.ReadOnlyRootFilesystem,
             TmpfsSizeBytes = options.TmpfsSizeBytes,
+            WritableLayerBytes = writableLayerBytes,
             LogMaxSize = options.LogMaxSize,
             LogMaxFiles = options.LogMaxFiles,
             RestartPolicy = options.RestartPolicy,

@@ -49,6 +49,18 @@ internal interface IContainerEngine : IDisposable
 
     Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken);
 
+    /// <summary>The unpacked size of an image the engine holds; null when it holds none of that name or id.</summary>
+    Task<long?> GetImageSizeAsync(string image, CancellationToken cancellationToken);
+
+    /// <summary>Removes the image unless a container still uses it or another name refers to it (never forced).</summary>
+    Task RemoveImageAsync(string image, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// What the engine's storage can do (see <see cref="EngineStorage"/>): whether it accepts a container whose writable
+    /// layer is capped at <paramref name="writableBytes"/>, tried on a throwaway container, and whether it remaps users.
+    /// </summary>
+    Task<EngineStorage> ProbeStorageAsync(long writableBytes, CancellationToken cancellationToken);
+
     /// <summary>Creates (does not start) the container; returns its id.</summary>
     Task<string> CreateContainerAsync(ContainerDefinition spec, string doing, CancellationToken cancellationToken);
 

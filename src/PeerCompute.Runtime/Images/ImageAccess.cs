@@ -30,7 +30,7 @@ internal sealed class ImageAccess
     }
 
     /// <summary>Returns the image id the owner may run.</summary>
-    public async Task<string> EnsureAsync(ImageReference image, string owner, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    public async Task<EnsuredImage> EnsureAsync(ImageReference image, string owner, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {
         // First, before the engine is asked anything about the name: a reference naming a blocked registry is refused
         // whether or not the image is present (the engine's lookup of a name can reach out too).
@@ -45,15 +45,15 @@ internal sealed class ImageAccess
         if (present is not null)
         {
             await AdmitAsync(image, present, owner, credentials, cancellationToken).ConfigureAwait(false);
-            return present;
+            return new(present, Pulled: false);
         }
         if (credentials is not null)
-            return await PullWithCredentialsAsync(image, owner, credentials, progress, cancellationToken).ConfigureAwait(false);
+            return new(await PullWithCredentialsAsync(image, owner, credentials, progress, cancellationToken).ConfigureAwait(false), Pulled: true);
         string id = await _engine.PullImageAsync(image, null, progress, cancellationToken).ConfigureAwait(false);
         // The engine serves a digest it holds without asking the registry, so a "pull" can hand over another owner's image.
         await SettleAsync(cancellationToken).ConfigureAwait(false);
         await AdmitAsync(image, id, owner, null, cancellationToken).ConfigureAwait(false);
-        return id;
+        return new(id, Pulled: true);
     }
 
     /// <summary>Waits until the credentialed pulls in flight now have finished and recorded their owners; false when there were none.</summary>
@@ -109,3 +109,6 @@ internal sealed class ImageAccess
         }
     }
 }
+
+/// <summary>The image a deploy may use: its ID, and whether this deploy pulled it (else the engine held it already).</summary>
+internal readonly record struct EnsuredImage(string Id, bool Pulled);

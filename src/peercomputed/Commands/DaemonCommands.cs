@@ -28,6 +28,9 @@ internal sealed class DaemonCommands
     /// <param name="allowRegistry">A registry HOST or HOST:PORT images may be pulled from although it is on a loopback, private or link-local address (refused by default), e.g. 127.0.0.1:5000; repeat for several.</param>
     /// <param name="statusLogBytes">Last-log bytes one stopped deployment's status carries, as sent after JSON escaping (default 16KiB; newest lines kept).</param>
     /// <param name="statusLogBytesTotal">Last-log bytes one status response carries for all deployments together (default 256KiB).</param>
+    /// <param name="maxWritableSize">Size cap of a deployment's writable layer, where --writable roots write (default 1GiB); enforced by the storage driver.</param>
+    /// <param name="maxImageSize">Largest image, unpacked, a deployment may run (default 8GiB); a bigger one is refused.</param>
+    /// <param name="allowUnboundedWritable">Run --writable deployments although the storage driver cannot cap them (overlay2 on ext4): they can fill Docker's disk.</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
     /// <param name="logFormat">text (one line per event) or json.</param>
     [Command("")]
@@ -46,6 +49,9 @@ internal sealed class DaemonCommands
         string? statusLogBytes = null,
         string? statusLogBytesTotal = null,
         RepeatedOption? allowRegistry = null,
+        string? maxWritableSize = null,
+        string? maxImageSize = null,
+        bool allowUnboundedWritable = false,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -57,7 +63,7 @@ internal sealed class DaemonCommands
             string path = config ?? Path.Combine(home.Path, ProviderConfig.FileName);
             effective = ProviderConfig.Load(path, required: config is not null).Apply(new ProviderConfigFile(
                 port, listen?.Values, maxCpu, maxMemory, maxDeploys, gateway, gatewayCa, gatewayPin, noMdns ? true : null, logFormat,
-                egress, allowEgress?.Values, statusLogBytes, statusLogBytesTotal, allowRegistry?.Values), "the command line");
+                egress, allowEgress?.Values, statusLogBytes, statusLogBytesTotal, allowRegistry?.Values, maxWritableSize, maxImageSize, allowUnboundedWritable ? true : null), "the command line");
             foreach (string address in effective.Listen)
             {
                 if (!Core.Multiformats.Multiaddr.TryParse(address, out var parsed, out string? error) || !parsed.TryGetTcpTarget(out _, out _))

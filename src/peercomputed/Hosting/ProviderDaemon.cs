@@ -45,6 +45,9 @@ internal sealed class ProviderDaemon
             MaxDeploys = config.MaxDeploys,
             Egress = config.Egress,
             AllowedRegistries = config.AllowRegistry,
+            MaxWritableBytes = config.MaxWritableBytes,
+            MaxImageBytes = config.MaxImageBytes,
+            AllowUnboundedWritable = config.AllowUnboundedWritable,
         };
         if (config.AllowRegistry.Count > 0)
             log.ZLogWarning($"images may be pulled from these registries on blocked addresses (--allow-registry): {string.Join(", ", config.AllowRegistry)}");
@@ -71,6 +74,8 @@ internal sealed class ProviderDaemon
             log.ZLogWarning($"reconcile: {problem}");
         if (runtime.EgressProblem is { } egressProblem)
             log.ZLogError($"deploys are refused until the egress firewall is in place: {egressProblem}. {(egressProblem.StartsWith(EgressFirewall.BypassedPrefix, StringComparison.Ordinal) ? "Let the engine filter with iptables (its default), so FORWARD jumps to DOCKER-USER," : "Run peercomputed as root or with CAP_NET_ADMIN (the systemd unit grants it),")} or start it with --egress open to run containers without egress filtering.");
+
+        LogStorage(runtime.Storage!, config, log);
 
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));
@@ -186,6 +191,22 @@ internal sealed class ProviderDaemon
         var options = new TunnelClientOptions { GatewayHost = host, GatewayPort = port, CaFile = config.GatewayCa, Pin = pin };
         // Every public request resolves here: from the route table, so it costs the engine nothing.
         return new TunnelClient(identity, options, (name, ct) => PublicRoutes.ResolveAsync(runtime, name, ct), loggers.CreateLogger("tunnel"));
+    }
+
+    /// <summary>What the engine's storage can bound, and whether users are remapped (recommended, not required: see docs/ARCHITECTURE.md).</summary>
+    private static void LogStorage(EngineStorage storage, ProviderConfig config, ILogger log)
+    {
+        string images = $"images up to {Core.Resources.Quantities.FormatBytes(config.MaxImageBytes)} (--max-image-size)";
+        if (storage.CapsWritableLayer)
+            log.ZLogInformation($"storage: {storage.Describe()} caps each container's writable layer at {Core.Resources.Quantities.FormatBytes(config.MaxWritableBytes)} (--max-writable-size); {images}");
+        else if (config.AllowUnboundedWritable)
+            log.ZLogWarning($"storage: {storage.Describe()} cannot cap writable layers ({storage.CapProblem}); --allow-unbounded-writable: a --writable deployment can fill Docker's disk; {images}");
+        else
+            log.ZLogWarning($"storage: {storage.Describe()} cannot cap writable layers ({storage.CapProblem}): --writable deployments are refused (writable_unbounded); put Docker's data root on xfs mounted with prjquota, or start with --allow-unbounded-writable; {images}");
+        if (storage.UserNamespaceRemap)
+            log.ZLogInformation($"user namespaces: remapped (dockerd --userns-remap): root in a container is an unprivileged user on this host");
+        else
+            log.ZLogInformation($"user namespaces: not remapped: root in a container is root on this host if it escapes; dockerd --userns-remap is recommended (see docs/ARCHITECTURE.md)");
     }
 
     /// <summary>At boot Docker may come up after us: wait for it (with backoff) instead of exiting.</summary>

@@ -37,7 +37,7 @@ internal sealed class DeploymentCommands
     /// <param name="memory">Memory: 256MB, 1GiB, 512m. Default 256MB.</param>
     /// <param name="port">The container port to expose (default 80).</param>
     /// <param name="env">KEY=VALUE environment variable; repeat for several.</param>
-    /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp).</param>
+    /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp); the provider caps its size, or refuses it (writable_unbounded) where its storage cannot.</param>
     /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes.</param>
     [Command("deploy")]
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",

@@ -168,16 +168,7 @@ public sealed class HostileImageTests
             await Assert.That(Line(stdout, "apparmor")).StartsWith("docker-default");
     }
 
-    private static async Task<(string Stdout, string Stderr)> LogsAsync(RuntimeHarness harness, string id)
-    {
-        var lines = new List<ContainerLogLine>();
-        await foreach (var entry in harness.Runtime.StreamLogsAsync(id, Owner))
-            lines.Add(entry);
-        return (string.Join('\n', lines.Where(l => l.Stream == LogStream.Stdout).Select(l => l.Text)),
-                string.Join('\n', lines.Where(l => l.Stream == LogStream.Stderr).Select(l => l.Text)));
-    }
+    private static Task<(string Stdout, string Stderr)> LogsAsync(RuntimeHarness harness, string id) => ContainerOutput.LogsAsync(harness.Runtime, id, Owner);
 
-    private static string Line(string output, string key)
-        => output.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..]
-           ?? throw new InvalidOperationException($"no {key}= line in:\n{output}");
+    private static string Line(string output, string key) => ContainerOutput.Line(output, key);
 }

@@ -88,6 +88,24 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
     public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
         => Task.FromException<string>(new RuntimeException(RuntimeErrorCode.ImageNotFound, $"image {image}: not held by the in-memory engine"));
 
+    /// <summary>What <see cref="ProbeStorageAsync"/> answers: by default an engine that caps writable layers.</summary>
+    public EngineStorage Storage { get; set; } = new("memory", null, CapsWritableLayer: true, CapProblem: null, UserNamespaceRemap: false);
+
+    public Task<long?> GetImageSizeAsync(string image, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            return Task.FromResult<long?>(Images.Contains(image) || Images.Contains(image.StartsWith("sha256:", StringComparison.Ordinal) ? image["sha256:".Length..] : "") ? 1 * RuntimeOptions.MiB : null);
+    }
+
+    public Task RemoveImageAsync(string image, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+            Images.Remove(image);
+        return Task.CompletedTask;
+    }
+
+    public Task<EngineStorage> ProbeStorageAsync(long writableBytes, CancellationToken cancellationToken) => Task.FromResult(Storage);
+
     public Task<string> CreateContainerAsync(ContainerDefinition definition, string doing, CancellationToken cancellationToken)
     {
         lock (_lock)

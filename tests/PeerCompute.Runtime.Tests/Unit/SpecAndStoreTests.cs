@@ -93,6 +93,18 @@ public sealed class SpecAndStoreTests
     }
 
     [Test]
+    public async Task The_writable_layer_cap_becomes_the_size_storage_option_and_no_cap_sends_none()
+    {
+        var options = new RuntimeOptions { Instance = "i1" };
+        var record = new DeploymentRecord { Id = "0123456789abcdef", Owner = "peer", Spec = Spec, SpecHash = "h", CreatedAt = DateTimeOffset.UnixEpoch };
+        var image = ImageReference.Parse(Spec.Image);
+        var capped = ContainerSpecBuilder.Build(ContainerDefinition.For(record, image, options, writableLayerBytes: 64 * RuntimeOptions.MiB));
+        await Assert.That(capped.HostConfig!.StorageOpt!["size"]).IsEqualTo("67108864");
+        var uncapped = ContainerSpecBuilder.Build(ContainerDefinition.For(record, image, options));
+        await Assert.That(uncapped.HostConfig!.StorageOpt).IsNull();
+    }
+
+    [Test]
     public async Task A_pinned_digest_must_be_among_the_images_repo_digests()
     {
         const string digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";

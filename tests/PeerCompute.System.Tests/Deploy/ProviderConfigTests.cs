@@ -56,7 +56,10 @@ public class ProviderConfigTests
     [Arguments("--status-log-bytes", "lots")]
     [Arguments("--status-log-bytes", "2MiB")]
     [Arguments("--status-log-bytes-total", "0")]
-    public async Task A_status_log_budget_that_is_not_a_size_up_to_512KiB_is_a_usage_error(string option, string value)
+    [Arguments("--max-writable-size", "lots")]
+    [Arguments("--max-writable-size", "1MiB")]
+    [Arguments("--max-image-size", "0")]
+    public async Task A_size_option_out_of_its_range_is_a_usage_error(string option, string value)
     {
         using var provider = await PeerNode.CreateAsync("provider");
         var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", option, value], provider.Environment, TimeSpan.FromSeconds(60));

@@ -18,7 +18,7 @@ public sealed class ImageSizeTests
         await Assert.That(held).IsLessThanOrEqualTo(cap);
         await using var registry = await PullRegistry.StartAsync();
         var (repository, _) = await registry.PushFreshImageAsync();
-        await using var harness = await RuntimeHarness.StartAsync(o => o with { MaxImageBytes = cap });
+        await using var harness = await RuntimeHarness.StartAsync(o => o with { MaxImageBytes = cap, AllowedRegistries = [registry.Open] });
         string image = $"{registry.Open}/{repository}:v1";
 
         var refused = await Assert.ThrowsAsync<RuntimeException>(() => harness.Runtime.DeployAsync(RuntimeHarness.Busybox("big") with { Image = image }, Owner));

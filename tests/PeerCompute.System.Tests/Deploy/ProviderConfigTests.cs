@@ -65,6 +65,19 @@ public class ProviderConfigTests
     }
 
     [Test]
+    [Arguments(new[] { "--max-connections", "0" }, "Invalid max-connections '0'")]
+    [Arguments(new[] { "--untrusted-idle-timeout", "0" }, "Invalid untrusted-idle-timeout '0'")]
+    [Arguments(new[] { "--max-handshakes-per-address", "0" }, "Invalid max-handshakes-per-address '0'")]
+    [Arguments(new[] { "--max-connections", "64", "--max-untrusted-connections", "48", "--max-handshakes", "16" }, "kept for trusted peers")]
+    public async Task Connection_limits_that_are_not_positive_or_leave_no_room_for_trusted_peers_are_a_usage_error(string[] options, string message)
+    {
+        using var provider = await PeerNode.CreateAsync("provider");
+        var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", .. options], provider.Environment, TimeSpan.FromSeconds(60));
+        await Assert.That(result.ExitCode).IsEqualTo(2);
+        await Assert.That(result.StandardError).Contains(message);
+    }
+
+    [Test]
     public async Task A_provider_without_an_identity_says_how_to_make_one()
     {
         string home = Path.Combine(Directory.CreateTempSubdirectory("pc-noid-").FullName, "home");

@@ -54,10 +54,18 @@ public class ConnectionFloodTests
         socket.Bind(new IPEndPoint(source, 0));
         using var identity = PeerIdentity.Generate();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        var stream = new NetworkStream(socket, ownsSocket: true);
         try
         {
             await socket.ConnectAsync(IPAddress.Parse(host), port, timeout.Token);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        try
+        {
             var (session, _) = await ConnectionUpgrader.UpgradeOutboundAsync(stream, identity, Core.Identity.PeerId.Parse(providerId), new YamuxOptions(), timeout.Token);
             return session;
         }

@@ -22,7 +22,7 @@ public sealed record ProviderConfig
     public const int DefaultMaxUntrustedConnections = 48;
     public const int DefaultMaxUntrustedConnectionsPerAddress = 4;
     public const int DefaultMaxHandshakes = 32;
-    public const int DefaultMaxHandshakesPerAddress = 4;
+    public const int DefaultMaxHandshakesPerAddress = 16;
     public const int DefaultHandshakeTimeoutSeconds = 10;
     public const int DefaultUntrustedIdleTimeoutSeconds = 30;
     public const int DefaultMaxUntrustedPeers = 256;

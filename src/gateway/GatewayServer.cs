@@ -8,6 +8,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using PeerCompute.Cli;
 using PeerCompute.Core.Hosting;
+using PeerCompute.Core.Limits;
 using PeerCompute.Tunnel;
 using PeerCompute.Tunnel.Gateway;
 using PeerCompute.Tunnel.Tls;

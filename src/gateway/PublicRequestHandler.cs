@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using PeerCompute.Core.Limits;
 using PeerCompute.Tunnel;
 using PeerCompute.Tunnel.Gateway;
 using PeerCompute.Tunnel.Hostnames;

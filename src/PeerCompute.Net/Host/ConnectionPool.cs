@@ -3,15 +3,14 @@ using PeerCompute.Core.Identity;
 namespace PeerCompute.Net.Host;
 
 /// <summary>
-/// The live connections, per peer; dials in flight, so two dials of one peer share one connection; and the inbound
-/// limit (<see cref="Libp2pHostOptions.MaxInboundConnections"/>). Closing the pool refuses every later connection.
+/// The live connections, per peer, and dials in flight, so two dials of one peer share one connection (who may hold
+/// inbound connections is <see cref="InboundAdmission"/>). Closing the pool refuses every later connection.
 /// </summary>
-internal sealed class ConnectionPool(int maxInboundConnections)
+internal sealed class ConnectionPool
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<PeerId, List<Libp2pConnection>> _connections = [];
     private readonly Dictionary<PeerId, Task<Libp2pConnection>> _pendingDials = [];
-    private int _inbound;
     private bool _closed;
 
     public IReadOnlyList<Libp2pConnection> All
@@ -69,17 +68,6 @@ internal sealed class ConnectionPool(int maxInboundConnections)
                 _connections.Remove(connection.RemotePeer);
         }
     }
-
-    /// <summary>Counts an inbound connection (upgrading or open) against the limit; false when it is over.</summary>
-    public bool TryEnterInbound()
-    {
-        if (Interlocked.Increment(ref _inbound) <= maxInboundConnections)
-            return true;
-        Interlocked.Decrement(ref _inbound);
-        return false;
-    }
-
-    public void ExitInbound() => Interlocked.Decrement(ref _inbound);
 
     /// <summary>Refuses later connections and returns the live ones, for the caller to close.</summary>
     public List<Libp2pConnection> Close()

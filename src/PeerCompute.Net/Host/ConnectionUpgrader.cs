@@ -29,8 +29,12 @@ internal static class ConnectionUpgrader
         }
     }
 
+    /// <param name="admit">
+    /// Asked once Noise has proven the peer's identity, before the muxer starts: null lets it in, a text refuses it
+    /// (the connection is closed and a <see cref="Libp2pProtocolException"/> carries the text).
+    /// </param>
     public static async Task<(YamuxSession Session, PeerId RemotePeer)> UpgradeInboundAsync(Stream raw, PeerIdentity identity,
-        YamuxOptions options, CancellationToken cancellationToken)
+        YamuxOptions options, Func<PeerId, string?> admit, CancellationToken cancellationToken)
     {
         var security = await MultistreamSelect.RespondAsync(raw, [NoiseSecurity.ProtocolId], cancellationToken).ConfigureAwait(false)
             ?? throw new Libp2pProtocolException("the peer closed the connection before choosing a security protocol");
@@ -38,6 +42,8 @@ internal static class ConnectionUpgrader
         var secured = await NoiseSecurity.SecureInboundAsync(raw, identity, Muxers, cancellationToken).ConfigureAwait(false);
         try
         {
+            if (admit(secured.RemotePeer) is { } refusal)
+                throw new Libp2pProtocolException($"refused {secured.RemotePeer}: {refusal}");
             if (!InlinedMuxer(secured))
             {
                 _ = await MultistreamSelect.RespondAsync(secured.Stream, Muxers, cancellationToken).ConfigureAwait(false)

@@ -11,6 +11,7 @@ public sealed class Libp2pConnection : IAsyncDisposable
 {
     private readonly TaskCompletionSource<IdentifyMessage> _identified = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _negotiationTimeout;
+    private long _lastActive = Environment.TickCount64;
 
     internal Libp2pConnection(YamuxSession session, PeerId remotePeer, Multiaddr remoteAddress, Multiaddr localAddress, bool isOutbound, TimeSpan negotiationTimeout)
     {
@@ -36,6 +37,9 @@ public sealed class Libp2pConnection : IAsyncDisposable
 
     public bool IsClosed => Session.IsClosed;
 
+    /// <summary>True when the host closed this (an untrusted peer's) connection because no stream was open on it for the idle timeout.</summary>
+    public bool ClosedForIdleness { get; internal set; }
+
     /// <summary>Completes when the connection has ended.</summary>
     public Task Closed => Session.Completion;
 
@@ -48,6 +52,7 @@ public sealed class Libp2pConnection : IAsyncDisposable
     public async Task<Libp2pStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken)
     {
         var stream = await Session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+        MarkActive();
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -64,6 +69,20 @@ public sealed class Libp2pConnection : IAsyncDisposable
 
     public Task<Libp2pStream> OpenStreamAsync(string protocol, CancellationToken cancellationToken) =>
         OpenStreamAsync([protocol], cancellationToken);
+
+    /// <summary>A stream was opened (either way) or seen open: the connection is in use now.</summary>
+    internal void MarkActive() => Volatile.Write(ref _lastActive, Environment.TickCount64);
+
+    /// <summary>How long no stream has been open, as far as the last <see cref="MarkActive"/> shows; zero while one is.</summary>
+    internal TimeSpan IdleFor()
+    {
+        if (Session.StreamCount > 0)
+        {
+            MarkActive();
+            return TimeSpan.Zero;
+        }
+        return TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastActive));
+    }
 
     internal void SetIdentify(IdentifyMessage message) => _identified.TrySetResult(message);
 

@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
+using PeerCompute.Core.Limits;
 using PeerCompute.Core.Multiformats;
 using PeerCompute.Net.Protocols;
 using PeerCompute.Mux;
@@ -14,13 +15,15 @@ namespace PeerCompute.Net.Host;
 /// upgrades connections (multistream, Noise, yamux), keeps one connection per peer for reuse, serves identify and ping,
 /// and routes inbound streams to the handlers registered by protocol id. Unknown protocols are answered with <c>na</c>,
 /// never a reset. The pieces: <see cref="ITransport"/>, <see cref="ConnectionUpgrader"/>, <see cref="ConnectionPool"/>,
-/// <see cref="AddressBook"/>, <see cref="StreamRouter"/>.
+/// <see cref="InboundAdmission"/> (the connection manager: room kept for trusted peers, limits per address for strangers,
+/// whose idle connections are closed), <see cref="AddressBook"/>, <see cref="StreamRouter"/>.
 /// </summary>
 public sealed class Libp2pHost : IAsyncDisposable
 {
     private readonly PeerIdentity _identity;
     private readonly IReadOnlyList<ITransport> _transports;
     private readonly ConnectionPool _pool;
+    private readonly InboundAdmission _admission;
     private readonly AddressBook _addresses;
     private readonly StreamRouter _router;
     private readonly Lock _lock = new();
@@ -39,9 +42,12 @@ public sealed class Libp2pHost : IAsyncDisposable
     {
         _identity = identity;
         Options = options ?? new Libp2pHostOptions();
+        Options.Validate();
         _transports = transports;
-        _pool = new ConnectionPool(Options.MaxInboundConnections);
-        _addresses = new AddressBook(Options.MaxAddressesPerPeer, address => _transports.Any(t => t.CanDial(address)));
+        _pool = new ConnectionPool();
+        var isTrusted = Options.IsTrusted ?? (_ => false);
+        _admission = new InboundAdmission(Options, isTrusted);
+        _addresses = new AddressBook(Options.MaxAddressesPerPeer, Options.MaxUntrustedPeersInAddressBook, address => _transports.Any(t => t.CanDial(address)), isTrusted);
         _router = new StreamRouter(Options.StreamNegotiationTimeout, logger ?? NullLogger.Instance);
         _router.AddBuiltIn(IdentifyProtocol.ProtocolId, (stream, ct) => IdentifyProtocol.WriteAsync(stream.Stream, OwnIdentify(stream.Connection), ct));
         _router.AddBuiltIn(PingProtocol.ProtocolId, (stream, ct) => PingProtocol.RespondAsync(stream.Stream, ct));
@@ -76,6 +82,15 @@ public sealed class Libp2pHost : IAsyncDisposable
     public IReadOnlyList<string> Protocols => _router.Protocols;
 
     public IReadOnlyList<Libp2pConnection> Connections => _pool.All;
+
+    /// <summary>Inbound connections counted now: in their handshake, of trusted peers, of untrusted peers.</summary>
+    public (int Pending, int Trusted, int Untrusted) InboundCounts => _admission.Counts;
+
+    /// <summary>Peers the address book holds addresses for.</summary>
+    internal int KnownPeerCount => _addresses.Count;
+
+    /// <summary>The addresses the address book holds for <paramref name="peer"/>.</summary>
+    internal List<Multiaddr> KnownAddresses(PeerId peer) => _addresses.Get(peer);
 
     public void SetStreamHandler(string protocol, Libp2pStreamHandler handler) => _router.SetHandler(protocol, handler);
 
@@ -247,24 +262,34 @@ public sealed class Libp2pHost : IAsyncDisposable
             {
                 return;
             }
-            if (!_pool.TryEnterInbound())
+            if (_admission.TryAccept(AddressKeyOf(raw)) is not { } slot)
             {
+                // Over a limit before a byte is read: closing costs nothing, and says nothing more to a stranger.
                 await raw.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
-            _ = Task.Run(() => HandleInboundAsync(raw));
+            _ = Task.Run(() => HandleInboundAsync(raw, slot));
         }
     }
 
-    private async Task HandleInboundAsync(TransportConnection raw)
+    /// <summary>Per-address limits count an IPv4 address or an IPv6 /64 (<see cref="AddressKey"/>).</summary>
+    private static string AddressKeyOf(TransportConnection raw) =>
+        raw.RemoteEndPoint is IPEndPoint endPoint ? AddressKey.For(endPoint.Address)
+        : raw.RemoteAddress.TryGetTcpTarget(out string host, out _) && IPAddress.TryParse(host, out var ip) ? AddressKey.For(ip)
+        : raw.RemoteAddress.ToString();
+
+    private async Task HandleInboundAsync(TransportConnection raw, InboundAdmission.Slot slot)
     {
+        using var held = slot;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
             timeout.CancelAfter(Options.HandshakeTimeout);
-            var (session, remote) = await ConnectionUpgrader.UpgradeInboundAsync(raw.Stream, _identity, Options.Yamux, timeout.Token).ConfigureAwait(false);
+            var (session, remote) = await ConnectionUpgrader.UpgradeInboundAsync(raw.Stream, _identity, Options.Yamux, slot.Admit, timeout.Token).ConfigureAwait(false);
             var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: false, Options.StreamNegotiationTimeout);
             Register(connection);
+            if (!slot.IsTrusted)
+                _ = Task.Run(() => CloseWhenIdleAsync(connection));
             await session.Completion.ConfigureAwait(false);
         }
         catch (Exception e)
@@ -273,9 +298,31 @@ public sealed class Libp2pHost : IAsyncDisposable
             if (!_shutdown.IsCancellationRequested)
                 Raise(() => InboundConnectionFailed?.Invoke(raw.RemoteEndPoint, e));
         }
-        finally
+    }
+
+    /// <summary>
+    /// Closes an untrusted peer's connection once no stream has been open on it for <see cref="Libp2pHostOptions.UntrustedIdleTimeout"/>
+    /// (checked a few times per timeout, so it goes within a quarter of the timeout after that, at most 5 s).
+    /// </summary>
+    private async Task CloseWhenIdleAsync(Libp2pConnection connection)
+    {
+        var timeout = Options.UntrustedIdleTimeout;
+        var check = TimeSpan.FromTicks(Math.Clamp(timeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond * 5));
+        using var timer = new PeriodicTimer(check);
+        try
         {
-            _pool.ExitInbound();
+            while (!connection.IsClosed && await timer.WaitForNextTickAsync(_shutdown.Token).ConfigureAwait(false))
+            {
+                if (connection.IdleFor() >= timeout)
+                {
+                    connection.ClosedForIdleness = true;
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -324,7 +371,10 @@ public sealed class Libp2pHost : IAsyncDisposable
         try
         {
             while (await connection.Session.AcceptStreamAsync(_shutdown.Token).ConfigureAwait(false) is { } stream)
+            {
+                connection.MarkActive();
                 _ = Task.Run(() => _router.HandleAsync(connection, stream, _shutdown.Token));
+            }
         }
         catch (OperationCanceledException)
         {

@@ -18,6 +18,17 @@ public sealed record ProviderConfig
     public const int DefaultGatewayPort = 8443;
     public const long DefaultMaxWritableBytes = 1L << 30;
     public const long DefaultMaxImageBytes = 8L << 30;
+    // libp2p connection limits, sized for a Raspberry Pi: 128 in all, of which strangers (no key in the trust list) can
+    // hold at most 32 in their handshake and 48 open, so 48 are always left for trusted peers.
+    public const int DefaultMaxConnections = 128;
+    public const int DefaultMaxUntrustedConnections = 48;
+    public const int DefaultMaxUntrustedConnectionsPerAddress = 4;
+    public const int DefaultMaxHandshakes = 32;
+    public const int DefaultMaxHandshakesPerAddress = 16;
+    public const int DefaultHandshakeTimeoutSeconds = 10;
+    public const int DefaultUntrustedIdleTimeoutSeconds = 30;
+    public const int DefaultMaxUntrustedPeers = 256;
+    public const int MaxTimeoutSeconds = 3600;
 
     public int Port { get; init; } = DefaultPort;
     public IReadOnlyList<string> Listen { get; init; } = [];
@@ -46,6 +57,30 @@ public sealed record ProviderConfig
     public long MaxImageBytes { get; init; } = DefaultMaxImageBytes;
     /// <summary>Run --writable deployments although the engine cannot cap their writable layer (--allow-unbounded-writable).</summary>
     public bool AllowUnboundedWritable { get; init; }
+
+    /// <summary>libp2p connections at once, in their handshake or open (--max-connections).</summary>
+    public int MaxConnections { get; init; } = DefaultMaxConnections;
+    /// <summary>Open connections of peers not in the trust list (--max-untrusted-connections).</summary>
+    public int MaxUntrustedConnections { get; init; } = DefaultMaxUntrustedConnections;
+    /// <summary>Of those, from one IPv4 address or IPv6 /64 (--max-untrusted-connections-per-address).</summary>
+    public int MaxUntrustedConnectionsPerAddress { get; init; } = DefaultMaxUntrustedConnectionsPerAddress;
+    /// <summary>Connections still in their handshake, before the peer's key is known (--max-handshakes).</summary>
+    public int MaxHandshakes { get; init; } = DefaultMaxHandshakes;
+    /// <summary>Of those, from one IPv4 address or IPv6 /64 (--max-handshakes-per-address).</summary>
+    public int MaxHandshakesPerAddress { get; init; } = DefaultMaxHandshakesPerAddress;
+    /// <summary>Seconds a connection's handshake (multistream, Noise, yamux) may take (--handshake-timeout).</summary>
+    public int HandshakeTimeoutSeconds { get; init; } = DefaultHandshakeTimeoutSeconds;
+    /// <summary>Seconds an untrusted peer's connection may stay without a stream before it is closed (--untrusted-idle-timeout).</summary>
+    public int UntrustedIdleTimeoutSeconds { get; init; } = DefaultUntrustedIdleTimeoutSeconds;
+    /// <summary>Untrusted peers whose addresses are remembered (from identify) at most (--max-untrusted-peers).</summary>
+    public int MaxUntrustedPeers { get; init; } = DefaultMaxUntrustedPeers;
+
+    /// <summary>Connections only trusted peers can have: what strangers cannot take even all together.</summary>
+    public int ReservedForTrusted => MaxConnections - MaxHandshakes - MaxUntrustedConnections;
+
+    /// <summary>Why the connection limits do not fit together (null when they do): strangers must leave room for trusted peers.</summary>
+    public string? ConnectionLimitsProblem => ReservedForTrusted >= 1 ? null :
+        $"--max-handshakes ({MaxHandshakes}) plus --max-untrusted-connections ({MaxUntrustedConnections}) must stay below --max-connections ({MaxConnections}): the difference is kept for trusted peers";
 
     /// <summary>What a status response may carry under this configuration.</summary>
     public PeerCompute.Core.Protocol.StatusLimits StatusLimits => new() { MaxLogBytesPerDeployment = StatusLogBytes, MaxLogBytesTotal = StatusLogBytesTotal };
@@ -124,6 +159,17 @@ public sealed record ProviderConfig
             c = c with { MaxImageBytes = Quantities.TryParseBytes(imageSize, out long cap) && cap > 0 ? cap : throw Bad(source, "max-image-size", imageSize, "expected a size such as 8GiB") };
         if (file.AllowUnboundedWritable is { } unbounded)
             c = c with { AllowUnboundedWritable = unbounded };
+        c = c with
+        {
+            MaxConnections = AtLeastOne(file.MaxConnections, c.MaxConnections, source, "max-connections"),
+            MaxUntrustedConnections = AtLeastOne(file.MaxUntrustedConnections, c.MaxUntrustedConnections, source, "max-untrusted-connections"),
+            MaxUntrustedConnectionsPerAddress = AtLeastOne(file.MaxUntrustedConnectionsPerAddress, c.MaxUntrustedConnectionsPerAddress, source, "max-untrusted-connections-per-address"),
+            MaxHandshakes = AtLeastOne(file.MaxHandshakes, c.MaxHandshakes, source, "max-handshakes"),
+            MaxHandshakesPerAddress = AtLeastOne(file.MaxHandshakesPerAddress, c.MaxHandshakesPerAddress, source, "max-handshakes-per-address"),
+            HandshakeTimeoutSeconds = Seconds(file.HandshakeTimeout, c.HandshakeTimeoutSeconds, source, "handshake-timeout"),
+            UntrustedIdleTimeoutSeconds = Seconds(file.UntrustedIdleTimeout, c.UntrustedIdleTimeoutSeconds, source, "untrusted-idle-timeout"),
+            MaxUntrustedPeers = AtLeastOne(file.MaxUntrustedPeers, c.MaxUntrustedPeers, source, "max-untrusted-peers"),
+        };
         if (file.LogFormat is { } format)
             c = c with { LogFormat = format is "text" or "json" ? format : throw Bad(source, "log-format", format) };
         return c;
@@ -148,6 +194,20 @@ public sealed record ProviderConfig
     public const long MinWritableBytes = 16L << 20;
 
     public const int MaxStatusLogBytes = PeerCompute.Core.Protocol.FrameCodec.DefaultMaxPayloadLength / 2;
+
+    private static int AtLeastOne(int? value, int current, string source, string key) => value switch
+    {
+        null => current,
+        >= 1 => value.Value,
+        _ => throw Bad(source, key, value.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), "expected a whole number of at least 1"),
+    };
+
+    private static int Seconds(int? value, int current, string source, string key) => value switch
+    {
+        null => current,
+        >= 1 and <= MaxTimeoutSeconds => value.Value,
+        _ => throw Bad(source, key, value.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), $"expected seconds from 1 to {MaxTimeoutSeconds}"),
+    };
 
     private static ConfigException Bad(string source, string key, string value, string? hint = null) =>
         new($"Invalid {key} '{value}' in {source}{(hint is null ? "" : $" ({hint})")}.");
@@ -174,7 +234,15 @@ public sealed record ProviderConfigFile(
     IReadOnlyList<string>? AllowRegistry = null,
     string? MaxWritableSize = null,
     string? MaxImageSize = null,
-    bool? AllowUnboundedWritable = null);
+    bool? AllowUnboundedWritable = null,
+    int? MaxConnections = null,
+    int? MaxUntrustedConnections = null,
+    int? MaxUntrustedConnectionsPerAddress = null,
+    int? MaxHandshakes = null,
+    int? MaxHandshakesPerAddress = null,
+    int? HandshakeTimeout = null,
+    int? UntrustedIdleTimeout = null,
+    int? MaxUntrustedPeers = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

@@ -31,6 +31,14 @@ internal sealed class DaemonCommands
     /// <param name="maxWritableSize">Size cap of a deployment's writable layer, where --writable roots write (default 1GiB); enforced by the storage driver.</param>
     /// <param name="maxImageSize">Largest image, unpacked, a deployment may run (default 8GiB); a bigger one is refused.</param>
     /// <param name="allowUnboundedWritable">Run --writable deployments although the storage driver cannot cap them (overlay2 on ext4): they can fill Docker's disk.</param>
+    /// <param name="maxConnections">libp2p connections at once, in their handshake or open (default 128); what strangers cannot take is kept for trusted peers.</param>
+    /// <param name="maxUntrustedConnections">Open connections of peers not in the trust list (default 48); one more is closed after its handshake.</param>
+    /// <param name="maxUntrustedConnectionsPerAddress">Of those, from one IPv4 address or IPv6 /64 (default 4).</param>
+    /// <param name="maxHandshakes">Connections still in their handshake, before the peer's key is known (default 32); more are closed at once.</param>
+    /// <param name="maxHandshakesPerAddress">Of those, from one IPv4 address or IPv6 /64 (default 16: parallel peerctl commands from one machine or NAT come in bursts).</param>
+    /// <param name="handshakeTimeout">Seconds a new connection's handshake may take (default 10).</param>
+    /// <param name="untrustedIdleTimeout">Seconds an untrusted peer's connection may stay without an open stream before it is closed (default 30).</param>
+    /// <param name="maxUntrustedPeers">Untrusted peers whose addresses are remembered (default 256; the one heard from longest ago goes first).</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
     /// <param name="logFormat">text (one line per event) or json.</param>
     [Command("")]
@@ -52,6 +60,14 @@ internal sealed class DaemonCommands
         string? maxWritableSize = null,
         string? maxImageSize = null,
         bool allowUnboundedWritable = false,
+        int? maxConnections = null,
+        int? maxUntrustedConnections = null,
+        int? maxUntrustedConnectionsPerAddress = null,
+        int? maxHandshakes = null,
+        int? maxHandshakesPerAddress = null,
+        int? handshakeTimeout = null,
+        int? untrustedIdleTimeout = null,
+        int? maxUntrustedPeers = null,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -63,7 +79,13 @@ internal sealed class DaemonCommands
             string path = config ?? Path.Combine(home.Path, ProviderConfig.FileName);
             effective = ProviderConfig.Load(path, required: config is not null).Apply(new ProviderConfigFile(
                 port, listen?.Values, maxCpu, maxMemory, maxDeploys, gateway, gatewayCa, gatewayPin, noMdns ? true : null, logFormat,
-                egress, allowEgress?.Values, statusLogBytes, statusLogBytesTotal, allowRegistry?.Values, maxWritableSize, maxImageSize, allowUnboundedWritable ? true : null), "the command line");
+                egress, allowEgress?.Values, statusLogBytes, statusLogBytesTotal, allowRegistry?.Values, maxWritableSize, maxImageSize, allowUnboundedWritable ? true : null,
+                MaxConnections: maxConnections, MaxUntrustedConnections: maxUntrustedConnections,
+                MaxUntrustedConnectionsPerAddress: maxUntrustedConnectionsPerAddress, MaxHandshakes: maxHandshakes,
+                MaxHandshakesPerAddress: maxHandshakesPerAddress, HandshakeTimeout: handshakeTimeout,
+                UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers), "the command line");
+            if (effective.ConnectionLimitsProblem is { } problem)
+                throw new ConfigException(problem + ".");
             foreach (string address in effective.Listen)
             {
                 if (!Core.Multiformats.Multiaddr.TryParse(address, out var parsed, out string? error) || !parsed.TryGetTcpTarget(out _, out _))

@@ -96,7 +96,21 @@ internal sealed class ProviderDaemon
         }
         var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits);
 
-        await using var host = new Libp2pHost(identity, logger: loggers.CreateLogger("libp2p"));
+        // Trusted peers (the same list requests are checked against) get the room strangers cannot take.
+        var hostOptions = new Libp2pHostOptions
+        {
+            MaxInboundConnections = config.MaxConnections,
+            MaxUntrustedConnections = config.MaxUntrustedConnections,
+            MaxUntrustedConnectionsPerAddress = config.MaxUntrustedConnectionsPerAddress,
+            MaxPendingInboundConnections = config.MaxHandshakes,
+            MaxPendingInboundPerAddress = config.MaxHandshakesPerAddress,
+            HandshakeTimeout = TimeSpan.FromSeconds(config.HandshakeTimeoutSeconds),
+            UntrustedIdleTimeout = TimeSpan.FromSeconds(config.UntrustedIdleTimeoutSeconds),
+            MaxUntrustedPeersInAddressBook = config.MaxUntrustedPeers,
+            IsTrusted = peer => IsTrusted(trust, peer, log),
+        };
+        log.ZLogInformation($"libp2p connections: {config.MaxConnections} in all, {config.ReservedForTrusted} kept for trusted peers; strangers: {config.MaxUntrustedConnections} open ({config.MaxUntrustedConnectionsPerAddress} per address, closed after {config.UntrustedIdleTimeoutSeconds} s without a stream), {config.MaxHandshakes} in their handshake ({config.MaxHandshakesPerAddress} per address, {config.HandshakeTimeoutSeconds} s each)");
+        await using var host = new Libp2pHost(identity, hostOptions, loggers.CreateLogger("libp2p"));
         using var inFlight = new InFlight();
         host.SetStreamHandler(ProtocolIds.PeerCompute, async (stream, ct) =>
         {

@@ -10,9 +10,9 @@ public class HostTests
 {
     private static readonly TimeSpan Guard = TimeSpan.FromSeconds(60);
 
-    internal static async Task<(Libp2pHost Host, Multiaddr Address)> StartHost(Libp2pHostOptions? options = null)
+    internal static async Task<(Libp2pHost Host, Multiaddr Address)> StartHost(Libp2pHostOptions? options = null, PeerIdentity? identity = null)
     {
-        var host = new Libp2pHost(PeerIdentity.Generate(), options);
+        var host = new Libp2pHost(identity ?? PeerIdentity.Generate(), options);
         EchoProtocol.Register(host);
         var bound = await host.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
         return (host, bound.WithPeerId(host.PeerId));

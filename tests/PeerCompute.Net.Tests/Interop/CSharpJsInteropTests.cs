@@ -160,6 +160,53 @@ public sealed class CSharpJsInteropTests
         await Assert.That(Str(ok, "peer")).IsEqualTo(host.PeerId.ToString());
     }
 
+    [Test, Timeout(TestTimeoutMs)]
+    public async Task An_untrusted_js_node_connects_identifies_and_pings_within_the_tightest_limits(CancellationToken ct)
+    {
+        // Room for one stranger in all, one handshake at a time, one stranger in the address book; nobody is trusted.
+        var options = new Libp2pHostOptions
+        {
+            MaxInboundConnections = 3,
+            MaxPendingInboundConnections = 1,
+            MaxPendingInboundPerAddress = 1,
+            MaxUntrustedConnections = 1,
+            MaxUntrustedConnectionsPerAddress = 1,
+            MaxUntrustedPeersInAddressBook = 1,
+            UntrustedIdleTimeout = TimeSpan.FromMinutes(5),
+        };
+        var (host, address) = await HostTests.StartHost(options);
+        await using var _ = host;
+        await using var js = await JsPeer.StartAsync(null, ct);
+        var refused = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.InboundConnectionFailed += (_, e) => refused.TrySetResult(e);
+
+        var connection = await Connect(host, address, js, Dialer.Js, ct);
+        var seenByJs = await js.WaitForEventAsync(e => JsPeer.EventName(e) == "identify" && Str(e, "peer") == host.PeerId.ToString(), EventTimeout, 0, ct);
+        var theirs = await js.SendAsync("ping", new JsonObject { ["peer"] = host.PeerId.ToString(), ["count"] = 3 }, ct);
+        var ours = await host.PingAsync(PeerId.Parse(js.PeerId), ct);
+        // While js holds the one untrusted slot, another stranger is turned away after its handshake.
+        await using (var stranger = new Libp2pHost(PeerIdentity.Generate()))
+        {
+            try
+            {
+                await stranger.DialAsync(address, ct);
+            }
+            catch (Exception e) when (e is Libp2pProtocolException or IOException)
+            {
+                // Depending on timing the stranger sees the close during or after its handshake.
+            }
+        }
+        var refusal = await refused.Task.WaitAsync(EventTimeout, ct);
+
+        await Assert.That(connection.RemoteIdentify!.AgentVersion!).StartsWith("js-libp2p/");
+        await Assert.That(Strings(seenByJs, "protocols")).Contains(PingProtocol.ProtocolId);
+        await Assert.That(theirs.GetProperty("rtts").GetArrayLength()).IsEqualTo(3);
+        await Assert.That(ours).IsGreaterThan(TimeSpan.Zero);
+        await Assert.That(refusal.Message).Contains("untrusted peers are open already");
+        await Assert.That(connection.IsClosed).IsFalse();
+        await Assert.That(host.InboundCounts.Untrusted).IsEqualTo(1);
+    }
+
     private static string Str(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
 

@@ -23,12 +23,15 @@ internal sealed class RawPeer : IAsyncDisposable
     /// <summary>The raw TCP stream, replaced by the Noise stream after <see cref="SecureAsync"/>.</summary>
     public Stream Stream { get; private set; }
 
-    public static async Task<RawPeer> ConnectAsync(Multiaddr address, int receiveBuffer = 0)
+    /// <param name="source">The local address to connect from (e.g. 127.0.5.1, so many peers come from distinct addresses); any when null.</param>
+    public static async Task<RawPeer> ConnectAsync(Multiaddr address, int receiveBuffer = 0, IPAddress? source = null)
     {
         address.TryGetTcpTarget(out var host, out int port);
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (receiveBuffer > 0)
             socket.ReceiveBufferSize = receiveBuffer;
+        if (source is not null)
+            socket.Bind(new IPEndPoint(source, 0));
         await socket.ConnectAsync(IPAddress.Parse(host), port);
         return new RawPeer(socket);
     }

@@ -68,15 +68,19 @@ public class ProviderConfigTests
     }
 
     [Test]
-    [Arguments("http://registry.lan")]
-    [Arguments("registry.lan/team")]
-    [Arguments("127.0.0.1:0")]
-    public async Task A_registry_to_allow_that_is_not_host_or_host_and_port_is_a_usage_error(string value)
+    [Arguments(new[] { "--max-connections", "0" }, "Invalid max-connections '0'")]
+    [Arguments(new[] { "--untrusted-idle-timeout", "0" }, "Invalid untrusted-idle-timeout '0'")]
+    [Arguments(new[] { "--max-handshakes-per-address", "0" }, "Invalid max-handshakes-per-address '0'")]
+    [Arguments(new[] { "--max-connections", "64", "--max-untrusted-connections", "48", "--max-handshakes", "16" }, "kept for trusted peers")]
+    [Arguments(new[] { "--allow-registry", "http://registry.lan" }, "Invalid allow-registry 'http://registry.lan'")]
+    [Arguments(new[] { "--allow-registry", "registry.lan/team" }, "Invalid allow-registry 'registry.lan/team'")]
+    [Arguments(new[] { "--allow-registry", "127.0.0.1:0" }, "Invalid allow-registry '127.0.0.1:0'")]
+    public async Task Connection_limits_that_do_not_fit_or_registries_to_allow_that_are_not_host_or_host_and_port_are_a_usage_error(string[] options, string message)
     {
         using var provider = await PeerNode.CreateAsync("provider");
-        var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", "--allow-registry", value], provider.Environment, TimeSpan.FromSeconds(60));
+        var result = await TestProcess.RunAsync(PeerNode.Peercomputed, ["--no-mdns", "--listen", "/ip4/127.0.0.1/tcp/0", .. options], provider.Environment, TimeSpan.FromSeconds(60));
         await Assert.That(result.ExitCode).IsEqualTo(2);
-        await Assert.That(result.StandardError).Contains($"Invalid allow-registry '{value}'");
+        await Assert.That(result.StandardError).Contains(message);
     }
 
     [Test]

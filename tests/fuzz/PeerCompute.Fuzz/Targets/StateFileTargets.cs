@@ -218,6 +218,10 @@ public sealed class ProviderConfigTarget : FuzzTarget
             return;
         }
         Check(config.Port is > 0 and <= 65535 && config.MaxCpuMillicores > 0 && config.MaxMemoryBytes > 0 && config.MaxDeploys > 0, "a limit out of range was accepted");
+        Check(config.MaxConnections > 0 && config.MaxUntrustedConnections > 0 && config.MaxUntrustedConnectionsPerAddress > 0
+            && config.MaxHandshakes > 0 && config.MaxHandshakesPerAddress > 0 && config.MaxUntrustedPeers > 0
+            && config.HandshakeTimeoutSeconds is > 0 and <= ProviderConfig.MaxTimeoutSeconds
+            && config.UntrustedIdleTimeoutSeconds is > 0 and <= ProviderConfig.MaxTimeoutSeconds, "a connection limit out of range was accepted");
         Check(config.LogFormat is "text" or "json", "an unknown log format was accepted");
         Check(config.Listen is not null && config.EffectiveListen.Count > 0, "no listen address");
         Check(config.AllowRegistry.All(r => PeerCompute.Runtime.Images.RegistryNames.TryNormalize(r, out string? same) && same == r), "an allowed registry is not a normalized HOST[:PORT]");

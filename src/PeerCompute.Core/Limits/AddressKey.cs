@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace PeerCompute.Tunnel.Gateway;
+namespace PeerCompute.Core.Limits;
 
 /// <summary>Who a per-client limit counts: an IPv4 address, or an IPv6 /64, since one client usually holds a whole /64.</summary>
 public static class AddressKey

@@ -1,4 +1,4 @@
-namespace PeerCompute.Tunnel.Gateway;
+namespace PeerCompute.Core.Limits;
 
 /// <summary>
 /// How many things one client (an <see cref="AddressKey"/>) may have in progress at once: public requests, each holding

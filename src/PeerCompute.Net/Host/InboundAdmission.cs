@@ -10,6 +10,10 @@ namespace PeerCompute.Net.Host;
 /// handshake slot was already counted in the total) or an untrusted one (within <see cref="Libp2pHostOptions.MaxUntrustedConnections"/>
 /// and <see cref="Libp2pHostOptions.MaxUntrustedConnectionsPerAddress"/>). Strangers together can therefore never hold more
 /// than the handshake and untrusted slots, and <see cref="Libp2pHostOptions.ReservedForTrusted"/> stays for trusted peers.
+/// When every handshake slot is taken, a new connection takes the place of the oldest handshake in progress (it is
+/// cancelled) instead of being refused: a handshake takes milliseconds, so connections that hold their slot without
+/// finishing cannot keep a trusted peer out, however many addresses they come from; to keep one out, strangers must
+/// open new connections faster than it handshakes.
 /// </summary>
 internal sealed class InboundAdmission
 {
@@ -18,6 +22,7 @@ internal sealed class InboundAdmission
     private readonly InFlightLimiter _pendingPerAddress;
     private readonly InFlightLimiter _untrustedPerAddress;
     private readonly Lock _lock = new();
+    private readonly LinkedList<Slot> _handshakes = new();
     private int _pending;
     private int _trusted;
     private int _untrusted;
@@ -40,18 +45,31 @@ internal sealed class InboundAdmission
         }
     }
 
-    /// <summary>A handshake slot for a connection just accepted from <paramref name="address"/> (an <see cref="AddressKey"/>); null when there is none.</summary>
+    /// <summary>
+    /// A handshake slot for a connection just accepted from <paramref name="address"/> (an <see cref="AddressKey"/>); null when
+    /// there is none. When the handshake slots (or all connections) are full, the oldest handshake in progress is cancelled
+    /// to make room; only the per-address limit, and a host full of finished connections, refuse.
+    /// </summary>
     public Slot? TryAccept(string address)
     {
+        Slot? evicted = null;
+        Slot slot;
         lock (_lock)
         {
-            if (_pending + _trusted + _untrusted >= _options.MaxInboundConnections || _pending >= _options.MaxPendingInboundConnections)
+            bool full = _pending + _trusted + _untrusted >= _options.MaxInboundConnections || _pending >= _options.MaxPendingInboundConnections;
+            if ((full && _handshakes.Count == 0) || !_pendingPerAddress.TryEnter(address))
                 return null;
-            if (!_pendingPerAddress.TryEnter(address))
-                return null;
+            if (full)
+            {
+                evicted = _handshakes.First!.Value;
+                evicted.ReleaseLocked();
+            }
             _pending++;
-            return new Slot(this, address);
+            slot = new Slot(this, address);
+            slot.Node = _handshakes.AddLast(slot);
         }
+        evicted?.Evict();
+        return slot;
     }
 
     /// <summary>One inbound connection's place: a handshake slot, then a trusted or untrusted one; disposing frees it.</summary>
@@ -59,9 +77,36 @@ internal sealed class InboundAdmission
     {
         private enum Stage { Handshake, Trusted, Untrusted, Released }
 
+        private readonly CancellationTokenSource _evicted = new();
         private Stage _stage = Stage.Handshake;
 
+        internal LinkedListNode<Slot>? Node { get; set; }
+
         public string Address => address;
+
+        /// <summary>Cancelled when a newer connection took this handshake's slot.</summary>
+        public CancellationToken Evicted => _evicted.Token;
+
+        /// <summary>Frees the handshake slot; under the owner's lock.</summary>
+        internal void ReleaseLocked()
+        {
+            owner._pending--;
+            owner._pendingPerAddress.Exit(address);
+            owner._handshakes.Remove(Node!);
+            _stage = Stage.Released;
+        }
+
+        /// <summary>Ends the handshake that lost its slot (outside the owner's lock: cancellation runs callbacks).</summary>
+        internal void Evict()
+        {
+            try
+            {
+                _evicted.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
 
         public bool IsTrusted => _stage == Stage.Trusted;
 
@@ -75,10 +120,11 @@ internal sealed class InboundAdmission
             var options = owner._options;
             lock (owner._lock)
             {
+                if (_stage == Stage.Released)
+                    return "its handshake slot went to a newer connection (every handshake slot was taken)";
                 if (_stage != Stage.Handshake)
                     throw new InvalidOperationException("this connection was admitted already");
-                owner._pending--;
-                owner._pendingPerAddress.Exit(address);
+                ReleaseLocked();
                 if (trusted)
                 {
                     owner._trusted++;
@@ -108,8 +154,7 @@ internal sealed class InboundAdmission
                 switch (_stage)
                 {
                     case Stage.Handshake:
-                        owner._pending--;
-                        owner._pendingPerAddress.Exit(address);
+                        ReleaseLocked();
                         break;
                     case Stage.Trusted:
                         owner._trusted--;
@@ -121,6 +166,7 @@ internal sealed class InboundAdmission
                 }
                 _stage = Stage.Released;
             }
+            _evicted.Dispose();
         }
     }
 }

@@ -283,7 +283,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         using var held = slot;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, slot.Evicted);
             timeout.CancelAfter(Options.HandshakeTimeout);
             var (session, remote) = await ConnectionUpgrader.UpgradeInboundAsync(raw.Stream, _identity, Options.Yamux, slot.Admit, timeout.Token).ConfigureAwait(false);
             var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: false, Options.StreamNegotiationTimeout);

@@ -34,7 +34,7 @@ internal sealed class DaemonCommands
     /// <param name="maxConnections">libp2p connections at once, in their handshake or open (default 128); what strangers cannot take is kept for trusted peers.</param>
     /// <param name="maxUntrustedConnections">Open connections of peers not in the trust list (default 48); one more is closed after its handshake.</param>
     /// <param name="maxUntrustedConnectionsPerAddress">Of those, from one IPv4 address or IPv6 /64 (default 4).</param>
-    /// <param name="maxHandshakes">Connections still in their handshake, before the peer's key is known (default 32); more are closed at once.</param>
+    /// <param name="maxHandshakes">Connections still in their handshake, before the peer's key is known (default 32); one more takes the place of the oldest.</param>
     /// <param name="maxHandshakesPerAddress">Of those, from one IPv4 address or IPv6 /64 (default 16: parallel peerctl commands from one machine or NAT come in bursts).</param>
     /// <param name="handshakeTimeout">Seconds a new connection's handshake may take (default 10).</param>
     /// <param name="untrustedIdleTimeout">Seconds an untrusted peer's connection may stay without an open stream before it is closed (default 30).</param>

@@ -129,6 +129,39 @@ public class ConnectionManagerTests
     }
 
     [Test]
+    public async Task Connections_that_hold_every_handshake_slot_from_many_addresses_do_not_keep_a_trusted_peer_out()
+    {
+        using var trustedKey = PeerIdentity.Generate();
+        var trustedId = trustedKey.PeerId;
+        // A handshake timeout far beyond the guard: only the newer connection can take the silent ones' slots.
+        var options = new Libp2pHostOptions { MaxPendingInboundConnections = 4, HandshakeTimeout = TimeSpan.FromMinutes(5), IsTrusted = peer => peer == trustedId };
+        var (host, address) = await HostTests.StartHost(options);
+        await using var _ = host;
+        var silent = new List<RawPeer>();
+        try
+        {
+            for (int i = 1; i <= options.MaxPendingInboundConnections; i++)
+                silent.Add(await RawPeer.ConnectAsync(address, source: Loopback(4, i)));
+            await Eventually.WaitAsync(() => Task.FromResult(host.InboundCounts.Pending == options.MaxPendingInboundConnections), "the silent connections to take every handshake slot", Guard);
+
+            await using var trusted = new Libp2pHost(trustedKey);
+            var connection = await trusted.DialAsync(address).WaitAsync(Guard);
+            bool answered = await EchoProtocol.RoundTripAsync(connection, 10_000).WaitAsync(Guard);
+            bool oldestClosed = await silent[0].WaitClosedAsync(Guard);
+
+            await Assert.That(answered).IsTrue();
+            await Assert.That(oldestClosed).IsTrue();
+            await Assert.That(host.InboundCounts.Trusted).IsEqualTo(1);
+            await Assert.That(host.InboundCounts.Pending).IsEqualTo(options.MaxPendingInboundConnections - 1);
+        }
+        finally
+        {
+            foreach (var peer in silent)
+                await peer.DisposeAsync();
+        }
+    }
+
+    [Test]
     public async Task Handshakes_from_one_address_are_capped_before_a_byte_is_read()
     {
         // A handshake timeout far beyond the guard: a connection closed here was closed by the cap, not the timeout.

@@ -7,7 +7,8 @@ namespace PeerCompute.System.Tests.Faults;
 /// <summary>
 /// The Docker engine goes away under a running provider and comes back: the provider keeps running,
 /// answers with a clear "Docker is down" meanwhile, and afterwards deploys again and still serves the
-/// deployment it had. Uses a dockerd of the test's own in a namespace of its own; the shared engine is never restarted.
+/// deployment it had. Uses a dockerd of the test's own in a namespace of its own (managing that namespace's iptables,
+/// so forwarded traffic meets the egress rules: without it the provider refuses deploys); the shared engine is never restarted.
 /// </summary>
 [NotInParallel("system")]
 public class DockerRestartTests
@@ -16,7 +17,7 @@ public class DockerRestartTests
     public async Task The_provider_outlives_a_dockerd_restart_and_recovers()
     {
         await using var ns = await NetworkNamespace.CreateAsync();
-        await using var engine = await PrivateDockerd.StartAsync(new PrivateDockerdOptions { Wrapper = ns.Exec, Image = DeployWorkflowTests.TestImage, FolderPrefix = "pcfd-" });
+        await using var engine = await PrivateDockerd.StartAsync(new PrivateDockerdOptions { Wrapper = ns.Exec, Iptables = true, Image = DeployWorkflowTests.TestImage, FolderPrefix = "pcfd-" });
         var launch = new ProviderLaunch(ns.Exec, new Dictionary<string, string?> { ["DOCKER_HOST"] = engine.Endpoint });
         await using var cluster = await TrustedCluster.StartAsync(launch);
         var (provider, user, daemon) = cluster;

@@ -58,8 +58,7 @@ public class GatewayAbuseTests
 
         var held = Enumerable.Range(0, cap).Select(_ => holder.GetAsync(url + "hold", guard.Token)).ToArray();
         // Every held request has reached the slow upstream, so all of them are open at the gateway.
-        while (Volatile.Read(ref upstream.Requests) < cap)
-            await Task.Delay(20, guard.Token);
+        await Eventually.WaitAsync(() => Task.FromResult(Volatile.Read(ref upstream.Requests) >= cap), "every held request to reach the upstream", TestProvider.Guard);
         using var oneMore = await holder.GetAsync(url + "hold", guard.Token);
         using var fromOther = await other.GetAsync(url, guard.Token);
         upstream.ReleaseHeld();
@@ -88,12 +87,9 @@ public class GatewayAbuseTests
         using var stop = new CancellationTokenSource();
         int connected = 0;
         var attackers = Enumerable.Range(0, idle).Select(_ => HoldIdleConnectionsAsync(gateway.TunnelPort, IPAddress.Parse("127.0.0.2"), () => Interlocked.Increment(ref connected), stop.Token)).ToArray();
-        using (var guard = new CancellationTokenSource(TestProvider.Guard))
-        {
-            // Every idle connection has been accepted by the gateway: each beyond the slots it holds was dropped.
-            while (Volatile.Read(ref connected) < idle || await HandshakesFailedAsync(gateway) < idle - 128)
-                await Task.Delay(50, guard.Token);
-        }
+        // Every idle connection has been accepted by the gateway: each beyond the slots it holds was dropped.
+        await Eventually.WaitAsync(async () => Volatile.Read(ref connected) >= idle && await HandshakesFailedAsync(gateway) >= idle - 128,
+            "every idle connection to be accepted and those beyond the slots dropped", TestProvider.Guard);
 
         await using var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint }).Start();
         await provider.WaitReadyAsync();

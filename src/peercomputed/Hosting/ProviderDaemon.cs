@@ -107,7 +107,8 @@ internal sealed class ProviderDaemon
             HandshakeTimeout = TimeSpan.FromSeconds(config.HandshakeTimeoutSeconds),
             UntrustedIdleTimeout = TimeSpan.FromSeconds(config.UntrustedIdleTimeoutSeconds),
             MaxUntrustedPeersInAddressBook = config.MaxUntrustedPeers,
-            IsTrusted = peer => IsTrusted(trust, peer, log),
+            // Asked once per inbound handshake, so from a cache: a flood of strangers must not read the file once each.
+            IsTrusted = new CachedTrust(() => TrustedPeerIds(trust, log), TimeSpan.FromSeconds(1)).IsTrusted,
         };
         log.ZLogInformation($"libp2p connections: {config.MaxConnections} in all, {config.ReservedForTrusted} kept for trusted peers; strangers: {config.MaxUntrustedConnections} open ({config.MaxUntrustedConnectionsPerAddress} per address, closed after {config.UntrustedIdleTimeoutSeconds} s without a stream), {config.MaxHandshakes} in their handshake ({config.MaxHandshakesPerAddress} per address, {config.HandshakeTimeoutSeconds} s each)");
         await using var host = new Libp2pHost(identity, hostOptions, loggers.CreateLogger("libp2p"));
@@ -239,6 +240,19 @@ internal sealed class ProviderDaemon
                 await Task.Delay(delay, stop).ConfigureAwait(false);
                 delay = TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, 30));
             }
+        }
+    }
+
+    private static IReadOnlyCollection<string> TrustedPeerIds(TrustStore trust, ILogger log)
+    {
+        try
+        {
+            return [.. trust.List().Select(p => p.PeerId)];
+        }
+        catch (TrustStoreException ex)
+        {
+            log.ZLogError($"{ex.Message}");
+            return [];
         }
     }
 

@@ -48,6 +48,16 @@ public class ConnectionManagerTests
         }, what, Guard);
     }
 
+    /// <summary>The raw peers of one test, closed when it ends, passed or not.</summary>
+    private sealed class RawPeers : List<RawPeer>, IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var peer in this)
+                await peer.DisposeAsync();
+        }
+    }
+
     private static async Task<RawPeer> StrangerAsync(Multiaddr address, IPAddress source)
     {
         var raw = await RawPeer.ConnectAsync(address, source: source);
@@ -73,27 +83,19 @@ public class ConnectionManagerTests
         var outcomes = new Outcomes(host);
 
         // As many strangers as there are inbound connections in all, each from its own address, each a fresh key.
-        var strangers = new List<RawPeer>();
-        try
-        {
-            for (int i = 1; i <= options.MaxInboundConnections; i++)
-                strangers.Add(await StrangerAsync(address, Loopback(1, i)));
-            await outcomes.WaitEndedAsync(options.MaxInboundConnections, "every stranger's handshake to end");
+        await using var strangers = new RawPeers();
+        for (int i = 1; i <= options.MaxInboundConnections; i++)
+            strangers.Add(await StrangerAsync(address, Loopback(1, i)));
+        await outcomes.WaitEndedAsync(options.MaxInboundConnections, "every stranger's handshake to end");
 
-            await using var trusted = new Libp2pHost(trustedKey);
-            var connection = await trusted.DialAsync(address).WaitAsync(Guard);
-            bool answered = await EchoProtocol.RoundTripAsync(connection, 10_000).WaitAsync(Guard);
+        await using var trusted = new Libp2pHost(trustedKey);
+        var connection = await trusted.DialAsync(address).WaitAsync(Guard);
+        bool answered = await EchoProtocol.RoundTripAsync(connection, 10_000).WaitAsync(Guard);
 
-            await Assert.That(answered).IsTrue();
-            await Assert.That(host.InboundCounts.Untrusted).IsEqualTo(options.MaxUntrustedConnections);
-            await Assert.That(host.InboundCounts.Trusted).IsEqualTo(1);
-            await Assert.That(outcomes.Failed.All(e => e.Message.Contains("untrusted peers are open already", StringComparison.Ordinal))).IsTrue();
-        }
-        finally
-        {
-            foreach (var stranger in strangers)
-                await stranger.DisposeAsync();
-        }
+        await Assert.That(answered).IsTrue();
+        await Assert.That(host.InboundCounts.Untrusted).IsEqualTo(options.MaxUntrustedConnections);
+        await Assert.That(host.InboundCounts.Trusted).IsEqualTo(1);
+        await Assert.That(outcomes.Failed.All(e => e.Message.Contains("untrusted peers are open already", StringComparison.Ordinal))).IsTrue();
     }
 
     [Test]
@@ -103,29 +105,21 @@ public class ConnectionManagerTests
         var (host, address) = await HostTests.StartHost(options);
         await using var _ = host;
         var outcomes = new Outcomes(host);
-        var peers = new List<RawPeer>();
-        try
-        {
-            for (int i = 0; i < options.MaxUntrustedConnectionsPerAddress; i++)
-                peers.Add(await StrangerAsync(address, Loopback(2, 1)));
-            await outcomes.WaitAsync(options.MaxUntrustedConnectionsPerAddress, 0, "the first strangers to be admitted");
+        await using var peers = new RawPeers();
+        for (int i = 0; i < options.MaxUntrustedConnectionsPerAddress; i++)
+            peers.Add(await StrangerAsync(address, Loopback(2, 1)));
+        await outcomes.WaitAsync(options.MaxUntrustedConnectionsPerAddress, 0, "the first strangers to be admitted");
 
-            var oneMore = await StrangerAsync(address, Loopback(2, 1));
-            peers.Add(oneMore);
-            await outcomes.WaitAsync(options.MaxUntrustedConnectionsPerAddress, 1, "the stranger over the cap to be refused");
-            bool closed = await oneMore.WaitClosedAsync(Guard);
-            peers.Add(await StrangerAsync(address, Loopback(2, 2)));
-            await outcomes.WaitAsync(options.MaxUntrustedConnectionsPerAddress + 1, 1, "a stranger from another address to be admitted");
+        var oneMore = await StrangerAsync(address, Loopback(2, 1));
+        peers.Add(oneMore);
+        await outcomes.WaitAsync(options.MaxUntrustedConnectionsPerAddress, 1, "the stranger over the cap to be refused");
+        bool closed = await oneMore.WaitClosedAsync(Guard);
+        peers.Add(await StrangerAsync(address, Loopback(2, 2)));
+        await outcomes.WaitAsync(options.MaxUntrustedConnectionsPerAddress + 1, 1, "a stranger from another address to be admitted");
 
-            await Assert.That(closed).IsTrue();
-            await Assert.That(outcomes.Failed.Single().Message).Contains("from 127.0.2.1");
-            await Assert.That(host.InboundCounts.Untrusted).IsEqualTo(options.MaxUntrustedConnectionsPerAddress + 1);
-        }
-        finally
-        {
-            foreach (var peer in peers)
-                await peer.DisposeAsync();
-        }
+        await Assert.That(closed).IsTrue();
+        await Assert.That(outcomes.Failed.Single().Message).Contains("from 127.0.2.1");
+        await Assert.That(host.InboundCounts.Untrusted).IsEqualTo(options.MaxUntrustedConnectionsPerAddress + 1);
     }
 
     [Test]
@@ -137,28 +131,20 @@ public class ConnectionManagerTests
         var options = new Libp2pHostOptions { MaxPendingInboundConnections = 4, HandshakeTimeout = TimeSpan.FromMinutes(5), IsTrusted = peer => peer == trustedId };
         var (host, address) = await HostTests.StartHost(options);
         await using var _ = host;
-        var silent = new List<RawPeer>();
-        try
-        {
-            for (int i = 1; i <= options.MaxPendingInboundConnections; i++)
-                silent.Add(await RawPeer.ConnectAsync(address, source: Loopback(4, i)));
-            await Eventually.WaitAsync(() => Task.FromResult(host.InboundCounts.Pending == options.MaxPendingInboundConnections), "the silent connections to take every handshake slot", Guard);
+        await using var silent = new RawPeers();
+        for (int i = 1; i <= options.MaxPendingInboundConnections; i++)
+            silent.Add(await RawPeer.ConnectAsync(address, source: Loopback(4, i)));
+        await Eventually.WaitAsync(() => Task.FromResult(host.InboundCounts.Pending == options.MaxPendingInboundConnections), "the silent connections to take every handshake slot", Guard);
 
-            await using var trusted = new Libp2pHost(trustedKey);
-            var connection = await trusted.DialAsync(address).WaitAsync(Guard);
-            bool answered = await EchoProtocol.RoundTripAsync(connection, 10_000).WaitAsync(Guard);
-            bool oldestClosed = await silent[0].WaitClosedAsync(Guard);
+        await using var trusted = new Libp2pHost(trustedKey);
+        var connection = await trusted.DialAsync(address).WaitAsync(Guard);
+        bool answered = await EchoProtocol.RoundTripAsync(connection, 10_000).WaitAsync(Guard);
+        bool oldestClosed = await silent[0].WaitClosedAsync(Guard);
 
-            await Assert.That(answered).IsTrue();
-            await Assert.That(oldestClosed).IsTrue();
-            await Assert.That(host.InboundCounts.Trusted).IsEqualTo(1);
-            await Assert.That(host.InboundCounts.Pending).IsEqualTo(options.MaxPendingInboundConnections - 1);
-        }
-        finally
-        {
-            foreach (var peer in silent)
-                await peer.DisposeAsync();
-        }
+        await Assert.That(answered).IsTrue();
+        await Assert.That(oldestClosed).IsTrue();
+        await Assert.That(host.InboundCounts.Trusted).IsEqualTo(1);
+        await Assert.That(host.InboundCounts.Pending).IsEqualTo(options.MaxPendingInboundConnections - 1);
     }
 
     [Test]
@@ -169,26 +155,18 @@ public class ConnectionManagerTests
         var (host, address) = await HostTests.StartHost(options);
         await using var _ = host;
         var outcomes = new Outcomes(host);
-        var silent = new List<RawPeer>();
-        try
-        {
-            for (int i = 0; i < options.MaxPendingInboundPerAddress; i++)
-                silent.Add(await RawPeer.ConnectAsync(address, source: Loopback(3, 1)));
-            await Eventually.WaitAsync(() => Task.FromResult(host.InboundCounts.Pending == options.MaxPendingInboundPerAddress), "the silent connections to be accepted", Guard);
+        await using var silent = new RawPeers();
+        for (int i = 0; i < options.MaxPendingInboundPerAddress; i++)
+            silent.Add(await RawPeer.ConnectAsync(address, source: Loopback(3, 1)));
+        await Eventually.WaitAsync(() => Task.FromResult(host.InboundCounts.Pending == options.MaxPendingInboundPerAddress), "the silent connections to be accepted", Guard);
 
-            await using var over = await RawPeer.ConnectAsync(address, source: Loopback(3, 1));
-            bool closed = await over.WaitClosedAsync(Guard);
-            await using var other = await StrangerAsync(address, Loopback(3, 2));
-            await outcomes.WaitAsync(1, 0, "a stranger from another address to be admitted");
+        await using var over = await RawPeer.ConnectAsync(address, source: Loopback(3, 1));
+        bool closed = await over.WaitClosedAsync(Guard);
+        await using var other = await StrangerAsync(address, Loopback(3, 2));
+        await outcomes.WaitAsync(1, 0, "a stranger from another address to be admitted");
 
-            await Assert.That(closed).IsTrue();
-            await Assert.That(host.InboundCounts.Pending).IsEqualTo(options.MaxPendingInboundPerAddress);
-        }
-        finally
-        {
-            foreach (var peer in silent)
-                await peer.DisposeAsync();
-        }
+        await Assert.That(closed).IsTrue();
+        await Assert.That(host.InboundCounts.Pending).IsEqualTo(options.MaxPendingInboundPerAddress);
     }
 
     [Test]

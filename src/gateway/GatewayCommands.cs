@@ -46,6 +46,13 @@ internal sealed class GatewayCommands
     /// <param name="metricsPort">Serve Prometheus metrics at http://127.0.0.1:PORT/metrics.</param>
     /// <param name="drainSeconds">On SIGTERM, seconds given to in-flight requests before closing.</param>
     /// <param name="responseTimeout">Seconds a container may take to start its answer (status and headers) before the client gets 503.</param>
+    /// <param name="relayPort">Port of the libp2p relay (circuit relay v2) that lets users reach providers behind NAT; 0 turns it off. Its PeerId: gateway id.</param>
+    /// <param name="relayMaxReservations">Providers the relay holds reservations for at once.</param>
+    /// <param name="relayMaxReservationsPerAddress">Reservations from one IP address (IPv6: /64) at once.</param>
+    /// <param name="relayMaxCircuits">Relayed connections to one provider at once.</param>
+    /// <param name="relayCircuitSeconds">A relayed connection is closed after this many seconds (0: no limit).</param>
+    /// <param name="relayCircuitMib">A relayed connection is closed once it carried this many MiB in one direction (0: no limit).</param>
+    /// <param name="relayBandwidthMibps">MiB per second relayed to and from one provider, all its connections together (0: no limit).</param>
     [Command("")]
     public async Task Run(
         string domain = DefaultDomain,
@@ -70,6 +77,13 @@ internal sealed class GatewayCommands
         int? metricsPort = null,
         int drainSeconds = 10,
         int responseTimeout = 30,
+        int relayPort = 4001,
+        int relayMaxReservations = 1024,
+        int relayMaxReservationsPerAddress = 16,
+        int relayMaxCircuits = 64,
+        int relayCircuitSeconds = 7200,
+        int relayCircuitMib = 1024,
+        int relayBandwidthMibps = 32,
         CancellationToken cancellationToken = default)
     {
         var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds) with
@@ -89,7 +103,34 @@ internal sealed class GatewayCommands
             MaxHostnameBindings = maxHostnameBindings is >= 1 and <= 10_000_000 ? maxHostnameBindings : throw new UsageException("--max-hostname-bindings must be between 1 and 10000000."),
             TunnelMaxStreams = tunnelMaxStreams is >= 16 and <= 65536 ? tunnelMaxStreams : throw new UsageException("--tunnel-max-streams must be between 16 and 65536."),
             TunnelReceiveBudget = tunnelReceiveBudgetMib is >= 1 and <= 65536 ? tunnelReceiveBudgetMib * 1024L * 1024 : throw new UsageException("--tunnel-receive-budget-mib must be between 1 and 65536."),
+            RelayPort = relayPort is >= 0 and <= 65535 ? relayPort : throw new UsageException($"--relay-port must be between 0 (no relay) and 65535 (got {relayPort})."),
+            Relay = new Net.Relay.CircuitRelayOptions
+            {
+                MaxReservations = relayMaxReservations is >= 1 and <= 1_000_000 ? relayMaxReservations : throw new UsageException("--relay-max-reservations must be between 1 and 1000000."),
+                MaxReservationsPerAddress = relayMaxReservationsPerAddress is >= 1 and <= 1_000_000 ? relayMaxReservationsPerAddress : throw new UsageException("--relay-max-reservations-per-address must be between 1 and 1000000."),
+                MaxCircuitsPerReservation = relayMaxCircuits is >= 1 and <= 65536 ? relayMaxCircuits : throw new UsageException("--relay-max-circuits must be between 1 and 65536."),
+                CircuitDuration = relayCircuitSeconds switch
+                {
+                    0 => null,
+                    >= 1 and <= 30 * 86400 => TimeSpan.FromSeconds(relayCircuitSeconds),
+                    _ => throw new UsageException("--relay-circuit-seconds must be between 1 and 2592000 (30 days), or 0 for no limit."),
+                },
+                CircuitDataBytes = relayCircuitMib switch
+                {
+                    0 => null,
+                    >= 1 and <= 1_048_576 => relayCircuitMib * 1024L * 1024,
+                    _ => throw new UsageException("--relay-circuit-mib must be between 1 and 1048576, or 0 for no limit."),
+                },
+                BytesPerSecondPerPeer = relayBandwidthMibps switch
+                {
+                    0 => null,
+                    >= 1 and <= 100_000 => relayBandwidthMibps * 1024L * 1024,
+                    _ => throw new UsageException("--relay-bandwidth-mibps must be between 1 and 100000, or 0 for no limit."),
+                },
+            },
         };
+        if (options.RelayPort != 0 && (options.RelayPort == options.HttpsPort || options.RelayPort == options.TunnelPort || options.RelayPort == options.MetricsPort))
+            throw new UsageException("--relay-port must differ from --https-port, --tunnel-port and --metrics-port.");
         ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
         await using var server = GatewayServer.Create(options);
         await server.RunAsync(cancellationToken).ConfigureAwait(false);
@@ -110,6 +151,22 @@ internal sealed class GatewayCommands
         catch (System.Security.Cryptography.CryptographicException e)
         {
             throw new CliException($"{file} is not a PEM certificate: {e.Message}");
+        }
+    }
+
+    /// <summary>Print the PeerId of this gateway's relay (made on first use, kept in the state folder as relay.key): providers reserve on it, users dial through it.</summary>
+    public void Id()
+    {
+        var home = PeerComputeHome.Resolve();
+        home.EnsureExists();
+        string file = Path.Combine(home.GatewayStateFolder, "relay.key");
+        try
+        {
+            Console.Out.WriteLine(IdentityStore.LoadOrCreate(file).PeerId.ToString());
+        }
+        catch (Exception e) when (e is IdentityException or IOException or UnauthorizedAccessException)
+        {
+            throw new CliException(e.Message);
         }
     }
 

@@ -21,6 +21,15 @@ internal sealed record GatewayOptions
     public IReadOnlySet<PeerId> TrustedProviders { get; init; } = new HashSet<PeerId>();
     public RateLimitOptions RateLimit { get; init; } = new();
 
+    /// <summary>Port of the libp2p relay (circuit relay v2) on <see cref="ListenAddress"/>; 0: no relay.</summary>
+    public int RelayPort { get; init; } = 4001;
+
+    /// <summary>The relay's limits; who may reserve is filled in from <see cref="Open"/> and <see cref="TrustedProviders"/>.</summary>
+    public PeerCompute.Net.Relay.CircuitRelayOptions Relay { get; init; } = new();
+
+    /// <summary>The relay's own key (its PeerId is what providers and users name in relayed addresses).</summary>
+    public string RelayKeyFile => Path.Combine(StateFolder, "relay.key");
+
     /// <summary>
     /// Public requests one client (IPv4 address, IPv6 /64) may have open at once; each holds a tunnel stream. A small
     /// part of a tunnel's <see cref="TunnelMaxStreams"/>, so one client cannot take them all; many viewers from distinct
@@ -76,6 +85,9 @@ internal sealed record GatewayOptions
 
     /// <summary>A request is abandoned (504) when its container sends nothing for this long.</summary>
     public TimeSpan UpstreamActivityTimeout { get; init; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>Whether <paramref name="provider"/> may open a tunnel and reserve on the relay: anyone with --open, else those trusted.</summary>
+    public bool MayReserve(PeerId provider) => Open || TrustedProviders.Contains(provider);
 
     /// <summary>
     /// Reads the <c>--trust-provider</c> values: each is a PeerId, or a file with one PeerId per line

@@ -8,7 +8,11 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using PeerCompute.Cli;
 using PeerCompute.Core.Hosting;
+using PeerCompute.Core.Identity;
 using PeerCompute.Core.Limits;
+using PeerCompute.Core.Multiformats;
+using PeerCompute.Net.Host;
+using PeerCompute.Net.Relay;
 using PeerCompute.Tunnel;
 using PeerCompute.Tunnel.Gateway;
 using PeerCompute.Tunnel.Tls;
@@ -31,9 +35,13 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly GatewayMetrics _metrics;
     private readonly HttpMessageInvoker _invoker;
     private readonly ILogger _logger;
+    private readonly Libp2pHost? _relayHost;
+    private CircuitRelayServer? _relay;
 
-    private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, HttpMessageInvoker invoker, ILogger logger)
+    private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, HttpMessageInvoker invoker, ILogger logger,
+        Libp2pHost? relayHost)
     {
+        _relayHost = relayHost;
         _options = options;
         _app = app;
         _tunnels = tunnels;
@@ -48,12 +56,15 @@ internal sealed class GatewayServer : IAsyncDisposable
     {
         ReloadingCertificate certificate;
         HostnameBindings bindings;
+        PeerIdentity? relayIdentity = null;
         try
         {
             certificate = new ReloadingCertificate(options.CertificateFile!, options.KeyFile!);
             bindings = HostnameBindings.Load(options.StateFolder, options.MaxHostnameBindings);
+            if (options.RelayPort != 0)
+                relayIdentity = IdentityStore.LoadOrCreate(options.RelayKeyFile);
         }
-        catch (TunnelException e)
+        catch (Exception e) when (e is TunnelException or IdentityException or IOException or UnauthorizedAccessException)
         {
             throw new CliException(e.Message);
         }
@@ -105,6 +116,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             TunnelEndPoint = new IPEndPoint(options.ListenAddress, options.TunnelPort),
             Open = options.Open,
             TrustedProviders = options.TrustedProviders,
+            Relay = relayIdentity is null ? null : new PeerCompute.Tunnel.Protocol.RelayOffer(relayIdentity.PeerId, (ushort)options.RelayPort, []),
             DrainTimeout = options.DrainTimeout,
             HandshakeTimeout = options.TunnelHandshakeTimeout,
             MaxPendingHandshakesPerAddress = options.TunnelHandshakesPerAddress,
@@ -123,7 +135,18 @@ internal sealed class GatewayServer : IAsyncDisposable
                 return ServeMetricsAsync(context, metrics);
             return handler.HandleAsync(context);
         });
-        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger);
+        Libp2pHost? relayHost = null;
+        if (relayIdentity is not null)
+        {
+            // Providers the gateway accepts get the room a libp2p host keeps for trusted peers; users who dial through
+            // the relay are strangers to it, within the host's limits for those.
+            relayHost = new Libp2pHost(relayIdentity, new Libp2pHostOptions
+            {
+                IsTrusted = options.MayReserve,
+                AgentVersion = "peercompute-gateway/0.1.0",
+            }, logger);
+        }
+        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost);
     }
 
     private static Task ServeMetricsAsync(HttpContext context, GatewayMetrics metrics)
@@ -144,6 +167,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         {
             _tunnels.Start();
             await _app.StartAsync(CancellationToken.None).ConfigureAwait(false);
+            await StartRelayAsync().ConfigureAwait(false);
         }
         catch (Exception e) when (e is TunnelException or IOException or System.Net.Sockets.SocketException)
         {
@@ -153,6 +177,9 @@ internal sealed class GatewayServer : IAsyncDisposable
         _logger.LogInformation("gateway up: https://NAME-TAG.{Domain}:{HttpsPort}/ on {Listen}, tunnels on port {TunnelPort}, certificate key {Pin}{SelfSigned}; providers: {Providers}; rate limit {Rate}/s per client",
             _options.Domain, _options.HttpsPort, _options.ListenAddress, _options.TunnelPort, pin, _options.SelfSigned ? " (self-signed: give providers --gateway-pin " + pin + ")" : "",
             _options.Open ? "any (open)" : $"{_options.TrustedProviders.Count} trusted", _options.RateLimit.RequestsPerSecond);
+        if (_relayHost is not null)
+            _logger.LogInformation("relay (libp2p circuit relay v2) on port {Port}: {Addresses}", _options.RelayPort,
+                string.Join(", ", _relayHost.ListenAddresses.Select(a => a.WithPeerId(_relayHost.PeerId).ToString())));
         if (_options.MetricsPort is int metricsPort)
             _logger.LogInformation("metrics on http://127.0.0.1:{Port}/metrics", metricsPort);
         SystemdNotify.Notify("READY=1");
@@ -169,13 +196,51 @@ internal sealed class GatewayServer : IAsyncDisposable
         }
         _logger.LogInformation("shutting down: draining requests and tunnels for up to {Seconds} s", _options.DrainTimeout.TotalSeconds);
         SystemdNotify.Notify("STOPPING=1");
-        await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync()).ConfigureAwait(false);
+        await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync(), StopRelayAsync()).ConfigureAwait(false);
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);
         await trim.ConfigureAwait(false);
         // Hostname bindings are written in the background; what is still pending goes to disk before the exit.
         await _bindings.DisposeAsync().ConfigureAwait(false);
         _logger.LogInformation("gateway stopped");
+    }
+
+    /// <summary>
+    /// Listens for the relay: on both IPv4 and IPv6 when the gateway listens on every address (<c>::</c>), since the libp2p
+    /// transport binds one family per socket; an IPv6 bind that the machine cannot make is skipped when IPv4 works.
+    /// </summary>
+    private async Task StartRelayAsync()
+    {
+        if (_relayHost is null)
+            return;
+        _relay = new CircuitRelayServer(_relayHost, _options.Relay with { MayReserve = _options.MayReserve }, _logger);
+        _metrics.RelayReservations = () => _relay.ReservationCount;
+        _metrics.RelayCircuits = () => _relay.CircuitCount;
+        var listen = _options.ListenAddress;
+        if (listen.Equals(IPAddress.IPv6Any))
+        {
+            await _relayHost.ListenAsync(Multiaddr.FromEndPoint(new IPEndPoint(IPAddress.Any, _options.RelayPort))).ConfigureAwait(false);
+            try
+            {
+                await _relayHost.ListenAsync(Multiaddr.FromEndPoint(new IPEndPoint(IPAddress.IPv6Any, _options.RelayPort))).ConfigureAwait(false);
+            }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                _logger.LogInformation("relay: not listening on IPv6 ({Reason}); IPv4 only", e.Message);
+            }
+        }
+        else
+        {
+            await _relayHost.ListenAsync(Multiaddr.FromEndPoint(new IPEndPoint(listen, _options.RelayPort))).ConfigureAwait(false);
+        }
+    }
+
+    private async Task StopRelayAsync()
+    {
+        if (_relay is not null)
+            await _relay.DisposeAsync().ConfigureAwait(false);
+        if (_relayHost is not null)
+            await _relayHost.DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>
@@ -211,6 +276,7 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopRelayAsync().ConfigureAwait(false);
         await _tunnels.DisposeAsync().ConfigureAwait(false);
         await _bindings.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);

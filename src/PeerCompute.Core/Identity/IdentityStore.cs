@@ -65,5 +65,33 @@ public static class IdentityStore
         return identity;
     }
 
+    /// <summary>
+    /// The identity kept in <paramref name="path"/> (a service's own key, such as the gateway's relay identity), made
+    /// there (mode 0600) the first time. Refuses a file others can read, or one that is not an Ed25519 key.
+    /// </summary>
+    public static PeerIdentity LoadOrCreate(string path)
+    {
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+            var created = PeerIdentity.Generate();
+            var bytes = created.ExportPrivateKeyProtobuf();
+            try
+            {
+                AtomicFile.Write(path, bytes, AtomicFile.OwnerOnly);
+            }
+            finally
+            {
+                Array.Clear(bytes);
+            }
+            return created;
+        }
+        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & OthersOrGroup) != 0)
+            throw new IdentityException($"The key {path} is accessible by other users (mode {ToOctal(File.GetUnixFileMode(path))}); refusing to use it. Fix it with: chmod 600 {path}");
+        return PeerIdentity.TryFromPrivateKeyProtobuf(File.ReadAllBytes(path), out var identity)
+            ? identity
+            : throw new IdentityException($"{path} is not a valid identity key (expected a libp2p Ed25519 private key). Move it aside and a new one is made (its PeerId changes).");
+    }
+
     public static string ToOctal(UnixFileMode mode) => Convert.ToString((int)mode & 0xFFF, 8).PadLeft(4, '0');
 }

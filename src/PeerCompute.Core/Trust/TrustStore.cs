@@ -50,12 +50,24 @@ public sealed partial class TrustStore(PeerComputeHome home)
         {
             if (!Multiaddr.TryParse(addr, out var ma, out string? error))
                 throw new TrustStoreException($"'{addr}' is not a valid multiaddr: {error}.");
-            if (!ma.TryGetTcpTarget(out _, out _))
-                throw new TrustStoreException($"'{addr}' is not a TCP address (expected e.g. /ip4/192.0.2.10/tcp/9000).");
-            var named = ma.PeerId;
+            PeerId? named;
+            if (ma.IsRelayed)
+            {
+                // <relay's TCP address>/p2p/<relay>/p2p-circuit[/p2p/<peer>]: the peer is the part after the circuit.
+                if (!ma.TryGetRelay(out var relay, out var relayId, out named) || !relay.TryGetTcpTarget(out _, out _))
+                    throw new TrustStoreException($"'{addr}' is not a relayed TCP address (expected e.g. /ip4/203.0.113.7/tcp/4001/p2p/<relay id>/p2p-circuit/p2p/{peerId}).");
+                if (relayId == peerId)
+                    throw new TrustStoreException($"'{addr}' names {peerId} as its own relay.");
+            }
+            else
+            {
+                if (!ma.TryGetTcpTarget(out _, out _))
+                    throw new TrustStoreException($"'{addr}' is not a TCP address (expected e.g. /ip4/192.0.2.10/tcp/9000, or a relayed one ending in /p2p-circuit).");
+                named = ma.PeerId;
+            }
             if (named is not null && named != peerId)
                 throw new TrustStoreException($"'{addr}' names peer {named}, not {peerId}.");
-            parsed.Add(ma.WithoutPeerId().ToString());
+            parsed.Add((named is null ? ma : ma.WithoutPeerId()).ToString());
         }
 
         var entry = new TrustedPeer(peerId.ToString(), name, parsed, DateTimeOffset.UtcNow);

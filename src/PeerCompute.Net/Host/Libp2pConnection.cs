@@ -2,6 +2,7 @@ using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Protocols;
+using PeerCompute.Net.Relay;
 using PeerCompute.Mux;
 
 namespace PeerCompute.Net.Host;
@@ -12,9 +13,12 @@ public sealed class Libp2pConnection : IAsyncDisposable
     private readonly TaskCompletionSource<IdentifyMessage> _identified = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TimeSpan _negotiationTimeout;
     private long _lastActive = Environment.TickCount64;
+    private int _keptOpen;
 
-    internal Libp2pConnection(YamuxSession session, PeerId remotePeer, Multiaddr remoteAddress, Multiaddr localAddress, bool isOutbound, TimeSpan negotiationTimeout)
+    internal Libp2pConnection(YamuxSession session, PeerId remotePeer, Multiaddr remoteAddress, Multiaddr localAddress, bool isOutbound, TimeSpan negotiationTimeout,
+        RelayedStream? relayed = null)
     {
+        Relayed = relayed;
         Session = session;
         RemotePeer = remotePeer;
         RemoteAddress = remoteAddress;
@@ -29,6 +33,12 @@ public sealed class Libp2pConnection : IAsyncDisposable
     public Multiaddr RemoteAddress { get; }
 
     public Multiaddr LocalAddress { get; }
+
+    /// <summary>The circuit under this connection when it runs through a relay; null for a direct one.</summary>
+    public RelayedStream? Relayed { get; }
+
+    /// <summary>True when the connection runs through a relay (its remote address has <c>/p2p-circuit</c>).</summary>
+    public bool IsRelayed => Relayed is not null || RemoteAddress.IsRelayed;
 
     /// <summary>True when this side dialled.</summary>
     public bool IsOutbound { get; }
@@ -73,10 +83,20 @@ public sealed class Libp2pConnection : IAsyncDisposable
     /// <summary>A stream was opened (either way) or seen open: the connection is in use now.</summary>
     internal void MarkActive() => Volatile.Write(ref _lastActive, Environment.TickCount64);
 
+    /// <summary>
+    /// Keeps the connection from counting as idle until the result is disposed (a relay does this for a peer's
+    /// reservation, whose connection carries no stream between circuits).
+    /// </summary>
+    internal IDisposable KeepOpen()
+    {
+        Interlocked.Increment(ref _keptOpen);
+        return new KeptOpen(this);
+    }
+
     /// <summary>How long no stream has been open, as far as the last <see cref="MarkActive"/> shows; zero while one is.</summary>
     internal TimeSpan IdleFor()
     {
-        if (Session.StreamCount > 0)
+        if (Session.StreamCount > 0 || Volatile.Read(ref _keptOpen) > 0)
         {
             MarkActive();
             return TimeSpan.Zero;
@@ -93,6 +113,20 @@ public sealed class Libp2pConnection : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => Session.DisposeAsync();
+
+    private sealed class KeptOpen(Libp2pConnection connection) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref connection._keptOpen);
+                connection.MarkActive();
+            }
+        }
+    }
 
     public override string ToString() => $"{(IsOutbound ? "to" : "from")} {RemoteAddress}/p2p/{RemotePeer}";
 }

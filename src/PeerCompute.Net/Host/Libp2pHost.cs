@@ -5,6 +5,7 @@ using PeerCompute.Core.Identity;
 using PeerCompute.Core.Limits;
 using PeerCompute.Core.Multiformats;
 using PeerCompute.Net.Protocols;
+using PeerCompute.Net.Relay;
 using PeerCompute.Mux;
 using PeerCompute.Net.Transport;
 
@@ -22,6 +23,7 @@ public sealed class Libp2pHost : IAsyncDisposable
 {
     private readonly PeerIdentity _identity;
     private readonly IReadOnlyList<ITransport> _transports;
+    private readonly CircuitTransport _circuits;
     private readonly ConnectionPool _pool;
     private readonly InboundAdmission _admission;
     private readonly AddressBook _addresses;
@@ -43,17 +45,33 @@ public sealed class Libp2pHost : IAsyncDisposable
         _identity = identity;
         Options = options ?? new Libp2pHostOptions();
         Options.Validate();
-        _transports = transports;
+        var log = logger ?? NullLogger.Instance;
+        _circuits = new CircuitTransport(this, log);
+        _transports = [.. transports, _circuits];
         _pool = new ConnectionPool();
         var isTrusted = Options.IsTrusted ?? (_ => false);
         _admission = new InboundAdmission(Options, isTrusted);
         _addresses = new AddressBook(Options.MaxAddressesPerPeer, Options.MaxUntrustedPeersInAddressBook, address => _transports.Any(t => t.CanDial(address)), isTrusted);
-        _router = new StreamRouter(Options.StreamNegotiationTimeout, logger ?? NullLogger.Instance);
+        _router = new StreamRouter(Options.StreamNegotiationTimeout, log);
         _router.AddBuiltIn(IdentifyProtocol.ProtocolId, (stream, ct) => IdentifyProtocol.WriteAsync(stream.Stream, OwnIdentify(stream.Connection), ct));
         _router.AddBuiltIn(PingProtocol.ProtocolId, (stream, ct) => PingProtocol.RespondAsync(stream.Stream, ct));
+        _router.AddBuiltIn(RelayProtocol.Stop, _circuits.HandleStopAsync);
     }
 
     public PeerId PeerId => _identity.PeerId;
+
+    /// <summary>The host's own key (a relay signs reservation vouchers with it).</summary>
+    internal PeerIdentity Identity => _identity;
+
+    /// <summary>The reservations this host holds on relays (one per relayed address it listens on), as they are now.</summary>
+    public IReadOnlyList<RelayReservationState> RelayReservations
+    {
+        get
+        {
+            lock (_lock)
+                return [.. _listeners.Select(l => l.Listener).OfType<RelayReservationListener>().Select(l => l.State)];
+        }
+    }
 
     public Libp2pHostOptions Options { get; }
 
@@ -64,6 +82,9 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     /// <summary>The peer answered identify on this connection.</summary>
     public event Action<Libp2pConnection, IdentifyMessage>? PeerIdentified;
+
+    /// <summary>A reservation on a relay (a relayed listen address) was made, renewed or lost.</summary>
+    public event Action<RelayReservationState>? RelayReservationChanged;
 
     /// <summary>An inbound connection failed before it was up (bad handshake, timeout, wrong protocol).</summary>
     public event Action<EndPoint?, Exception>? InboundConnectionFailed;
@@ -96,17 +117,43 @@ public sealed class Libp2pHost : IAsyncDisposable
 
     public bool RemoveStreamHandler(string protocol) => _router.RemoveHandler(protocol);
 
-    /// <summary>Listens on <c>/ip4|ip6/&lt;address&gt;/tcp/&lt;port&gt;</c> (port 0 picks one); returns the bound address.</summary>
+    /// <summary>
+    /// Listens on <c>/ip4|ip6/&lt;address&gt;/tcp/&lt;port&gt;</c> (port 0 picks one), or through a relay on
+    /// <c>&lt;relay address&gt;/p2p/&lt;relay&gt;/p2p-circuit</c> (a reservation kept there, renewed and re-made when lost);
+    /// returns the bound address.
+    /// </summary>
     public Task<Multiaddr> ListenAsync(Multiaddr address, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(_disposed, this);
         var transport = _transports.FirstOrDefault(t => t.CanListen(address))
-            ?? throw new ArgumentException($"Cannot listen on {address}: expected /ip4/<address>/tcp/<port> or /ip6/…/tcp/….", nameof(address));
+            ?? throw new ArgumentException($"Cannot listen on {address}: expected /ip4/<address>/tcp/<port>, /ip6/…/tcp/… or <relay address>/p2p/<relay>/p2p-circuit.", nameof(address));
         var listener = transport.Listen(address);
+        if (listener is RelayReservationListener relayed)
+        {
+            relayed.Changed += state => Raise(() => RelayReservationChanged?.Invoke(state));
+            if (relayed.State.IsReserved || relayed.State.LastError is not null)
+                Raise(() => RelayReservationChanged?.Invoke(relayed.State));
+        }
         lock (_lock)
             _listeners.Add((listener, Task.Run(() => AcceptLoopAsync(listener))));
         return Task.FromResult(listener.Address);
+    }
+
+    /// <summary>Stops listening on <paramref name="address"/> (as <see cref="ListenAsync"/> returned it); a relay reservation is let go. False when not listening there.</summary>
+    public async Task<bool> StopListeningAsync(Multiaddr address)
+    {
+        (ITransportListener Listener, Task AcceptLoop) found;
+        lock (_lock)
+        {
+            int index = _listeners.FindIndex(l => l.Listener.Address.Equals(address));
+            if (index < 0)
+                return false;
+            found = _listeners[index];
+            _listeners.RemoveAt(index);
+        }
+        await found.Listener.DisposeAsync().ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>
@@ -224,7 +271,7 @@ public sealed class Libp2pHost : IAsyncDisposable
     private async Task<Libp2pConnection> DialNewAsync(Multiaddr address, PeerId? expected)
     {
         var transport = _transports.FirstOrDefault(t => t.CanDial(address))
-            ?? throw new NotSupportedException($"Cannot dial {address}: only /ip4, /ip6, /dns, /dns4 and /dns6 with /tcp are supported.");
+            ?? throw new NotSupportedException($"Cannot dial {address}: only /ip4, /ip6, /dns, /dns4 and /dns6 with /tcp, and relayed addresses (…/p2p/<relay>/p2p-circuit/p2p/<peer>), are supported.");
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token);
         timeout.CancelAfter(Options.HandshakeTimeout);
         TransportConnection? raw = null;
@@ -232,7 +279,7 @@ public sealed class Libp2pHost : IAsyncDisposable
         {
             raw = await transport.DialAsync(address, timeout.Token).ConfigureAwait(false);
             var (session, remote) = await ConnectionUpgrader.UpgradeOutboundAsync(raw.Stream, _identity, expected, Options.Yamux, timeout.Token).ConfigureAwait(false);
-            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: true, Options.StreamNegotiationTimeout);
+            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: true, Options.StreamNegotiationTimeout, raw.Stream as RelayedStream);
             AddAddresses(remote, [address]);
             Register(connection);
             return connection;
@@ -286,7 +333,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, slot.Evicted);
             timeout.CancelAfter(Options.HandshakeTimeout);
             var (session, remote) = await ConnectionUpgrader.UpgradeInboundAsync(raw.Stream, _identity, Options.Yamux, slot.Admit, timeout.Token).ConfigureAwait(false);
-            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: false, Options.StreamNegotiationTimeout);
+            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: false, Options.StreamNegotiationTimeout, raw.Stream as RelayedStream);
             Register(connection);
             if (!slot.IsTrusted)
                 _ = Task.Run(() => CloseWhenIdleAsync(connection));

@@ -44,6 +44,12 @@ public sealed record ProviderConfig
     public bool EgressOpen { get; init; }
     /// <summary>Ranges opened again although blocked by default (--allow-egress CIDR).</summary>
     public IReadOnlyList<System.Net.IPNetwork> AllowEgress { get; init; } = [];
+    /// <summary>
+    /// Relays (libp2p circuit relay v2) to hold a reservation on, besides the gateway's own (--relay): each a multiaddr
+    /// ending in <c>/p2p/&lt;relay&gt;</c>, normalised to end in <c>/p2p-circuit</c>.
+    /// </summary>
+    public IReadOnlyList<string> Relays { get; init; } = [];
+
     /// <summary>Registries (HOST or HOST:PORT) the engine may pull from although they are on a blocked range (--allow-registry).</summary>
     public IReadOnlyList<string> AllowRegistry { get; init; } = [];
     /// <summary>Last-log bytes (as sent, after JSON escaping) one deployment's status may carry (--status-log-bytes).</summary>
@@ -149,6 +155,13 @@ public sealed record ProviderConfig
                 allowed.Add(PeerCompute.Runtime.Images.RegistryNames.TryNormalize(text, out string? registry) ? registry : throw Bad(source, "allow-registry", text ?? "null", "expected a registry HOST or HOST:PORT as in image references, e.g. 127.0.0.1:5000 or registry.lan"));
             c = c with { AllowRegistry = allowed };
         }
+        if (file.Relay is { } relays)
+        {
+            var parsed = new List<string>();
+            foreach (string text in relays)
+                parsed.Add(NormalizeRelay(text) ?? throw Bad(source, "relay", text ?? "null", "expected a relay's multiaddr ending in its /p2p/<peer id>, e.g. /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…"));
+            c = c with { Relays = parsed };
+        }
         if (file.StatusLogBytes is { } logBytes)
             c = c with { StatusLogBytes = ParseLogBudget(logBytes) ?? throw Bad(source, "status-log-bytes", logBytes, "expected a size up to 512KiB, e.g. 16KiB") };
         if (file.StatusLogBytesTotal is { } logTotal)
@@ -187,6 +200,21 @@ public sealed record ProviderConfig
     /// <summary>
     /// A log budget: at most half the 1 MiB frame, so names, images and the rest of a full status always fit beside it.
     /// </summary>
+    /// <summary>
+    /// A relay's address as a listen address, <c>…/p2p/&lt;relay&gt;/p2p-circuit</c> (given with or without the
+    /// <c>/p2p-circuit</c>); null when it is not a TCP address that names the relay.
+    /// </summary>
+    public static string? NormalizeRelay(string? text)
+    {
+        if (!PeerCompute.Core.Multiformats.Multiaddr.TryParse(text?.Trim(), out var address, out _))
+            return null;
+        if (!address.IsRelayed)
+            address = PeerCompute.Core.Multiformats.Multiaddr.Parse(address + "/p2p-circuit");
+        return address.TryGetRelay(out var relay, out _, out var target) && target is null && relay.WithoutPeerId().Components.Count >= 2
+            ? address.ToString()
+            : null;
+    }
+
     private static int? ParseLogBudget(string text) =>
         Quantities.TryParseBytes(text, out long bytes) && bytes is > 0 and <= MaxStatusLogBytes ? (int)bytes : null;
 
@@ -242,7 +270,8 @@ public sealed record ProviderConfigFile(
     int? MaxHandshakesPerAddress = null,
     int? HandshakeTimeout = null,
     int? UntrustedIdleTimeout = null,
-    int? MaxUntrustedPeers = null);
+    int? MaxUntrustedPeers = null,
+    IReadOnlyList<string>? Relay = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

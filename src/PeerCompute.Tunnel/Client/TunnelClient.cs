@@ -154,7 +154,7 @@ public sealed class TunnelClient : IAsyncDisposable
             long started = Environment.TickCount64;
             try
             {
-                var (session, challenge) = await ConnectAsync(token).ConfigureAwait(false);
+                var (session, challenge, relay) = await ConnectAsync(token).ConfigureAwait(false);
                 _logger.LogInformation("tunnel to {Gateway} up: provider tag {Tag}, domain {Domain}", endpoint, Tag, challenge.Domain);
                 Update(s => s with
                 {
@@ -162,6 +162,7 @@ public sealed class TunnelClient : IAsyncDisposable
                     LastError = null,
                     Domain = challenge.Domain,
                     HttpsPort = challenge.HttpsPort,
+                    Relay = relay is null ? null : new GatewayRelay(relay.PeerId, relay.AddressesFor(_options.GatewayHost)),
                     ConnectedSince = DateTimeOffset.UtcNow,
                     Attempt = 0,
                 });
@@ -206,7 +207,7 @@ public sealed class TunnelClient : IAsyncDisposable
     };
 
     /// <summary>TCP, TLS 1.3, authentication, then yamux. Throws on any failure; the caller retries.</summary>
-    private async Task<(YamuxSession Session, Challenge Challenge)> ConnectAsync(CancellationToken cancellationToken)
+    private async Task<(YamuxSession Session, Challenge Challenge, RelayOffer? Relay)> ConnectAsync(CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.HandshakeTimeout);
@@ -231,7 +232,7 @@ public sealed class TunnelClient : IAsyncDisposable
 
             var yamux = _options.Yamux with { KeepAliveInterval = _options.KeepAliveInterval, DeadLinkTimeout = _options.DeadLinkTimeout };
             var session = YamuxSession.Start(ssl, isClient: true, yamux);
-            return (session, handshake.Challenge);
+            return (session, handshake.Challenge, handshake.Welcome.Relay);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

@@ -26,6 +26,12 @@ public sealed class GatewayMetrics
     /// <summary>Rate-limit buckets held now (one per client and deployment in use).</summary>
     public Func<int>? RateLimitBuckets { get; set; }
 
+    /// <summary>Relay reservations held now (the gateway's libp2p relay), when it runs one.</summary>
+    public Func<int>? RelayReservations { get; set; }
+
+    /// <summary>Relayed connections (circuits) open now.</summary>
+    public Func<int>? RelayCircuits { get; set; }
+
     public void RecordResponse(int status)
     {
         if (status is >= 100 and < 600)
@@ -83,6 +89,10 @@ public sealed class GatewayMetrics
         Gauge(text, "peercompute_gateway_route_streams_open", "Tunnel streams open now.", Interlocked.Read(ref _routeStreamsOpen));
         Gauge(text, "peercompute_gateway_active_tunnels", "Providers connected now.", ActiveTunnels?.Invoke() ?? 0);
         Gauge(text, "peercompute_gateway_rate_limit_buckets", "Rate-limit buckets held now (client and deployment pairs).", RateLimitBuckets?.Invoke() ?? 0);
+        if (RelayReservations is { } reservations)
+            Gauge(text, "peercompute_gateway_relay_reservations", "Providers holding a reservation on the gateway's relay now.", reservations());
+        if (RelayCircuits is { } circuits)
+            Gauge(text, "peercompute_gateway_relay_circuits", "Relayed connections open now.", circuits());
         var gc = GC.GetGCMemoryInfo();
         Gauge(text, "peercompute_gateway_managed_heap_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
         Gauge(text, "peercompute_gateway_managed_committed_bytes", "Memory committed for the managed heap.", gc.TotalCommittedBytes);

@@ -202,7 +202,7 @@ public sealed class TunnelServer : IAsyncDisposable
             TunnelTls.EnsureTls13(ssl, "");
 
             var handshake = await TunnelHandshake.RunGatewayAsync(ssl, AuthTranscript.CertificateHash(ssl.LocalCertificate!), _domain, (ushort)_options.HttpsPort,
-                (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue), AdmitAsync, TunnelHandshake.Versions, token).ConfigureAwait(false);
+                (ushort)Math.Min(_options.MaxRoutesPerProvider, ushort.MaxValue), AdmitAsync, TunnelHandshake.Versions, token, _options.Relay).ConfigureAwait(false);
 
             var yamux = YamuxSession.Start(ssl, isClient: false, _yamux);
             return new ProviderTunnel(handshake.Peer, handshake.Tag, remote, yamux, _options, Registry.Bindings, _metrics, _logger);

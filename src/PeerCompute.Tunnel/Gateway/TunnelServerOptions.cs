@@ -19,6 +19,9 @@ public sealed record TunnelServerOptions
     /// <summary>Accept any provider that proves its identity (<c>--open</c>).</summary>
     public bool Open { get; init; }
 
+    /// <summary>The gateway's relay, offered to providers in the welcome (tunnel version 2 on); null: none.</summary>
+    public Protocol.RelayOffer? Relay { get; init; }
+
     /// <summary>Providers accepted when not <see cref="Open"/> (<c>--trust-provider</c>).</summary>
     public IReadOnlySet<PeerId> TrustedProviders { get; init; } = new HashSet<PeerId>();
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using PeerCompute.Core.Identity;
+using PeerCompute.Core.Multiformats;
 
 namespace PeerCompute.Tunnel.Protocol;
 
@@ -62,10 +63,49 @@ internal sealed record AuthResponse(byte[] PublicKeyProtobuf, byte[] Signature)
     }
 }
 
-/// <summary>The provider is in: its tag (the gateway's view, which the provider checks against its own) and limits.</summary>
-internal sealed record Welcome(string Tag, ushort MaxRoutes)
+/// <summary>
+/// The gateway's libp2p relay (circuit relay v2), offered from tunnel protocol version 2 on: its PeerId, its port on the
+/// tunnel's host, and the addresses it announces (none: reach it at the host the provider dialled, on <see cref="Port"/>).
+/// </summary>
+public sealed record RelayOffer(PeerId PeerId, ushort Port, IReadOnlyList<Multiaddr> Addresses)
 {
-    public byte[] Encode() => new PayloadWriter().ShortString(Tag).UInt16(MaxRoutes).ToFrame(TunnelMessageType.Welcome);
+    public const int MaxAddresses = 8;
+
+    /// <summary>Where the provider reserves: the announced addresses, or <paramref name="gatewayHost"/> on <see cref="Port"/>.</summary>
+    public IReadOnlyList<Multiaddr> AddressesFor(string gatewayHost)
+    {
+        if (Addresses.Count > 0)
+            return [.. Addresses.Select(a => a.WithPeerId(PeerId))];
+        string host = gatewayHost.Trim('[', ']');
+        string protocol = System.Net.IPAddress.TryParse(host, out var ip)
+            ? ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? "ip6" : "ip4"
+            : "dns";
+        return Multiaddr.TryParse($"/{protocol}/{host}/tcp/{Port}/p2p/{PeerId}", out var address, out _) ? [address] : [];
+    }
+}
+
+/// <summary>
+/// The provider is in: its tag (the gateway's view, which the provider checks against its own) and limits; from version 2
+/// on, when the gateway runs a relay, a flag byte 1 and the gateway's <see cref="RelayOffer"/>:
+/// <c>peer id multihash (u8 len) | port u16 | address count u8 | each binary multiaddr (u16 len)</c>.
+/// </summary>
+internal sealed record Welcome(string Tag, ushort MaxRoutes, RelayOffer? Relay = null)
+{
+    public byte[] Encode()
+    {
+        var writer = new PayloadWriter().ShortString(Tag).UInt16(MaxRoutes);
+        if (Relay is { } relay)
+        {
+            byte[] id = relay.PeerId.ToMultihash();
+            writer.Byte(1).Byte((byte)id.Length).Bytes(id).UInt16(relay.Port).Byte((byte)Math.Min(relay.Addresses.Count, RelayOffer.MaxAddresses));
+            foreach (var address in relay.Addresses.Take(RelayOffer.MaxAddresses))
+            {
+                byte[] bytes = address.ToBytes();
+                writer.UInt16((ushort)bytes.Length).Bytes(bytes);
+            }
+        }
+        return writer.ToFrame(TunnelMessageType.Welcome);
+    }
 
     public static bool TryParse(ReadOnlySpan<byte> payload, [NotNullWhen(true)] out Welcome? message)
     {
@@ -73,7 +113,28 @@ internal sealed record Welcome(string Tag, ushort MaxRoutes)
         var cursor = new SpanCursor(payload);
         if (!cursor.TryShortString(out string tag) || !cursor.TryUInt16(out ushort maxRoutes))
             return false;
-        message = new Welcome(tag, maxRoutes);
+        if (cursor.IsEmpty)
+        {
+            message = new Welcome(tag, maxRoutes); // a version 1 gateway: no relay field
+            return true;
+        }
+        // Only flag 1 is defined; a later version's other values are bytes this one ignores.
+        if (!cursor.TryByte(out byte hasRelay) || hasRelay != 1)
+        {
+            message = new Welcome(tag, maxRoutes);
+            return true;
+        }
+        if (!cursor.TryByte(out byte idLength) || !cursor.TryBytes(idLength, out var id) || !PeerId.TryFromMultihash(id, out var relayId)
+            || !cursor.TryUInt16(out ushort port) || port == 0 || !cursor.TryByte(out byte count) || count > RelayOffer.MaxAddresses)
+            return false;
+        var addresses = new List<Multiaddr>(count);
+        for (int i = 0; i < count; i++)
+        {
+            if (!cursor.TryUInt16(out ushort length) || !cursor.TryBytes(length, out var bytes) || !Multiaddr.TryDecode(bytes, out var address, out _))
+                return false;
+            addresses.Add(address);
+        }
+        message = new Welcome(tag, maxRoutes, new RelayOffer(relayId, port, addresses));
         return true;
     }
 }

@@ -35,8 +35,11 @@ internal static class TunnelHandshake
     /// <summary>The first bytes of the hello: proves the peer speaks this protocol at all.</summary>
     public static ReadOnlySpan<byte> Magic => "PCTUNNEL"u8;
 
-    /// <summary>The versions this build speaks.</summary>
-    public static TunnelVersions Versions { get; } = new(Minimum: 1, Maximum: 1);
+    /// <summary>The versions this build speaks. Version 2 adds the gateway's relay offer to the welcome.</summary>
+    public static TunnelVersions Versions { get; } = new(Minimum: 1, Maximum: 2);
+
+    /// <summary>The first version whose welcome may carry a <see cref="RelayOffer"/>.</summary>
+    public const byte RelayOfferVersion = 2;
 
     /// <summary>What the provider learned: the gateway's challenge (domain normalised), its welcome and the version.</summary>
     internal sealed record ProviderResult(Challenge Challenge, Welcome Welcome, byte Version);
@@ -85,7 +88,7 @@ internal static class TunnelHandshake
     /// <see cref="TunnelErrorKind.Refused"/> <see cref="TunnelException"/>.
     /// </summary>
     public static async Task<GatewayResult> RunGatewayAsync(Stream stream, byte[] certificateHash, string domain, ushort httpsPort, ushort maxRoutes,
-        Func<PeerId, string, CancellationToken, ValueTask<Refused?>> admit, TunnelVersions versions, CancellationToken cancellationToken)
+        Func<PeerId, string, CancellationToken, ValueTask<Refused?>> admit, TunnelVersions versions, CancellationToken cancellationToken, RelayOffer? relay = null)
     {
         byte[] payload = await TunnelMessageIO.ReadExpectedAsync(stream, TunnelMessageType.ClientHello, MaxHandshakePayload, cancellationToken).ConfigureAwait(false);
         if (!ClientHello.TryParse(payload, out var hello))
@@ -113,7 +116,8 @@ internal static class TunnelHandshake
         string tag = TunnelHostname.TagFor(peer);
         if (await admit(peer, tag, cancellationToken).ConfigureAwait(false) is { } refusal)
             throw await RefuseAsync(stream, refusal, cancellationToken).ConfigureAwait(false);
-        await TunnelMessageIO.WriteAsync(stream, new Welcome(tag, maxRoutes).Encode(), cancellationToken).ConfigureAwait(false);
+        var welcome = new Welcome(tag, maxRoutes, version >= RelayOfferVersion ? relay : null);
+        await TunnelMessageIO.WriteAsync(stream, welcome.Encode(), cancellationToken).ConfigureAwait(false);
         return new GatewayResult(peer, tag, version);
     }
 

@@ -135,7 +135,16 @@ internal sealed class ProviderDaemon
         }
         foreach (var address in host.ListenAddresses)
             log.ZLogInformation($"listening on {address.ToString()}/p2p/{identity.PeerId.ToString()}");
-        await using var mdns = config.NoMdns ? null : new MdnsService(identity.PeerId, () => host.ListenAddresses);
+        // Relays keep the provider reachable from outside its network: --relay ones, and the gateway's, named by its tunnel.
+        await using var relays = new ProviderRelays(host, log);
+        await relays.AddAsync(config.Relays, stop).ConfigureAwait(false);
+        if (tunnel is not null)
+        {
+            tunnel.StatusChanged += s => _ = relays.FollowGatewayAsync(s);
+            await relays.FollowGatewayAsync(tunnel.Status).ConfigureAwait(false);
+        }
+        // The local network is told direct addresses only: a relayed one is no use to a neighbour.
+        await using var mdns = config.NoMdns ? null : new MdnsService(identity.PeerId, () => [.. host.ListenAddresses.Where(a => !a.IsRelayed)]);
         if (mdns is not null)
         {
             mdns.Problem += problem => log.ZLogDebug($"mdns: {problem}");

@@ -26,16 +26,36 @@ internal sealed class ProviderSession : IAsyncDisposable
 
     public ProviderClient Client { get; }
 
-    /// <summary>Dials the provider's addresses in turn; Noise proves it is the PeerId we trust.</summary>
+    /// <summary>How long a direct address may take before the next one (and then the relayed ones) is tried.</summary>
+    public static readonly TimeSpan DirectDialTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>How the connection reached the provider: <c>direct</c> or <c>relay</c> (the --json field <c>via</c>).</summary>
+    public string Via => _connection.IsRelayed ? "relay" : "direct";
+
+    /// <summary>The relay's address when the connection runs through one.</summary>
+    public string? Relay => _connection.IsRelayed && _connection.RemoteAddress.TryGetRelay(out var relay, out _, out _) ? relay.ToString() : null;
+
+    /// <summary>The relayed connection under this session, when there is one: it knows the relay's limits.</summary>
+    public Net.Relay.RelayedStream? Circuit => _connection.Relayed;
+
+    /// <summary>
+    /// Dials the provider's direct addresses first, each within <see cref="DirectDialTimeout"/>, then its relayed ones
+    /// (…/p2p/&lt;relay&gt;/p2p-circuit/p2p/&lt;provider&gt;) within <paramref name="timeout"/>; Noise proves it is the
+    /// PeerId we trust either way (the relay sees ciphertext only).
+    /// </summary>
     public static async Task<ProviderSession> ConnectAsync(ProviderTarget target, PeerIdentity identity, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var host = new Libp2pHost(identity, new Libp2pHostOptions { IdentifyOnConnect = false });
         var failures = new List<string>();
-        foreach (var address in target.Addrs)
+        var ordered = target.Addrs.Where(a => !a.IsRelayed).Concat(target.Addrs.Where(a => a.IsRelayed)).ToList();
+        bool anyRelayed = ordered.Any(a => a.IsRelayed);
+        foreach (var address in ordered)
         {
             var watch = Stopwatch.StartNew();
+            var limit = address.IsRelayed || !anyRelayed ? timeout : Min(DirectDialTimeout, timeout);
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            attempt.CancelAfter(timeout);
+            attempt.CancelAfter(limit);
+            string shown = address.IsRelayed ? $"{address.WithoutPeerId()} (relayed)" : address.WithoutPeerId().ToString();
             try
             {
                 var connection = await host.DialAsync(address, attempt.Token).ConfigureAwait(false);
@@ -43,24 +63,40 @@ internal sealed class ProviderSession : IAsyncDisposable
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                failures.Add($"{address.WithoutPeerId()}: no answer within {timeout.TotalSeconds:0.#} s");
+                failures.Add($"{shown}: no answer within {limit.TotalSeconds:0.#} s");
+            }
+            catch (Net.Relay.RelayRefusedException ex)
+            {
+                failures.Add($"{shown}: {ex.Message}");
             }
             catch (SocketException ex)
             {
-                failures.Add($"{address.WithoutPeerId()}: {ex.Message} (after {watch.Elapsed.TotalSeconds:0.0} s)");
+                failures.Add($"{shown}: {ex.Message} (after {watch.Elapsed.TotalSeconds:0.0} s)");
             }
             catch (Libp2pProtocolException ex)
             {
-                failures.Add($"{address.WithoutPeerId()}: {ex.Message}");
+                failures.Add($"{shown}: {ex.Message}");
             }
             catch (IOException ex)
             {
-                failures.Add($"{address.WithoutPeerId()}: {ex.Message} (after {watch.Elapsed.TotalSeconds:0.0} s)");
+                failures.Add($"{shown}: {ex.Message} (after {watch.Elapsed.TotalSeconds:0.0} s)");
+            }
+            catch (TimeoutException ex)
+            {
+                failures.Add($"{shown}: {ex.Message}");
             }
         }
         await host.DisposeAsync().ConfigureAwait(false);
         throw new CliException($"Could not reach provider {target.DisplayName}: {string.Join("; ", failures)}. Is peercomputed running there, and is the address in 'peerctl peers list' right?");
     }
+
+    /// <summary>
+    /// Why the connection broke, when the relay it ran through cut it at one of the limits it announced (the relay sends
+    /// no reason: the limit is recognised from what the circuit carried and how long it lived); null otherwise.
+    /// </summary>
+    public string? RelayLimitReached() => Circuit?.LimitReached();
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     public async ValueTask DisposeAsync()
     {

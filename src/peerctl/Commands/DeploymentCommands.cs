@@ -38,7 +38,7 @@ internal sealed class DeploymentCommands
     /// <param name="port">The container port to expose (default 80).</param>
     /// <param name="env">KEY=VALUE environment variable; repeat for several.</param>
     /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp); the provider caps its size, or refuses it (writable_unbounded) where its storage cannot.</param>
-    /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes.</param>
+    /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes, via (direct or relay).</param>
     [Command("deploy")]
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
         int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, CancellationToken cancellationToken = default)
@@ -73,7 +73,7 @@ internal sealed class DeploymentCommands
             }
             if (json)
             {
-                JsonOut.Write(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes), CliJsonContext.Default.DeployOutput);
+                JsonOut.Write(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes, session.Via), CliJsonContext.Default.DeployOutput);
                 return;
             }
             Console.Out.WriteLine($"Deployed {Show(response.Name)} ({Show(response.Id)}) on {session.Target.DisplayName}: {Show(response.State)}");
@@ -87,7 +87,7 @@ internal sealed class DeploymentCommands
     /// <summary>List your deployments on a provider (like docker ps), or show one.</summary>
     /// <param name="deployment">A deployment name or id (optional).</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
-    /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...}}.</param>
+    /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...},"via"}.</param>
     /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 30).</param>
     [Command("status")]
     public async Task Status([Argument] string? deployment = null, string? peer = null, bool json = false, int timeout = DefaultStatusTimeoutSeconds, CancellationToken cancellationToken = default)
@@ -97,7 +97,7 @@ internal sealed class DeploymentCommands
             var status = await session.Client.StatusAsync(deployment, replyToken).ConfigureAwait(false);
             if (json)
             {
-                JsonOut.Write(new StatusOutput(status.Provider, session.Target.DisplayName, status.Deployments, status.Capacity), CliJsonContext.Default.StatusOutput);
+                JsonOut.Write(new StatusOutput(status.Provider, session.Target.DisplayName, status.Deployments, status.Capacity, session.Via), CliJsonContext.Default.StatusOutput);
                 return;
             }
             if (status.Deployments.Count == 0)
@@ -147,7 +147,7 @@ internal sealed class DeploymentCommands
     /// <summary>Stop a deployment and remove it from the provider.</summary>
     /// <param name="deployment">The deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
-    /// <param name="json">Print {"id","name","state"}.</param>
+    /// <param name="json">Print {"id","name","state","via"}.</param>
     /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 60).</param>
     [Command("stop")]
     public async Task Stop([Argument] string deployment, string? peer = null, bool json = false, int timeout = DefaultStopTimeoutSeconds, CancellationToken cancellationToken = default)
@@ -156,7 +156,7 @@ internal sealed class DeploymentCommands
         {
             var stopped = await session.Client.StopAsync(deployment, replyToken).ConfigureAwait(false);
             if (json)
-                JsonOut.Write(new StopOutput(stopped.Id, stopped.Name, stopped.State), CliJsonContext.Default.StopOutput);
+                JsonOut.Write(new StopOutput(stopped.Id, stopped.Name, stopped.State, session.Via), CliJsonContext.Default.StopOutput);
             else
                 Console.Out.WriteLine($"Stopped {Show(stopped.Name)} ({Show(stopped.Id)})");
         }, cancellationToken).ConfigureAwait(false);
@@ -187,9 +187,12 @@ internal sealed class DeploymentCommands
         using (identity)
         {
             using var reply = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            ProviderSession? session = null;
             try
             {
-                await using var session = await ProviderSession.ConnectAsync(target, identity, ConnectTimeout, cancellationToken).ConfigureAwait(false);
+                session = await ProviderSession.ConnectAsync(target, identity, ConnectTimeout, cancellationToken).ConfigureAwait(false);
+                if (session.Relay is { } relay && !json)
+                    Console.Error.WriteLine($"(reached {target.DisplayName} through the relay {relay})");
                 if (replyTimeout is { } limit)
                     reply.CancelAfter(limit);
                 await action(session, reply.Token).ConfigureAwait(false);
@@ -210,9 +213,18 @@ internal sealed class DeploymentCommands
             {
                 throw Fail(json, "unreachable", ex.Message);
             }
+            catch (IOException ex) when (session?.RelayLimitReached() is { } reached)
+            {
+                throw Fail(json, "relay_limit", $"The relay {session.Relay} closed the connection to {target.DisplayName}: it reached {reached} ({ex.Message}).");
+            }
             catch (IOException ex)
             {
-                throw Fail(json, "connection_lost", $"The connection to {target.DisplayName} broke: {ex.Message}");
+                throw Fail(json, "connection_lost", $"The connection to {target.DisplayName}{(session?.Relay is { } relay ? $" (through the relay {relay})" : "")} broke: {ex.Message}");
+            }
+            finally
+            {
+                if (session is not null)
+                    await session.DisposeAsync().ConfigureAwait(false);
             }
         }
     }

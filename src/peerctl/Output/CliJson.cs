@@ -10,11 +10,13 @@ internal sealed record IdOutput(string PeerId, string Home);
 
 internal sealed record PeersOutput(IReadOnlyList<TrustedPeer> Peers);
 
-internal sealed record DeployOutput(string Id, string Name, string Provider, string ProviderName, string State, string? LocalUrl, string? PublicUrl, int CpuMillicores, long MemoryBytes);
+/// <param name="Via">How peerctl reached the provider: direct or relay.</param>
+internal sealed record DeployOutput(string Id, string Name, string Provider, string ProviderName, string State, string? LocalUrl, string? PublicUrl, int CpuMillicores, long MemoryBytes,
+    string Via);
 
-internal sealed record StatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity);
+internal sealed record StatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity, string Via);
 
-internal sealed record StopOutput(string Id, string Name, string State);
+internal sealed record StopOutput(string Id, string Name, string State, string Via);
 
 internal sealed record ErrorOutput(ErrorResponse Error);
 

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Diagnostics.CodeAnalysis;
 using PeerCompute.Core.Identity;
 
 namespace PeerCompute.Core.Multiformats;
@@ -19,9 +20,15 @@ public enum MultiaddrProtocol
     Ip6 = 41,
     Udp = 273,
     P2p = 421,
+
+    /// <summary><c>/p2p-circuit</c> (0x0122): a relayed hop; it has no value.</summary>
+    P2pCircuit = 290,
 }
 
-/// <summary>One <c>/proto/value</c> pair of a multiaddr; <see cref="Value"/> is the binary form.</summary>
+/// <summary>
+/// One <c>/proto/value</c> pair of a multiaddr; <see cref="Value"/> is the binary form, empty for a protocol that
+/// takes no value (<c>/p2p-circuit</c>).
+/// </summary>
 public readonly record struct MultiaddrComponent(MultiaddrProtocol Protocol, ReadOnlyMemory<byte> Value)
 {
     public string Name => Multiaddr.NameOf(Protocol);
@@ -31,10 +38,11 @@ public readonly record struct MultiaddrComponent(MultiaddrProtocol Protocol, Rea
         MultiaddrProtocol.Ip4 or MultiaddrProtocol.Ip6 => new IPAddress(Value.Span).ToString(),
         MultiaddrProtocol.Tcp or MultiaddrProtocol.Udp => BinaryPrimitives.ReadUInt16BigEndian(Value.Span).ToString(System.Globalization.CultureInfo.InvariantCulture),
         MultiaddrProtocol.P2p => Base58.Encode(Value.Span),
+        MultiaddrProtocol.P2pCircuit => "",
         _ => Encoding.UTF8.GetString(Value.Span),
     };
 
-    public override string ToString() => $"/{Name}/{ValueText}";
+    public override string ToString() => Multiaddr.HasValue(Protocol) ? $"/{Name}/{ValueText}" : $"/{Name}";
 }
 
 /// <summary>
@@ -61,6 +69,33 @@ public sealed class Multiaddr : IEquatable<Multiaddr>
                     return Identity.PeerId.FromMultihash(_components[i].Value.Span);
             return null;
         }
+    }
+
+    /// <summary>True when the address goes through a relay (it holds a <c>/p2p-circuit</c> component).</summary>
+    public bool IsRelayed => Array.Exists(_components, c => c.Protocol == MultiaddrProtocol.P2pCircuit);
+
+    /// <summary>
+    /// Splits a relayed address <c>&lt;relay address&gt;/p2p/&lt;relay&gt;/p2p-circuit[/p2p/&lt;target&gt;]</c> at its
+    /// (single) <c>/p2p-circuit</c>: <paramref name="relayAddress"/> is everything before it (ending with the relay's
+    /// <c>/p2p/</c>), <paramref name="target"/> the peer after it, or null when the address ends at <c>/p2p-circuit</c>.
+    /// False for an address that is not relayed, whose relay part does not end with <c>/p2p/</c>, that has anything but
+    /// one <c>/p2p/</c> after the circuit, or that has more than one <c>/p2p-circuit</c>.
+    /// </summary>
+    public bool TryGetRelay([MaybeNullWhen(false)] out Multiaddr relayAddress, [MaybeNullWhen(false)] out PeerId relayId, out PeerId? target)
+    {
+        relayAddress = null;
+        relayId = null;
+        target = null;
+        int circuit = Array.FindIndex(_components, c => c.Protocol == MultiaddrProtocol.P2pCircuit);
+        if (circuit <= 0 || _components[circuit - 1].Protocol != MultiaddrProtocol.P2p)
+            return false;
+        var after = _components.AsSpan(circuit + 1);
+        if (after.Length > 1 || (after.Length == 1 && after[0].Protocol != MultiaddrProtocol.P2p))
+            return false;
+        relayId = Identity.PeerId.FromMultihash(_components[circuit - 1].Value.Span);
+        target = after.Length == 1 ? Identity.PeerId.FromMultihash(after[0].Value.Span) : null;
+        relayAddress = new Multiaddr(_components[..circuit]);
+        return true;
     }
 
     public static Multiaddr Create(params ReadOnlySpan<MultiaddrComponent> components) => new(components.ToArray());
@@ -93,12 +128,15 @@ public sealed class Multiaddr : IEquatable<Multiaddr>
         return new Multiaddr(_components[..^1]);
     }
 
-    /// <summary>Host and port of an <c>/ip4|ip6|dns*/…/tcp/…</c> address.</summary>
+    /// <summary>
+    /// Host and port of an <c>/ip4|ip6|dns*/…/tcp/…</c> address. False for a relayed address: its host and port are
+    /// the relay's, not the peer's.
+    /// </summary>
     public bool TryGetTcpTarget(out string host, out int port)
     {
         host = "";
         port = 0;
-        if (_components.Length < 2 || _components[1].Protocol != MultiaddrProtocol.Tcp)
+        if (IsRelayed || _components.Length < 2 || _components[1].Protocol != MultiaddrProtocol.Tcp)
             return false;
         var first = _components[0];
         if (first.Protocol is not (MultiaddrProtocol.Ip4 or MultiaddrProtocol.Ip6 or MultiaddrProtocol.Dns or MultiaddrProtocol.Dns4 or MultiaddrProtocol.Dns6))
@@ -130,6 +168,11 @@ public sealed class Multiaddr : IEquatable<Multiaddr>
             {
                 error = $"unknown protocol '{name}'";
                 return false;
+            }
+            if (!HasValue(protocol))
+            {
+                components.Add(new MultiaddrComponent(protocol, ReadOnlyMemory<byte>.Empty));
+                continue;
             }
             if (i + 1 >= parts.Length)
             {
@@ -241,6 +284,7 @@ public sealed class Multiaddr : IEquatable<Multiaddr>
         MultiaddrProtocol.Dns6 => "dns6",
         MultiaddrProtocol.DnsAddr => "dnsaddr",
         MultiaddrProtocol.P2p => "p2p",
+        MultiaddrProtocol.P2pCircuit => "p2p-circuit",
         _ => ((int)protocol).ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
@@ -257,6 +301,7 @@ public sealed class Multiaddr : IEquatable<Multiaddr>
             "dns6" => MultiaddrProtocol.Dns6,
             "dnsaddr" => MultiaddrProtocol.DnsAddr,
             "p2p" or "ipfs" => MultiaddrProtocol.P2p,
+            "p2p-circuit" => MultiaddrProtocol.P2pCircuit,
             _ => 0,
         };
         return protocol != 0;
@@ -267,8 +312,12 @@ public sealed class Multiaddr : IEquatable<Multiaddr>
         MultiaddrProtocol.Ip4 => 4,
         MultiaddrProtocol.Ip6 => 16,
         MultiaddrProtocol.Tcp or MultiaddrProtocol.Udp => 2,
+        MultiaddrProtocol.P2pCircuit => 0,
         _ => -1,
     };
+
+    /// <summary>False for the protocols written without a value (<c>/p2p-circuit</c>).</summary>
+    internal static bool HasValue(MultiaddrProtocol protocol) => FixedSize(protocol) != 0;
 
     private static bool IsValidBinaryValue(MultiaddrProtocol protocol, byte[] value) => protocol switch
     {

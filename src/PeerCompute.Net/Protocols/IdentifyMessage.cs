@@ -1,7 +1,6 @@
-using System.Buffers;
 using System.Text;
 using PeerCompute.Core.Multiformats;
-using PeerCompute.Net.Noise;
+using PeerCompute.Net.Protobuf;
 
 namespace PeerCompute.Net.Protocols;
 
@@ -25,20 +24,20 @@ public sealed record IdentifyMessage(
 
     public byte[] Encode()
     {
-        var output = new ArrayBufferWriter<byte>(512);
+        var output = new ProtobufWriter(512);
         if (PublicKey is not null)
-            WriteField(output, 1, PublicKey);
+            output.WriteBytes(1, PublicKey);
         foreach (var address in ListenAddresses)
-            WriteField(output, 2, address.ToBytes());
+            output.WriteBytes(2, address.ToBytes());
         foreach (var protocol in Protocols)
-            WriteField(output, 3, Encoding.UTF8.GetBytes(protocol));
+            output.WriteString(3, protocol);
         if (ObservedAddress is not null)
-            WriteField(output, 4, ObservedAddress.ToBytes());
+            output.WriteBytes(4, ObservedAddress.ToBytes());
         if (ProtocolVersion is not null)
-            WriteField(output, 5, Encoding.UTF8.GetBytes(ProtocolVersion));
+            output.WriteString(5, ProtocolVersion);
         if (AgentVersion is not null)
-            WriteField(output, 6, Encoding.UTF8.GetBytes(AgentVersion));
-        return output.WrittenSpan.ToArray();
+            output.WriteString(6, AgentVersion);
+        return output.ToArray();
     }
 
     public static IdentifyMessage Decode(ReadOnlySpan<byte> bytes)
@@ -84,14 +83,5 @@ public sealed record IdentifyMessage(
         {
             throw new Libp2pProtocolException("identify: a text field is not UTF-8");
         }
-    }
-
-    private static void WriteField(ArrayBufferWriter<byte> output, int field, ReadOnlySpan<byte> value)
-    {
-        var span = output.GetSpan(1 + Varint.MaxLength + value.Length);
-        span[0] = (byte)((field << 3) | 2);
-        int n = 1 + Varint.Write(span[1..], (ulong)value.Length);
-        value.CopyTo(span[n..]);
-        output.Advance(n + value.Length);
     }
 }

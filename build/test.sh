@@ -31,9 +31,24 @@ if ! build/publish.sh $rids; then
   exit 1
 fi
 
-if [ -f tests/interop/js/package-lock.json ] && [ ! -d tests/interop/js/node_modules ]; then
-  echo "== installing the js-libp2p interop peer (npm ci)"
-  (cd tests/interop/js && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+# The js-libp2p interop peer: (re)installed whenever node_modules was not installed from the current
+# package-lock.json. The lock's SHA-256 is kept in node_modules/.peercompute-lock-sha256, the same marker and
+# the same file lock (.npm-ci.lock, flock) that tests/PeerCompute.Net.Tests/Interop/JsPeer.cs uses.
+js_dir=tests/interop/js
+if [ -f "$js_dir/package-lock.json" ]; then
+  if ! (
+    cd "$js_dir" || exit 1
+    exec 9>>.npm-ci.lock
+    flock 9 || exit 1
+    lock_sha=$(sha256sum package-lock.json | cut -d' ' -f1)
+    if [ "$(cat node_modules/.peercompute-lock-sha256 2>/dev/null)" != "$lock_sha" ]; then
+      echo "== installing the js-libp2p interop peer (npm ci: package-lock.json changed or never installed)"
+      npm ci --no-audit --no-fund --loglevel=error || exit 1
+      printf '%s' "$lock_sha" > node_modules/.peercompute-lock-sha256
+    fi
+  ); then
+    echo "npm ci failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1
+  fi
 fi
 
 echo "== running tests"

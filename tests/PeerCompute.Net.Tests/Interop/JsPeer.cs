@@ -430,6 +430,8 @@ internal sealed class JsPeer : IAsyncDisposable
     /// <summary>
     /// Runs `npm ci` when node_modules is missing or was installed from another lock file. Guarded in-process
     /// by a semaphore and across processes (parallel test projects) by an exclusive lock file.
+    /// build/test.sh follows the same rule with the same marker (lowercase hex SHA-256 of package-lock.json in
+    /// node_modules/.peercompute-lock-sha256) and the same lock file (flock on .npm-ci.lock): change them together.
     /// </summary>
     private static async Task EnsureInstalledAsync(CancellationToken cancellationToken)
     {

@@ -22,6 +22,7 @@ export class PeerProcess {
       stdio: ['pipe', 'pipe', 'inherit']
     })
     this.nextId = 1
+    this.events = [] // every event line so far (results of our own commands excluded)
     this.pending = new Map()
     this.waiters = new Set()
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
@@ -48,6 +49,7 @@ export class PeerProcess {
       else reject(new Error(`${e.cmd}: ${e.error}`))
       return
     }
+    this.events.push(e)
     for (const w of [...this.waiters]) {
       if (w.predicate(e)) {
         this.waiters.delete(w)
@@ -64,7 +66,13 @@ export class PeerProcess {
     return promise
   }
 
-  waitFor (predicate, timeoutMs = 30_000) {
+  // The next event matching `predicate`; with `since` (an index into this.events, e.g. 0) an event
+  // already seen from that index on matches too.
+  waitFor (predicate, timeoutMs = 30_000, { since } = {}) {
+    if (since !== undefined) {
+      const seen = this.events.slice(since).find(predicate)
+      if (seen !== undefined) return Promise.resolve(seen)
+    }
     const { promise, resolve, reject } = Promise.withResolvers()
     const w = { predicate, resolve, reject }
     this.waiters.add(w)

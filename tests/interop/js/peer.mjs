@@ -8,7 +8,9 @@ import { performance } from 'node:perf_hooks'
 import readline from 'node:readline'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { privateKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -19,6 +21,8 @@ import { createLibp2p } from 'libp2p'
 
 export const ECHO_PROTOCOL = '/peercompute/echo/1.0.0'
 export const BENCH_PROTOCOL = '/peercompute/bench/1.0.0'
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const PING_BYTES = 32
 const BENCH_OP_PUSH = 1 // opener sends N bytes, responder answers with their SHA-256
 const BENCH_OP_PULL = 2 // responder sends N bytes followed by their SHA-256
 const BENCH_HEADER_BYTES = 9
@@ -29,6 +33,7 @@ const WRITE_CHUNK = 256 * 1024
 const MAX_STREAMS_PER_PROTOCOL = 4096
 const DEFAULT_TIMEOUT_MS = 60_000
 const DEFAULT_BENCH_TIMEOUT_MS = 600_000
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 // ---------------------------------------------------------------- output
 
@@ -65,7 +70,15 @@ function parseArgs (argv) {
     monitorTimeout: undefined,
     agent: undefined,
     allow: [],
-    inboundThreshold: undefined
+    inboundThreshold: undefined,
+    relayServer: false,
+    relayMaxReservations: undefined,
+    relayLimitDurationMs: undefined,
+    relayLimitDataBytes: undefined,
+    relayClient: false,
+    listenRelay: [],
+    dcutr: false,
+    dcutrAllowPrivate: false
   }
   const value = (i, name) => {
     if (i + 1 >= argv.length) usage(`${name} needs a value`)
@@ -75,6 +88,22 @@ function parseArgs (argv) {
     const n = Number(s)
     if (!Number.isInteger(n) || n < 0) usage(`${name} wants a non-negative integer, got ${s}`)
     return n
+  }
+  const positive = (s, name) => {
+    const n = int(s, name)
+    if (n === 0) usage(`${name} must be greater than 0`)
+    return n
+  }
+  // `<relay multiaddr>` (which must name the relay: /p2p/<id>) -> `<relay multiaddr>/p2p-circuit`
+  const relayListenAddr = (s) => {
+    let ma
+    try {
+      ma = multiaddr(s)
+    } catch (err) {
+      usage(`--listen-relay: ${errorText(err)}`)
+    }
+    if (ma.getComponents().at(-1)?.name !== 'p2p') usage(`--listen-relay wants the relay's address ending /p2p/<relay id>, got ${s}`)
+    return ma.encapsulate('/p2p-circuit').toString()
   }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
@@ -91,15 +120,33 @@ function parseArgs (argv) {
       case '--agent': opts.agent = value(i, a); i++; break
       case '--allow': opts.allow.push(value(i, a)); i++; break
       case '--inbound-threshold': opts.inboundThreshold = int(value(i, a), a); i++; break
+      case '--relay-server': opts.relayServer = true; break
+      case '--relay-max-reservations': opts.relayMaxReservations = int(value(i, a), a); i++; break
+      case '--relay-limit-duration-ms': opts.relayLimitDurationMs = positive(value(i, a), a); i++; break
+      case '--relay-limit-data-bytes': opts.relayLimitDataBytes = positive(value(i, a), a); i++; break
+      case '--relay-client': opts.relayClient = true; break
+      case '--listen-relay': opts.listenRelay.push(relayListenAddr(value(i, a))); opts.relayClient = true; i++; break
+      case '--dcutr': opts.dcutr = true; break
+      case '--dcutr-allow-private': opts.dcutr = true; opts.dcutrAllowPrivate = true; break
       case '--help': case '-h': usage('see README.md for options'); break
       default: usage(`unknown argument ${a}`)
     }
+  }
+  if (!opts.relayServer && (opts.relayMaxReservations !== undefined || opts.relayLimitDurationMs !== undefined || opts.relayLimitDataBytes !== undefined)) {
+    usage('--relay-max-reservations and --relay-limit-* need --relay-server')
+  }
+  // A timer longer than this fires at once in Node, so a longer duration limit would cut every circuit.
+  if (opts.relayLimitDurationMs !== undefined && opts.relayLimitDurationMs > MAX_TIMER_MS) {
+    usage(`--relay-limit-duration-ms must be at most ${MAX_TIMER_MS}`)
   }
   if (opts.listen.length === 0) opts.listen.push('/ip4/127.0.0.1/tcp/0')
   return opts
 }
 
 // ---------------------------------------------------------------- stream helpers
+
+// A relayed (/p2p-circuit) multiaddr.
+const isRelayed = (ma) => ma.getComponents().some((c) => c.name === 'p2p-circuit')
 
 const hex = (bytes) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 
@@ -330,11 +377,40 @@ const connectionManager = {}
 if (opts.allow.length > 0) connectionManager.allow = opts.allow
 if (opts.inboundThreshold !== undefined) connectionManager.inboundConnectionThreshold = opts.inboundThreshold
 
+const transports = [tcp()]
+// Dials /p2p-circuit addresses, answers the stop protocol, and listens on `<relay>/p2p-circuit` (a reservation).
+if (opts.relayClient) transports.push(circuitRelayTransport())
+
+const services = {
+  // Identify runs on every new connection from our own listener below, so failures are reported.
+  // It (and ping) already run over limited connections by default; said here because relayed tests rely on it.
+  identify: identify({ runOnConnectionOpen: false, runOnLimitedConnection: true }),
+  // ping allows one outbound stream per connection by default, which our ping command and the
+  // connection monitor (same protocol) can exceed together when the machine is slow. Inbound keeps
+  // js's stock limit (2 per connection) so a peer that opens more is caught as against any js node.
+  ping: ping({ maxOutboundStreams: 32, runOnLimitedConnection: true })
+}
+const relayLimited = opts.relayLimitDurationMs !== undefined || opts.relayLimitDataBytes !== undefined
+if (opts.relayServer) {
+  services.relay = circuitRelayServer({
+    reservations: {
+      maxReservations: opts.relayMaxReservations,
+      // js's stock relay limits each circuit to 2 min and 128 KiB; ours are unlimited unless asked.
+      applyDefaultLimit: relayLimited,
+      defaultDurationLimit: opts.relayLimitDurationMs,
+      defaultDataLimit: opts.relayLimitDataBytes === undefined ? undefined : BigInt(opts.relayLimitDataBytes)
+    }
+  })
+}
+if (opts.dcutr) services.dcutr = dcutr()
+
+// Starting fails when a listen address cannot be had, e.g. a --listen-relay relay refusing or unreachable:
+// say so as a JSON line (instead of only a stack trace) and exit 1.
 const node = await createLibp2p({
   privateKey: opts.key ? privateKeyFromProtobuf(Buffer.from(opts.key, 'hex')) : undefined,
   nodeInfo: opts.agent ? { userAgent: opts.agent } : undefined,
-  addresses: { listen: opts.listen },
-  transports: [tcp()],
+  addresses: { listen: [...opts.listen, ...opts.listenRelay] },
+  transports,
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
   peerDiscovery,
@@ -348,15 +424,44 @@ const node = await createLibp2p({
       ? undefined
       : { minTimeout: opts.monitorTimeout, maxTimeout: Math.max(opts.monitorTimeout, 60_000) }
   },
-  services: {
-    // Identify runs on every new connection from our own listener below, so failures are reported.
-    identify: identify({ runOnConnectionOpen: false }),
-    // ping allows one outbound stream per connection by default, which our ping command and the
-    // connection monitor (same protocol) can exceed together when the machine is slow. Inbound keeps
-    // js's stock limit (2 per connection) so a peer that opens more is caught as against any js node.
-    ping: ping({ maxOutboundStreams: 32 })
-  }
+  services
+}).catch((err) => {
+  process.stderr.write(`peer.mjs: start failed: ${err?.stack ?? err}\n`)
+  emit({ event: 'error', error: `start failed: ${errorText(err)}` })
+  process.exit(1)
 })
+
+if (opts.dcutrAllowPrivate) {
+  // js's DCUtR drops every private address (127/8, 10/8, 192.168/16, ... and the documentation ranges) from the
+  // CONNECT messages it receives, so it never punches on loopback. For tests only: keep those addresses too,
+  // still without relayed ones and only where a transport can dial them.
+  const svc = node.services.dcutr
+  if (typeof svc?.getDialableMultiaddrs !== 'function' || svc.transportManager == null) {
+    throw new Error('@libp2p/dcutr changed shape; review --dcutr-allow-private')
+  }
+  svc.getDialableMultiaddrs = (addrs) => {
+    const out = []
+    for (const bytes of addrs) {
+      if (bytes == null || bytes.length === 0) continue
+      try {
+        const ma = multiaddr(bytes)
+        if (!isRelayed(ma) && svc.transportManager.dialTransportForMultiaddr(ma) != null) out.push(ma)
+      } catch {}
+    }
+    return out
+  }
+}
+
+if (opts.relayServer && relayLimited) {
+  // With applyDefaultLimit the store falls back to js's stock value (2 min or 128 KiB) for the limit that
+  // was not given; drop it so a circuit is limited only by what was asked (an absent Limit field = none).
+  const store = node.services.relay.reservationStore
+  if (store == null || !('defaultDurationLimit' in store) || !('defaultDataLimit' in store)) {
+    throw new Error('circuit-relay-v2 reservation store changed shape; review the relay limit options')
+  }
+  if (opts.relayLimitDurationMs === undefined) store.defaultDurationLimit = undefined
+  if (opts.relayLimitDataBytes === undefined) store.defaultDataLimit = undefined
+}
 
 const handlerOptions = {
   maxInboundStreams: MAX_STREAMS_PER_PROTOCOL,
@@ -374,7 +479,18 @@ function describeConnection (c) {
     direction: c.direction,
     encryption: c.encryption,
     multiplexer: c.multiplexer,
-    status: c.status
+    status: c.status,
+    // relayed (a /p2p-circuit address) or direct
+    relayed: isRelayed(c.remoteAddr),
+    // the relay set limits on this connection: only protocols that allow it run over it
+    limited: c.limits != null,
+    // what is left of those limits, as js tracks it: bytes (both directions together), seconds
+    limits: c.limits == null
+      ? undefined
+      : {
+          bytes: c.limits.bytes === undefined ? undefined : Number(c.limits.bytes),
+          seconds: c.limits.seconds
+        }
   }
 }
 
@@ -404,6 +520,19 @@ node.addEventListener('connection:open', (evt) => {
     emit({ event: 'identify:error', peer: c.remotePeer.toString(), connectionId: c.id, error: errorText(err) })
   })
 })
+// Relayed addresses we listen on (one per relay reservation): `reserved` each time the set changes
+// and is not empty, `unreserved` when the last one goes (the relay connection closed or refused a refresh).
+let relayedAddrs = []
+let readyEmitted = false // `ready` is always the first line
+function checkRelayedAddrs () {
+  if (!readyEmitted) return
+  const now = node.getMultiaddrs().filter(isRelayed).map(String).sort()
+  if (now.length === relayedAddrs.length && now.every((a, i) => a === relayedAddrs[i])) return
+  relayedAddrs = now
+  emit(now.length > 0 ? { event: 'reserved', addrs: now } : { event: 'unreserved', addrs: [] })
+}
+if (opts.relayClient) node.addEventListener('self:peer:update', checkRelayedAddrs)
+
 node.addEventListener('peer:identify', (evt) => {
   const d = describeIdentify(evt.detail)
   lastIdentify.set(d.peer, d)
@@ -421,14 +550,35 @@ function target (p) {
 async function connectionTo (p, signal) {
   const t = target(p)
   if (!p.startsWith('/')) {
-    const open = node.getConnections(t).find((c) => c.status === 'open')
-    if (open) return open
+    // A direct connection first (one that hole punching opened beside a relayed one), then an unlimited one.
+    const rank = (c) => (isRelayed(c.remoteAddr) ? 2 : 0) + (c.limits != null ? 1 : 0)
+    const open = node.getConnections(t).filter((c) => c.status === 'open').sort((a, b) => rank(a) - rank(b))
+    if (open.length > 0) return open[0]
   }
-  return node.dial(t, { signal })
+  return node.dial(t, { signal, runOnLimitedConnection: true })
+}
+
+// One ping on this connection. js's ping service would dial again rather than use a limited connection.
+async function pingOver (connection, signal) {
+  const stream = await connection.newStream(PING_PROTOCOL, { signal, runOnLimitedConnection: true })
+  try {
+    const reader = new StreamReader(stream)
+    const data = randomBytes(PING_BYTES)
+    const t0 = performance.now()
+    await write(stream, data, signal)
+    const back = await reader.readExactly(PING_BYTES)
+    const rtt = performance.now() - t0
+    if (!back.equals(data)) throw new Error('ping answered with different bytes')
+    await stream.close({ signal })
+    return Math.round(rtt * 1000) / 1000
+  } catch (err) {
+    stream.abort(err)
+    throw err
+  }
 }
 
 async function echoOnce (connection, bytes, concurrency, signal) {
-  const stream = await connection.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: Math.max(concurrency, 64) })
+  const stream = await connection.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: Math.max(concurrency, 64), runOnLimitedConnection: true })
   try {
     const data = randomBytes(bytes)
     const input = new StreamReader(stream)
@@ -486,7 +636,7 @@ function positiveInt (v, name, fallback) {
 const commands = {
   async dial (msg, signal) {
     if (typeof msg.addr !== 'string') throw new Error('addr is required')
-    const c = await node.dial(multiaddr(msg.addr), { signal })
+    const c = await node.dial(multiaddr(msg.addr), { signal, runOnLimitedConnection: true })
     return describeConnection(c)
   },
 
@@ -514,7 +664,11 @@ const commands = {
     const count = positiveInt(msg.count, 'count', 1)
     const t = target(msg.peer)
     const rtts = []
-    for (let i = 0; i < count; i++) rtts.push(await node.services.ping.ping(t, { signal }))
+    // On a limited (relayed) connection js's ping service would dial a new connection: ping on this one.
+    const c = msg.peer.startsWith('/') ? undefined : await connectionTo(msg.peer, signal)
+    for (let i = 0; i < count; i++) {
+      rtts.push(c?.limits != null ? await pingOver(c, signal) : await node.services.ping.ping(t, { signal }))
+    }
     return { rtt: rtts[rtts.length - 1], rtts }
   },
 
@@ -560,7 +714,7 @@ const commands = {
   async send (msg, signal) {
     const total = positiveInt(msg.bytes, 'bytes')
     const c = await connectionTo(msg.peer, signal)
-    const stream = await c.newStream(BENCH_PROTOCOL, { signal })
+    const stream = await c.newStream(BENCH_PROTOCOL, { signal, runOnLimitedConnection: true })
     try {
       const reader = new StreamReader(stream)
       const t0 = performance.now()
@@ -581,7 +735,7 @@ const commands = {
   async receive (msg, signal) {
     const total = positiveInt(msg.bytes, 'bytes')
     const c = await connectionTo(msg.peer, signal)
-    const stream = await c.newStream(BENCH_PROTOCOL, { signal })
+    const stream = await c.newStream(BENCH_PROTOCOL, { signal, runOnLimitedConnection: true })
     try {
       const reader = new StreamReader(stream)
       const t0 = performance.now()
@@ -601,6 +755,27 @@ const commands = {
 
   // This process's CPU time and memory: lets a benchmark on a shared machine report CPU per byte,
   // which other load skews far less than wall-clock rates.
+  // Relay server only: the reservations it holds.
+  async reservations () {
+    const relay = node.services.relay
+    if (relay == null) throw new Error('not a relay (start with --relay-server)')
+    const list = []
+    for (const [peer, r] of relay.reservations.entries()) {
+      list.push({
+        peer: peer.toString(),
+        addr: r.addr.toString(),
+        expiry: r.expiry.toISOString(),
+        limit: r.limit == null
+          ? undefined
+          : {
+              durationMs: r.limit.duration,
+              dataBytes: r.limit.data === undefined ? undefined : Number(r.limit.data)
+            }
+      })
+    }
+    return { reservations: list }
+  },
+
   async stats () {
     const cpu = process.cpuUsage()
     const mem = process.memoryUsage()
@@ -686,3 +861,6 @@ emit({
   protocols: node.getProtocols(),
   publicKey: hex(publicKeyToProtobuf(node.peerId.publicKey))
 })
+readyEmitted = true
+// A reservation made while starting (--listen-relay) is reported right after ready.
+if (opts.relayClient) checkRelayedAddrs()

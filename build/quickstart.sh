@@ -18,6 +18,7 @@
 #   PEERCOMPUTE_QUICKSTART_DIR   state folder                      (default ~/.peercompute-quickstart)
 #   QUICKSTART_HTTPS_PORT        the gateway's HTTPS port          (default 7443)
 #   QUICKSTART_TUNNEL_PORT       the gateway's tunnel port         (default 7444)
+#   QUICKSTART_RELAY_PORT        the gateway's libp2p relay port   (default 7445)
 #   QUICKSTART_PROVIDER_PORT     the provider's libp2p port        (default 7400)
 #   QUICKSTART_DOMAIN            the gateway's domain              (default peercompute.localhost)
 #   QUICKSTART_BIN               a folder with peerctl, peercomputed and gateway to use as they are; by default
@@ -28,6 +29,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${PEERCOMPUTE_QUICKSTART_DIR:-${HOME:?HOME is not set}/.peercompute-quickstart}"
 https_port="${QUICKSTART_HTTPS_PORT:-7443}"
 tunnel_port="${QUICKSTART_TUNNEL_PORT:-7444}"
+relay_port="${QUICKSTART_RELAY_PORT:-7445}"
 provider_port="${QUICKSTART_PROVIDER_PORT:-7400}"
 domain="${QUICKSTART_DOMAIN:-peercompute.localhost}"
 deployment=hello
@@ -275,7 +277,7 @@ start() {
 
   start_process gateway "gateway up" "$bin/gateway" \
     --domain "$domain" --listen 127.0.0.1 --https-port "$https_port" --tunnel-port "$tunnel_port" \
-    --self-signed --trust-provider "$provider_id"
+    --relay-port "$relay_port" --self-signed --trust-provider "$provider_id"
   local pin
   pin="$(PEERCOMPUTE_HOME="$dir/gateway" "$bin/gateway" pin)"
 

@@ -54,7 +54,7 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 # The gateway makes its self-signed certificate; nginx uses the same one.
 "$gateway" --domain "$domain" --self-signed --listen 127.0.0.1 --https-port $https --tunnel-port $tunnel \
-  --metrics-port $metrics --open --rate-limit 1000000 >"$work/gateway.log" 2>&1 &
+  --relay-port 0 --metrics-port $metrics --open --rate-limit 1000000 >"$work/gateway.log" 2>&1 &
 gateway_pid=$!; pids+=($gateway_pid)
 wait_line "$work/gateway.log" "gateway up" 60
 pin="$("$gateway" pin)"

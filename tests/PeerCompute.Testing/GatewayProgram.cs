@@ -29,8 +29,9 @@ public sealed class GatewayProgram : IAsyncDisposable
     private readonly string[] _command;
     private readonly GatewayLaunch _launch;
 
-    private GatewayProgram(GatewayLaunch launch, string[] command, TestProcess process, int httpsPort, int tunnelPort, int? metricsPort)
+    private GatewayProgram(GatewayLaunch launch, string[] command, TestProcess process, int httpsPort, int tunnelPort, int? metricsPort, int relayPort)
     {
+        RelayPort = relayPort;
         _launch = launch;
         _command = command;
         Process = process;
@@ -47,9 +48,12 @@ public sealed class GatewayProgram : IAsyncDisposable
 
     public int? MetricsPort { get; }
 
+    /// <summary>The libp2p relay's port (a free one unless the launch's extra arguments name --relay-port; 0 when off).</summary>
+    public int RelayPort { get; }
+
     public static async Task<GatewayProgram> StartAsync(GatewayLaunch launch)
     {
-        int[] ports = FreePorts.Many(launch.Metrics ? 3 : 2);
+        int[] ports = FreePorts.Many(4);
         List<string> command =
         [
             .. launch.Wrapper, launch.Executable, "--domain", launch.Domain, .. launch.Tls, "--listen", launch.Listen,
@@ -57,9 +61,16 @@ public sealed class GatewayProgram : IAsyncDisposable
         ];
         if (launch.Metrics)
             command.AddRange(["--metrics-port", $"{ports[2]}"]);
+        // The relay's default port (4001) is one for every gateway: tests give each its own.
+        int relayPort = ports[3];
+        int named = launch.ExtraArgs.ToList().IndexOf("--relay-port");
+        if (named >= 0 && named + 1 < launch.ExtraArgs.Count)
+            relayPort = int.Parse(launch.ExtraArgs[named + 1], System.Globalization.CultureInfo.InvariantCulture);
+        else
+            command.AddRange(["--relay-port", $"{relayPort}"]);
         command.AddRange(launch.ExtraArgs);
         var process = await LaunchAsync(launch, [.. command]).ConfigureAwait(false);
-        return new GatewayProgram(launch, [.. command], process, ports[0], ports[1], launch.Metrics ? ports[2] : null);
+        return new GatewayProgram(launch, [.. command], process, ports[0], ports[1], launch.Metrics ? ports[2] : null, relayPort);
     }
 
     private static async Task<TestProcess> LaunchAsync(GatewayLaunch launch, string[] command)

@@ -32,7 +32,7 @@ public class TunnelHandshakeTests
         // A gateway may not answer above what the provider offered.
         await Assert.That(new TunnelVersions(1, 1).AcceptsAnswer(2)).IsFalse();
         await Assert.That(new TunnelVersions(2, 3).ToString()).IsEqualTo("2 to 3");
-        await Assert.That(TunnelHandshake.Versions.ToString()).IsEqualTo("1");
+        await Assert.That(TunnelHandshake.Versions.ToString()).IsEqualTo("1 to 2");
     }
 
     [Test]
@@ -57,13 +57,56 @@ public class TunnelHandshakeTests
         using var identity = PeerIdentity.Generate();
         string tag = TunnelHostname.TagFor(identity.PeerId);
 
-        var (provider, gateway) = await RunBothAsync(identity, tag, TunnelHandshake.Versions, new TunnelVersions(1, 2));
+        var (provider, gateway) = await RunBothAsync(identity, tag, TunnelHandshake.Versions, new TunnelVersions(1, 3));
 
-        await Assert.That(provider.Version).IsEqualTo((byte)1);
+        await Assert.That(provider.Version).IsEqualTo((byte)2);
         await Assert.That(provider.Challenge.Domain).IsEqualTo("pc.localhost");
         await Assert.That(provider.Welcome.Tag).IsEqualTo(tag);
         await Assert.That(gateway.Peer).IsEqualTo(identity.PeerId);
-        await Assert.That(gateway.Version).IsEqualTo((byte)1);
+        await Assert.That(gateway.Version).IsEqualTo((byte)2);
+    }
+
+    [Test]
+    public async Task A_version_2_gateway_offers_its_relay_in_the_welcome_and_a_version_1_gateway_offers_none()
+    {
+        using var identity = PeerIdentity.Generate();
+        using var relayIdentity = PeerIdentity.Generate();
+        string tag = TunnelHostname.TagFor(identity.PeerId);
+        var offer = new RelayOffer(relayIdentity.PeerId, 4001, [PeerCompute.Core.Multiformats.Multiaddr.Parse("/dns4/relay.example/tcp/4001")]);
+
+        var (current, _) = await RunBothAsync(identity, tag, TunnelHandshake.Versions, TunnelHandshake.Versions, offer);
+        var (older, _) = await RunBothAsync(identity, tag, new TunnelVersions(1, 1), TunnelHandshake.Versions, offer);
+
+        await Assert.That(current.Welcome.Relay!.PeerId).IsEqualTo(relayIdentity.PeerId);
+        await Assert.That(current.Welcome.Relay.Port).IsEqualTo((ushort)4001);
+        await Assert.That(current.Welcome.Relay.AddressesFor("gw.example").Single().ToString()).IsEqualTo($"/dns4/relay.example/tcp/4001/p2p/{relayIdentity.PeerId}");
+        await Assert.That(older.Version).IsEqualTo((byte)1);
+        await Assert.That(older.Welcome.Relay).IsNull();
+    }
+
+    [Test]
+    public async Task Without_announced_addresses_the_relay_is_reached_at_the_gateway_host_the_provider_dialled()
+    {
+        using var relayIdentity = PeerIdentity.Generate();
+        var offer = new RelayOffer(relayIdentity.PeerId, 4001, []);
+
+        await Assert.That(offer.AddressesFor("203.0.113.7").Single().ToString()).IsEqualTo($"/ip4/203.0.113.7/tcp/4001/p2p/{relayIdentity.PeerId}");
+        await Assert.That(offer.AddressesFor("[2001:db8::7]").Single().ToString()).IsEqualTo($"/ip6/2001:db8::7/tcp/4001/p2p/{relayIdentity.PeerId}");
+        await Assert.That(offer.AddressesFor("gw.example.org").Single().ToString()).IsEqualTo($"/dns/gw.example.org/tcp/4001/p2p/{relayIdentity.PeerId}");
+    }
+
+    [Test]
+    public async Task A_welcome_whose_relay_offer_is_cut_short_or_names_no_peer_is_malformed()
+    {
+        using var relayIdentity = PeerIdentity.Generate();
+        byte[] whole = new Welcome("abcdefghijkl", 16, new RelayOffer(relayIdentity.PeerId, 4001, [])).Encode().AsSpan(TunnelFrame.HeaderSize).ToArray();
+        byte[] cut = whole[..^3];
+        byte[] noPeer = [.. new Welcome("abcdefghijkl", 16).Encode().AsSpan(TunnelFrame.HeaderSize), 0x01, 0x03, 0xFF, 0xFF, 0xFF, 0x0F, 0xA1, 0x00];
+
+        await Assert.That(Welcome.TryParse(whole, out var parsed)).IsTrue();
+        await Assert.That(parsed!.Relay!.PeerId).IsEqualTo(relayIdentity.PeerId);
+        await Assert.That(Welcome.TryParse(cut, out _)).IsFalse();
+        await Assert.That(Welcome.TryParse(noPeer, out _)).IsFalse();
     }
 
     [Test]
@@ -73,10 +116,10 @@ public class TunnelHandshakeTests
         string tag = TunnelHostname.TagFor(identity.PeerId);
 
         var error = await Assert.ThrowsAsync<TunnelException>(async () =>
-            await RunBothAsync(identity, tag, gatewayVersions: new TunnelVersions(2, 3), providerVersions: TunnelHandshake.Versions));
+            await RunBothAsync(identity, tag, gatewayVersions: new TunnelVersions(3, 4), providerVersions: TunnelHandshake.Versions));
 
         await Assert.That(error!.Kind).IsEqualTo(TunnelErrorKind.Refused);
-        await Assert.That(error.Message).Contains("version 2 to 3");
+        await Assert.That(error.Message).Contains("version 3 to 4");
     }
 
     [Test]
@@ -86,7 +129,7 @@ public class TunnelHandshakeTests
         string tag = TunnelHostname.TagFor(identity.PeerId);
 
         var error = await Assert.ThrowsAsync<TunnelException>(async () =>
-            await RunBothAsync(identity, tag, gatewayVersions: TunnelHandshake.Versions, providerVersions: new TunnelVersions(2, 2)));
+            await RunBothAsync(identity, tag, gatewayVersions: new TunnelVersions(1, 1), providerVersions: new TunnelVersions(2, 2)));
 
         await Assert.That(error!.Kind).IsEqualTo(TunnelErrorKind.Protocol);
         await Assert.That(error.Message).Contains("version 1, this provider 2");
@@ -94,7 +137,7 @@ public class TunnelHandshakeTests
 
     /// <summary>Runs the provider's role against the gateway's over a loopback TCP pair (the handshake needs no TLS).</summary>
     private static async Task<(TunnelHandshake.ProviderResult Provider, TunnelHandshake.GatewayResult Gateway)> RunBothAsync(
-        PeerIdentity identity, string tag, TunnelVersions gatewayVersions, TunnelVersions providerVersions)
+        PeerIdentity identity, string tag, TunnelVersions gatewayVersions, TunnelVersions providerVersions, RelayOffer? relay = null)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -108,7 +151,7 @@ public class TunnelHandshakeTests
         await using var gatewayStream = new NetworkStream(server);
 
         var gatewayRole = TunnelHandshake.RunGatewayAsync(gatewayStream, CertificateHash, "pc.localhost", 443, 16,
-            (_, _, _) => ValueTask.FromResult<Refused?>(null), gatewayVersions, timeout.Token);
+            (_, _, _) => ValueTask.FromResult<Refused?>(null), gatewayVersions, timeout.Token, relay);
         try
         {
             var provider = await TunnelHandshake.RunProviderAsync(providerStream, CertificateHash, identity, tag, providerVersions, timeout.Token);

@@ -3,6 +3,7 @@ using CsCheck;
 using PeerCompute.Net.Multistream;
 using PeerCompute.Net.Noise;
 using PeerCompute.Net.Protocols;
+using PeerCompute.Net.Relay;
 
 namespace PeerCompute.Net.Tests.Parsing;
 
@@ -63,6 +64,19 @@ public class NeedMoreConventionTests
     }
 
     [Test]
+    public async Task Relay_frame_prefixes_need_more_and_oversize_is_invalid()
+    {
+        var body = new HopMessage(HopMessageType.Reserve).Encode();
+        byte[] frame = [(byte)body.Length, .. body];
+        for (int n = 0; n < frame.Length; n++)
+            await Assert.That(DelimitedMessage.TryRead(frame.AsSpan(0, n), RelayProtocol.MaxMessageSize, out _, out int none)).IsEqualTo(OperationStatus.NeedMoreData);
+        await Assert.That(DelimitedMessage.TryRead(frame, RelayProtocol.MaxMessageSize, out _, out int consumed)).IsEqualTo(OperationStatus.Done);
+        await Assert.That(consumed).IsEqualTo(frame.Length);
+        // 4097 bytes announced: over the 4 KiB limit before any of them arrives.
+        await Assert.That(DelimitedMessage.TryRead([0x81, 0x20], RelayProtocol.MaxMessageSize, out _, out _)).IsEqualTo(OperationStatus.InvalidData);
+    }
+
+    [Test]
     public void Random_bytes_never_throw()
     {
         Gen.Byte.Array[0, 300].Sample(bytes =>
@@ -70,6 +84,7 @@ public class NeedMoreConventionTests
             MultistreamMessage.TryRead(bytes, out _, out _);
             IdentifyProtocol.TryRead(bytes, out _, out _);
             NoiseFrame.TryRead(bytes, 16, out _, out _);
+            DelimitedMessage.TryRead(bytes, RelayProtocol.MaxMessageSize, out _, out _);
         }, iter: 5_000);
     }
 }

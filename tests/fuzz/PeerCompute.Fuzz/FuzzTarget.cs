@@ -79,6 +79,10 @@ public static class FuzzTargets
         new Targets.GatewayBindingsTarget(),
         new Targets.IdentifyTarget(),
         new Targets.HostnameTarget(),
+        new Targets.RelayHopTarget(),
+        new Targets.RelayStopTarget(),
+        new Targets.RelayVoucherTarget(),
+        new Targets.HolePunchTarget(),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

@@ -44,7 +44,13 @@ public sealed class MultiaddrTarget : FuzzTarget
         Check(reparsed.Equals(address) && reparsed.ToString() == canonical, $"text round trip changed '{canonical}' to '{reparsed}'");
         Check(Multiaddr.TryDecode(address.ToBytes(), out var decoded, out why) && decoded.Equals(address), $"binary round trip failed for '{canonical}': {why}");
         _ = address.PeerId;
-        _ = address.TryGetTcpTarget(out _, out _);
+        bool tcp = address.TryGetTcpTarget(out _, out _);
+        Check(!(tcp && address.IsRelayed), $"relayed '{canonical}' gave a TCP target");
+        if (address.TryGetRelay(out var relayAddress, out var relayId, out var target))
+        {
+            Check(address.IsRelayed && !relayAddress.IsRelayed && relayAddress.PeerId == relayId, $"'{canonical}' split into relay '{relayAddress}' / {relayId}");
+            Check(address.PeerId == (target ?? relayId), $"'{canonical}' names {address.PeerId} last, but its target is {target}");
+        }
         _ = address.WithoutPeerId().ToString();
         _ = address.GetHashCode();
     }
@@ -60,6 +66,10 @@ public sealed class MultiaddrTarget : FuzzTarget
         yield return ("text-ip6-p2p", [1, .. Encoding.UTF8.GetBytes($"/ip6/fe80::1/tcp/9000/p2p/{peer}")]);
         yield return ("text-dnsaddr-ipfs", [1, .. Encoding.UTF8.GetBytes($"/dnsaddr/bootstrap.example/ipfs/{peer}/")]);
         yield return ("text-bad", [1, .. "/ip4/1.2.3/tcp/99999"u8]);
+        string target = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+        yield return ("relayed-binary", [0, .. Multiaddr.Parse($"/ip4/1.2.3.4/tcp/4001/p2p/{peer}/p2p-circuit/p2p/{target}").ToBytes()]);
+        yield return ("text-relayed-listen", [1, .. Encoding.UTF8.GetBytes($"/dns4/relay.example/tcp/4001/p2p/{peer}/p2p-circuit")]);
+        yield return ("text-circuit-only", [1, .. "/p2p-circuit"u8]);
     }
 }
 

@@ -29,6 +29,18 @@ public class TrustStoreTests
     }
 
     [Test]
+    public async Task A_relayed_address_is_kept_without_the_peers_own_id_and_dialled_with_it()
+    {
+        using var temp = new TempHome();
+        var store = new TrustStore(temp.Home);
+        string relayed = $"/ip4/203.0.113.7/tcp/4001/p2p/{Sam}/p2p-circuit";
+
+        await store.AddAsync(Maya, "maya", [$"{relayed}/p2p/{Maya}", "/ip4/192.0.2.10/tcp/9000"]);
+
+        await Assert.That(new TrustStore(temp.Home).Find("maya")!.Addrs).IsEquivalentTo(new[] { relayed, "/ip4/192.0.2.10/tcp/9000" });
+    }
+
+    [Test]
     public async Task The_file_is_private_to_its_owner()
     {
         using var temp = new TempHome();
@@ -42,6 +54,10 @@ public class TrustStoreTests
     [Arguments(Maya, null, "/ip4/1.2.3/tcp/1", "not a valid multiaddr")]
     [Arguments(Maya, null, "/ip4/1.2.3.4/udp/1", "not a TCP address")]
     [Arguments(Maya, null, "/ip4/1.2.3.4/tcp/1/p2p/" + Sam, "names peer")]
+    [Arguments(Maya, null, "/ip4/1.2.3.4/tcp/4001/p2p/" + Sam + "/p2p-circuit/p2p/" + Sam, "names peer")]
+    [Arguments(Maya, null, "/ip4/1.2.3.4/tcp/4001/p2p/" + Maya + "/p2p-circuit", "its own relay")]
+    [Arguments(Maya, null, "/ip4/1.2.3.4/udp/4001/p2p/" + Sam + "/p2p-circuit", "not a relayed TCP address")]
+    [Arguments(Maya, null, "/p2p-circuit/p2p/" + Maya, "not a relayed TCP address")]
     public async Task Bad_input_is_refused_and_nothing_is_written(string id, string? name, string? addr, string message)
     {
         using var temp = new TempHome();

@@ -12,6 +12,13 @@ public class GatewayLimitOptionTests
     [Arguments("--max-hostname-bindings", "0", "--max-hostname-bindings must be between 1 and 10000000.")]
     [Arguments("--tunnel-max-streams", "8", "--tunnel-max-streams must be between 16 and 65536.")]
     [Arguments("--tunnel-receive-budget-mib", "0", "--tunnel-receive-budget-mib must be between 1 and 65536.")]
+    [Arguments("--relay-port", "70000", "--relay-port must be between 0 (no relay) and 65535")]
+    [Arguments("--relay-max-reservations", "0", "--relay-max-reservations must be between 1 and 1000000.")]
+    [Arguments("--relay-max-reservations-per-address", "0", "--relay-max-reservations-per-address must be between 1 and 1000000.")]
+    [Arguments("--relay-max-circuits", "0", "--relay-max-circuits must be between 1 and 65536.")]
+    [Arguments("--relay-circuit-seconds", "-1", "--relay-circuit-seconds must be between 1 and 2592000")]
+    [Arguments("--relay-circuit-mib", "-5", "--relay-circuit-mib must be between 1 and 1048576")]
+    [Arguments("--relay-bandwidth-mibps", "-1", "--relay-bandwidth-mibps must be between 1 and 100000")]
     public async Task A_limit_out_of_its_range_is_a_usage_error_naming_it(string option, string value, string message)
     {
         string home = Directory.CreateTempSubdirectory("pc-gateway-usage-").FullName;
@@ -22,5 +29,35 @@ public class GatewayLimitOptionTests
 
         await Assert.That(result.ExitCode).IsEqualTo(2).Because(result.ToString());
         await Assert.That(result.StandardError).Contains(message);
+    }
+
+    [Test]
+    public async Task The_relay_port_may_not_be_one_of_the_other_ports()
+    {
+        string home = Directory.CreateTempSubdirectory("pc-gateway-usage-").FullName;
+        int[] ports = FreePorts.Many(2);
+        string https = ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var result = await TestProcess.RunAsync(GatewayProcess.ExecutablePath,
+            ["--domain", "usage.localhost", "--self-signed", "--open", "--listen", "127.0.0.1", "--https-port", https, "--tunnel-port", ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture), "--relay-port", https],
+            new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home }, TimeSpan.FromSeconds(60));
+
+        await Assert.That(result.ExitCode).IsEqualTo(2).Because(result.ToString());
+        await Assert.That(result.StandardError).Contains("--relay-port must differ");
+    }
+
+    [Test]
+    public async Task Gateway_id_prints_the_relays_peer_id_and_keeps_it_in_an_owner_only_key()
+    {
+        string home = Directory.CreateTempSubdirectory("pc-gateway-id-").FullName;
+        var environment = new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home };
+
+        var first = await TestProcess.RunAsync(GatewayProcess.ExecutablePath, ["id"], environment, TimeSpan.FromSeconds(60));
+        var second = await TestProcess.RunAsync(GatewayProcess.ExecutablePath, ["id"], environment, TimeSpan.FromSeconds(60));
+        string key = Path.Combine(home, "gateway", "relay.key");
+
+        await Assert.That(first.ExitCode).IsEqualTo(0).Because(first.ToString());
+        await Assert.That(PeerCompute.Core.Identity.PeerId.TryParse(first.StandardOutput.Trim(), out _)).IsTrue();
+        await Assert.That(second.StandardOutput).IsEqualTo(first.StandardOutput);
+        await Assert.That(File.GetUnixFileMode(key)).IsEqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 }

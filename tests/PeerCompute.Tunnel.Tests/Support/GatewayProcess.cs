@@ -24,6 +24,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
     public int HttpsPort => _program.HttpsPort;
     public int TunnelPort => _program.TunnelPort;
     public int MetricsPort => _program.MetricsPort!.Value;
+    public int RelayPort => _program.RelayPort;
     public int? ExitCode => _program.Process.ExitCode;
     public string Output => _program.Process.Output;
 

@@ -75,6 +75,9 @@ public class ProviderConfigTests
     [Arguments(new[] { "--allow-registry", "http://registry.lan" }, "Invalid allow-registry 'http://registry.lan'")]
     [Arguments(new[] { "--allow-registry", "registry.lan/team" }, "Invalid allow-registry 'registry.lan/team'")]
     [Arguments(new[] { "--allow-registry", "127.0.0.1:0" }, "Invalid allow-registry '127.0.0.1:0'")]
+    [Arguments(new[] { "--relay", "/ip4/203.0.113.7/tcp/4001" }, "Invalid relay '/ip4/203.0.113.7/tcp/4001'")]
+    [Arguments(new[] { "--relay", "relay.example:4001" }, "Invalid relay 'relay.example:4001'")]
+    [Arguments(new[] { "--relay", "/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq/p2p-circuit/p2p/12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5" }, "Invalid relay")]
     public async Task Connection_limits_that_do_not_fit_or_registries_to_allow_that_are_not_host_or_host_and_port_are_a_usage_error(string[] options, string message)
     {
         using var provider = await PeerNode.CreateAsync("provider");

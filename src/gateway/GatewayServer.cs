@@ -36,6 +36,13 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly HttpMessageInvoker _invoker;
     private readonly ILogger _logger;
     private readonly Libp2pHost? _relayHost;
+
+    /// <summary>Connections of callers (peerctl through the relay) the relay's host holds at once, and from one address.</summary>
+    private const int RelayCallers = 1024;
+    private const int RelayCallersPerAddress = 64;
+
+    /// <summary>Connections in their libp2p handshake at once on the relay's port.</summary>
+    private const int RelayHandshakes = 128;
     private CircuitRelayServer? _relay;
 
     private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, HttpMessageInvoker invoker, ILogger logger,
@@ -138,11 +145,18 @@ internal sealed class GatewayServer : IAsyncDisposable
         Libp2pHost? relayHost = null;
         if (relayIdentity is not null)
         {
-            // Providers the gateway accepts get the room a libp2p host keeps for trusted peers; users who dial through
-            // the relay are strangers to it, within the host's limits for those.
+            // Providers named with --trust-provider get the room a libp2p host keeps for trusted peers, one per possible
+            // reservation; users who dial through the relay (and providers let in by --open) are strangers to it,
+            // within the limits for those, sized so that every reservation still fits.
+            int strangers = RelayCallers + (options.Open ? options.Relay.MaxReservations : 0);
             relayHost = new Libp2pHost(relayIdentity, new Libp2pHostOptions
             {
-                IsTrusted = options.MayReserve,
+                IsTrusted = options.TrustedProviders.Contains,
+                MaxPendingInboundConnections = RelayHandshakes,
+                MaxUntrustedConnections = strangers,
+                MaxUntrustedConnectionsPerAddress = RelayCallersPerAddress,
+                MaxInboundConnections = RelayHandshakes + strangers + options.Relay.MaxReservations + 1,
+                MaxUntrustedPeersInAddressBook = 64,
                 AgentVersion = "peercompute-gateway/0.1.0",
             }, logger);
         }

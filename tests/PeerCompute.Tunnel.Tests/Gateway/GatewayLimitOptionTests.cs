@@ -21,11 +21,8 @@ public class GatewayLimitOptionTests
     [Arguments("--relay-bandwidth-mibps", "-1", "--relay-bandwidth-mibps must be between 1 and 100000")]
     public async Task A_limit_out_of_its_range_is_a_usage_error_naming_it(string option, string value, string message)
     {
-        string home = Directory.CreateTempSubdirectory("pc-gateway-usage-").FullName;
         int[] ports = FreePorts.Many(2);
-        var result = await TestProcess.RunAsync(GatewayProcess.ExecutablePath,
-            ["--domain", "usage.localhost", "--self-signed", "--open", "--listen", "127.0.0.1", "--https-port", ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture), "--tunnel-port", ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture), option, value],
-            new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home }, TimeSpan.FromSeconds(60));
+        var result = await RunAsync(ports, option, value);
 
         await Assert.That(result.ExitCode).IsEqualTo(2).Because(result.ToString());
         await Assert.That(result.StandardError).Contains(message);
@@ -34,12 +31,8 @@ public class GatewayLimitOptionTests
     [Test]
     public async Task The_relay_port_may_not_be_one_of_the_other_ports()
     {
-        string home = Directory.CreateTempSubdirectory("pc-gateway-usage-").FullName;
         int[] ports = FreePorts.Many(2);
-        string https = ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var result = await TestProcess.RunAsync(GatewayProcess.ExecutablePath,
-            ["--domain", "usage.localhost", "--self-signed", "--open", "--listen", "127.0.0.1", "--https-port", https, "--tunnel-port", ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture), "--relay-port", https],
-            new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home }, TimeSpan.FromSeconds(60));
+        var result = await RunAsync(ports, "--relay-port", ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         await Assert.That(result.ExitCode).IsEqualTo(2).Because(result.ToString());
         await Assert.That(result.StandardError).Contains("--relay-port must differ");
@@ -59,5 +52,15 @@ public class GatewayLimitOptionTests
         await Assert.That(PeerCompute.Core.Identity.PeerId.TryParse(first.StandardOutput.Trim(), out _)).IsTrue();
         await Assert.That(second.StandardOutput).IsEqualTo(first.StandardOutput);
         await Assert.That(File.GetUnixFileMode(key)).IsEqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    /// <summary>The real gateway with an open, self-signed setup on <paramref name="ports"/> (HTTPS, tunnel) and <paramref name="extra"/>.</summary>
+    private static Task<ProcessResult> RunAsync(int[] ports, params string[] extra)
+    {
+        string home = Directory.CreateTempSubdirectory("pc-gateway-usage-").FullName;
+        return TestProcess.RunAsync(GatewayProcess.ExecutablePath,
+            ["--domain", "usage.localhost", "--self-signed", "--open", "--listen", "127.0.0.1", "--https-port", ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
+             "--tunnel-port", ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra],
+            new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home }, TimeSpan.FromSeconds(60));
     }
 }

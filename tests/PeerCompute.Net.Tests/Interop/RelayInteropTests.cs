@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Multiformats;
+using PeerCompute.Mux;
 using PeerCompute.Net.Host;
 using PeerCompute.Net.Protocols;
 using PeerCompute.Net.Relay;
@@ -248,6 +249,9 @@ public sealed class RelayInteropTests
         await Assert.That(Limit(dialled, "bytes") ?? -1).IsBetween(limit - 8 * 1024d, limit);
         await Assert.That(Limit(dialled, "seconds")).IsNull();
         await Assert.That(small.GetProperty("ok").GetBoolean()).IsTrue();
+        // Our relay forwards exactly 64 KiB each way, then resets both halves; js's echo may see that as a clean end
+        // ("echo returned 0 of 1048576 bytes") and its connection closes with StreamResetError. js's own `bytes` count
+        // is one budget for both directions (its reading of the Limit), so it undercounts what our relay allows.
         await Assert.That(big.GetProperty("ok").GetBoolean()).IsFalse();
         await Assert.That(Bool(closed, "relayed")).IsTrue();
         await Assert.That(await ended.Task.WaitAsync(Guard, ct)).IsEqualTo(CircuitEnd.DataLimit);
@@ -284,7 +288,7 @@ public sealed class RelayInteropTests
         await Assert.That(await ended.Task.WaitAsync(Guard, ct)).IsEqualTo(CircuitEnd.DurationLimit);
     }
 
-    // ---- 4. a js relay's data limit seen by our caller ----
+    // ---- 4. a js relay's limits seen by our caller ----
 
     [Test, Timeout(TestTimeoutMs)]
     public async Task A_js_relays_data_limit_cuts_our_callers_connection_and_our_caller_names_the_data_limit(CancellationToken ct)
@@ -300,22 +304,81 @@ public sealed class RelayInteropTests
         var connection = await caller.DialAsync(Multiaddr.Parse($"{relay}/p2p-circuit/p2p/{target.PeerId}"), ct).WaitAsync(Guard, ct);
         var atTarget = await inbound.WaitAsync(Guard, ct);
         bool within = await EchoProtocol.RoundTripAsync(connection, 4096, ct).WaitAsync(Guard, ct);
-        Exception? beyond = null;
+        bool beyond;
         try
         {
-            await EchoProtocol.RoundTripAsync(connection, OneMiB, ct).WaitAsync(Guard, ct);
+            beyond = await EchoProtocol.RoundTripAsync(connection, OneMiB, ct).WaitAsync(Guard, ct);
         }
-        catch (Exception e) when (e is not TimeoutException)
+        catch (Exception e) when (e is IOException or MuxProtocolException or ObjectDisposedException)
         {
-            beyond = e;
+            beyond = false;
         }
         await connection.Closed.WaitAsync(Guard, ct);
         await atTarget.Closed.WaitAsync(Guard, ct);
 
+        // js announces its data limit as sent (and, with only --relay-limit-data-bytes, no duration).
         await Assert.That(state.Limit).IsEqualTo(new RelayLimit(null, (ulong)limit));
         await Assert.That(connection.Relayed!.Limit).IsEqualTo(new RelayLimit(null, (ulong)limit));
         await Assert.That(within).IsTrue();
-        await Assert.That(beyond).IsNotNull();
+        await Assert.That(beyond).IsFalse();
+        // What really happens: js keeps ONE budget for both directions, and charges each yamux message as it *receives*
+        // it from either end, not as it forwards it; the message that overdraws the budget is dropped and both halves
+        // reset. So the relay charged the caller's 1 MiB writes as they filled its receive window and cut the circuit
+        // with most of them never forwarded (in our runs the target had read ~5 KiB in all, the handshakes and the
+        // small echo). Our caller still names the data limit, because it counts what it handed to the relay: far past
+        // half the budget. The target, which read almost nothing, cannot tell (so it is not asserted), and the words
+        // "per direction" are the spec's, not js's.
+        await Assert.That(connection.Relayed.BytesWritten).IsGreaterThanOrEqualTo(limit / 2);
         await Assert.That(connection.Relayed.LimitReached()).IsEqualTo("the relay's data limit of 128 KiB per direction");
+    }
+
+    [Test, Timeout(TestTimeoutMs)]
+    public async Task A_js_relays_time_limit_cuts_our_callers_connection_but_js_announces_it_in_milliseconds(CancellationToken ct)
+    {
+        await using var jsRelay = await StartJs(ct, "--relay-server", "--relay-limit-duration-ms", "1500", "--no-monitor");
+        var relay = Multiaddr.Parse(jsRelay.Addrs[0]);
+        var (target, state) = await StartReservedHost(relay, ct);
+        await using var _ = target;
+        await using var caller = new Libp2pHost(PeerIdentity.Generate());
+        var clock = Stopwatch.StartNew();
+
+        var connection = await caller.DialAsync(Multiaddr.Parse($"{relay}/p2p-circuit/p2p/{target.PeerId}"), ct).WaitAsync(Guard, ct);
+        bool echoed = await EchoProtocol.RoundTripAsync(connection, 4096, ct).WaitAsync(Guard, ct);
+        await connection.Closed.WaitAsync(Guard, ct);
+        var lasted = clock.Elapsed;
+
+        await Assert.That(echoed).IsTrue();
+        await Assert.That(lasted).IsGreaterThanOrEqualTo(TimeSpan.FromSeconds(1.4));
+        await Assert.That(lasted).IsLessThan(TimeSpan.FromSeconds(30));
+        // js 4.2.13 writes its duration limit in milliseconds into the spec's seconds field: we read "1500 s". So our
+        // caller, trusting the figure, cannot name the limit that cut it after 1.5 s. Kept as a record of js's quirk:
+        // if this starts failing, js (or our reading of it) changed.
+        await Assert.That(state.Limit).IsEqualTo(new RelayLimit(1500, null));
+        await Assert.That(connection.Relayed!.Limit).IsEqualTo(new RelayLimit(1500, null));
+        await Assert.That(connection.Relayed.LimitReached()).IsNull();
+    }
+
+    // ---- refusals each side understands ----
+
+    [Test, Timeout(TestTimeoutMs)]
+    public async Task Each_relay_refuses_a_circuit_to_an_unreserved_peer_with_no_reservation_and_the_other_side_reads_it(CancellationToken ct)
+    {
+        await using var jsRelay = await StartJs(ct, "--relay-server");
+        var (relayHost, server, ourRelay) = await StartOurRelay();
+        await using var _ = relayHost;
+        await using var __ = server;
+        await using var caller = new Libp2pHost(PeerIdentity.Generate());
+        await using var js = await StartJs(ct, "--relay-client");
+        using var nobody = PeerIdentity.Generate();
+
+        var ours = await Assert.ThrowsAsync<RelayRefusedException>(() =>
+            caller.DialAsync(Multiaddr.Parse($"{jsRelay.Addrs[0]}/p2p-circuit/p2p/{nobody.PeerId}"), ct).WaitAsync(Guard, ct));
+        var theirs = await Assert.ThrowsAsync<JsPeerException>(() =>
+            js.SendAsync("dial", new JsonObject { ["addr"] = $"{ourRelay}/p2p-circuit/p2p/{nobody.PeerId}" }, ct).WaitAsync(Guard, ct));
+
+        await Assert.That(ours!.Status).IsEqualTo(RelayStatus.NoReservation);
+        // js decodes our status into its enum name.
+        await Assert.That(theirs!.Message).Contains("failed to connect via relay with status NO_RESERVATION");
+        await Assert.That(server.CircuitsOpened).IsEqualTo(0);
     }
 }

@@ -62,11 +62,24 @@ public sealed class RelayedStream : DuplexStream
         return n;
     }
 
+    /// <summary>
+    /// Writes in pieces of <see cref="CountedPiece"/> and counts each once it has left: Noise hands over ~256 KiB at a
+    /// time, and a relay that cuts the circuit at its data limit does so while such a write waits for window, so
+    /// counting whole writes would lose exactly the bytes that show which limit was reached.
+    /// </summary>
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        await _inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _written, buffer.Length);
+        while (!buffer.IsEmpty)
+        {
+            var piece = buffer[..Math.Min(buffer.Length, CountedPiece)];
+            await _inner.WriteAsync(piece, cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _written, piece.Length);
+            buffer = buffer[piece.Length..];
+        }
     }
+
+    /// <summary>The most a cut write can leave uncounted; well inside <see cref="LimitReached"/>'s 64 KiB slack.</summary>
+    private const int CountedPiece = 16 * 1024;
 
     /// <summary>Half-closes the circuit's stream (FIN: what the layer above wrote still arrives) and stops reading.</summary>
     public override async ValueTask DisposeAsync()

@@ -1,16 +1,17 @@
 using PeerCompute.Core.Identity;
+using PeerCompute.Core.Multiformats;
 
 namespace PeerCompute.Net.Host;
 
 /// <summary>
-/// The live connections, per peer, and dials in flight, so two dials of one peer share one connection (who may hold
-/// inbound connections is <see cref="InboundAdmission"/>). Closing the pool refuses every later connection.
+/// The live connections, per peer, and dials in flight, so two dials of one peer at one address share one connection (who
+/// may hold inbound connections is <see cref="InboundAdmission"/>). Closing the pool refuses every later connection.
 /// </summary>
 internal sealed class ConnectionPool
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<PeerId, List<Libp2pConnection>> _connections = [];
-    private readonly Dictionary<PeerId, Task<Libp2pConnection>> _pendingDials = [];
+    private readonly Dictionary<(PeerId, Multiaddr), Task<Libp2pConnection>> _pendingDials = [];
     private bool _closed;
 
     public IReadOnlyList<Libp2pConnection> All
@@ -29,18 +30,24 @@ internal sealed class ConnectionPool
             return FindLocked(peer);
     }
 
-    /// <summary>An open connection to <paramref name="peer"/>, the dial already under way, or a new one from <paramref name="dial"/>.</summary>
-    public Task<Libp2pConnection> GetOrDial(PeerId peer, Func<Task<Libp2pConnection>> dial)
+    /// <summary>
+    /// An open connection to <paramref name="peer"/>, the dial of it at <paramref name="address"/> already under way, or a
+    /// new one from <paramref name="dial"/>. A dial at another address is not joined: the caller moved on to this address
+    /// because that one did not answer (a direct address behind a NAT, then the relayed one), and that dial may go on
+    /// until its handshake timeout.
+    /// </summary>
+    public Task<Libp2pConnection> GetOrDial(PeerId peer, Multiaddr address, Func<Task<Libp2pConnection>> dial)
     {
         lock (_lock)
         {
             if (FindLocked(peer) is { } existing)
                 return Task.FromResult(existing);
-            if (!_pendingDials.TryGetValue(peer, out var pending))
+            var key = (peer, address);
+            if (!_pendingDials.TryGetValue(key, out var pending))
             {
                 pending = dial();
-                _pendingDials[peer] = pending;
-                _ = pending.ContinueWith(_ => { lock (_lock) _pendingDials.Remove(peer); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                _pendingDials[key] = pending;
+                _ = pending.ContinueWith(_ => { lock (_lock) _pendingDials.Remove(key); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             }
             return pending;
         }

@@ -168,7 +168,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             return await DialNewAsync(address, null).WaitAsync(cancellationToken).ConfigureAwait(false);
         if (expected == PeerId)
             throw new ArgumentException("A host cannot dial itself.", nameof(address));
-        return await _pool.GetOrDial(expected, () => DialNewAsync(address, expected)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await _pool.GetOrDial(expected, address, () => DialNewAsync(address, expected)).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>An open connection to <paramref name="peer"/>, or a new one through the addresses known for it.</summary>

@@ -3,6 +3,7 @@ using PeerCompute.Core.Multiformats;
 using PeerCompute.Net.Host;
 using PeerCompute.Net.Relay;
 using PeerCompute.Net.Tests.Support;
+using PeerCompute.Net.Transport;
 
 namespace PeerCompute.Net.Tests.Relay;
 
@@ -267,5 +268,42 @@ public class CircuitRelayTests
 
         await Assert.That(HopMessage.TryDecode(answer, out var message, out _)).IsTrue();
         await Assert.That(message!.Status).IsEqualTo(RelayStatus.PermissionDenied);
+    }
+    [Test]
+    public async Task A_direct_dial_given_up_on_does_not_hold_back_the_relayed_dial_of_the_same_peer()
+    {
+        await using var trio = await StartTrio();
+        // What peerctl does for a provider behind a NAT: its direct address swallows the SYN (here a transport that never
+        // answers), so the caller gives up on it after a while and dials the relayed address of the same peer.
+        await using var caller = new Libp2pHost(PeerIdentity.Generate(), null, null, [new SilentTransport(), new TcpTransport()]);
+        using (var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            var direct = Multiaddr.Parse($"/ip4/{SilentTransport.Address}/tcp/4001/p2p/{trio.Target.PeerId}");
+            await Assert.That(async () => await caller.DialAsync(direct, giveUp.Token)).Throws<OperationCanceledException>();
+        }
+
+        // Well within the direct dial's handshake timeout, which it would otherwise have had to wait out.
+        var relayed = await caller.DialAsync(trio.TargetViaRelay).WaitAsync(TimeSpan.FromSeconds(5));
+
+        await Assert.That(relayed.IsRelayed).IsTrue();
+        await Assert.That(await EchoProtocol.RoundTripAsync(relayed, 1000).WaitAsync(Guard)).IsTrue();
+    }
+
+    /// <summary>Claims one TEST-NET address and never connects: a SYN dropped by a NAT, until the dial is cancelled.</summary>
+    private sealed class SilentTransport : ITransport
+    {
+        public const string Address = "192.0.2.77";
+
+        public bool CanDial(Multiaddr address) => address.TryGetTcpTarget(out string host, out _) && host == Address;
+
+        public bool CanListen(Multiaddr address) => false;
+
+        public async Task<TransportConnection> DialAsync(Multiaddr address, CancellationToken cancellationToken)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            throw new InvalidOperationException("unreachable");
+        }
+
+        public ITransportListener Listen(Multiaddr address) => throw new NotSupportedException();
     }
 }

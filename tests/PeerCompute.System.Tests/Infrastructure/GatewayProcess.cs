@@ -26,6 +26,18 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public string Pin { get; }
 
+    /// <summary>The port of its libp2p relay.</summary>
+    public int RelayPort => _program.RelayPort;
+
+    /// <summary>Its relay's PeerId (<c>gateway id</c>).</summary>
+    public async Task<string> RelayIdAsync()
+    {
+        var id = await TestProcess.RunAsync(Artifacts.PathOf(Artifacts.LinuxX64, "gateway"), ["id"], Node.Environment);
+        if (id.ExitCode != 0)
+            throw new InvalidOperationException($"gateway id failed: {id}");
+        return id.StandardOutput.Trim();
+    }
+
     public string CertificateFile => Path.Combine(Node.Home, "gateway", "self-signed.crt");
 
     public string TunnelAddress => $"127.0.0.1:{TunnelPort}";

@@ -15,7 +15,7 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
         Address = address;
     }
 
-    /// <summary>Where it listens, e.g. /ip4/127.0.0.1/tcp/41234 (without /p2p).</summary>
+    /// <summary>Where it listens, e.g. /ip4/127.0.0.1/tcp/41234 (without /p2p); loopback when it listens on every address.</summary>
     public string Address { get; private set; }
 
     public TestProcess Process => _process;
@@ -26,9 +26,12 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
     /// <summary>Started through <see cref="ProviderLaunch.Wrapper"/> (e.g. <c>ip netns exec NS</c>) with extra environment (e.g. DOCKER_HOST).</summary>
     public static async Task<ProviderProcess> StartAsync(PeerNode node, ProviderLaunch launch, params string[] extraArgs)
     {
-        var (process, address) = await LaunchAsync(node, "/ip4/127.0.0.1/tcp/0", extraArgs, launch);
+        var (process, address) = await LaunchAsync(node, launch.Listen, extraArgs, launch);
         return new ProviderProcess(node, process, address) { ExtraArgs = extraArgs, Launch = launch };
     }
+
+    /// <summary>The TCP port it listens on.</summary>
+    public int Port => int.Parse(Address[(Address.LastIndexOf('/') + 1)..], global::System.Globalization.CultureInfo.InvariantCulture);
 
     private string[] ExtraArgs { get; init; } = [];
 
@@ -50,8 +53,11 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
         var process = TestProcess.Start(command[0], command[1..], env);
         try
         {
-            string line = await process.WaitForLineAsync(l => l.Contains("listening on /ip4/127.0.0.1/tcp/", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-            string address = ListenPattern().Match(line).Groups[1].Value;
+            string line = await process.WaitForLineAsync(l => ListenPattern().IsMatch(l), TimeSpan.FromSeconds(60));
+            var match = ListenPattern().Match(line);
+            // A wildcard listen is reported as this machine's interface addresses: loopback is the one a local peerctl uses.
+            string ip = listen.StartsWith("/ip4/0.0.0.0/", StringComparison.Ordinal) ? "127.0.0.1" : match.Groups[1].Value;
+            string address = $"/ip4/{ip}/tcp/{match.Groups[2].Value}";
             await process.WaitForLineAsync(l => l.Contains("ready: serving", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
             return (process, address);
         }
@@ -75,7 +81,9 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
         if (!_process.HasExited)
             await StopAsync();
         await _process.DisposeAsync();
-        var (process, address) = await LaunchAsync(_node, Address, ExtraArgs, Launch);
+        // The same port, on the address it was given (a wildcard stays one).
+        string listen = Launch.Listen.EndsWith("/tcp/0", StringComparison.Ordinal) ? $"{Launch.Listen[..^1]}{Port}" : Launch.Listen;
+        var (process, address) = await LaunchAsync(_node, listen, ExtraArgs, Launch);
         _process = process;
         Address = address;
     }
@@ -97,7 +105,7 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
         await Docker.RemoveContainersOfAsync(_node.PeerId, Launch.DockerHost);
     }
 
-    [GeneratedRegex(@"listening on (/ip4/127\.0\.0\.1/tcp/\d+)")]
+    [GeneratedRegex(@"listening on /ip4/([0-9.]+)/tcp/(\d+)")]
     private static partial Regex ListenPattern();
 }
 
@@ -124,6 +132,9 @@ internal static class Docker
 internal sealed record ProviderLaunch(IReadOnlyList<string> Wrapper, IReadOnlyDictionary<string, string?> Environment)
 {
     public static ProviderLaunch Default { get; } = new([], new Dictionary<string, string?>());
+
+    /// <summary>The --listen multiaddr: loopback on a port the kernel picks unless a test needs another (e.g. /ip4/0.0.0.0/tcp/0).</summary>
+    public string Listen { get; init; } = "/ip4/127.0.0.1/tcp/0";
 
     /// <summary>The DOCKER_HOST given to the provider, if any (for clean-up with the docker CLI).</summary>
     public string? DockerHost => Environment.TryGetValue("DOCKER_HOST", out string? host) ? host : null;

@@ -90,9 +90,16 @@ internal sealed class ConnectionPool
     {
         if (!_connections.TryGetValue(peer, out var list))
             return null;
+        // A direct connection first: once hole punching made one, new streams leave the relay.
+        Libp2pConnection? relayed = null;
         foreach (var connection in list)
-            if (!connection.IsClosed && !connection.Session.IsGoingAway)
+        {
+            if (connection.IsClosed || connection.Session.IsGoingAway)
+                continue;
+            if (!connection.IsRelayed)
                 return connection;
-        return null;
+            relayed ??= connection;
+        }
+        return relayed;
     }
 }

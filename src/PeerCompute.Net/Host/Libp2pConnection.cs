@@ -40,6 +40,9 @@ public sealed class Libp2pConnection : IAsyncDisposable
     /// <summary>True when the connection runs through a relay (its remote address has <c>/p2p-circuit</c>).</summary>
     public bool IsRelayed => Relayed is not null || RemoteAddress.IsRelayed;
 
+    /// <summary>True when this direct connection was made by hole punching (DCUtR) over a relayed one.</summary>
+    public bool HolePunched { get; internal init; }
+
     /// <summary>True when this side dialled.</summary>
     public bool IsOutbound { get; }
 

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Limits;
 using PeerCompute.Core.Multiformats;
+using PeerCompute.Net.HolePunch;
 using PeerCompute.Net.Protocols;
 using PeerCompute.Net.Relay;
 using PeerCompute.Mux;
@@ -31,11 +32,12 @@ public sealed class Libp2pHost : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly List<(ITransportListener Listener, Task AcceptLoop)> _listeners = [];
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly List<Multiaddr> _observed = [];
     private bool _disposed;
 
     /// <param name="logger">Where a stream handler that throws is reported; none by default.</param>
     public Libp2pHost(PeerIdentity identity, Libp2pHostOptions? options = null, ILogger? logger = null)
-        : this(identity, options, logger, [new TcpTransport()])
+        : this(identity, options, logger, [new TcpTransport { ReuseListenPort = options is { } o && (o.ReuseListenPort || o.EnableHolePunching) }])
     {
     }
 
@@ -56,6 +58,31 @@ public sealed class Libp2pHost : IAsyncDisposable
         _router.AddBuiltIn(IdentifyProtocol.ProtocolId, (stream, ct) => IdentifyProtocol.WriteAsync(stream.Stream, OwnIdentify(stream.Connection), ct));
         _router.AddBuiltIn(PingProtocol.ProtocolId, (stream, ct) => PingProtocol.RespondAsync(stream.Stream, ct));
         _router.AddBuiltIn(RelayProtocol.Stop, _circuits.HandleStopAsync);
+        if (Options.EnableHolePunching)
+        {
+            HolePunch = new HolePunchService(this, isTrusted, log);
+            _router.AddBuiltIn(HolePunchMessage.ProtocolId, HolePunch.HandleAsync);
+            ConnectionOpened += HolePunch.OnConnection;
+        }
+    }
+
+    /// <summary>Hole punching (DCUtR), when <see cref="Libp2pHostOptions.EnableHolePunching"/>; null otherwise.</summary>
+    public HolePunchService? HolePunch { get; }
+
+    /// <summary>Observed addresses to keep at most (the newest first).</summary>
+    private const int MaxObservedAddresses = 8;
+
+    /// <summary>
+    /// Where peers see this host (identify's observed address from each peer that answered, newest first, direct TCP ones
+    /// only): behind a NAT, its public address and the port it maps our listening port to.
+    /// </summary>
+    public IReadOnlyList<Multiaddr> ObservedAddresses
+    {
+        get
+        {
+            lock (_observed)
+                return [.. _observed];
+        }
     }
 
     public PeerId PeerId => _identity.PeerId;
@@ -224,6 +251,7 @@ public sealed class Libp2pHost : IAsyncDisposable
             if (message.PublicKey is not null && PeerId.FromPublicKeyProtobuf(message.PublicKey) != connection.RemotePeer)
                 throw new Libp2pProtocolException("identify: the public key does not belong to the connected peer");
             AddAddresses(connection.RemotePeer, message.ListenAddresses);
+            RecordObserved(message.ObservedAddress);
             connection.SetIdentify(message);
             Raise(() => PeerIdentified?.Invoke(connection, message));
             return message;
@@ -231,6 +259,53 @@ public sealed class Libp2pHost : IAsyncDisposable
         catch (Exception e)
         {
             connection.SetIdentifyFailed(e);
+            throw;
+        }
+    }
+
+    private void RecordObserved(Multiaddr? observed)
+    {
+        if (observed is null || observed.IsRelayed || !observed.TryGetTcpTarget(out _, out _))
+            return;
+        var address = observed.WithoutPeerId();
+        lock (_observed)
+        {
+            _observed.Remove(address);
+            _observed.Insert(0, address);
+            if (_observed.Count > MaxObservedAddresses)
+                _observed.RemoveAt(_observed.Count - 1);
+        }
+    }
+
+    /// <summary>
+    /// One dial of a hole punch: TCP from the listening port to <paramref name="address"/>, then the upgrade in the role
+    /// DCUtR gives (A the client, B the server, whoever's SYN went first); the peer must prove it is <paramref name="expected"/>.
+    /// Not shared with other dials and not the pool's: the relayed connection to that peer exists already.
+    /// </summary>
+    internal async Task<Libp2pConnection> DialHolePunchedAsync(Multiaddr address, PeerId expected, bool asClient, CancellationToken cancellationToken)
+    {
+        var transport = _transports.OfType<TcpTransport>().FirstOrDefault(t => t.CanDial(address))
+            ?? throw new NotSupportedException($"Cannot dial {address} directly.");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, cancellationToken);
+        timeout.CancelAfter(Options.HandshakeTimeout);
+        TransportConnection? raw = null;
+        try
+        {
+            raw = await transport.DialAsync(address, timeout.Token).ConfigureAwait(false);
+            var (session, remote) = asClient
+                ? await ConnectionUpgrader.UpgradeOutboundAsync(raw.Stream, _identity, expected, Options.Yamux, timeout.Token).ConfigureAwait(false)
+                : await ConnectionUpgrader.UpgradeInboundAsync(raw.Stream, _identity, Options.Yamux,
+                    peer => peer == expected ? null : $"the hole punch was with {expected}, not {peer}", timeout.Token).ConfigureAwait(false);
+            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: asClient, Options.StreamNegotiationTimeout)
+            {
+                HolePunched = true,
+            };
+            Register(connection);
+            return connection;
+        }
+        catch
+        {
+            raw?.Stream.Dispose();
             throw;
         }
     }

@@ -55,6 +55,25 @@ public sealed record Libp2pHostOptions
     /// <summary>Run identify on every new connection (as js-libp2p does).</summary>
     public bool IdentifyOnConnect { get; init; } = true;
 
+    /// <summary>
+    /// Outgoing TCP connections leave from the port the host listens on (SO_REUSEPORT), so a NAT in front of it maps them
+    /// to the public port peers observe: hole punching needs it. Another process of the same user could then bind the
+    /// same port too; Noise still proves every peer, so such a process could only take connections away, not read them.
+    /// </summary>
+    public bool ReuseListenPort { get; init; }
+
+    /// <summary>
+    /// DCUtR (<c>/libp2p/dcutr</c>): a relayed connection is upgraded to a direct one by a synchronised TCP simultaneous
+    /// open, both roles. Implies <see cref="ReuseListenPort"/>.
+    /// </summary>
+    public bool EnableHolePunching { get; init; }
+
+    /// <summary>Tries of one hole punch (the spec's 3), each a CONNECT/SYNC exchange and a simultaneous dial.</summary>
+    public int HolePunchAttempts { get; init; } = 3;
+
+    /// <summary>How long the simultaneous dial of one try may take before the next.</summary>
+    public TimeSpan HolePunchDialTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Settings of every connection's yamux session.</summary>
     public YamuxOptions Yamux { get; init; } = new();
 

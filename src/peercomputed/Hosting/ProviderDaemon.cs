@@ -107,6 +107,9 @@ internal sealed class ProviderDaemon
             HandshakeTimeout = TimeSpan.FromSeconds(config.HandshakeTimeoutSeconds),
             UntrustedIdleTimeout = TimeSpan.FromSeconds(config.UntrustedIdleTimeoutSeconds),
             MaxUntrustedPeersInAddressBook = config.MaxUntrustedPeers,
+            // Hole punching upgrades a trusted peer's relayed connection to a direct one; outgoing connections leave from
+            // the listening port for it (the port a NAT maps and the relay observes).
+            EnableHolePunching = true,
             // Asked once per inbound handshake, so from a cache: a flood of strangers must not read the file once each.
             IsTrusted = new CachedTrust(() => TrustedPeerIds(trust, log), TimeSpan.FromSeconds(1)).IsTrusted,
         };

@@ -22,6 +22,14 @@ internal sealed class ProviderSession : IAsyncDisposable
         Client = new ProviderClient(identity, async ct => (await _connection.OpenStreamAsync(ProtocolIds.PeerCompute, ct).ConfigureAwait(false)).Stream);
     }
 
+    /// <summary>
+    /// How long peerctl waits, after reaching a provider through a relay, for the provider to begin hole punching (it does
+    /// at once when it can), and then for the direct connection; the command goes over the relay when none comes.
+    /// </summary>
+    public static readonly TimeSpan HolePunchStartWait = TimeSpan.FromSeconds(1);
+
+    public static readonly TimeSpan HolePunchWait = TimeSpan.FromSeconds(3);
+
     public ProviderTarget Target { get; }
 
     public ProviderClient Client { get; }
@@ -29,8 +37,8 @@ internal sealed class ProviderSession : IAsyncDisposable
     /// <summary>How long a direct address may take before the next one (and then the relayed ones) is tried.</summary>
     public static readonly TimeSpan DirectDialTimeout = TimeSpan.FromSeconds(3);
 
-    /// <summary>How the connection reached the provider: <c>direct</c> or <c>relay</c> (the --json field <c>via</c>).</summary>
-    public string Via => _connection.IsRelayed ? "relay" : "direct";
+    /// <summary>How the connection reached the provider: <c>direct</c>, <c>relay</c> or <c>hole-punched</c> (the --json field <c>via</c>).</summary>
+    public string Via => _connection.IsRelayed ? "relay" : _connection.HolePunched ? "hole-punched" : "direct";
 
     /// <summary>The relay's address when the connection runs through one.</summary>
     public string? Relay => _connection.IsRelayed && _connection.RemoteAddress.TryGetRelay(out var relay, out _, out _) ? relay.ToString() : null;
@@ -45,7 +53,10 @@ internal sealed class ProviderSession : IAsyncDisposable
     /// </summary>
     public static async Task<ProviderSession> ConnectAsync(ProviderTarget target, PeerIdentity identity, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var host = new Libp2pHost(identity, new Libp2pHostOptions { IdentifyOnConnect = false });
+        // It listens on a port of its own while the command runs, and dials from it: behind a NAT, that is the port the
+        // relay observes, and the one a hole punch needs.
+        var host = new Libp2pHost(identity, new Libp2pHostOptions { IdentifyOnConnect = false, EnableHolePunching = true });
+        await ListenForHolePunchingAsync(host).ConfigureAwait(false);
         var failures = new List<string>();
         var ordered = target.Addrs.Where(a => !a.IsRelayed).Concat(target.Addrs.Where(a => a.IsRelayed)).ToList();
         bool anyRelayed = ordered.Any(a => a.IsRelayed);
@@ -59,6 +70,8 @@ internal sealed class ProviderSession : IAsyncDisposable
             try
             {
                 var connection = await host.DialAsync(address, attempt.Token).ConfigureAwait(false);
+                if (connection.IsRelayed)
+                    connection = await AwaitHolePunchAsync(host, connection, cancellationToken).ConfigureAwait(false);
                 return new ProviderSession(host, connection, target, identity);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -97,6 +110,45 @@ internal sealed class ProviderSession : IAsyncDisposable
     public string? RelayLimitReached() => Circuit?.LimitReached();
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static async Task ListenForHolePunchingAsync(Libp2pHost host)
+    {
+        foreach (string any in new[] { "/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/0" })
+        {
+            try
+            {
+                await host.ListenAsync(Core.Multiformats.Multiaddr.Parse(any)).ConfigureAwait(false);
+            }
+            catch (SocketException)
+            {
+                // No IPv6 here (or no IPv4): dials of that family leave from a fresh port, as without hole punching.
+            }
+        }
+    }
+
+    /// <summary>
+    /// The provider (which received the relayed connection) starts hole punching when it can; this waits a moment for it
+    /// and returns the direct connection when there is one, else the relayed one.
+    /// </summary>
+    private static async Task<Libp2pConnection> AwaitHolePunchAsync(Libp2pHost host, Libp2pConnection relayed, CancellationToken cancellationToken)
+    {
+        if (host.HolePunch is not { } punch)
+            return relayed;
+        var outcome = punch.OutcomeAsync(relayed.RemotePeer);
+        var started = punch.StartedAsync(relayed.RemotePeer);
+        if (host.GetConnection(relayed.RemotePeer) is { IsRelayed: false } already)
+            return already;
+        try
+        {
+            await started.WaitAsync(HolePunchStartWait, cancellationToken).ConfigureAwait(false);
+            await outcome.WaitAsync(HolePunchWait, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // No hole punch began, or it did not finish in time: the relay carries the command.
+        }
+        return host.GetConnection(relayed.RemotePeer) is { IsRelayed: false } direct ? direct : relayed;
+    }
 
     public async ValueTask DisposeAsync()
     {

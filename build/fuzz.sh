@@ -86,9 +86,17 @@ for t in "${targets[@]}"; do
     resume=(-i "$in")
   fi
   mkdir -p "$findings"
-  afl-fuzz "${resume[@]}" -o "$findings" -V "$seconds" -t 10000 -m none -- dotnet "$bin/PeerCompute.Fuzz.dll" "$t" >"$findings/afl.log" 2>&1
-  afl_status=$?
   stats="$findings/default/fuzzer_stats"
+  # On a loaded machine afl-fuzz's dry run now and then sees an empty coverage map from the .NET harness ("No
+  # instrumentation detected") and gives up before fuzzing; once more is enough. A real crash or hang is still reported.
+  for try in 1 2; do
+    afl-fuzz "${resume[@]}" -o "$findings" -V "$seconds" -t 10000 -m none -- dotnet "$bin/PeerCompute.Fuzz.dll" "$t" >"$findings/afl.log" 2>&1
+    afl_status=$?
+    [ -f "$stats" ] && break
+    grep -q "No instrumentation detected" "$findings/afl.log" || break
+    [ "$try" = 1 ] && echo "$t: afl-fuzz saw no instrumentation in its dry run; trying once more" >&2
+    [ "${resume[1]}" = - ] || rm -rf "$findings/default"
+  done
   if [ ! -f "$stats" ]; then
     echo "$t: afl-fuzz did not start (exit $afl_status); see $findings/afl.log"; tail -5 "$findings/afl.log"; status=1; continue
   fi

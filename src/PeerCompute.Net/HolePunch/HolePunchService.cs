@@ -150,16 +150,15 @@ public sealed class HolePunchService
             _ = await ReadAsync(stream.Stream, HolePunchType.Sync).ConfigureAwait(false);
             var targets = Dialable(connect.ObservedAddresses);
             var direct = targets.Count == 0 ? null : await DialAnyAsync(targets, peer, asClient: true).ConfigureAwait(false);
-            // B decides whether to try again; each try opens a new stream. A reports every try that connected, and a
-            // failed one only when B stops (its stream closes with no new one coming is not told: OutcomeAsync callers bound their wait).
-            if (direct is not null)
-                Finish(new HolePunchOutcome(peer, direct, null, 1));
-            else
-                _logger.LogDebug("dcutr: a try with {Peer} did not connect ({Targets})", peer, string.Join(", ", targets));
+            // B decides whether to try again (each try is a new stream); A reports each try, so a caller waiting for a
+            // direct connection goes on over the relay after the first one that failed.
+            Finish(direct is not null
+                ? new HolePunchOutcome(peer, direct, null, 1)
+                : new HolePunchOutcome(peer, null, targets.Count == 0 ? "the peer sent no address we can dial" : $"the simultaneous dial of {string.Join(", ", targets)} did not connect", 1));
         }
         catch (Exception e) when (e is IOException or TimeoutException or Libp2pProtocolException or MuxProtocolException)
         {
-            _logger.LogDebug("dcutr: with {Peer}: {Reason}", peer, e.Message);
+            Finish(new HolePunchOutcome(peer, null, e.Message, 1));
         }
     }
 

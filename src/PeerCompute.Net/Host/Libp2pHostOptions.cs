@@ -72,7 +72,7 @@ public sealed record Libp2pHostOptions
     public int HolePunchAttempts { get; init; } = 3;
 
     /// <summary>How long the simultaneous dial of one try may take before the next.</summary>
-    public TimeSpan HolePunchDialTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan HolePunchDialTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Settings of every connection's yamux session.</summary>
     public YamuxOptions Yamux { get; init; } = new();

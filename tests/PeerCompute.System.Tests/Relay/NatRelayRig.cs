@@ -45,10 +45,16 @@ internal sealed class NatRelayRig : IAsyncDisposable
 
     public string RelayedAddress => $"{RelayAddress}/p2p-circuit/p2p/{Provider.PeerId}";
 
-    /// <summary>Starts it all; returns once the provider's tunnel is up and its relay reservation made.</summary>
-    public static async Task<NatRelayRig> StartAsync(params string[] gatewayArgs)
+    /// <summary>
+    /// Starts it all behind a port-changing NAT on the provider's side (so hole punching fails and everything stays on the
+    /// relay); returns once the provider's tunnel is up and its relay reservation made.
+    /// </summary>
+    public static Task<NatRelayRig> StartAsync(params string[] gatewayArgs) => StartAsync(new NatLabOptions { HardNatHost = true }, gatewayArgs);
+
+    /// <summary>As <see cref="StartAsync(string[])"/> behind the NATs <paramref name="nat"/> describes.</summary>
+    public static async Task<NatRelayRig> StartAsync(NatLabOptions nat, params string[] gatewayArgs)
     {
-        var lab = await NatLab.CreateAsync();
+        var lab = await NatLab.CreateAsync(nat);
         var nodes = new List<PeerNode>();
         GatewayProcess? gateway = null;
         ProviderProcess? daemon = null;

@@ -10,7 +10,9 @@ namespace PeerCompute.System.Tests.Relay;
 /// published binaries, a real dockerd and a <see cref="NatLab"/> (see <see cref="NatRelayRig"/>): the direct address
 /// really is unreachable, every peerctl command goes through the relay (<c>via</c>), a log stream longer than yamux's
 /// window arrives whole, the public URL answers through the tunnel, the relay's time limit cuts a circuit with an error
-/// that names it, and a restarted gateway gets the provider's reservation back.
+/// that names it, and a restarted gateway gets the provider's reservation back. Behind NATs that keep ports, the commands
+/// go over a direct connection that hole punching (DCUtR) made; elsewhere the provider's NAT changes ports, so they stay
+/// on the relay.
 /// </summary>
 [NotInParallel("system")]
 public class NatRelayTests
@@ -86,6 +88,22 @@ public class NatRelayTests
         await Assert.That(stopped.GetProperty("via").GetString()).IsEqualTo("relay");
         var after = JsonDocument.Parse(await rig.CtlFromHomeOkAsync("status", "--json")).RootElement;
         await Assert.That(after.GetProperty("deployments").GetArrayLength()).IsEqualTo(0);
+    }
+
+    [Test, Timeout(TestTimeoutMs)]
+    public async Task Between_two_nats_that_keep_ports_peerctl_hole_punches_and_says_so(CancellationToken cancellationToken)
+    {
+        await using var rig = await NatRelayRig.StartAsync(new NatLabOptions());
+
+        var deployed = JsonDocument.Parse(await rig.CtlFromHomeOkAsync(DeployWeb("--json"))).RootElement;
+        var status = JsonDocument.Parse(await rig.CtlFromHomeOkAsync("status", "--json")).RootElement;
+        var stopped = JsonDocument.Parse(await rig.CtlFromHomeOkAsync("stop", "web", "--json")).RootElement;
+
+        await Assert.That(deployed.GetProperty("via").GetString()).IsEqualTo("hole-punched").Because(rig.Logs);
+        await Assert.That(status.GetProperty("via").GetString()).IsEqualTo("hole-punched");
+        await Assert.That(status.GetProperty("deployments").EnumerateArray().Single().GetProperty("state").GetString()).IsEqualTo("running");
+        await Assert.That(stopped.GetProperty("via").GetString()).IsEqualTo("hole-punched");
+        await Assert.That(rig.Daemon.Process.Output).Contains("dcutr: direct connection to");
     }
 
     [Test, Timeout(TestTimeoutMs)]

@@ -109,6 +109,8 @@ public sealed class HolePunchService
                 await DelimitedMessage.WriteAsync(stream.Stream, new HolePunchMessage(HolePunchType.Connect, own).Encode(), CancellationToken.None).ConfigureAwait(false);
                 var answer = await ReadAsync(stream.Stream, HolePunchType.Connect).ConfigureAwait(false);
                 var rtt = clock.Elapsed;
+                // A dials as soon as SYNC arrives: watch for its connection from here on.
+                using var arriving = new DirectConnectionWatch(_host, peer);
                 await DelimitedMessage.WriteAsync(stream.Stream, new HolePunchMessage(HolePunchType.Sync, []).Encode(), CancellationToken.None).ConfigureAwait(false);
                 var targets = Dialable(answer.ObservedAddresses);
                 if (targets.Count == 0)
@@ -117,7 +119,7 @@ public sealed class HolePunchService
                     break;
                 }
                 await Task.Delay(rtt / 2).ConfigureAwait(false);
-                if (await DialAnyAsync(targets, peer, asClient: false).ConfigureAwait(false) is { } direct)
+                if (await DialAnyAsync(targets, peer, asClient: false, arriving).ConfigureAwait(false) is { } direct)
                 {
                     Finish(new HolePunchOutcome(peer, direct, null, attempt));
                     return;
@@ -148,8 +150,9 @@ public sealed class HolePunchService
             var own = await OwnAddressesAsync(relayed).ConfigureAwait(false);
             await DelimitedMessage.WriteAsync(stream.Stream, new HolePunchMessage(HolePunchType.Connect, own).Encode(), cancellationToken).ConfigureAwait(false);
             _ = await ReadAsync(stream.Stream, HolePunchType.Sync).ConfigureAwait(false);
+            using var arriving = new DirectConnectionWatch(_host, peer);
             var targets = Dialable(connect.ObservedAddresses);
-            var direct = targets.Count == 0 ? null : await DialAnyAsync(targets, peer, asClient: true).ConfigureAwait(false);
+            var direct = targets.Count == 0 ? null : await DialAnyAsync(targets, peer, asClient: true, arriving).ConfigureAwait(false);
             // B decides whether to try again (each try is a new stream); A reports each try, so a caller waiting for a
             // direct connection goes on over the relay after the first one that failed.
             Finish(direct is not null
@@ -164,15 +167,31 @@ public sealed class HolePunchService
 
     // ---- both ----
 
-    /// <summary>Dials every target at once in the given role; the first connection up wins, the others are closed.</summary>
-    private async Task<Libp2pConnection?> DialAnyAsync(IReadOnlyList<Multiaddr> targets, PeerId peer, bool asClient)
+    /// <summary>
+    /// Dials every target at once in the given role; the first connection up wins, the others are closed. A direct
+    /// connection the peer opens to us meanwhile (<paramref name="arriving"/>) wins too: with no NAT in between, or a NAT
+    /// that lets it in, the peer's dial reaches our listener as a plain inbound connection instead of meeting ours in one
+    /// simultaneous open, and ours may then never finish (both ends in the same role of the upgrade).
+    /// </summary>
+    private async Task<Libp2pConnection?> DialAnyAsync(IReadOnlyList<Multiaddr> targets, PeerId peer, bool asClient, DirectConnectionWatch arriving)
     {
         using var timeout = new CancellationTokenSource(_host.Options.HolePunchDialTimeout);
         var dials = targets.Select(t => _host.DialHolePunchedAsync(t, peer, asClient, timeout.Token)).ToList();
         Libp2pConnection? winner = null;
+        var inbound = arriving.Connection;
         while (dials.Count > 0)
         {
-            var done = await Task.WhenAny(dials).ConfigureAwait(false);
+            var done = await Task.WhenAny([.. dials, inbound]).ConfigureAwait(false);
+            if (done == inbound)
+            {
+                if (winner is null)
+                {
+                    winner = inbound.Result;
+                    await timeout.CancelAsync().ConfigureAwait(false);
+                }
+                inbound = new TaskCompletionSource<Libp2pConnection>().Task; // never again
+                continue;
+            }
             dials.Remove(done);
             if (done.IsCompletedSuccessfully)
             {
@@ -192,6 +211,31 @@ public sealed class HolePunchService
             }
         }
         return winner;
+    }
+
+    /// <summary>A direct connection (not one of our hole-punch dials) that <c>peer</c> opens to us while it is watched.</summary>
+    private sealed class DirectConnectionWatch : IDisposable
+    {
+        private readonly Libp2pHost _host;
+        private readonly PeerId _peer;
+        private readonly TaskCompletionSource<Libp2pConnection> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public DirectConnectionWatch(Libp2pHost host, PeerId peer)
+        {
+            _host = host;
+            _peer = peer;
+            _host.ConnectionOpened += OnOpened;
+        }
+
+        public Task<Libp2pConnection> Connection => _opened.Task;
+
+        private void OnOpened(Libp2pConnection connection)
+        {
+            if (connection.RemotePeer == _peer && !connection.IsRelayed && !connection.HolePunched)
+                _opened.TrySetResult(connection);
+        }
+
+        public void Dispose() => _host.ConnectionOpened -= OnOpened;
     }
 
     /// <summary>

@@ -147,7 +147,7 @@ public sealed class Invite
         SigningContext.CopyTo(signed);
         payload.CopyTo(signed.AsSpan(SigningContext.Length));
         if (!PeerIdentity.Verify(fields.PeerId, signed, signature))
-            return Refuse(InviteProblem.BadSignature, $"the invite's signature does not match its content: it was changed after {fields.PeerId} made it; ask for a new one", out problem, out reason);
+            return Refuse(InviteProblem.BadSignature, "the invite's signature does not match its content: it was changed after it was made (or damaged while copying); ask for a new one", out problem, out reason);
 
         var expires = DateTimeOffset.FromUnixTimeSeconds(fields.Expires);
         if (now >= expires)

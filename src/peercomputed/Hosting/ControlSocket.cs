@@ -89,6 +89,7 @@ internal sealed class ControlSocket : IAsyncDisposable
             catch (SocketException e)
             {
                 _log.ZLogWarning($"control: accept failed: {e.Message}");
+                await Task.Delay(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false); // e.g. out of file descriptors: no busy loop
                 continue;
             }
             if (!_slots.Wait(0))

@@ -45,7 +45,7 @@ _peerctl() {
       _peerctl_reply "$(_peerctl_peer_names)"
       return 0
       ;;
-    --name | --cpu | --memory | --port | --env | --tail | --addr)
+    --name | --cpu | --memory | --port | --env | --tail | --addr | --expires)
       # Free values: nothing sensible to offer.
       return 0
       ;;
@@ -53,9 +53,10 @@ _peerctl() {
 
   local opts
   case "$command" in
-    "") _peerctl_reply "init id peers deploy status logs stop --help --version"; return 0 ;;
+    "") _peerctl_reply "init id invite peers deploy status logs stop --help --version"; return 0 ;;
     init) opts="--force --json --help" ;;
     id) opts="--json --help" ;;
+    invite) opts="--name --addr --expires --json --help" ;;
     peers)
       case "$sub" in
         "") _peerctl_reply "add list remove --help"; return 0 ;;

@@ -5,6 +5,7 @@ using PeerCompute.Daemon.Commands;
 var commands = new Dictionary<string, int>
 {
     ["id"] = 0,
+    ["invite"] = 0,
     ["firewall show"] = 0,
     ["firewall apply"] = 0,
     ["firewall remove"] = 0,

@@ -6,6 +6,7 @@ var commands = new Dictionary<string, int>
 {
     ["init"] = 0,
     ["id"] = 0,
+    ["invite"] = 0,
     ["peers add"] = 1,
     ["peers list"] = 0,
     ["peers remove"] = 1,

@@ -96,6 +96,9 @@ public sealed partial class TrustStore(PeerComputeHome home)
         return removed!;
     }
 
+    /// <summary>A name the trust list accepts (<see cref="ValidateName"/> says why not).</summary>
+    public static bool IsValidName(string name) => NamePattern().IsMatch(name) && !PeerId.TryParse(name, out _);
+
     public static void ValidateName(string name)
     {
         if (!NamePattern().IsMatch(name))

@@ -194,6 +194,59 @@ internal sealed class DaemonCommands
         }
     }
 
+    /// <summary>
+    /// Print a one-line invite for the running provider (its PeerId, name and current direct and relayed addresses, signed
+    /// with its key); whoever gets it runs: peerctl peers add INVITE. Asks the running daemon through its owner-only
+    /// control socket, so run it as the daemon's user.
+    /// </summary>
+    /// <param name="name">The name to suggest (default: this machine's hostname).</param>
+    /// <param name="expires">How long the invite is valid: 30m, 12h, 7d (default 7d, at most 365d).</param>
+    /// <param name="json">Print {"invite","peerId","name","addrs","expires"} as JSON.</param>
+    [Command("invite")]
+    public async Task Invite(string? name = null, string? expires = null, bool json = false, CancellationToken cancellationToken = default)
+    {
+        var lifetime = InviteCli.ParseLifetime(expires);
+        if (name is not null && !Core.Trust.TrustStore.IsValidName(name))
+            throw new UsageException($"--name {name}: use 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit.");
+        var home = PeerComputeHome.Resolve();
+        var answer = await ControlClient.RequestInviteAsync(home, cancellationToken).ConfigureAwait(false);
+        PeerIdentity identity;
+        try
+        {
+            identity = IdentityStore.Load(home);
+        }
+        catch (IdentityException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+        using (identity)
+        {
+            // The daemon could run with another key (PEERCOMPUTE_IDENTITY_KEY in its unit): an invite must name the daemon that answers.
+            if (identity.PeerId.ToString() != answer.PeerId)
+                throw new CliException($"The running peercomputed is {answer.PeerId}, but the identity here is {identity.PeerId}: run this with the daemon's identity (its PEERCOMPUTE_HOME or PEERCOMPUTE_IDENTITY_KEY).");
+            Core.Trust.Invite invite;
+            try
+            {
+                invite = Core.Trust.Invite.Create(identity, name ?? HostName(), [.. answer.Addrs.Select(Core.Multiformats.Multiaddr.Parse)], DateTimeOffset.UtcNow, lifetime);
+            }
+            catch (Exception ex) when (ex is ArgumentException or FormatException)
+            {
+                throw new CliException($"Cannot make an invite: {ex.Message}");
+            }
+            InviteCli.Print(invite, json, "Send it to the person this provider should serve; they run: peerctl peers add <invite>. Then add them here with their own invite (peerctl invite on their machine): peerctl peers add <their invite>.");
+        }
+    }
+
+    /// <summary>This machine's hostname as a trust-list name (its first label when the whole is not one), or none.</summary>
+    private static string? HostName()
+    {
+        string host = Environment.MachineName;
+        if (Core.Trust.TrustStore.IsValidName(host))
+            return host;
+        string first = host.Split('.')[0];
+        return Core.Trust.TrustStore.IsValidName(first) ? first : null;
+    }
+
     /// <summary>Print the provider's PeerId (from $PEERCOMPUTE_HOME/identity.key, created by 'peerctl init').</summary>
     [Command("id")]
     public void Id()

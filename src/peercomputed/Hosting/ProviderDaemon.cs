@@ -161,6 +161,9 @@ internal sealed class ProviderDaemon
                 log.ZLogWarning($"mdns: not announcing: {ex.Message}");
             }
         }
+        // The owner's local channel ('peercomputed invite'): the addresses are read at each request, so a relay
+        // reservation made later is in the next invite.
+        await using var control = StartControl(home, () => new InviteAnswer(identity.PeerId.ToString(), ControlSocket.InviteAddresses(host.ListenAddresses)), log);
         log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId.ToString()}");
         SystemdNotify.Notify("READY=1");
 
@@ -200,6 +203,23 @@ internal sealed class ProviderDaemon
         }
         log.ZLogInformation($"stopped");
         return 0;
+    }
+
+    /// <summary>The control socket; without it the provider still serves (only 'peercomputed invite' cannot reach it), so a failure is a warning.</summary>
+    private static ControlSocket? StartControl(PeerComputeHome home, Func<InviteAnswer> invite, ILogger log)
+    {
+        string path = ControlSocket.PathIn(home);
+        try
+        {
+            var control = ControlSocket.Start(path, invite, log);
+            log.ZLogInformation($"control: listening on {path} (owner only; for 'peercomputed invite')");
+            return control;
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            log.ZLogWarning($"control: not listening on {path}: {e.Message}; 'peercomputed invite' will not reach this daemon");
+            return null;
+        }
     }
 
     /// <summary>The outbound tunnel to the gateway, when one is configured; routes resolve to the container's loopback port.</summary>

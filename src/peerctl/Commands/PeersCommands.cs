@@ -12,14 +12,22 @@ internal sealed class PeersCommands
 {
     private readonly TrustStore _store = new(PeerComputeHome.Resolve());
 
-    /// <summary>Trust a peer. Example: peerctl peers add 12D3KooW... --name maya --addr /ip4/192.168.1.20/tcp/9000</summary>
-    /// <param name="peerId">The peer's id, as printed by 'peerctl id' on that machine.</param>
-    /// <param name="name">A short name to use instead of the id (e.g. with --peer).</param>
+    /// <summary>
+    /// Trust a peer, from its invite or its id. Examples: peerctl peers add pcinvite1.… ;
+    /// peerctl peers add 12D3KooW... --name maya --addr /ip4/192.168.1.20/tcp/9000
+    /// </summary>
+    /// <param name="peerId">The peer's invite (pcinvite1.…, from 'peercomputed invite' or 'peerctl invite' on that machine), or its id as printed by 'peerctl id' there.</param>
+    /// <param name="name">A short name to use instead of the id (e.g. with --peer); for an invite, default: the name it suggests.</param>
     /// <param name="addr">Where to reach it (a multiaddr); repeat for several. Without it, a 3 s mDNS discovery fills them in.</param>
     /// <param name="noDiscover">Without --addr, add no addresses instead of looking on the local network.</param>
     [Command("add")]
     public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, bool noDiscover = false, CancellationToken cancellationToken = default)
     {
+        if (Invite.LooksLikeInvite(peerId))
+        {
+            await AddInviteAsync(peerId.Trim(), name, addr, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         IReadOnlyList<string> addrs = addr?.Values ?? [];
         if (addrs.Count == 0 && !noDiscover && PeerId.TryParse(peerId, out var id))
         {
@@ -32,6 +40,44 @@ internal sealed class PeersCommands
         }
         var peer = await Run(() => _store.AddAsync(peerId, name, addrs, cancellationToken)).ConfigureAwait(false);
         Console.Out.WriteLine($"Trusted {peer.PeerId}{(peer.Name is null ? "" : $" as '{peer.Name}'")}");
+    }
+
+    /// <summary>Verifies the invite (signature, expiry) before anything is written, then adds its peer with its addresses.</summary>
+    private async Task AddInviteAsync(string text, string? name, RepeatedOption? addr, CancellationToken cancellationToken)
+    {
+        if (addr is { Values.Length: > 0 })
+            throw new UsageException("--addr goes with a PeerId: an invite carries its own addresses (ask for a new invite if they changed).");
+        if (!Invite.TryParse(text, DateTimeOffset.UtcNow, out var invite, out _, out string? reason))
+            throw new CliException($"Refused the invite, nothing was added: {reason}.");
+        if (OwnPeerId() == invite.PeerId)
+            throw new CliException($"This is this machine's own invite ({invite.PeerId}): send it to the other side, and add theirs here.");
+        string? chosen = name ?? invite.Name;
+        TrustedPeer peer;
+        try
+        {
+            peer = await _store.AddAsync(invite.PeerId.ToString(), chosen, [.. invite.Addresses.Select(a => a.ToString())], cancellationToken).ConfigureAwait(false);
+        }
+        catch (TrustStoreException ex)
+        {
+            throw new CliException(name is null && invite.Name is not null && ex.Message.Contains($"'{invite.Name}'", StringComparison.Ordinal)
+                ? $"{ex.Message} Choose another with --name."
+                : ex.Message);
+        }
+        Console.Out.WriteLine($"Trusted {peer.PeerId}{(peer.Name is null ? "" : $" as '{peer.Name}'")} from its invite ({(peer.Addrs.Count == 0 ? "no addresses" : string.Join(", ", peer.Addrs))})");
+        Console.Error.WriteLine("This trusts them on this machine only; for them to trust you, send them your invite (peerctl invite, or peercomputed invite on a provider).");
+    }
+
+    private static PeerId? OwnPeerId()
+    {
+        try
+        {
+            using var identity = IdentityStore.Load(PeerComputeHome.Resolve());
+            return identity.PeerId;
+        }
+        catch (IdentityException)
+        {
+            return null; // no identity here yet: nothing to compare with
+        }
     }
 
     /// <summary>List trusted peers.</summary>

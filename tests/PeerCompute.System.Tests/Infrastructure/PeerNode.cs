@@ -40,6 +40,9 @@ internal sealed class PeerNode : IDisposable
     /// <summary>Runs peerctl as this machine.</summary>
     public Task<ProcessResult> CtlAsync(params string[] args) => TestProcess.RunAsync(Peerctl, args, Environment, TimeSpan.FromMinutes(3));
 
+    /// <summary>Runs a peercomputed command (not the daemon: e.g. <c>invite</c>) as this machine.</summary>
+    public Task<ProcessResult> DaemonCommandAsync(params string[] args) => TestProcess.RunAsync(Peercomputed, args, Environment, TimeSpan.FromMinutes(1));
+
     public TestProcess StartCtl(params string[] args) => TestProcess.Start(Peerctl, args, Environment);
 
     /// <summary>Runs peerctl and requires exit 0; returns stdout.</summary>

@@ -6,7 +6,8 @@ namespace PeerCompute.System.Tests.Release;
 internal sealed class CompletionTests
 {
     [Test]
-    [Arguments("peerctl ''", "--help --version deploy id init logs peers status stop")]
+    [Arguments("peerctl ''", "--help --version deploy id init invite logs peers status stop")]
+    [Arguments("peerctl invite --", "--addr --expires --help --json --name")]
     [Arguments("peerctl st", "status stop")]
     [Arguments("peerctl peers ''", "--help add list remove")]
     [Arguments("peerctl deploy web:1 --p", "--peer --port")]

@@ -83,6 +83,7 @@ public static class FuzzTargets
         new Targets.RelayStopTarget(),
         new Targets.RelayVoucherTarget(),
         new Targets.HolePunchTarget(),
+        new Targets.InviteTarget(),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

@@ -206,6 +206,46 @@ public class CircuitRelayTests
     }
 
     [Test]
+    public async Task The_reservation_is_renewed_before_it_expires()
+    {
+        // The shortest TTL the relay takes: the client renews at three quarters of what is left, so well within it.
+        await using var trio = await StartTrio(o => o with { ReservationTtl = TimeSpan.FromSeconds(10) }, reserve: false);
+        var first = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var renewed = new TaskCompletionSource<DateTimeOffset>(TaskCreationOptions.RunContinuationsAsynchronously);
+        trio.Target.RelayReservationChanged += state =>
+        {
+            if (state.Expires is not { } expires)
+                return;
+            if (!first.TrySetResult(expires) && expires > first.Task.Result)
+                renewed.TrySetResult(expires);
+        };
+
+        await trio.Target.ListenAsync(Multiaddr.Parse($"{trio.RelayAddress}/p2p-circuit"));
+        var initial = await first.Task.WaitAsync(Guard);
+        var later = await renewed.Task.WaitAsync(Guard);
+
+        await Assert.That(later).IsGreaterThan(initial);
+        // Renewed before the first one ran out, on the same connection: the relay never dropped it.
+        await Assert.That(DateTimeOffset.UtcNow).IsLessThan(initial);
+        await Assert.That(trio.Server.HasReservation(trio.Target.PeerId)).IsTrue();
+    }
+
+    [Test]
+    public async Task A_relay_that_does_not_answer_is_named_as_the_failing_hop()
+    {
+        await using var caller = new Libp2pHost(PeerIdentity.Generate());
+        var relayId = PeerIdentity.Generate().PeerId;
+        var target = PeerIdentity.Generate().PeerId;
+        int closedPort = PeerCompute.Testing.FreePorts.One();
+        var address = Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{closedPort}/p2p/{relayId}/p2p-circuit/p2p/{target}");
+
+        var refused = await Assert.ThrowsAsync<RelayRefusedException>(() => caller.DialAsync(address).WaitAsync(Guard));
+
+        await Assert.That(refused!.Status).IsNull();
+        await Assert.That(refused.Message).StartsWith($"the relay /ip4/127.0.0.1/tcp/{closedPort} cannot be reached");
+    }
+
+    [Test]
     public async Task A_stop_stream_from_a_relay_the_peer_holds_no_reservation_with_is_refused()
     {
         await using var target = new Libp2pHost(PeerIdentity.Generate());

@@ -45,6 +45,7 @@ ss=[socket.socket() for _ in range(int(sys.argv[1]))]
 wait_line() { local i; for i in $(seq 600); do grep -q "$2" "$1" && return 0; kill -0 "$3" 2>/dev/null || break; sleep 0.1; done
   echo "no '$2' in $1:" >&2; tail -n 20 "$1" >&2; exit 1; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+spread() { printf '%s\n' "$@" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 ms() { echo "scale=1; ($2 - $1) * 1000 / 1" | bc; }
 json_field() { python3 -c 'import sys,json; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
@@ -159,14 +160,15 @@ EOF
       expect_via "status (behind NAT, $1)" "$via_nat" "$3"
       expect_via "status (public provider)" "$via_pub" direct
     done
-    lab_nat=$(median "${tn[@]}") lab_pub=$(median "${tq[@]}")
+    lab_nat="$(median "${tn[@]}") ms ($(spread "${tn[@]}"))" lab_pub="$(median "${tq[@]}") ms ($(spread "${tq[@]}"))"
+    lab_ratio=$(ratio "$(median "${tn[@]}")" "$(median "${tq[@]}")")
     drop_lab
   }
   echo "## status from a home behind NAT, median of $rounds (ms); the reference is a provider on the public side, reached directly"
   run_lab easy 0 hole-punched
-  echo "port-keeping NATs on both sides: status ${lab_nat} ms (via hole-punched), public provider direct ${lab_pub} ms, ratio $(ratio "$lab_nat" "$lab_pub")x"
+  echo "port-keeping NATs on both sides: status ${lab_nat} via hole-punched; public provider direct ${lab_pub}; ratio ${lab_ratio}x"
   run_lab hard 1 relay
-  echo "port-changing NAT at the provider: status ${lab_nat} ms (via relay), public provider direct ${lab_pub} ms, ratio $(ratio "$lab_nat" "$lab_pub")x"
+  echo "port-changing NAT at the provider: status ${lab_nat} via relay; public provider direct ${lab_pub}; ratio ${lab_ratio}x"
   exit 0
 fi
 
@@ -206,7 +208,7 @@ for i in $(seq 0 "$rounds"); do
   done
 done
 msd=$(median "${sd[@]}"); msr=$(median "${sr[@]}")
-echo "peerctl status --json, median of $rounds: direct ${msd} ms, relayed ${msr} ms, ratio relayed/direct $(ratio "$msr" "$msd")x (aim: under 2x)"
+echo "peerctl status --json, median of $rounds: direct ${msd} ms ($(spread "${sd[@]}")), relayed ${msr} ms ($(spread "${sr[@]}")), ratio relayed/direct $(ratio "$msr" "$msd")x (aim: under 2x)"
 
 wait_http() { local i; for i in $(seq 3000); do curl -fs -m 1 "$1" >/dev/null && return 0; sleep 0.01; done; echo "FAIL: $1 never answered" >&2; exit 1; }
 dd=() dr=()
@@ -218,13 +220,13 @@ for i in $(seq 1 "$deploys"); do
     wait_http "$(json_field localUrl <<<"$out")"
     t1=$EPOCHREALTIME
     via=$(json_field via <<<"$out")
-    if [[ $who == D ]]; then expect_via "deploy (direct home)" "$via" direct; dd+=("$(echo "$t1 - $t0" | bc)")
-    else expect_via "deploy (relayed home)" "$via" relay; dr+=("$(echo "$t1 - $t0" | bc)"); fi
+    if [[ $who == D ]]; then expect_via "deploy (direct home)" "$via" direct; dd+=("$(ms "$t0" "$t1")")
+    else expect_via "deploy (relayed home)" "$via" relay; dr+=("$(ms "$t0" "$t1")"); fi
     PEERCOMPUTE_HOME=$home $bin/peerctl stop "b${who,,}$i" --json >/dev/null
   done
 done
 mdd=$(median "${dd[@]}"); mdr=$(median "${dr[@]}")
-echo "peerctl deploy until the local URL answers, median of $deploys: direct ${mdd} s, relayed ${mdr} s, ratio relayed/direct $(ratio "$mdr" "$mdd")x"
+echo "peerctl deploy until the local URL answers, median of $deploys: direct ${mdd} ms ($(spread "${dd[@]}")), relayed ${mdr} ms ($(spread "${dr[@]}")), ratio relayed/direct $(ratio "$mdr" "$mdd")x"
 echo "via checked: every status/deploy from the direct home said direct, from the relayed home relay"
 for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done

@@ -24,7 +24,7 @@ var yamux = new PeerCompute.Mux.YamuxOptions { WindowGrowthThreshold = TimeSpan.
 long bytes = (long)mib * 1024 * 1024;
 var results = new List<Row>();
 
-Console.WriteLine($"# libp2p benchmark: {mib} MiB per transfer, {streams} streams, median of {repeat}; {Environment.ProcessorCount} cores, load {LoadAverage()}");
+Console.WriteLine($"# libp2p benchmark: {mib} MiB per transfer, {(options.Contains("--relay") ? "direct against relayed" : $"{streams} streams")}, median of {repeat}; {Environment.ProcessorCount} cores, load {LoadAverage()}");
 
 if (options.Contains("--relay"))
     return await RelayBench.RunAsync(yamux, bytes, repeat);

@@ -15,7 +15,8 @@ namespace PeerCompute.NetBench;
 /// TCP address, the other its relayed address (separate hosts, so neither can reuse the other's connection). The relayed
 /// path is dialler -> relay (Noise + yamux) -> relay's splice -> relay -> target (Noise + yamux), with the two ends'
 /// own Noise + yamux inside the circuit: every byte is encrypted twice on each end and decrypted and re-encrypted at
-/// the relay. Direct and relayed runs alternate, so load changes hit both alike.
+/// the relay. Direct and relayed runs alternate, so load changes hit both alike. Last, a few pushes through a second
+/// relay with the default limits show what a gateway's relay gives one provider unless configured otherwise.
 /// </summary>
 internal static class RelayBench
 {
@@ -24,9 +25,9 @@ internal static class RelayBench
     public static async Task<int> RunAsync(YamuxOptions yamux, long bytes, int repeat)
     {
         var hostOptions = new Libp2pHostOptions { Yamux = yamux };
+        await using var target = await Program.StartHostAsync(yamux);
+        // The relay under test has no limits; a second one keeps the defaults (what a gateway's relay gives by default).
         await using var relayHost = new Libp2pHost(PeerIdentity.Generate(), hostOptions);
-        var relayBound = await relayHost.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
-        var relayAddress = relayBound.WithPeerId(relayHost.PeerId);
         await using var relay = new CircuitRelayServer(relayHost, new CircuitRelayOptions
         {
             MayReserve = _ => true,
@@ -34,28 +35,22 @@ internal static class RelayBench
             CircuitDataBytes = null,
             BytesPerSecondPerPeer = null,
         });
-
-        await using var target = await Program.StartHostAsync(yamux);
-        var reserved = new TaskCompletionSource<RelayReservationState>(TaskCreationOptions.RunContinuationsAsynchronously);
-        target.Host.RelayReservationChanged += state =>
-        {
-            if (state.IsReserved || state.LastError is not null)
-                reserved.TrySetResult(state);
-        };
-        await target.Host.ListenAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit"));
-        var reservation = await reserved.Task.WaitAsync(Guard);
-        if (!reservation.IsReserved)
-            throw new InvalidOperationException($"the target's reservation on the relay failed: {reservation.LastError}");
-        var relayedAddress = Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{target.Host.PeerId}");
+        var relayedAddress = await ReserveAsync(relayHost, target.Host);
+        await using var cappedHost = new Libp2pHost(PeerIdentity.Generate(), hostOptions);
+        await using var capped = new CircuitRelayServer(cappedHost, new CircuitRelayOptions { MayReserve = _ => true });
+        var cappedAddress = await ReserveAsync(cappedHost, target.Host);
 
         await using var directDialler = new Libp2pHost(PeerIdentity.Generate(), hostOptions);
         await using var relayedDialler = new Libp2pHost(PeerIdentity.Generate(), hostOptions);
+        await using var cappedDialler = new Libp2pHost(PeerIdentity.Generate(), hostOptions);
         var direct = await directDialler.DialAsync(target.Address).WaitAsync(Guard);
         var relayed = await relayedDialler.DialAsync(relayedAddress).WaitAsync(Guard);
+        var cappedRelayed = await cappedDialler.DialAsync(cappedAddress).WaitAsync(Guard);
         await direct.Identified.WaitAsync(Guard);
         await relayed.Identified.WaitAsync(Guard);
-        if (direct.IsRelayed || !relayed.IsRelayed)
-            throw new InvalidOperationException($"expected one direct and one relayed connection; got relayed={direct.IsRelayed} and relayed={relayed.IsRelayed}");
+        await cappedRelayed.Identified.WaitAsync(Guard);
+        if (direct.IsRelayed || !relayed.IsRelayed || !cappedRelayed.IsRelayed)
+            throw new InvalidOperationException("expected one direct connection and two relayed ones");
         Console.WriteLine($"  relayed: {relayedAddress}");
 
         // Warm-up: JIT, yamux window growth on every leg.
@@ -74,6 +69,12 @@ internal static class RelayBench
         }
         if (relay.CircuitCount != 1)
             throw new InvalidOperationException($"the relay carries {relay.CircuitCount} circuits, expected the one");
+        // Through the default limits: 32 MiB/s per reserved peer (a token bucket), so a smaller transfer says enough.
+        long cappedBytes = Math.Min(bytes, 64L << 20);
+        await BenchProtocol.PushAsync(cappedRelayed, cappedBytes);
+        var pushCapped = new List<double>();
+        for (int i = 0; i < Math.Min(repeat, 3); i++)
+            pushCapped.Add(await BenchProtocol.PushAsync(cappedRelayed, cappedBytes));
 
         double pd = Program.Median(pushDirect), pr = Program.Median(pushRelayed), sd = Program.Median(sinkDirect), sr = Program.Median(sinkRelayed);
         double cd = Program.Median(cpuDirect), cr = Program.Median(cpuRelayed);
@@ -82,10 +83,31 @@ internal static class RelayBench
         Console.WriteLine("|---|---:|---:|---:|");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| direct | {pd:0} | {sd:0} | {cd:0.00} |"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| through the relay (no limits) | {pr:0} | {sr:0} | {cr:0.00} |"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"| through the relay, default limits (32 MiB/s = {(32L << 20) / 1e6:0.0} MB/s per peer) | {Program.Median(pushCapped):0} | | |"));
         Console.WriteLine();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"relayed/direct: push {pr / pd:0.00}x, sink {sr / sd:0.00}x, CPU per GiB {cr / cd:0.00}x"));
         return 0;
+    }
+
+    /// <summary>Makes <paramref name="target"/> reserve on the relay <paramref name="relayHost"/> serves; returns the target's address through it.</summary>
+    private static async Task<Multiaddr> ReserveAsync(Libp2pHost relayHost, Libp2pHost target)
+    {
+        var relayAddress = (await relayHost.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"))).WithPeerId(relayHost.PeerId);
+        var reserved = new TaskCompletionSource<RelayReservationState>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnChanged(RelayReservationState state)
+        {
+            if (state.Relay.Equals(relayAddress) && (state.IsReserved || state.LastError is not null))
+                reserved.TrySetResult(state);
+        }
+        target.RelayReservationChanged += OnChanged;
+        await target.ListenAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit"));
+        var reservation = await reserved.Task.WaitAsync(Guard);
+        target.RelayReservationChanged -= OnChanged;
+        if (!reservation.IsReserved)
+            throw new InvalidOperationException($"the reservation on {relayAddress} failed: {reservation.LastError}");
+        return Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{target.PeerId}");
     }
 
     /// <summary>Runs <paramref name="run"/>, adding this process's CPU seconds per GiB moved to <paramref name="cpu"/>.</summary>

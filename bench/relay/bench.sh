@@ -24,9 +24,12 @@ image=peercompute-test/busybox:latest
 work=$(mktemp -d)
 pids=()
 netns=()
+# Anything still running in the namespaces this script made (a namespace with a process inside outlives its name).
+kill_in_netns() { local n p; for n in "${netns[@]}"; do for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null || true; done; done; }
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  kill_in_netns
   for ns in "${netns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   rm -rf "$work"
 }
@@ -42,7 +45,7 @@ free_ports() { python3 -c 'import socket,sys
 ss=[socket.socket() for _ in range(int(sys.argv[1]))]
 [s.bind(("127.0.0.1",0)) for s in ss]; print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
 # Waits until FILE has a line matching PATTERN while PID lives (at most 60 s).
-wait_line() { local i; for i in $(seq 600); do grep -q "$2" "$1" && return 0; kill -0 "$3" 2>/dev/null || break; sleep 0.1; done
+wait_line() { local i; for i in $(seq 600); do grep -qs "$2" "$1" && return 0; kill -0 "$3" 2>/dev/null || break; sleep 0.1; done
   echo "no '$2' in $1:" >&2; tail -n 20 "$1" >&2; exit 1; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 spread() { printf '%s\n' "$@" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
@@ -63,8 +66,10 @@ if (( nat )); then
   # and a simultaneous open in). Scenario "easy": port-keeping NATs; "hard": the provider's router uses --random-fully.
   x=$(( RANDOM % 200 + 20 ))
   tag=pcrb$$
-  # nsenter rather than `ip netns exec`, which remounts /sys; both exec the program.
+  # nsenter rather than `ip netns exec`, which remounts /sys. It execs the program, so a background `$nsx NAME prog &`
+  # leaves prog's pid in $! (a shell function would leave a subshell's).
   ns() { nsenter --net=/var/run/netns/"$1" -- "${@:2}"; }
+  nsx() { echo nsenter --net=/var/run/netns/"$1" --; }
   make_lab() { # $1 = hard NAT on the provider's side (0/1)
     netns=("$tag-pub" "$tag-hostrt" "$tag-host" "$tag-homert" "$tag-home")
     for n in "${netns[@]}"; do ip netns add "$n"; ip -n "$n" link set lo up; done
@@ -123,7 +128,12 @@ EOF
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
     pids=()
-    for n in "${netns[@]}"; do ip netns del "$n"; done
+    local n i
+    for n in "${netns[@]}"; do
+      for i in $(seq 100); do [[ -z $(ip netns pids "$n") ]] && break; kill_in_netns; sleep 0.1; done
+      [[ -z $(ip netns pids "$n") ]] || { echo "processes left in $n: $(ip netns pids "$n")" >&2; exit 1; }
+      ip netns del "$n"
+    done
     netns=()
   }
   # Gateway in pub on .1 (trusting both providers), provider "nat" in the host namespace behind its router, provider
@@ -137,15 +147,15 @@ EOF
     PEERCOMPUTE_HOME=$P $bin/peerctl peers add "$pid_u" --name user >/dev/null
     PEERCOMPUTE_HOME=$Q $bin/peerctl peers add "$pid_u" --name user >/dev/null
     read -r hport tport rport < <(free_ports 3)
-    PEERCOMPUTE_HOME=$G ns "$tag-pub" $bin/gateway --domain peercompute.localhost --self-signed --listen 10.215.$x.1 \
+    PEERCOMPUTE_HOME=$G $(nsx "$tag-pub") $bin/gateway --domain peercompute.localhost --self-signed --listen 10.215.$x.1 \
       --https-port "$hport" --tunnel-port "$tport" --relay-port "$rport" --trust-provider "$pid_p" --trust-provider "$pid_q" >"$d/gateway.log" 2>&1 &
     gw=$!; pids+=("$gw")
     wait_line "$d/gateway.log" "gateway up" "$gw"
     relay_id=$(PEERCOMPUTE_HOME=$G $bin/gateway id); pin=$(PEERCOMPUTE_HOME=$G $bin/gateway pin)
-    PEERCOMPUTE_HOME=$P ns "$tag-host" $bin/peercomputed --listen /ip4/0.0.0.0/tcp/9000 --no-mdns \
+    PEERCOMPUTE_HOME=$P $(nsx "$tag-host") $bin/peercomputed --listen /ip4/0.0.0.0/tcp/9000 --no-mdns \
       --gateway "10.215.$x.1:$tport" --gateway-pin "$pin" >"$d/provider.log" 2>&1 &
     dp=$!; pids+=("$dp")
-    PEERCOMPUTE_HOME=$Q ns "$tag-pub" $bin/peercomputed --listen /ip4/10.215.$x.9/tcp/9000 --no-mdns >"$d/public.log" 2>&1 &
+    PEERCOMPUTE_HOME=$Q $(nsx "$tag-pub") $bin/peercomputed --listen /ip4/10.215.$x.9/tcp/9000 --no-mdns >"$d/public.log" 2>&1 &
     dq=$!; pids+=("$dq")
     wait_line "$d/provider.log" "relay: reserved on" "$dp"
     wait_line "$d/public.log" " ready: " "$dq"

@@ -31,6 +31,8 @@ cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   kill_in_netns
   for ns in "${netns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  # A run that failed between deploy and stop leaves its container: only this provider's (its PeerId is the instance label).
+  [[ -z ${pid_p:-} ]] || docker rm -f $(docker ps -aq --filter "label=io.peercompute.instance=$pid_p") >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,7 +51,7 @@ wait_line() { local i; for i in $(seq 600); do grep -qs "$2" "$1" && return 0; k
   echo "no '$2' in $1:" >&2; tail -n 20 "$1" >&2; exit 1; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 spread() { printf '%s\n' "$@" | sort -n | awk 'NR==1 {lo=$1} {hi=$1} END {printf "%s-%s", lo, hi}'; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
+ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 ms() { echo "scale=1; ($2 - $1) * 1000 / 1" | bc; }
 json_field() { python3 -c 'import sys,json; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 # Fails the run when a command went another way than expected.

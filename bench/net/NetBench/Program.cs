@@ -12,7 +12,8 @@ using PeerCompute.NetBench;
 //   C#->C#, C#->js, js->C#, js->js: single-stream push and pull (bench protocol, SHA-256 checked),
 //   stream open+close rate (echo 1 byte per stream) sequential and 32 at a time,
 //   plus C#->C# into a plain sink (no hashing) to show the stack alone.
-// Usage: dotnet run -c Release --project bench/net/NetBench -- [--mib 256] [--repeat 3] [--streams 2000] [--no-js]
+//   --relay instead: single-stream push and sink, direct against through our circuit relay (a third host), alternating.
+// Usage: dotnet run -c Release --project bench/net/NetBench -- [--mib 256] [--repeat 3] [--streams 2000] [--no-js] [--relay]
 var options = args.ToList();
 int mib = IntOption("--mib", 256);
 int repeat = IntOption("--repeat", 3);
@@ -23,7 +24,10 @@ var yamux = new PeerCompute.Mux.YamuxOptions { WindowGrowthThreshold = TimeSpan.
 long bytes = (long)mib * 1024 * 1024;
 var results = new List<Row>();
 
-Console.WriteLine($"# libp2p benchmark: {mib} MiB per transfer, {streams} streams, median of {repeat}; {Environment.ProcessorCount} cores, load {LoadAverage()}");
+Console.WriteLine($"# libp2p benchmark: {mib} MiB per transfer, {(options.Contains("--relay") ? "direct against relayed" : $"{streams} streams")}, median of {repeat}; {Environment.ProcessorCount} cores, load {LoadAverage()}");
+
+if (options.Contains("--relay"))
+    return await RelayBench.RunAsync(yamux, bytes, repeat);
 
 // ---- C# <-> C#
 {
@@ -129,62 +133,10 @@ async Task<double> Repeat(Func<Task<double>> run)
     return Median(values);
 }
 
-static double Median(List<double> values)
-{
-    values.Sort();
-    return values[values.Count / 2];
-}
-
 int IntOption(string name, int fallback)
 {
     int i = options.IndexOf(name);
     return i >= 0 && i + 1 < options.Count ? int.Parse(options[i + 1], CultureInfo.InvariantCulture) : fallback;
-}
-
-static string LoadAverage()
-{
-    try
-    {
-        return File.ReadAllText("/proc/loadavg").Split(' ')[0];
-    }
-    catch (IOException)
-    {
-        return "?";
-    }
-}
-
-static async Task<TestHost> StartHostAsync(PeerCompute.Mux.YamuxOptions yamux)
-{
-    var host = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
-    BenchProtocol.Register(host);
-    host.SetStreamHandler(SinkProtocol, async (stream, ct) =>
-    {
-        var buffer = new byte[256 * 1024];
-        long total = 0;
-        int n;
-        while ((n = await stream.Stream.ReadAsync(buffer, ct)) > 0)
-            total += n;
-        await stream.Stream.WriteAsync(BitConverter.GetBytes(total), ct);
-        await stream.Stream.CompleteWritesAsync(ct);
-    });
-    var bound = await host.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
-    return new TestHost(host, bound.WithPeerId(host.PeerId));
-}
-
-static async Task<double> SinkAsync(Libp2pConnection connection, long size)
-{
-    var chunk = new byte[256 * 1024];
-    Random.Shared.NextBytes(chunk);
-    long start = Stopwatch.GetTimestamp();
-    await using var stream = await connection.OpenStreamAsync(SinkProtocol, CancellationToken.None);
-    for (long sent = 0; sent < size; sent += chunk.Length)
-        await stream.Stream.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, size - sent)));
-    await stream.Stream.CompleteWritesAsync();
-    var answer = new byte[8];
-    await stream.Stream.ReadExactlyAsync(answer);
-    if (BitConverter.ToInt64(answer) != size)
-        throw new InvalidOperationException("sink: byte count mismatch");
-    return size / 1e6 / Stopwatch.GetElapsedTime(start).TotalSeconds;
 }
 
 internal sealed record Row(string Pair, double Push, double Pull, double Sequential, double Concurrent)
@@ -201,4 +153,56 @@ internal sealed record TestHost(Libp2pHost Host, Multiaddr Address) : IAsyncDisp
 internal static partial class Program
 {
     internal const string SinkProtocol = "/peercompute/sink/1.0.0";
+
+    internal static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    internal static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+
+    internal static async Task<TestHost> StartHostAsync(PeerCompute.Mux.YamuxOptions yamux)
+    {
+        var host = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
+        BenchProtocol.Register(host);
+        host.SetStreamHandler(SinkProtocol, async (stream, ct) =>
+        {
+            var buffer = new byte[256 * 1024];
+            long total = 0;
+            int n;
+            while ((n = await stream.Stream.ReadAsync(buffer, ct)) > 0)
+                total += n;
+            await stream.Stream.WriteAsync(BitConverter.GetBytes(total), ct);
+            await stream.Stream.CompleteWritesAsync(ct);
+        });
+        var bound = await host.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
+        return new TestHost(host, bound.WithPeerId(host.PeerId));
+    }
+
+    internal static async Task<double> SinkAsync(Libp2pConnection connection, long size)
+    {
+        var chunk = new byte[256 * 1024];
+        Random.Shared.NextBytes(chunk);
+        long start = Stopwatch.GetTimestamp();
+        await using var stream = await connection.OpenStreamAsync(SinkProtocol, CancellationToken.None);
+        for (long sent = 0; sent < size; sent += chunk.Length)
+            await stream.Stream.WriteAsync(chunk.AsMemory(0, (int)Math.Min(chunk.Length, size - sent)));
+        await stream.Stream.CompleteWritesAsync();
+        var answer = new byte[8];
+        await stream.Stream.ReadExactlyAsync(answer);
+        if (BitConverter.ToInt64(answer) != size)
+            throw new InvalidOperationException("sink: byte count mismatch");
+        return size / 1e6 / Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
 }

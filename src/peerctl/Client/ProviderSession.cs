@@ -28,7 +28,7 @@ internal sealed class ProviderSession : IAsyncDisposable
     /// </summary>
     public static readonly TimeSpan HolePunchStartWait = TimeSpan.FromSeconds(1);
 
-    public static readonly TimeSpan HolePunchWait = TimeSpan.FromSeconds(3);
+    public static readonly TimeSpan HolePunchWait = TimeSpan.FromSeconds(1.5);
 
     public ProviderTarget Target { get; }
 
@@ -51,7 +51,9 @@ internal sealed class ProviderSession : IAsyncDisposable
     /// (…/p2p/&lt;relay&gt;/p2p-circuit/p2p/&lt;provider&gt;) within <paramref name="timeout"/>; Noise proves it is the
     /// PeerId we trust either way (the relay sees ciphertext only).
     /// </summary>
-    public static async Task<ProviderSession> ConnectAsync(ProviderTarget target, PeerIdentity identity, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="paths">What earlier hole punches with the provider gave; after a recent failure peerctl does not wait for one.</param>
+    public static async Task<ProviderSession> ConnectAsync(ProviderTarget target, PeerIdentity identity, TimeSpan timeout, CancellationToken cancellationToken,
+        PathMemory? paths = null)
     {
         // It listens on a port of its own while the command runs, and dials from it: behind a NAT, that is the port the
         // relay observes, and the one a hole punch needs.
@@ -71,7 +73,7 @@ internal sealed class ProviderSession : IAsyncDisposable
             {
                 var connection = await host.DialAsync(address, attempt.Token).ConfigureAwait(false);
                 if (connection.IsRelayed)
-                    connection = await AwaitHolePunchAsync(host, connection, cancellationToken).ConfigureAwait(false);
+                    connection = await AwaitHolePunchAsync(host, connection, paths, cancellationToken).ConfigureAwait(false);
                 return new ProviderSession(host, connection, target, identity);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -130,14 +132,17 @@ internal sealed class ProviderSession : IAsyncDisposable
     /// The provider (which received the relayed connection) starts hole punching when it can; this waits a moment for it
     /// and returns the direct connection when there is one, else the relayed one.
     /// </summary>
-    private static async Task<Libp2pConnection> AwaitHolePunchAsync(Libp2pHost host, Libp2pConnection relayed, CancellationToken cancellationToken)
+    private static async Task<Libp2pConnection> AwaitHolePunchAsync(Libp2pHost host, Libp2pConnection relayed, PathMemory? paths, CancellationToken cancellationToken)
     {
         if (host.HolePunch is not { } punch)
             return relayed;
-        var outcome = punch.OutcomeAsync(relayed.RemotePeer);
-        var started = punch.StartedAsync(relayed.RemotePeer);
-        if (host.GetConnection(relayed.RemotePeer) is { IsRelayed: false } already)
+        var peer = relayed.RemotePeer;
+        var outcome = punch.OutcomeAsync(peer);
+        var started = punch.StartedAsync(peer);
+        if (host.GetConnection(peer) is { IsRelayed: false } already)
             return already;
+        if (paths?.RecentlyFailed(peer.ToString(), DateTimeOffset.UtcNow) == true)
+            return relayed; // the last one failed: this path's NAT defeats it; the provider still tries in the background
         try
         {
             await started.WaitAsync(HolePunchStartWait, cancellationToken).ConfigureAwait(false);
@@ -147,7 +152,10 @@ internal sealed class ProviderSession : IAsyncDisposable
         {
             // No hole punch began, or it did not finish in time: the relay carries the command.
         }
-        return host.GetConnection(relayed.RemotePeer) is { IsRelayed: false } direct ? direct : relayed;
+        var direct = host.GetConnection(peer) is { IsRelayed: false } found ? found : null;
+        if (started.IsCompleted)
+            paths?.Remember(peer.ToString(), direct is not null, DateTimeOffset.UtcNow);
+        return direct ?? relayed;
     }
 
     public async ValueTask DisposeAsync()

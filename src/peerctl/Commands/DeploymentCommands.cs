@@ -190,7 +190,7 @@ internal sealed class DeploymentCommands
             ProviderSession? session = null;
             try
             {
-                session = await ProviderSession.ConnectAsync(target, identity, ConnectTimeout, cancellationToken).ConfigureAwait(false);
+                session = await ProviderSession.ConnectAsync(target, identity, ConnectTimeout, cancellationToken, PathMemory.For(home)).ConfigureAwait(false);
                 if (session.Relay is { } relay && !json)
                     Console.Error.WriteLine($"(reached {target.DisplayName} through the relay {relay})");
                 if (replyTimeout is { } limit)

@@ -87,7 +87,7 @@ public class NatRelayTests
         var stopped = JsonDocument.Parse(await rig.CtlFromHomeOkAsync("stop", "web", "--json")).RootElement;
         await Assert.That(stopped.GetProperty("via").GetString()).IsEqualTo("relay");
         // The hole punch this NAT defeats is remembered, so the next commands do not wait for it.
-        await Assert.That(HolePunchMemory(rig)).IsEqualTo(false);
+        await Assert.That(HolePunchMemory(rig)).IsFalse();
         var after = JsonDocument.Parse(await rig.CtlFromHomeOkAsync("status", "--json")).RootElement;
         await Assert.That(after.GetProperty("deployments").GetArrayLength()).IsEqualTo(0);
     }
@@ -106,17 +106,15 @@ public class NatRelayTests
         await Assert.That(status.GetProperty("deployments").EnumerateArray().Single().GetProperty("state").GetString()).IsEqualTo("running");
         await Assert.That(stopped.GetProperty("via").GetString()).IsEqualTo("hole-punched");
         await Assert.That(rig.Daemon.Process.Output).Contains("dcutr: direct connection to");
-        await Assert.That(HolePunchMemory(rig)).IsEqualTo(true);
+        await Assert.That(HolePunchMemory(rig)).IsTrue();
     }
 
-    /// <summary>What the user's peerctl remembers of its last hole punch with the provider (paths.json); null: nothing.</summary>
-    private static bool? HolePunchMemory(NatRelayRig rig)
+    /// <summary>What the user's peerctl remembers of its last hole punch with the provider (paths.json); throws when nothing.</summary>
+    private static bool HolePunchMemory(NatRelayRig rig)
     {
         string file = Path.Combine(rig.User.Home, "paths.json");
-        if (!File.Exists(file))
-            return null;
         using var json = JsonDocument.Parse(File.ReadAllText(file));
-        return json.RootElement.TryGetProperty(rig.Provider.PeerId, out var entry) ? entry.GetProperty("holePunched").GetBoolean() : null;
+        return json.RootElement.GetProperty(rig.Provider.PeerId).GetProperty("holePunched").GetBoolean();
     }
 
     [Test, Timeout(TestTimeoutMs)]

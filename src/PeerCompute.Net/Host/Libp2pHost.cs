@@ -20,7 +20,7 @@ namespace PeerCompute.Net.Host;
 /// <see cref="InboundAdmission"/> (the connection manager: room kept for trusted peers, limits per address for strangers,
 /// whose idle connections are closed), <see cref="AddressBook"/>, <see cref="StreamRouter"/>.
 /// </summary>
-public sealed class Libp2pHost : IAsyncDisposable
+public sealed partial class Libp2pHost : IAsyncDisposable
 {
     private readonly PeerIdentity _identity;
     private readonly IReadOnlyList<ITransport> _transports;
@@ -66,39 +66,11 @@ public sealed class Libp2pHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Hole punching (DCUtR), when <see cref="Libp2pHostOptions.EnableHolePunching"/>; null otherwise.</summary>
-    public HolePunchService? HolePunch { get; }
-
-    /// <summary>Observed addresses to keep at most (the newest first).</summary>
-    private const int MaxObservedAddresses = 8;
-
-    /// <summary>
-    /// Where peers see this host (identify's observed address from each peer that answered, newest first, direct TCP ones
-    /// only): behind a NAT, its public address and the port it maps our listening port to.
-    /// </summary>
-    public IReadOnlyList<Multiaddr> ObservedAddresses
-    {
-        get
-        {
-            lock (_observed)
-                return [.. _observed];
-        }
-    }
 
     public PeerId PeerId => _identity.PeerId;
 
     /// <summary>The host's own key (a relay signs reservation vouchers with it).</summary>
     internal PeerIdentity Identity => _identity;
-
-    /// <summary>The reservations this host holds on relays (one per relayed address it listens on), as they are now.</summary>
-    public IReadOnlyList<RelayReservationState> RelayReservations
-    {
-        get
-        {
-            lock (_lock)
-                return [.. _listeners.Select(l => l.Listener).OfType<RelayReservationListener>().Select(l => l.State)];
-        }
-    }
 
     public Libp2pHostOptions Options { get; }
 
@@ -259,53 +231,6 @@ public sealed class Libp2pHost : IAsyncDisposable
         catch (Exception e)
         {
             connection.SetIdentifyFailed(e);
-            throw;
-        }
-    }
-
-    private void RecordObserved(Multiaddr? observed)
-    {
-        if (observed is null || observed.IsRelayed || !observed.TryGetTcpTarget(out _, out _))
-            return;
-        var address = observed.WithoutPeerId();
-        lock (_observed)
-        {
-            _observed.Remove(address);
-            _observed.Insert(0, address);
-            if (_observed.Count > MaxObservedAddresses)
-                _observed.RemoveAt(_observed.Count - 1);
-        }
-    }
-
-    /// <summary>
-    /// One dial of a hole punch: TCP from the listening port to <paramref name="address"/>, then the upgrade in the role
-    /// DCUtR gives (A the client, B the server, whoever's SYN went first); the peer must prove it is <paramref name="expected"/>.
-    /// Not shared with other dials and not the pool's: the relayed connection to that peer exists already.
-    /// </summary>
-    internal async Task<Libp2pConnection> DialHolePunchedAsync(Multiaddr address, PeerId expected, bool asClient, CancellationToken cancellationToken)
-    {
-        var transport = _transports.OfType<TcpTransport>().FirstOrDefault(t => t.CanDial(address))
-            ?? throw new NotSupportedException($"Cannot dial {address} directly.");
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, cancellationToken);
-        timeout.CancelAfter(Options.HandshakeTimeout);
-        TransportConnection? raw = null;
-        try
-        {
-            raw = await transport.DialAsync(address, timeout.Token).ConfigureAwait(false);
-            var (session, remote) = asClient
-                ? await ConnectionUpgrader.UpgradeOutboundAsync(raw.Stream, _identity, expected, Options.Yamux, timeout.Token).ConfigureAwait(false)
-                : await ConnectionUpgrader.UpgradeInboundAsync(raw.Stream, _identity, Options.Yamux,
-                    peer => peer == expected ? null : $"the hole punch was with {expected}, not {peer}", timeout.Token).ConfigureAwait(false);
-            var connection = new Libp2pConnection(session, remote, raw.RemoteAddress, raw.LocalAddress, isOutbound: asClient, Options.StreamNegotiationTimeout)
-            {
-                HolePunched = true,
-            };
-            Register(connection);
-            return connection;
-        }
-        catch
-        {
-            raw?.Stream.Dispose();
             throw;
         }
     }

@@ -113,14 +113,7 @@ public sealed class DcutrInteropTests
         PeerId? jsPeer = null;
         var ours = await StartOursAsync(scene, p => p == jsPeer, ct);
         jsPeer = PeerId.Parse(js.PeerId); // learnt from js's ready event
-        var reserved = new TaskCompletionSource<RelayReservationState>(TaskCreationOptions.RunContinuationsAsynchronously);
-        ours.RelayReservationChanged += s =>
-        {
-            if (s.IsReserved || s.LastError is not null)
-                reserved.TrySetResult(s);
-        };
-        await ours.ListenAsync(Multiaddr.Parse($"{scene.RelayAddress}/p2p-circuit"), ct);
-        var state = await reserved.Task.WaitAsync(Guard, ct);
+        var state = await ours.ListenThroughRelayAsync(scene.RelayAddress, ct).WaitAsync(Guard, ct);
         await Assert.That(state.IsReserved).IsTrue().Because(state.LastError ?? "");
 
         var outcome = ours.HolePunch!.OutcomeAsync(jsPeer);

@@ -43,14 +43,7 @@ public sealed class RelayInteropTests
         EchoProtocol.Register(host);
         try
         {
-            var outcome = new TaskCompletionSource<RelayReservationState>(TaskCreationOptions.RunContinuationsAsynchronously);
-            host.RelayReservationChanged += state =>
-            {
-                if (state.IsReserved || state.LastError is not null)
-                    outcome.TrySetResult(state);
-            };
-            await host.ListenAsync(Multiaddr.Parse($"{relay}/p2p-circuit"), ct);
-            var state = await outcome.Task.WaitAsync(Guard, ct);
+            var state = await host.ListenThroughRelayAsync(relay, ct).WaitAsync(Guard, ct);
             if (!state.IsReserved)
                 throw new InvalidOperationException($"reservation on {relay} failed: {state.LastError}");
             return (host, state);

@@ -58,14 +58,7 @@ public class HolePunchTests
         var provider = new Libp2pHost(PeerIdentity.Generate(), punching with { IsTrusted = p => p == callerIdentity.PeerId });
         EchoProtocol.Register(provider);
         await provider.ListenAsync(Multiaddr.Parse("/ip4/0.0.0.0/tcp/0"), cancellationToken);
-        var reserved = new TaskCompletionSource<RelayReservationState>(TaskCreationOptions.RunContinuationsAsynchronously);
-        provider.RelayReservationChanged += state =>
-        {
-            if (state.IsReserved || state.LastError is not null)
-                reserved.TrySetResult(state);
-        };
-        await provider.ListenAsync(Multiaddr.Parse($"{relayAddress}/p2p-circuit"), cancellationToken);
-        var state = await reserved.Task.WaitAsync(Guard, cancellationToken);
+        var state = await provider.ListenThroughRelayAsync(relayAddress, cancellationToken).WaitAsync(Guard, cancellationToken);
         if (!state.IsReserved)
             throw new InvalidOperationException($"the provider could not reserve: {state.LastError}");
 

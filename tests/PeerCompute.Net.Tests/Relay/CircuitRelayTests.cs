@@ -64,14 +64,7 @@ public class CircuitRelayTests
     /// <summary>Listens through the relay and waits for the reservation's outcome (made, or refused with a reason).</summary>
     private static async Task<RelayReservationState> ReserveAsync(Libp2pHost host, Multiaddr relay, bool expectSuccess = true)
     {
-        var outcome = new TaskCompletionSource<RelayReservationState>(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.RelayReservationChanged += state =>
-        {
-            if (state.IsReserved || state.LastError is not null)
-                outcome.TrySetResult(state);
-        };
-        await host.ListenAsync(Multiaddr.Parse($"{relay}/p2p-circuit"));
-        var result = await outcome.Task.WaitAsync(Guard);
+        var result = await host.ListenThroughRelayAsync(relay).WaitAsync(Guard);
         if (expectSuccess && !result.IsReserved)
             throw new InvalidOperationException($"reservation failed: {result.LastError}");
         return result;

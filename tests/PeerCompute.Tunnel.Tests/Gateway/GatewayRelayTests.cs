@@ -57,15 +57,5 @@ public class GatewayRelayTests
     private static PeerIdentity Copy(PeerIdentity identity) =>
         PeerIdentity.TryFromPrivateKeyProtobuf(identity.ExportPrivateKeyProtobuf(), out var copy) ? copy : throw new InvalidOperationException("key did not round-trip");
 
-    private static async Task<RelayReservationState> ReserveAsync(Libp2pHost host, Multiaddr relay)
-    {
-        var outcome = new TaskCompletionSource<RelayReservationState>(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.RelayReservationChanged += state =>
-        {
-            if (state.IsReserved || state.LastError is not null)
-                outcome.TrySetResult(state);
-        };
-        await host.ListenAsync(Multiaddr.Parse($"{relay}/p2p-circuit"));
-        return await outcome.Task.WaitAsync(Guard);
-    }
+    private static Task<RelayReservationState> ReserveAsync(Libp2pHost host, Multiaddr relay) => host.ListenThroughRelayAsync(relay).WaitAsync(Guard);
 }

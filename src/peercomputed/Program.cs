@@ -10,7 +10,7 @@ var commands = new Dictionary<string, int>
     ["firewall apply"] = 0,
     ["firewall remove"] = 0,
 };
-if (CliApp.Prepare(ref args, "peercomputed", "the Peer Compute provider daemon: runs trusted peers' containers.", commands, "--listen", "--allow-egress", "--relay") is { } exit)
+if (CliApp.Prepare(ref args, "peercomputed", "the Peer Compute provider daemon: runs trusted peers' containers.", commands, "--listen", "--allow-egress", "--allow-registry", "--relay") is { } exit)
     return exit;
 
 var app = ConsoleApp.Create();

@@ -23,6 +23,23 @@ public class ProviderConfigTests
     }
 
     [Test]
+    public async Task Repeated_allow_registry_and_relay_options_all_count()
+    {
+        using var provider = await PeerNode.CreateAsync("provider");
+        // Loopback ports where nothing listens: the reservations fail and are retried; only the options are under test.
+        string relayA = $"/ip4/127.0.0.1/tcp/{FreePorts.One()}/p2p/12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq";
+        string relayB = $"/ip4/127.0.0.1/tcp/{FreePorts.One()}/p2p/12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5";
+        await using var daemon = await ProviderProcess.StartAsync(provider, "--allow-registry", "reg1.lan:5000", "--allow-registry", "reg2.lan:5000",
+            "--relay", relayA, "--relay", relayB);
+        string output = daemon.Process.Output;
+        // Before --allow-registry was collapsed like the other repeatable options, only its last value was kept.
+        await Assert.That(output).Contains("(--allow-registry): reg1.lan:5000, reg2.lan:5000");
+        await Assert.That(output).Contains($"relay: reserving on {relayA}/p2p-circuit (--relay)");
+        await Assert.That(output).Contains($"relay: reserving on {relayB}/p2p-circuit (--relay)");
+        await Assert.That(await daemon.StopAsync()).IsEqualTo(0);
+    }
+
+    [Test]
     public async Task Sigterm_while_waiting_for_the_docker_engine_is_an_orderly_stop()
     {
         using var provider = await PeerNode.CreateAsync("provider");

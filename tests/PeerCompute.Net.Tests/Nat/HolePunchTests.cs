@@ -110,6 +110,33 @@ public class HolePunchTests
     }
 
     [Test]
+    public async Task A_provider_hole_punches_only_towards_peers_it_trusts()
+    {
+        await using var relay = new Libp2pHost(PeerIdentity.Generate());
+        var relayAddress = (await relay.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"))).WithPeerId(relay.PeerId);
+        await using var server = new CircuitRelayServer(relay, new CircuitRelayOptions { MayReserve = _ => true });
+        var punching = new Libp2pHostOptions { EnableHolePunching = true };
+        await using var trusted = new Libp2pHost(PeerIdentity.Generate(), punching with { IdentifyOnConnect = false });
+        await using var stranger = new Libp2pHost(PeerIdentity.Generate(), punching with { IdentifyOnConnect = false });
+        await using var provider = new Libp2pHost(PeerIdentity.Generate(), punching with { IsTrusted = p => p == trusted.PeerId });
+        await provider.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
+        var state = await provider.ListenThroughRelayAsync(relayAddress).WaitAsync(Guard);
+        var viaRelay = Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{provider.PeerId}");
+        var strangerStarted = stranger.HolePunch!.StartedAsync(provider.PeerId);
+        var trustedOutcome = trusted.HolePunch!.OutcomeAsync(provider.PeerId);
+
+        // The stranger's circuit comes first: had the provider wanted to punch towards it, that would have begun first.
+        await stranger.DialAsync(viaRelay).WaitAsync(Guard);
+        await trusted.DialAsync(viaRelay).WaitAsync(Guard);
+        var outcome = await trustedOutcome.WaitAsync(Guard);
+
+        await Assert.That(state.IsReserved).IsTrue();
+        // Loopback addresses are never dialled, so the trusted peer's punch ends at once, without a direct connection.
+        await Assert.That(outcome.Succeeded).IsFalse();
+        await Assert.That(strangerStarted.IsCompleted).IsFalse();
+    }
+
+    [Test]
     public async Task Only_direct_tcp_addresses_that_are_not_loopback_unspecified_or_multicast_are_dialled()
     {
         var relay = PeerIdentity.Generate().PeerId;

@@ -52,7 +52,10 @@ internal sealed class NatRelayRig : IAsyncDisposable
     public static Task<NatRelayRig> StartAsync(params string[] gatewayArgs) => StartAsync(new NatLabOptions { HardNatHost = true }, gatewayArgs);
 
     /// <summary>As <see cref="StartAsync(string[])"/> behind the NATs <paramref name="nat"/> describes.</summary>
-    public static async Task<NatRelayRig> StartAsync(NatLabOptions nat, params string[] gatewayArgs)
+    public static Task<NatRelayRig> StartAsync(NatLabOptions nat, params string[] gatewayArgs) => StartAsync(nat, [], gatewayArgs);
+
+    /// <summary>As <see cref="StartAsync(NatLabOptions, string[])"/>, the provider started with <paramref name="providerArgs"/> too.</summary>
+    public static async Task<NatRelayRig> StartAsync(NatLabOptions nat, IReadOnlyList<string> providerArgs, params string[] gatewayArgs)
     {
         var lab = await NatLab.CreateAsync(nat);
         var nodes = new List<PeerNode>();
@@ -72,7 +75,7 @@ internal sealed class NatRelayRig : IAsyncDisposable
             }, provider.PeerId);
             string relayId = await gateway.RelayIdAsync();
             daemon = await ProviderProcess.StartAsync(provider, ProviderLaunch.Default with { Listen = "/ip4/0.0.0.0/tcp/0" },
-                "--gateway", $"{lab.PublicHostAddress}:{gateway.TunnelPort}", "--gateway-pin", gateway.Pin);
+                ["--gateway", $"{lab.PublicHostAddress}:{gateway.TunnelPort}", "--gateway-pin", gateway.Pin, .. providerArgs]);
             var rig = new NatRelayRig(lab, nodes, gateway, daemon, relayId);
             await rig.WaitForReservationAsync();
             await user.CtlOkAsync("peers", "add", provider.PeerId, "--name", "maya", "--addr", rig.DirectAddress, "--addr", rig.RelayedAddress);

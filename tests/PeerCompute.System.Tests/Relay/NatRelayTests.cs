@@ -93,6 +93,22 @@ public class NatRelayTests
     }
 
     [Test, Timeout(TestTimeoutMs)]
+    public async Task A_deploy_that_pulls_its_image_streams_its_progress_through_the_relay(CancellationToken cancellationToken)
+    {
+        // A registry on the provider's own loopback, with an image the engine has never seen: the deploy pulls it, and
+        // the provider sends progress frames on the request's stream (through the circuit) before the answer.
+        await using var registry = await LocalRegistry.StartAsync(DeployWorkflowTests.TestImage, "peercompute-test/relay-", withPrivateEndpoint: false);
+        string image = $"127.0.0.1:{registry.OpenPort}/{(await registry.PushFreshImageAsync()).Repository}:v1";
+        await using var rig = await NatRelayRig.StartAsync(new NatLabOptions { HardNatHost = true }, providerArgs: ["--allow-registry", $"127.0.0.1:{registry.OpenPort}"]);
+
+        var deployed = JsonDocument.Parse(await rig.CtlFromHomeOkAsync("deploy", image, "--name", "pulled", "--port", "8080", "--memory", "64MB", "--json")).RootElement;
+
+        await Assert.That(deployed.GetProperty("via").GetString()).IsEqualTo("relay");
+        await Assert.That(deployed.GetProperty("state").GetString()).IsEqualTo("running");
+        await Assert.That(rig.Daemon.Process.Output).Contains(image);
+    }
+
+    [Test, Timeout(TestTimeoutMs)]
     public async Task Between_two_nats_that_keep_ports_peerctl_hole_punches_and_says_so(CancellationToken cancellationToken)
     {
         await using var rig = await NatRelayRig.StartAsync(new NatLabOptions());

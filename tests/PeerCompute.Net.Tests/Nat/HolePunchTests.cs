@@ -44,7 +44,7 @@ public class HolePunchTests
         SocketFactory = family => lab.RunInNamespaceAsync(ns, () => new Socket(family, SocketType.Stream, ProtocolType.Tcp)).GetAwaiter().GetResult(),
     };
 
-    private static async Task<Scene> StartAsync(NatLabOptions natOptions, CancellationToken cancellationToken)
+    private static async Task<Scene> StartAsync(NatLabOptions natOptions, CancellationToken cancellationToken, bool callerReusesPort = true)
     {
         var lab = await NatLab.CreateAsync(natOptions, cancellationToken);
         var relay = new Libp2pHost(PeerIdentity.Generate(), null, null, [InNamespace(lab, lab.PublicNamespace, reuse: false)]);
@@ -63,7 +63,7 @@ public class HolePunchTests
             throw new InvalidOperationException($"the provider could not reserve: {state.LastError}");
 
         // The caller at home, as peerctl: it listens on a port of its own and dials from it.
-        var caller = new Libp2pHost(callerIdentity, punching with { IdentifyOnConnect = false }, null, [InNamespace(lab, lab.HomeNamespace, reuse: true)]);
+        var caller = new Libp2pHost(callerIdentity, punching with { IdentifyOnConnect = false }, null, [InNamespace(lab, lab.HomeNamespace, reuse: callerReusesPort)]);
         await caller.ListenAsync(Multiaddr.Parse("/ip4/0.0.0.0/tcp/0"), cancellationToken);
         return new Scene(lab, relay, server, provider, caller, Multiaddr.Parse($"{relayAddress}/p2p-circuit/p2p/{provider.PeerId}"));
     }
@@ -91,6 +91,21 @@ public class HolePunchTests
         await Assert.That(direct.RemoteAddress.TryGetTcpTarget(out string host, out _)).IsTrue();
         await Assert.That(host).IsEqualTo(scene.Lab.HostRouterPublicAddress.ToString());
         await Assert.That(echoed && relayStillWorks).IsTrue();
+    }
+
+    [Test, Timeout(TestTimeoutMs)]
+    public async Task Without_dialling_from_its_listening_port_the_caller_cannot_be_hole_punched_to(CancellationToken cancellationToken)
+    {
+        // The same port-keeping NATs, but the caller's dials leave from fresh ports: the port the relay observed is not the
+        // one its direct dial leaves from, so the provider's SYN meets no mapping at the home router.
+        await using var scene = await StartAsync(new NatLabOptions(), cancellationToken, callerReusesPort: false);
+        var atProvider = scene.Provider.HolePunch!.OutcomeAsync(scene.Caller.PeerId);
+
+        var relayed = await scene.Caller.DialAsync(scene.ProviderViaRelay, cancellationToken).WaitAsync(Guard, cancellationToken);
+        var outcome = await atProvider.WaitAsync(Guard, cancellationToken);
+
+        await Assert.That(outcome.Succeeded).IsFalse();
+        await Assert.That(scene.Caller.GetConnection(scene.Provider.PeerId)).IsSameReferenceAs(relayed);
     }
 
     [Test, Timeout(TestTimeoutMs)]

@@ -53,15 +53,7 @@ public static class IdentityStore
         if (File.Exists(home.IdentityKeyFile) && !force)
             throw new IdentityException($"An identity already exists at {home.IdentityKeyFile}. Use --force to replace it (its PeerId will be lost, and peers that trust it must add the new one).");
         var identity = PeerIdentity.Generate();
-        var bytes = identity.ExportPrivateKeyProtobuf();
-        try
-        {
-            AtomicFile.Write(home.IdentityKeyFile, bytes, AtomicFile.OwnerOnly);
-        }
-        finally
-        {
-            Array.Clear(bytes);
-        }
+        WriteKey(home.IdentityKeyFile, identity);
         return identity;
     }
 
@@ -75,15 +67,7 @@ public static class IdentityStore
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
             var created = PeerIdentity.Generate();
-            var bytes = created.ExportPrivateKeyProtobuf();
-            try
-            {
-                AtomicFile.Write(path, bytes, AtomicFile.OwnerOnly);
-            }
-            finally
-            {
-                Array.Clear(bytes);
-            }
+            WriteKey(path, created);
             return created;
         }
         if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & OthersOrGroup) != 0)
@@ -91,6 +75,20 @@ public static class IdentityStore
         return PeerIdentity.TryFromPrivateKeyProtobuf(File.ReadAllBytes(path), out var identity)
             ? identity
             : throw new IdentityException($"{path} is not a valid identity key (expected a libp2p Ed25519 private key). Move it aside and a new one is made (its PeerId changes).");
+    }
+
+    /// <summary>Writes the private key protobuf atomically, owner-only, and wipes the copy it made.</summary>
+    private static void WriteKey(string path, PeerIdentity identity)
+    {
+        var bytes = identity.ExportPrivateKeyProtobuf();
+        try
+        {
+            AtomicFile.Write(path, bytes, AtomicFile.OwnerOnly);
+        }
+        finally
+        {
+            Array.Clear(bytes);
+        }
     }
 
     public static string ToOctal(UnixFileMode mode) => Convert.ToString((int)mode & 0xFFF, 8).PadLeft(4, '0');

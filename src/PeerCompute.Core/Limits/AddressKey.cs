@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using PeerCompute.Core.Multiformats;
 
 namespace PeerCompute.Core.Limits;
 
@@ -21,4 +22,8 @@ public static class AddressKey
         }
         return address.ToString();
     }
+
+    /// <summary>The key of a TCP multiaddr's IP; the address's own text for anything else (a relayed one counts per circuit address).</summary>
+    public static string For(Multiaddr address) =>
+        address.TryGetTcpTarget(out string host, out _) && IPAddress.TryParse(host, out var ip) ? For(ip) : address.ToString();
 }

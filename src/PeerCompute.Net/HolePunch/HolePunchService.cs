@@ -38,7 +38,7 @@ public sealed class HolePunchService
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private readonly Dictionary<PeerId, TaskCompletionSource<HolePunchOutcome>> _outcomes = [];
-    private readonly Dictionary<PeerId, TaskCompletionSource> _started = [];
+    private readonly Dictionary<PeerId, TaskCompletionSource<bool>> _started = [];
 
     internal HolePunchService(Libp2pHost host, Func<PeerId, bool> isTrusted, ILogger logger)
     {
@@ -285,7 +285,7 @@ public sealed class HolePunchService
     private void MarkStarted(PeerId peer)
     {
         lock (_lock)
-            Slot(_started, peer).TrySetResult();
+            Slot(_started, peer).TrySetResult(true);
     }
 
     private void Finish(HolePunchOutcome outcome)
@@ -315,13 +315,6 @@ public sealed class HolePunchService
     {
         if (!table.TryGetValue(peer, out var slot))
             table[peer] = slot = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        return slot;
-    }
-
-    private static TaskCompletionSource Slot(Dictionary<PeerId, TaskCompletionSource> table, PeerId peer)
-    {
-        if (!table.TryGetValue(peer, out var slot))
-            table[peer] = slot = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         return slot;
     }
 }

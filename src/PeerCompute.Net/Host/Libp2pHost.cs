@@ -321,9 +321,7 @@ public sealed partial class Libp2pHost : IAsyncDisposable
 
     /// <summary>Per-address limits count an IPv4 address or an IPv6 /64 (<see cref="AddressKey"/>).</summary>
     private static string AddressKeyOf(TransportConnection raw) =>
-        raw.RemoteEndPoint is IPEndPoint endPoint ? AddressKey.For(endPoint.Address)
-        : raw.RemoteAddress.TryGetTcpTarget(out string host, out _) && IPAddress.TryParse(host, out var ip) ? AddressKey.For(ip)
-        : raw.RemoteAddress.ToString();
+        raw.RemoteEndPoint is IPEndPoint endPoint ? AddressKey.For(endPoint.Address) : AddressKey.For(raw.RemoteAddress);
 
     private async Task HandleInboundAsync(TransportConnection raw, InboundAdmission.Slot slot)
     {

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -155,7 +154,7 @@ public sealed class CircuitRelayServer : IAsyncDisposable
     /// <summary>Takes in (or renews) <paramref name="peer"/>'s reservation on <paramref name="connection"/>.</summary>
     private RelayStatus Admit(PeerId peer, Libp2pConnection connection, DateTimeOffset expires)
     {
-        string address = AddressKeyOf(connection.RemoteAddress);
+        string address = AddressKey.For(connection.RemoteAddress);
         Reservation? replaced = null;
         Reservation reservation;
         lock (_lock)
@@ -332,9 +331,6 @@ public sealed class CircuitRelayServer : IAsyncDisposable
 
     private static Task WriteAsync(Libp2pStream stream, byte[] body, CancellationToken cancellationToken) =>
         DelimitedMessage.WriteAsync(stream.Stream, body, cancellationToken);
-
-    private static string AddressKeyOf(Multiaddr address) =>
-        address.TryGetTcpTarget(out string host, out _) && IPAddress.TryParse(host, out var ip) ? AddressKey.For(ip) : address.ToString();
 
     private sealed class Reservation(PeerId peer, Libp2pConnection connection, string address, DateTimeOffset expires, IDisposable keepOpen, RateLimiter? bandwidth) : IDisposable
     {

@@ -3,15 +3,18 @@ using System.Buffers;
 namespace PeerCompute.Mux;
 
 /// <summary>
-/// The one writer of a yamux session. Header-only control frames (window updates, SYN/ACK/FIN/RST, pings, GoAway)
-/// go out ahead of queued data; small data frames are copied into the batch buffer, large ones are written straight
-/// from the caller's memory; the transport is flushed once per batch. The batch buffer is rented only while there is
+/// The one writer of a yamux session. Header-only control frames (window updates, SYN/ACK/RST, pings, GoAway)
+/// go out ahead of queued data; FIN goes in order with its stream's data. Small data frames are copied when queued
+/// (the writer returns at once, while at most <see cref="MaxCopiedBytes"/> are queued so), large ones are written
+/// straight from the caller's memory once their turn comes; the transport is flushed once per batch, so a stream's
+/// SYN, first data and FIN usually leave in one transport write. The batch buffer is rented only while there is
 /// something to send, so an idle session holds none.
 /// </summary>
 internal sealed class YamuxFrameWriter
 {
     private const int WriteBufferSize = 64 * 1024;
     private const int CopyThreshold = 16 * 1024;
+    private const int MaxCopiedBytes = 64 * 1024;
 
     private readonly Stream _transport;
     private readonly int _maxPendingControlFrames;
@@ -22,6 +25,7 @@ internal sealed class YamuxFrameWriter
     private readonly Queue<YamuxFrameHeader> _control = new();
     private readonly Queue<PendingWrite> _data = new();
     private readonly AsyncSignal _signal = new();
+    private int _copiedBytes; // bytes of queued writes copied into pooled arrays (their callers have returned)
     private bool _completed;
     private Exception? _sessionError;
     private bool _closeAfterFlush;
@@ -52,13 +56,61 @@ internal sealed class YamuxFrameWriter
     }
 
     /// <summary>
-    /// Queues one data frame and waits until it is written. When <paramref name="cancellationToken"/> fires, a frame
-    /// not yet started is dropped, one under way is waited for (the caller's memory must not be touched after we
-    /// return), and the stream is reset: part of its data may be missing now.
+    /// Queues one data frame: a small one is copied and the call returns at once; a large one is waited for until it
+    /// is written. When <paramref name="cancellationToken"/> fires during that wait, a frame not yet started is
+    /// dropped, one under way is waited for (the caller's memory must not be touched after we return), and the stream
+    /// is reset: part of its data may be missing now. A token cancelled already writes nothing.
     /// </summary>
-    public async ValueTask WriteDataAsync(YamuxStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public ValueTask WriteDataAsync(YamuxStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
-        var write = new PendingWrite(new YamuxFrameHeader(YamuxFrameType.Data, YamuxFlags.None, stream.Id, (uint)data.Length), data);
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled(cancellationToken);
+        var header = new YamuxFrameHeader(YamuxFrameType.Data, YamuxFlags.None, stream.Id, (uint)data.Length);
+        bool copyFailed = false;
+        if (data.Length <= CopyThreshold)
+        {
+            // Small: copied now, so the caller goes on (to its FIN, say) and the writer sends it all in one batch.
+            lock (_lock)
+            {
+                if (_completed)
+                    throw new IOException("yamux: session closed", _sessionError);
+                if (_copiedBytes + data.Length <= MaxCopiedBytes)
+                {
+                    _copiedBytes += data.Length;
+                    var copy = ArrayPool<byte>.Shared.Rent(data.Length);
+                    data.Span.CopyTo(copy);
+                    _data.Enqueue(new PendingWrite(header, copy.AsMemory(0, data.Length), copy));
+                }
+                else
+                {
+                    copyFailed = true;
+                }
+            }
+            if (!copyFailed)
+            {
+                _signal.Set();
+                return ValueTask.CompletedTask;
+            }
+        }
+        return WriteAndWaitAsync(stream, header, data, cancellationToken);
+    }
+
+    /// <summary>Queues a FIN after the stream's queued data (a FIN must not overtake data written before it).</summary>
+    public void EnqueueFin(uint streamId)
+    {
+        lock (_lock)
+        {
+            if (_completed)
+                return;
+            _data.Enqueue(new PendingWrite(new YamuxFrameHeader(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, streamId, 0), ReadOnlyMemory<byte>.Empty, null));
+        }
+        _signal.Set();
+    }
+
+    private async ValueTask WriteAndWaitAsync(YamuxStream stream, YamuxFrameHeader header, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var write = new PendingWrite(header, data, null) { Done = done };
         lock (_lock)
         {
             if (_completed)
@@ -68,12 +120,12 @@ internal sealed class YamuxFrameWriter
         _signal.Set();
         if (!cancellationToken.CanBeCanceled)
         {
-            await write.Done.Task.ConfigureAwait(false);
+            await done.Task.ConfigureAwait(false);
             return;
         }
         try
         {
-            await write.Done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -84,7 +136,7 @@ internal sealed class YamuxFrameWriter
                 write.State = PendingWrite.Cancelled;
             }
             if (inFlight)
-                await write.Done.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+                await done.Task.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             stream.Reset();
             throw;
         }
@@ -117,7 +169,7 @@ internal sealed class YamuxFrameWriter
             _data.Clear();
         }
         foreach (var write in writes)
-            write.Done.TrySetException(new IOException("yamux: session closed", error));
+            write.Finish(new IOException("yamux: session closed", error));
     }
 
     /// <summary>The write loop: runs until the session ends (<paramref name="cancellationToken"/>) or a write fails.</summary>
@@ -186,7 +238,7 @@ internal sealed class YamuxFrameWriter
                         used = 0;
                         await _transport.WriteAsync(current.Data, Armed(cancellationToken)).ConfigureAwait(false);
                     }
-                    current.Done.TrySetResult();
+                    FinishWrite(current, null);
                     current = null;
                 }
                 if (used > 0)
@@ -216,7 +268,8 @@ internal sealed class YamuxFrameWriter
         {
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                 e = new IOException($"yamux: the peer has read nothing for {_writeTimeout.TotalSeconds:0.#} s (write timeout); closing the connection", e);
-            current?.Done.TrySetException(new IOException("yamux: session closed", e));
+            if (current is not null)
+                FinishWrite(current, new IOException("yamux: session closed", e));
             bool completed;
             lock (_lock)
                 completed = _completed;
@@ -245,14 +298,41 @@ internal sealed class YamuxFrameWriter
         return _deadline.Token;
     }
 
-    private sealed class PendingWrite(YamuxFrameHeader header, ReadOnlyMemory<byte> data)
+    private void FinishWrite(PendingWrite write, Exception? error)
+    {
+        if (write.Copy is not null)
+        {
+            lock (_lock)
+                _copiedBytes -= write.Data.Length;
+        }
+        write.Finish(error);
+    }
+
+    /// <param name="copy">The pooled array <paramref name="data"/> was copied into (the caller did not wait), or null.</param>
+    private sealed class PendingWrite(YamuxFrameHeader header, ReadOnlyMemory<byte> data, byte[]? copy)
     {
         public const int Queued = 0;
         public const int Writing = 1;
         public const int Cancelled = 2;
         public readonly YamuxFrameHeader Header = header;
         public readonly ReadOnlyMemory<byte> Data = data;
-        public readonly TaskCompletionSource Done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public byte[]? Copy = copy;
+        /// <summary>Set for a write whose caller waits for it (large data).</summary>
+        public TaskCompletionSource? Done { get; init; }
         public int State;
+
+        /// <summary>Written or dropped: wakes the caller, gives a copy back to the pool (once).</summary>
+        public void Finish(Exception? error)
+        {
+            if (Copy is { } copy)
+            {
+                Copy = null;
+                ArrayPool<byte>.Shared.Return(copy);
+            }
+            if (error is null)
+                Done?.TrySetResult();
+            else
+                Done?.TrySetException(error);
+        }
     }
 }

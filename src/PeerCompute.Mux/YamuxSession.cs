@@ -154,6 +154,8 @@ public sealed partial class YamuxSession : IAsyncDisposable
             Close(new MuxProtocolException("yamux: the peer is not reading (too many control frames queued)"));
     }
 
+    internal void EnqueueFin(uint streamId) => _writer.EnqueueFin(streamId);
+
     internal ValueTask WriteDataAsync(YamuxStream stream, ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         _writer.WriteDataAsync(stream, data, cancellationToken);
 

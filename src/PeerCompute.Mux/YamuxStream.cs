@@ -174,7 +174,7 @@ public sealed class YamuxStream : DuplexStream
                 throw new IOException($"yamux: session closed: {_sessionError.Message}", _sessionError);
             _localClosed = true;
         }
-        _session.EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0);
+        _session.EnqueueFin(Id);
         RemoveIfDone();
         return ValueTask.CompletedTask;
     }
@@ -214,7 +214,7 @@ public sealed class YamuxStream : DuplexStream
                 _localClosed = true;
             }
             if (sendFin)
-                _session.EnqueueControl(YamuxFrameType.WindowUpdate, YamuxFlags.Fin, Id, 0);
+                _session.EnqueueFin(Id);
             _readable.Set();
             _writable.Set();
             RemoveIfDone();

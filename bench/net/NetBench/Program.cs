@@ -13,8 +13,11 @@ using PeerCompute.NetBench;
 //   stream open+close rate (echo 1 byte per stream) sequential and 32 at a time,
 //   plus C#->C# into a plain sink (no hashing) to show the stack alone.
 //   --relay instead: single-stream push and sink, direct against through our circuit relay (a third host), alternating.
+//   plus yamux alone (TCP + Noise, no multistream) stream open+close one at a time: the yamux-open-close row.
 // Usage: dotnet run -c Release --project bench/net/NetBench -- [--mib 256] [--repeat 3] [--streams 2000] [--no-js] [--relay]
+//   [--only sink|yamux] (just that figure, for profiling); BENCH_ROWS=file appends the libp2p-stream and yamux-open-close rows.
 var options = args.ToList();
+string? only = StringOption("--only");
 int mib = IntOption("--mib", 256);
 int repeat = IntOption("--repeat", 3);
 int streams = IntOption("--streams", 2000);
@@ -29,7 +32,24 @@ Console.WriteLine($"# libp2p benchmark: {mib} MiB per transfer, {(options.Contai
 if (options.Contains("--relay"))
     return await RelayBench.RunAsync(yamux, bytes, repeat);
 
+if (only == "yamux")
+{
+    await using var bench = await YamuxBench.StartAsync(yamux);
+    await bench.OpenCloseAsync(200);
+    Console.WriteLine($"  yamux open+close: {await Repeat(() => bench.OpenCloseAsync(streams)):0}/s one at a time");
+    return 0;
+}
+double sinkCpu = 0, pushCpu = 0, yamuxOpenClose = 0;
 // ---- C# <-> C#
+if (only == "sink")
+{
+    await using var server = await StartHostAsync(yamux);
+    await using var client = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
+    var connection = await client.DialAsync(server.Address);
+    await SinkAsync(connection, bytes);
+    Console.WriteLine($"  C#->C# sink: {await Repeat(() => SinkAsync(connection, bytes)):0} MB/s");
+    return 0;
+}
 {
     await using var server = await StartHostAsync(yamux);
     await using var client = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
@@ -38,15 +58,19 @@ if (options.Contains("--relay"))
     await Measure("C#->C#", () => BenchProtocol.PushAsync(connection, bytes), () => BenchProtocol.PullAsync(connection, bytes),
         n => BenchProtocol.StreamsAsync(connection, n, 1), n => BenchProtocol.StreamsAsync(connection, n, concurrency));
     var cpu = new List<double>();
-    var sink = await Repeat(async () =>
-    {
-        var before = Process.GetCurrentProcess().TotalProcessorTime;
-        double mbps = await SinkAsync(connection, bytes);
-        cpu.Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalSeconds / (bytes / 1073741824.0));
-        return mbps;
-    });
+    var sink = await Repeat(() => WithCpu(() => SinkAsync(connection, bytes), cpu));
+    sinkCpu = Median(cpu);
     results.Add(new Row("C#->C# sink, no hashing", sink, 0, 0, 0));
-    Console.WriteLine($"  C#->C# sink: {sink:0} MB/s, {Median(cpu):0.00} CPU-s per GiB (both ends in this process)");
+    cpu.Clear();
+    await Repeat(() => WithCpu(() => BenchProtocol.PushAsync(connection, bytes), cpu));
+    pushCpu = Median(cpu);
+    Console.WriteLine($"  C#->C# sink: {sink:0} MB/s, {sinkCpu:0.00} CPU-s per GiB (both ends in this process); push with SHA-256 on both ends {pushCpu:0.00} CPU-s per GiB");
+
+    // ---- yamux alone, over its own TCP + Noise connection (no multistream, no host)
+    await using var bench = await YamuxBench.StartAsync(yamux);
+    await bench.OpenCloseAsync(200);
+    yamuxOpenClose = await Repeat(() => bench.OpenCloseAsync(streams));
+    Console.WriteLine($"  yamux open+close (TCP + Noise, no multistream): {yamuxOpenClose:0}/s one at a time");
 }
 
 if (withJs)
@@ -90,7 +114,45 @@ if (jsjs is not null)
             $"streams sequential {r.Sequential / jsjs.Sequential:0.0}x, 32 at once {r.Concurrent / jsjs.Concurrent:0.0}x");
     }
 }
+
+// The rows the aggregate bench table shows. libp2p-stream: the hashed push (the bench protocol js peers speak) C#<->C#
+// against js<->js; yamux-open-close: yamux alone, with the libp2p figure (multistream on every stream) beside it.
+double sinkRow = results.First(r => r.Pair.StartsWith("C#->C# sink", StringComparison.Ordinal)).Push;
+string streamRatio = jsjs is null ? "-" : Invariant($"{cc.Push / jsjs.Push:0.00}x");
+bool streamMet = cc.Push >= 1000 && jsjs is not null && cc.Push / jsjs.Push >= 5;
+Console.WriteLine();
+Console.WriteLine("| row | ours | reference | ratio | aim | met |");
+Console.WriteLine("|---|---:|---:|---:|---|---|");
+Console.WriteLine(Invariant($"| libp2p-stream (push, SHA-256 both ends) | {cc.Push:0} MB/s | js<->js {(jsjs is null ? "-" : Invariant($"{jsjs.Push:0} MB/s"))} | {streamRatio} | >= 1 GB/s and >= 5x | {(streamMet ? "yes" : "no")} |"));
+Console.WriteLine(Invariant($"| libp2p sink (no hashing) | {sinkRow:0} MB/s, {sinkCpu:0.00} CPU-s/GiB | | | | |"));
+Console.WriteLine(Invariant($"| libp2p push CPU (SHA-256 both ends) | {pushCpu:0.00} CPU-s/GiB | | | | |"));
+Console.WriteLine(Invariant($"| yamux-open-close (TCP + Noise, no multistream) | {yamuxOpenClose:0}/s | | | >= 20k/s | {(yamuxOpenClose >= 20000 ? "yes" : "no")} |"));
+Console.WriteLine(Invariant($"| libp2p open+negotiate+echo+close | {cc.Sequential:0}/s | js<->js {(jsjs is null ? "-" : Invariant($"{jsjs.Sequential:0}/s"))} | {(jsjs is null ? "-" : Invariant($"{cc.Sequential / jsjs.Sequential:0.0}x"))} | | |"));
+if (Environment.GetEnvironmentVariable("BENCH_ROWS") is { Length: > 0 } rowsFile)
+{
+    File.AppendAllLines(rowsFile,
+    [
+        Invariant($"libp2p-stream\t{cc.Push:0} MB/s\tjs<->js single stream\t{(jsjs is null ? "-" : Invariant($"{jsjs.Push:0} MB/s"))}\t{streamRatio}\t>= 1 GB/s and >= 5x\t{(jsjs is null ? "-" : streamMet ? "yes" : "no")}"),
+        Invariant($"yamux-open-close\t{yamuxOpenClose:0} streams/s\t-\t-\t-\t>= 20k/s\t{(yamuxOpenClose >= 20000 ? "yes" : "no")}"),
+    ]);
+}
 return 0;
+
+async Task<double> WithCpu(Func<Task<double>> run, List<double> cpuPerGiB)
+{
+    var before = Process.GetCurrentProcess().TotalProcessorTime;
+    double mbps = await run();
+    cpuPerGiB.Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalSeconds / (bytes / 1073741824.0));
+    return mbps;
+}
+
+static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+string? StringOption(string name)
+{
+    int i = options.IndexOf(name);
+    return i >= 0 && i + 1 < options.Count ? options[i + 1] : null;
+}
 
 async Task Measure(string pair, Func<Task<double>> push, Func<Task<double>> pull, Func<int, Task<double>> sequential, Func<int, Task<double>> concurrent)
 {

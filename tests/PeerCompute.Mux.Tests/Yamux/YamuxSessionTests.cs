@@ -55,6 +55,30 @@ public class YamuxSessionTests
     }
 
     [Test]
+    public async Task Small_writes_return_while_the_transport_is_stalled_and_their_FIN_follows_their_data()
+    {
+        // The transport takes a couple of bytes, then holds every write until the peer reads; nobody reads yet.
+        var (a, b) = DuplexPipe.CreatePair(pauseWriterThreshold: 2);
+        var quiet = new YamuxOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan };
+        await using var client = YamuxSession.Start(a, isClient: true, quiet);
+        var stream = await client.OpenStreamAsync();
+
+        // Small writes are copied and queued: none waits for the stalled transport (a stream's SYN, data and FIN
+        // then leave together once the writer gets its turn).
+        for (int i = 0; i < 10; i++)
+            await stream.WriteAsync(new[] { (byte)i, (byte)(100 + i) }).AsTask().WaitAsync(Guard);
+        await stream.CompleteWritesAsync();
+
+        await using var server = YamuxSession.Start(b, isClient: false, quiet);
+        var accepted = await server.AcceptStreamAsync().AsTask().WaitAsync(Guard);
+        var received = await ReadToEnd(accepted!).WaitAsync(Guard);
+
+        byte[] expected = [.. Enumerable.Range(0, 10).SelectMany(i => new[] { (byte)i, (byte)(100 + i) })];
+        await Assert.That(received).IsEquivalentTo(expected);
+        await Assert.That(accepted!.IsRemoteClosed).IsTrue();
+    }
+
+    [Test]
     public async Task A_session_runs_over_a_duplex_pipe_too()
     {
         var ab = new System.IO.Pipelines.Pipe();

@@ -47,7 +47,9 @@ if (only == "sink")
     await using var client = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
     var connection = await client.DialAsync(server.Address);
     await SinkAsync(connection, bytes);
-    Console.WriteLine($"  C#->C# sink: {await Repeat(() => SinkAsync(connection, bytes)):0} MB/s");
+    var cpu = new List<double>();
+    double mbps = await Repeat(() => WithCpu(() => SinkAsync(connection, bytes), cpu));
+    Console.WriteLine($"  C#->C# sink: {mbps:0} MB/s, {Median(cpu):0.00} CPU-s per GiB");
     return 0;
 }
 {

@@ -15,7 +15,7 @@ using PeerCompute.NetBench;
 //   --relay instead: single-stream push and sink, direct against through our circuit relay (a third host), alternating.
 //   plus yamux alone (TCP + Noise, no multistream) stream open+close one at a time: the yamux-open-close row.
 // Usage: dotnet run -c Release --project bench/net/NetBench -- [--mib 256] [--repeat 3] [--streams 2000] [--no-js] [--relay]
-//   [--only sink|yamux] (just that figure, for profiling); BENCH_ROWS=file appends the libp2p-stream and yamux-open-close rows.
+//   [--only sink|push|yamux] (just that figure, for profiling); BENCH_ROWS=file appends the libp2p-stream and yamux-open-close rows.
 var options = args.ToList();
 string? only = StringOption("--only");
 int mib = IntOption("--mib", 256);
@@ -36,20 +36,32 @@ if (only == "yamux")
 {
     await using var bench = await YamuxBench.StartAsync(yamux);
     await bench.OpenCloseAsync(200);
-    Console.WriteLine($"  yamux open+close: {await Repeat(() => bench.OpenCloseAsync(streams)):0}/s one at a time");
+    var cpu = new List<double>();
+    var switches = new List<double>();
+    double rate = await Repeat(async () =>
+    {
+        var before = Process.GetCurrentProcess().TotalProcessorTime;
+        long ctx = ContextSwitches();
+        double r = await bench.OpenCloseAsync(streams);
+        cpu.Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalMicroseconds / streams);
+        switches.Add((double)(ContextSwitches() - ctx) / streams);
+        return r;
+    });
+    Console.WriteLine($"  yamux open+close: {rate:0}/s one at a time, {Median(cpu):0.0} CPU-us and {Median(switches):0.0} context switches per stream");
     return 0;
 }
 double sinkCpu = 0, pushCpu = 0, yamuxOpenClose = 0;
 // ---- C# <-> C#
-if (only == "sink")
+if (only is "sink" or "push")
 {
     await using var server = await StartHostAsync(yamux);
     await using var client = new Libp2pHost(PeerIdentity.Generate(), new Libp2pHostOptions { Yamux = yamux });
     var connection = await client.DialAsync(server.Address);
-    await SinkAsync(connection, bytes);
+    Func<Task<double>> run = only == "sink" ? () => SinkAsync(connection, bytes) : () => BenchProtocol.PushAsync(connection, bytes);
+    await run();
     var cpu = new List<double>();
-    double mbps = await Repeat(() => WithCpu(() => SinkAsync(connection, bytes), cpu));
-    Console.WriteLine($"  C#->C# sink: {mbps:0} MB/s, {Median(cpu):0.00} CPU-s per GiB");
+    double mbps = await Repeat(() => WithCpu(run, cpu));
+    Console.WriteLine($"  C#->C# {only}: {mbps:0} MB/s, {Median(cpu):0.00} CPU-s per GiB");
     return 0;
 }
 {
@@ -222,6 +234,26 @@ internal static partial class Program
     {
         values.Sort();
         return values[values.Count / 2];
+    }
+
+    /// <summary>Context switches of all this process's threads so far (voluntary and not), from /proc.</summary>
+    internal static long ContextSwitches()
+    {
+        long total = 0;
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                    if (line.EndsWith("ctxt_switches", StringComparison.Ordinal) is false && line.Contains("ctxt_switches:", StringComparison.Ordinal))
+                        total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // The thread ended meanwhile.
+            }
+        }
+        return total;
     }
 
     internal static string LoadAverage()

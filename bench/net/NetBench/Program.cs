@@ -38,16 +38,19 @@ if (only == "yamux")
     await bench.OpenCloseAsync(200);
     var cpu = new List<double>();
     var switches = new List<double>();
+    var allocated = new List<double>();
     double rate = await Repeat(async () =>
     {
         var before = Process.GetCurrentProcess().TotalProcessorTime;
         long ctx = ContextSwitches();
+        long heap = GC.GetTotalAllocatedBytes(precise: true);
         double r = await bench.OpenCloseAsync(streams);
+        allocated.Add((double)(GC.GetTotalAllocatedBytes(precise: true) - heap) / streams);
         cpu.Add((Process.GetCurrentProcess().TotalProcessorTime - before).TotalMicroseconds / streams);
         switches.Add((double)(ContextSwitches() - ctx) / streams);
         return r;
     });
-    Console.WriteLine($"  yamux open+close: {rate:0}/s one at a time, {Median(cpu):0.0} CPU-us and {Median(switches):0.0} context switches per stream");
+    Console.WriteLine($"  yamux open+close: {rate:0}/s one at a time, {Median(cpu):0.0} CPU-us, {Median(switches):0.0} context switches and {Median(allocated):0} bytes allocated per stream (both ends)");
     return 0;
 }
 double sinkCpu = 0, pushCpu = 0, yamuxOpenClose = 0;

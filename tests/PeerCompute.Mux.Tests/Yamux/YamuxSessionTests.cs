@@ -79,6 +79,44 @@ public class YamuxSessionTests
     }
 
     [Test]
+    public async Task Small_writes_queued_without_waiting_are_bounded_while_the_transport_is_stalled()
+    {
+        var (a, b) = DuplexPipe.CreatePair(pauseWriterThreshold: 2);
+        var quiet = new YamuxOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan };
+        await using var client = YamuxSession.Start(a, isClient: true, quiet);
+        var stream = await client.OpenStreamAsync();
+
+        // 16 KiB writes (the largest that are copied) into a transport that takes nothing: they return at once only
+        // while the copies queued (64 KiB) and the write loop's batch (64 KiB) have room; then a write waits.
+        var chunk = new byte[16 * 1024];
+        int returned = 0;
+        ValueTask pending;
+        while (true)
+        {
+            chunk.AsSpan().Fill((byte)returned);
+            pending = stream.WriteAsync(chunk);
+            if (!pending.IsCompleted || returned == 64)
+                break;
+            await pending;
+            returned++;
+        }
+        await Assert.That(pending.IsCompleted).IsFalse();
+        await Assert.That(returned).IsLessThanOrEqualTo(8);
+
+        // The peer reads: the waiting write goes through and everything arrives in order.
+        await using var server = YamuxSession.Start(b, isClient: false, quiet);
+        var accepted = await server.AcceptStreamAsync().AsTask().WaitAsync(Guard);
+        var reading = ReadToEnd(accepted!);
+        await pending.AsTask().WaitAsync(Guard);
+        await stream.CompleteWritesAsync();
+        var received = await reading.WaitAsync(Guard);
+
+        await Assert.That(received.Length).IsEqualTo((returned + 1) * chunk.Length);
+        for (int i = 0; i <= returned; i++)
+            await Assert.That(received[i * chunk.Length]).IsEqualTo((byte)i);
+    }
+
+    [Test]
     public async Task A_session_runs_over_a_duplex_pipe_too()
     {
         var ab = new System.IO.Pipelines.Pipe();

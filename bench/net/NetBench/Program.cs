@@ -35,7 +35,7 @@ if (options.Contains("--relay"))
 if (only == "yamux")
 {
     await using var bench = await YamuxBench.StartAsync(yamux);
-    await bench.OpenCloseAsync(200);
+    await bench.OpenCloseAsync(Math.Max(streams, 2000)); // warm-up: until the JIT's tiering settles (the daemon is AOT)
     var cpu = new List<double>();
     var switches = new List<double>();
     var allocated = new List<double>();
@@ -85,7 +85,7 @@ if (only is "sink" or "push")
 
     // ---- yamux alone, over its own TCP + Noise connection (no multistream, no host)
     await using var bench = await YamuxBench.StartAsync(yamux);
-    await bench.OpenCloseAsync(200);
+    await bench.OpenCloseAsync(Math.Max(streams, 2000)); // warm-up: until the JIT's tiering settles (the daemon is AOT)
     yamuxOpenClose = await Repeat(() => bench.OpenCloseAsync(streams));
     Console.WriteLine($"  yamux open+close (TCP + Noise, no multistream): {yamuxOpenClose:0}/s one at a time");
 }
@@ -173,9 +173,9 @@ string? StringOption(string name)
 
 async Task Measure(string pair, Func<Task<double>> push, Func<Task<double>> pull, Func<int, Task<double>> sequential, Func<int, Task<double>> concurrent)
 {
-    // Warm-up: JIT, window growth.
+    // Warm-up: JIT tiering (the daemon is Native AOT: compiling is no part of what it costs), window growth.
     await push();
-    await sequential(200);
+    await sequential(Math.Max(streams, 2000));
     var row = new Row(pair, await Repeat(push), await Repeat(pull), await Repeat(() => sequential(streams)), await Repeat(() => concurrent(streams)));
     results.Add(row);
     Console.WriteLine($"  {row}");

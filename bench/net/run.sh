@@ -13,7 +13,7 @@ cd "$root"
 args=(--mib 256 --repeat 3 --streams 2000)
 if [ "${1:-}" = "--smoke" ]; then
   shift
-  args=(--mib 16 --repeat 1 --streams 200)
+  args=(--mib 16 --repeat 1 --streams 100)
 fi
 if [ ! -d tests/interop/js/node_modules ] && [[ " $* " != *" --no-js "* ]]; then
   (cd tests/interop/js && npm ci --no-audit --no-fund >/dev/null)

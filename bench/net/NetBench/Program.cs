@@ -35,7 +35,7 @@ if (options.Contains("--relay"))
 if (only == "yamux")
 {
     await using var bench = await YamuxBench.StartAsync(yamux);
-    await bench.OpenCloseAsync(Math.Max(streams, 2000)); // warm-up: until the JIT's tiering settles (the daemon is AOT)
+    await bench.OpenCloseAsync(2000); // warm-up: until the JIT's tiering settles (the daemon is AOT)
     var cpu = new List<double>();
     var switches = new List<double>();
     var allocated = new List<double>();
@@ -85,7 +85,7 @@ if (only is "sink" or "push")
 
     // ---- yamux alone, over its own TCP + Noise connection (no multistream, no host)
     await using var bench = await YamuxBench.StartAsync(yamux);
-    await bench.OpenCloseAsync(Math.Max(streams, 2000)); // warm-up: until the JIT's tiering settles (the daemon is AOT)
+    await bench.OpenCloseAsync(2000); // warm-up: until the JIT's tiering settles (the daemon is AOT)
     yamuxOpenClose = await Repeat(() => bench.OpenCloseAsync(streams));
     Console.WriteLine($"  yamux open+close (TCP + Noise, no multistream): {yamuxOpenClose:0}/s one at a time");
 }
@@ -175,7 +175,7 @@ async Task Measure(string pair, Func<Task<double>> push, Func<Task<double>> pull
 {
     // Warm-up: JIT tiering (the daemon is Native AOT: compiling is no part of what it costs), window growth.
     await push();
-    await sequential(Math.Max(streams, 2000));
+    await sequential(2000);
     var row = new Row(pair, await Repeat(push), await Repeat(pull), await Repeat(() => sequential(streams)), await Repeat(() => concurrent(streams)));
     results.Add(row);
     Console.WriteLine($"  {row}");
@@ -183,8 +183,8 @@ async Task Measure(string pair, Func<Task<double>> push, Func<Task<double>> pull
 
 async Task MeasureJs(string pair, JsPeer js, string target)
 {
-    await js.SendAsync("send", new JsonObject { ["peer"] = target, ["bytes"] = 64 * 1024 * 1024 });
-    await js.SendAsync("streams", new JsonObject { ["peer"] = target, ["count"] = 200, ["concurrency"] = 1 });
+    await js.SendAsync("send", new JsonObject { ["peer"] = target, ["bytes"] = Math.Min(bytes, 64 * 1024 * 1024) });
+    await js.SendAsync("streams", new JsonObject { ["peer"] = target, ["count"] = Math.Min(streams, 200), ["concurrency"] = 1 });
     async Task<double> Command(string cmd, JsonObject args, string figure)
     {
         args["peer"] = target;

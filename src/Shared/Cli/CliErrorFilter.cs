@@ -14,7 +14,7 @@ internal sealed class CliErrorFilter(ConsoleAppFilter next) : ConsoleAppFilter(n
         catch (CliException ex)
         {
             Environment.ExitCode = ex.ExitCode;
-            Console.Error.WriteLine($"error: {TerminalText.Neutralise(ex.Message)}");
+            Console.Error.WriteLine($"{Colors.Error("error:")} {TerminalText.Neutralise(ex.Message)}");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -23,12 +23,12 @@ internal sealed class CliErrorFilter(ConsoleAppFilter next) : ConsoleAppFilter(n
         catch (Exception ex) when (ex is ArgumentParseFailedException or ArgumentException)
         {
             Environment.ExitCode = ExitCodes.Usage;
-            Console.Error.WriteLine($"error: {TerminalText.Neutralise(ex.Message)}");
+            Console.Error.WriteLine($"{Colors.Error("error:")} {TerminalText.Neutralise(ex.Message)}");
         }
         catch (Exception ex)
         {
             Environment.ExitCode = ExitCodes.Failed;
-            Console.Error.WriteLine($"error: {TerminalText.Neutralise(ex.Message)}");
+            Console.Error.WriteLine($"{Colors.Error("error:")} {TerminalText.Neutralise(ex.Message)}");
             if (Environment.GetEnvironmentVariable("PEERCOMPUTE_DEBUG") == "1")
                 Console.Error.WriteLine(ex);
         }

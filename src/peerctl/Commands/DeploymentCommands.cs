@@ -26,16 +26,16 @@ internal sealed class DeploymentCommands
     public static string[]? ContainerCommand { get; set; }
 
     /// <summary>
-    /// Run an image on a trusted provider and print its URL(s).
-    /// Example: peerctl deploy ghcr.io/sam/app:1.4 --peer maya --port 8080 --memory 256MB --env MODE=prod
-    /// Words after "--" replace the image's command: peerctl deploy busybox --port 8080 -- httpd -f -p 8080
+    /// Run an image on a trusted provider and print its URL(s). Words after "--" replace the image's command.
+    /// Examples: peerctl deploy ghcr.io/sam/app:1.4 --peer maya --port 8080 --memory 256MB --env MODE=prod
+    /// peerctl deploy busybox --port 8080 -- httpd -f -p 8080
     /// </summary>
-    /// <param name="image">Image reference (name:tag or name@sha256:digest).</param>
+    /// <param name="image">IMAGE: Image reference (name:tag or name@sha256:digest).</param>
     /// <param name="peer">Provider name or PeerId from your trust list (optional with one provider).</param>
     /// <param name="name">Deployment name (default: from the image).</param>
-    /// <param name="cpu">CPU: 500m, 0.5 or 2 (cores). Default 500m.</param>
-    /// <param name="memory">Memory: 256MB, 1GiB, 512m. Default 256MB.</param>
-    /// <param name="port">The container port to expose (default 80).</param>
+    /// <param name="cpu">CPU cores: 500m, 0.5 or 2.</param>
+    /// <param name="memory">Memory: 256MB, 1GiB, 512m.</param>
+    /// <param name="port">A container port number, e.g. 8080: the one the app listens on, served at the deployment's URLs (default 80).</param>
     /// <param name="env">KEY=VALUE environment variable; repeat for several.</param>
     /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp); the provider caps its size, or refuses it (writable_unbounded) where its storage cannot.</param>
     /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes, via (direct or relay).</param>
@@ -85,7 +85,7 @@ internal sealed class DeploymentCommands
     }
 
     /// <summary>List your deployments on a provider (like docker ps), or show one.</summary>
-    /// <param name="deployment">A deployment name or id (optional).</param>
+    /// <param name="deployment">DEPLOYMENT: A deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...},"via"}.</param>
     /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 30).</param>
@@ -115,11 +115,16 @@ internal sealed class DeploymentCommands
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Print a deployment's logs (like docker logs). Example: peerctl logs web --follow</summary>
-    /// <param name="deployment">The deployment name or id.</param>
+    /// <summary>
+    /// Print a deployment's logs (like docker logs): the container's stdout goes to stdout and its stderr to stderr,
+    /// so a shell redirection tells them apart (2&gt;/dev/null keeps stdout alone). With nothing logged yet, a terminal
+    /// shows (no output yet) on stderr. Examples: peerctl logs web --follow
+    /// peerctl logs web --tail 20
+    /// </summary>
+    /// <param name="deployment">DEPLOYMENT: The deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="follow">-f, Keep printing new lines until the container stops (Ctrl-C to quit).</param>
-    /// <param name="tail">Only the last N lines.</param>
+    /// <param name="tail">Only the last N lines, e.g. 100.</param>
     [Command("logs")]
     public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, CancellationToken cancellationToken = default)
     {
@@ -145,7 +150,7 @@ internal sealed class DeploymentCommands
     }
 
     /// <summary>Stop a deployment and remove it from the provider.</summary>
-    /// <param name="deployment">The deployment name or id.</param>
+    /// <param name="deployment">DEPLOYMENT: The deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"id","name","state","via"}.</param>
     /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 60).</param>

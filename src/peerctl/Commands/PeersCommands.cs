@@ -13,10 +13,11 @@ internal sealed class PeersCommands
     private readonly TrustStore _store = new(PeerComputeHome.Resolve());
 
     /// <summary>
-    /// Trust a peer, from its invite or its id. Examples: peerctl peers add pcinvite1.… ;
+    /// Trust a peer, from its invite or its id.
+    /// Examples: peerctl peers add pcinvite1.…
     /// peerctl peers add 12D3KooW... --name maya --addr /ip4/192.168.1.20/tcp/9000
     /// </summary>
-    /// <param name="peerId">The peer's invite (pcinvite1.…, from 'peercomputed invite' or 'peerctl invite' on that machine), or its id as printed by 'peerctl id' there.</param>
+    /// <param name="peerId">INVITE|PEER-ID: The peer's invite (pcinvite1.…, from 'peercomputed invite' or 'peerctl invite' on that machine), or its id as printed by 'peerctl id' there.</param>
     /// <param name="name">A short name to use instead of the id (e.g. with --peer); for an invite, default: the name it suggests.</param>
     /// <param name="addr">Where to reach it (a multiaddr); repeat for several. Without it, a 3 s mDNS discovery fills them in.</param>
     /// <param name="noDiscover">Without --addr, add no addresses instead of looking on the local network.</param>
@@ -103,7 +104,7 @@ internal sealed class PeersCommands
     }
 
     /// <summary>Stop trusting a peer.</summary>
-    /// <param name="peer">Its name or peer id.</param>
+    /// <param name="peer">PEER: Its name or peer id.</param>
     [Command("remove")]
     public async Task Remove([Argument] string peer, CancellationToken cancellationToken = default)
     {

@@ -23,13 +23,14 @@ internal static class CliApp
         }
         catch (UsageException ex)
         {
-            Console.Error.WriteLine($"{Colors.Error("error:")} {ex.Message}");
+            CliErrors.Report(ex.Code, ex.Message, CliErrors.WantsJson(args));
             return ExitCodes.Usage;
         }
         // The framework reports what the checks here did not foresee through LogError: those are usage errors.
+        bool json = CliErrors.WantsJson(args);
         ConsoleApp.LogError = message =>
         {
-            Console.Error.WriteLine($"{Colors.Error("error:")} {message}");
+            CliErrors.Report("usage", message, json);
             UsageErrorReported = true;
         };
         await run(args).ConfigureAwait(false);

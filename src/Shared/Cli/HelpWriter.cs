@@ -105,7 +105,7 @@ internal static class HelpWriter
         string description = option.Description;
         // The framework's default only where the description does not already say it.
         if (option.Default is { } value && !description.Contains("default", StringComparison.OrdinalIgnoreCase))
-            description += $" (default: {value})";
+            description = description.EndsWith('.') ? $"{description[..^1]} (default: {value})." : $"{description} (default: {value})";
         return description;
     }
 }

@@ -104,10 +104,11 @@ internal static class CliApp
 
     private static string UnknownCommand(CommandCatalog catalog, List<string> words)
     {
-        string typed = string.Join(' ', words);
-        var candidates = catalog.Paths.Concat(catalog.Groups).Append("completion");
-        // Compare "peers ad" with "peers add", and "statu" (with its arguments after it) with "status".
-        string? best = Suggest.Closest(typed, candidates) ?? Suggest.Closest(words[0], candidates.Where(c => !c.Contains(' ')));
+        // The command is one word, or two after a group: "statu web" is about "statu", "peers ad 12D3…" about "peers ad".
+        int length = words.Count > 1 && catalog.Groups.Contains(words[0]) ? 2 : 1;
+        string typed = string.Join(' ', words.Take(length));
+        var candidates = catalog.Paths.Concat(catalog.Groups).Append("completion").Where(c => c.Count(ch => ch == ' ') == length - 1);
+        string? best = Suggest.Closest(typed, candidates);
         return $"Unknown command '{typed}'.{(best is null ? "" : $" Did you mean '{catalog.Program} {best}'?")} Run '{catalog.Program} --help' for the list of commands.";
     }
 
@@ -181,8 +182,11 @@ internal static class CliApp
         // Descriptions say what the value is before the first ':' or '(' (e.g. "The container port to expose, e.g. 8080 (default 80).").
         string description = option.Description;
         int eg = description.IndexOf("e.g. ", StringComparison.Ordinal);
-        string example = eg < 0 ? "" : ", e.g. " + new string(description[(eg + 5)..].TakeWhile(c => c is not (' ' or ';' or ')' or ',')).ToArray()).TrimEnd('.');
-        return $"{kind}{(option.Type is "int" or "long" or "uint" or "ushort" or "double" ? $" ({Lower(description)})" : "")}{example}";
+        string example = eg < 0 ? "" : ", e.g. " + new string(description[(eg + 5)..].TakeWhile(c => c is not (' ' or ';' or ')' or ',' or ':')).ToArray()).TrimEnd('.');
+        if (option.Type is not ("int" or "long" or "uint" or "ushort" or "double"))
+            return kind + example;
+        string what = Lower(description);
+        return (what.StartsWith("a ", StringComparison.Ordinal) || what.StartsWith("an ", StringComparison.Ordinal) ? what : $"{kind} ({what})") + example;
     }
 
     private static string Lower(string description)

@@ -137,6 +137,12 @@ public partial class FirstHourCliTests
         await Assert.That(lines.Count(l => l.StartsWith("gamma ", StringComparison.Ordinal) && l.Contains(" error  Could not reach provider gamma", StringComparison.Ordinal))).IsEqualTo(1);
         await Assert.That(table.StandardOutput).Contains("alpha: 0/10 deployments");
         await Assert.That(table.StandardOutput).Contains("beta: 0/10 deployments");
+        await Assert.That(Sgr().IsMatch(table.StandardOutput)).IsFalse();
+
+        // On a terminal the STATE column is coloured: the unreachable provider's "error" in red.
+        var env = new Dictionary<string, string?>(user.Environment) { ["TERM"] = "xterm" };
+        var terminal = await TestProcess.RunAsync("script", ["-qec", $"'{PeerNode.Peerctl}' status", "/dev/null"], env);
+        await Assert.That(terminal.StandardOutput).Contains("\e[31merror\e[0m");
 
         var json = JsonDocument.Parse((await user.CtlAsync("status", "--json")).StandardOutput).RootElement.GetProperty("providers");
         await Assert.That(json.GetArrayLength()).IsEqualTo(3);

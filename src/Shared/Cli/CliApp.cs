@@ -119,6 +119,8 @@ internal static class CliApp
         for (int i = skip; i < args.Length; i++)
         {
             string arg = args[i];
+            if (arg == "--")
+                break; // what follows is for someone else (a container's command)
             if (!arg.StartsWith('-') || arg == "-" || IsNegativeNumber(arg))
             {
                 arguments++;

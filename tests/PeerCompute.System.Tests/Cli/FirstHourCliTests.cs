@@ -214,6 +214,33 @@ public partial class FirstHourCliTests
     }
 
     [Test]
+    public async Task Deploy_shows_the_pull_per_layer_on_a_terminal_and_one_line_per_step_in_a_pipe()
+    {
+        await using var registry = await LocalRegistry.StartAsync(Deploy.DeployWorkflowTests.TestImage, "peercompute-test/progress-", withPrivateEndpoint: false);
+        string piped = $"{registry.Open}/{(await registry.PushFreshImageAsync()).Repository}:v1";
+        string onTerminal = $"{registry.Open}/{(await registry.PushFreshImageAsync()).Repository}:v1";
+        await using var cluster = await TrustedCluster.StartAsync("--allow-registry", registry.Open);
+        var (_, user, _) = cluster;
+
+        var result = await user.CtlAsync("deploy", piped, "--name", "piped", "--port", "8080", "--", "httpd", "-f", "-p", "8080");
+        await Assert.That(result.ExitCode).IsEqualTo(0).Because(result.ToString());
+        string[] lines = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        await Assert.That(lines.Any(l => l.EndsWith(": Pull complete", StringComparison.Ordinal))).IsTrue().Because(result.StandardError);
+        await Assert.That(lines.Distinct().Count()).IsEqualTo(lines.Length).Because(result.StandardError);
+        await Assert.That(result.StandardError.Contains('\r') || result.StandardError.Contains('\e')).IsFalse();
+
+        var env = new Dictionary<string, string?>(user.Environment) { ["TERM"] = "xterm", ["CI"] = null };
+        var terminal = await TestProcess.RunAsync("script", ["-qec", $"'{PeerNode.Peerctl}' deploy {onTerminal} --name term --port 8080 -- httpd -f -p 8080", "/dev/null"], env);
+        await Assert.That(terminal.StandardOutput).Contains("Deployed term");
+        // Each redraw goes back up over the layer lines and clears each one before writing it again.
+        await Assert.That(terminal.StandardOutput).Contains("\e[2K");
+        await Assert.That(Regex.IsMatch(terminal.StandardOutput, @"\e\[\d+A")).IsTrue();
+
+        await user.CtlOkAsync("stop", "piped");
+        await user.CtlOkAsync("stop", "term");
+    }
+
+    [Test]
     [Arguments("zsh", "bashcompinit")]
     [Arguments("fish", "complete -c peerctl -n '__fish_seen_subcommand_from peers' -a edit")]
     public async Task Zsh_and_fish_scripts_come_from_the_same_command_list(string shell, string expected)

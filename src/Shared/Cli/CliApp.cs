@@ -202,6 +202,11 @@ internal static class CliApp
 
     private static int Completion(CommandCatalog catalog, string[] shell)
     {
+        if (shell is ["-h" or "--help"])
+        {
+            Console.Out.Write($"Usage: {catalog.Program} completion bash|zsh|fish\n\n{HelpWriter.CompletionSummary}\nE.g. {catalog.Program} completion bash > ~/.local/share/bash-completion/completions/{catalog.Program}\n");
+            return ExitCodes.Ok;
+        }
         string? script = shell switch
         {
             ["bash"] => CompletionScripts.Bash(catalog),

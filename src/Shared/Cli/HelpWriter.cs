@@ -24,10 +24,12 @@ internal static class HelpWriter
             AppendExamples(text, root.Examples);
             AppendOptions(text, root.Options);
         }
-        AppendCommands(text, catalog, catalog.Paths);
+        AppendCommands(text, catalog, [.. catalog.Paths, "completion"]);
         text.AppendLine().AppendLine(CliApp.ExitCodeHelp);
         return text.ToString();
     }
+
+    public const string CompletionSummary = "Print the shell completion script: completion bash, completion zsh or completion fish.";
 
     public static string Group(CommandCatalog catalog, string group)
     {
@@ -81,7 +83,7 @@ internal static class HelpWriter
     private static void AppendCommands(StringBuilder text, CommandCatalog catalog, IEnumerable<string> paths)
     {
         text.AppendLine().AppendLine("Commands:");
-        AppendTable(text, paths.Select(p => (p, catalog.Summaries.GetValueOrDefault(p, ""))));
+        AppendTable(text, paths.Select(p => (p, p == "completion" ? CompletionSummary : catalog.Summaries.GetValueOrDefault(p, ""))));
     }
 
     private static void AppendTable(StringBuilder text, IEnumerable<(string Left, string Right)> rows)

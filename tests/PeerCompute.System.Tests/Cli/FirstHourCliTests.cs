@@ -214,7 +214,7 @@ public partial class FirstHourCliTests
     }
 
     [Test]
-    public async Task Deploy_shows_the_pull_per_layer_on_a_terminal_and_one_line_per_step_in_a_pipe()
+    public async Task Deploy_shows_the_pull_per_layer_on_a_terminal_and_one_line_per_step_in_a_pipe_and_empty_logs_say_so_on_a_terminal()
     {
         await using var registry = await LocalRegistry.StartAsync(Deploy.DeployWorkflowTests.TestImage, "peercompute-test/progress-", withPrivateEndpoint: false);
         string piped = $"{registry.Open}/{(await registry.PushFreshImageAsync()).Repository}:v1";
@@ -235,6 +235,13 @@ public partial class FirstHourCliTests
         // Each redraw goes back up over the layer lines and clears each one before writing it again.
         await Assert.That(terminal.StandardOutput).Contains("\e[2K");
         await Assert.That(Regex.IsMatch(terminal.StandardOutput, @"\e\[\d+A")).IsTrue();
+
+        // httpd -f logs nothing: a terminal is told so on stderr, a script gets empty output.
+        var emptyOnTerminal = await TestProcess.RunAsync("script", ["-qec", $"'{PeerNode.Peerctl}' logs piped", "/dev/null"], env);
+        await Assert.That(emptyOnTerminal.StandardOutput).Contains("(no output yet)");
+        var emptyPiped = await user.CtlAsync("logs", "piped");
+        await Assert.That(emptyPiped.ExitCode).IsEqualTo(0);
+        await Assert.That(emptyPiped.StandardOutput + emptyPiped.StandardError).IsEqualTo("");
 
         await user.CtlOkAsync("stop", "piped");
         await user.CtlOkAsync("stop", "term");

@@ -39,7 +39,7 @@ internal sealed class PeersCommands
             var found = await DiscoverCommands.FindAsync(PeerComputeHome.Resolve(), DiscoverCommands.DefaultTimeout, cancellationToken).ConfigureAwait(false);
             addrs = [.. found.Where(p => p.PeerId == id).SelectMany(p => p.Addresses).Select(a => a.ToString()).Distinct()];
             Console.Out.WriteLine(addrs.Count == 0
-                ? $"Not found on the local network within {DiscoverCommands.DefaultTimeout.TotalSeconds} s; adding without addresses (add them with --addr)."
+                ? $"Not found on the local network within {DiscoverCommands.DefaultTimeout.TotalSeconds} s; adding without addresses (add them later: peerctl peers edit {name ?? id.ToString()} --addr /ip4/HOST/tcp/9000)."
                 : $"Found on the local network (mDNS): {string.Join(", ", addrs)}");
         }
         if (verify)

@@ -96,7 +96,17 @@ for rid in "${rids[@]}"; do
   done
   echo "$version" >"$dir/VERSION"
   install -m 0644 "$root"/build/systemd/*.service "$dir/systemd/"
-  install -m 0644 "$root/build/completions/peerctl.bash" "$dir/completions/peerctl.bash"
+  # The completion is written by peerctl itself from its command list ('peerctl completion bash'); the script is the
+  # same for every RID, so any peerctl here that runs on this machine writes it.
+  completion_written=""
+  for ctl in "$src/peerctl" "$artifacts"/*/peerctl; do
+    if "$ctl" completion bash >"$dir/completions/peerctl.bash" 2>/dev/null; then
+      completion_written=1
+      break
+    fi
+  done
+  [ -n "$completion_written" ] || { echo "package.sh: no peerctl under $artifacts runs on this machine to write completions/peerctl.bash (publish linux-x64 too)" >&2; exit 1; }
+  chmod 0644 "$dir/completions/peerctl.bash"
   touch -h -d "@$epoch" "$dir" "$dir"/* "$dir"/*/*
   tar -C "$stage" --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" -cf - "$name" \
     | gzip -9n >"$out/$name.tar.gz.tmp"

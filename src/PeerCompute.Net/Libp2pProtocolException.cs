@@ -13,4 +13,10 @@ public sealed class Libp2pProtocolException : Exception
     public Libp2pProtocolException(string reason, Exception inner) : base(reason, inner)
     {
     }
+
+    /// <summary>
+    /// When the handshake proved the remote is another peer than the one dialled: who it really is, so a caller can say
+    /// "the peer at that address is X, not the Y you trust" instead of blaming the address.
+    /// </summary>
+    public PeerCompute.Core.Identity.PeerId? ActualPeer { get; init; }
 }

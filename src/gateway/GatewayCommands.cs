@@ -171,7 +171,7 @@ internal sealed class GatewayCommands
     }
 
     /// <summary>Print the hostname tag of a provider: its deployments are served as NAME-TAG.DOMAIN.</summary>
-    /// <param name="peerId">The provider's PeerId (12D3KooW…).</param>
+    /// <param name="peerId">PEER-ID: The provider's PeerId (12D3KooW…).</param>
     public void Tag([Argument] string peerId)
     {
         if (!PeerId.TryParse(peerId.Trim(), out var id))

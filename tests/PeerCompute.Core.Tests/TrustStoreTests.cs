@@ -67,6 +67,29 @@ public class TrustStoreTests
     }
 
     [Test]
+    public async Task Edit_changes_the_name_or_the_addresses_in_place_and_keeps_the_rest()
+    {
+        using var temp = new TempHome();
+        var store = new TrustStore(temp.Home);
+        var added = await store.AddAsync(Maya, "maya", ["/ip4/192.0.2.1/tcp/9000"]);
+        await store.AddAsync(Sam, "sam", []);
+
+        var moved = await store.EditAsync("maya", null, ["/ip4/192.0.2.2/tcp/9000", $"/ip4/192.0.2.3/tcp/9000/p2p/{Maya}"]);
+        await Assert.That(moved.Addrs).IsEquivalentTo(["/ip4/192.0.2.2/tcp/9000", "/ip4/192.0.2.3/tcp/9000"]);
+        await Assert.That(moved.Name).IsEqualTo("maya");
+        var renamed = await store.EditAsync(Maya, "mia", null);
+        await Assert.That(renamed.Addrs.Count).IsEqualTo(2);
+        await Assert.That(renamed.AddedAt).IsEqualTo(added.AddedAt);
+        await Assert.That((await store.EditAsync("mia", "", null)).Name).IsNull();
+
+        await Assert.That(async () => await store.EditAsync(Maya, "sam", null)).Throws<TrustStoreException>().WithMessageContaining("already used");
+        await Assert.That(async () => await store.EditAsync(Maya, null, [$"/ip4/192.0.2.4/tcp/9000/p2p/{Sam}"])).Throws<TrustStoreException>().WithMessageContaining("names peer");
+        await Assert.That(async () => await store.EditAsync("nobody", "x", null)).Throws<TrustStoreException>().WithMessageContaining("No trusted peer");
+        await Assert.That(store.Find(Maya)!.Addrs.Count).IsEqualTo(2);
+        await Assert.That(store.List().Count).IsEqualTo(2);
+    }
+
+    [Test]
     public async Task Duplicate_names_and_ids_are_refused()
     {
         using var temp = new TempHome();

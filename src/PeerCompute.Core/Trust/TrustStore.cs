@@ -45,6 +45,49 @@ public sealed partial class TrustStore(PeerComputeHome home)
             throw new TrustStoreException($"'{peerIdText}' is not a valid peer id (expected 12D3KooW…, as printed by 'peerctl id').");
         if (name is not null)
             ValidateName(name);
+        var parsed = ParseAddrs(peerId, addrs);
+
+        var entry = new TrustedPeer(peerId.ToString(), name, parsed, DateTimeOffset.UtcNow);
+        await UpdateAsync(peers =>
+        {
+            if (peers.FirstOrDefault(p => p.PeerId == entry.PeerId) is { } existing)
+                throw new TrustStoreException($"Peer {entry.PeerId} is already trusted{(existing.Name is null ? "" : $" as '{existing.Name}'")}.");
+            if (name is not null && peers.Any(p => p.Name == name))
+                throw new TrustStoreException($"The name '{name}' is already used by another peer.");
+            return [.. peers, entry];
+        }, cancellationToken).ConfigureAwait(false);
+        return entry;
+    }
+
+    /// <summary>
+    /// Changes a trusted peer's name (<paramref name="newName"/>; "" removes it) and/or replaces its addresses
+    /// (<paramref name="addrs"/>), in place: its id and when it was added stay.
+    /// </summary>
+    public async Task<TrustedPeer> EditAsync(string nameOrId, string? newName, IReadOnlyList<string>? addrs, CancellationToken cancellationToken = default)
+    {
+        if (newName is { Length: > 0 })
+            ValidateName(newName);
+        TrustedPeer? edited = null;
+        await UpdateAsync(peers =>
+        {
+            var current = peers.FirstOrDefault(p => p.Name == nameOrId)
+                ?? (PeerId.TryParse(nameOrId, out var id) ? peers.FirstOrDefault(p => p.PeerId == id.ToString()) : null)
+                ?? throw new TrustStoreException($"No trusted peer named or with id '{nameOrId}'. See: peerctl peers list");
+            if (newName is { Length: > 0 } && peers.Any(p => p.Name == newName && !ReferenceEquals(p, current)))
+                throw new TrustStoreException($"The name '{newName}' is already used by another peer.");
+            edited = current with
+            {
+                Name = newName is null ? current.Name : newName.Length == 0 ? null : newName,
+                Addrs = addrs is null ? current.Addrs : ParseAddrs(PeerId.Parse(current.PeerId), addrs),
+            };
+            return [.. peers.Select(p => ReferenceEquals(p, current) ? edited : p)];
+        }, cancellationToken).ConfigureAwait(false);
+        return edited!;
+    }
+
+    /// <summary>Checks each address and keeps it in its stored form (without the peer's own /p2p part).</summary>
+    private static List<string> ParseAddrs(PeerId peerId, IEnumerable<string> addrs)
+    {
         var parsed = new List<string>();
         foreach (string addr in addrs)
         {
@@ -69,17 +112,7 @@ public sealed partial class TrustStore(PeerComputeHome home)
                 throw new TrustStoreException($"'{addr}' names peer {named}, not {peerId}.");
             parsed.Add((named is null ? ma : ma.WithoutPeerId()).ToString());
         }
-
-        var entry = new TrustedPeer(peerId.ToString(), name, parsed, DateTimeOffset.UtcNow);
-        await UpdateAsync(peers =>
-        {
-            if (peers.FirstOrDefault(p => p.PeerId == entry.PeerId) is { } existing)
-                throw new TrustStoreException($"Peer {entry.PeerId} is already trusted{(existing.Name is null ? "" : $" as '{existing.Name}'")}. Remove it first to change it.");
-            if (name is not null && peers.Any(p => p.Name == name))
-                throw new TrustStoreException($"The name '{name}' is already used by another peer.");
-            return [.. peers, entry];
-        }, cancellationToken).ConfigureAwait(false);
-        return entry;
+        return parsed;
     }
 
     /// <summary>Removes by name or PeerId and returns the removed entry.</summary>

@@ -78,7 +78,7 @@ internal static class NoiseSecurity
                 throw new Libp2pProtocolException("noise: the peer sent no identity");
             var remotePeer = PeerId.FromPublicKeyProtobuf(remote.IdentityKey);
             if (expectedRemote is not null && remotePeer != expectedRemote)
-                throw new Libp2pProtocolException($"noise: dialled {expectedRemote} but the peer is {remotePeer}");
+                throw new Libp2pProtocolException($"noise: dialled {expectedRemote} but the peer is {remotePeer}") { ActualPeer = remotePeer };
             var (send, receive) = state.Split();
             return new NoiseConnection(new NoiseStream(transport, send, receive), remotePeer, remote.IdentityKey, remote.StreamMuxers);
         }

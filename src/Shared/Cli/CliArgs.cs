@@ -2,7 +2,7 @@ namespace PeerCompute.Cli;
 
 /// <summary>
 /// Argument pre-processing the command-line framework does not do for us: repeatable options
-/// (<c>--addr A --addr B</c>) and rejecting unknown commands with a usage error instead of printing help.
+/// (<c>--addr A --addr B</c>); the checks of commands and options are in <see cref="CliApp"/>.
 /// </summary>
 internal static class CliArgs
 {
@@ -49,35 +49,6 @@ internal static class CliArgs
             }
         }
         return [.. result];
-    }
-
-    /// <summary>
-    /// Checks that the leading words name a known command (or are a help/version flag) so a typo exits 2
-    /// with a message instead of printing help and exiting 0.
-    /// </summary>
-    /// <param name="commands">Every command path, with the number of positional arguments it requires.</param>
-    public static void RequireKnownCommand(string[] args, IReadOnlyDictionary<string, int> commands, string program)
-    {
-        var words = args.TakeWhile(a => !a.StartsWith('-')).ToList();
-        if (words.Count == 0)
-            return; // root: help, --version, or the root command's own options
-        bool wantsHelp = args.Any(a => a is "-h" or "--help");
-        for (int n = words.Count; n > 0; n--)
-        {
-            string path = string.Join(' ', words.Take(n));
-            if (commands.TryGetValue(path, out int required))
-            {
-                // The framework would print help and exit 0 for a bare command that needs arguments.
-                if (!wantsHelp && args.Length == n && required > 0)
-                    throw new UsageException($"'{program} {path}' needs {(required == 1 ? "an argument" : $"{required} arguments")}. Run '{program} {path} --help'.");
-                return; // a known command; any further words are its positional arguments
-            }
-        }
-        string typed = string.Join(' ', words);
-        // A group name alone ("peers") shows the group's commands.
-        if (commands.Keys.Any(c => c.StartsWith(typed + " ", StringComparison.Ordinal)))
-            return;
-        throw new UsageException($"Unknown command '{typed}'. Run '{program} --help' for the list of commands.");
     }
 }
 

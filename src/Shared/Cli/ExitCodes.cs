@@ -9,9 +9,12 @@ internal static class ExitCodes
 }
 
 /// <summary>A failure whose message is meant for the user as it is (no stack trace).</summary>
-internal class CliException(string message, int exitCode = ExitCodes.Failed) : Exception(message)
+/// <param name="code">The <c>error.code</c> of <c>--json</c> output: a stable word a script can test.</param>
+internal class CliException(string message, int exitCode = ExitCodes.Failed, string code = "failed") : Exception(message)
 {
     public int ExitCode { get; } = exitCode;
+
+    public string Code { get; } = code;
 }
 
-internal sealed class UsageException(string message) : CliException(message, ExitCodes.Usage);
+internal sealed class UsageException(string message) : CliException(message, ExitCodes.Usage, "usage");

@@ -49,7 +49,7 @@ internal static class InviteCli
         var addrs = invite.Addresses.Select(a => a.ToString()).ToList();
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new InviteOutput(invite.Text, invite.PeerId.ToString(), invite.Name, addrs, invite.Expires), InviteJsonContext.Default.InviteOutput));
+            CliJson.Write(new InviteOutput(invite.Text, invite.PeerId.ToString(), invite.Name, addrs, invite.Expires), InviteJsonContext.Default.InviteOutput);
             return;
         }
         Console.Out.WriteLine(invite.Text);

@@ -52,14 +52,16 @@ internal sealed class ProviderSession : IAsyncDisposable
     /// PeerId we trust either way (the relay sees ciphertext only).
     /// </summary>
     /// <param name="paths">What earlier hole punches with the provider gave; after a recent failure peerctl does not wait for one.</param>
+    /// <param name="trusted">The target comes from the trust list (its errors may suggest changing the entry).</param>
     public static async Task<ProviderSession> ConnectAsync(ProviderTarget target, PeerIdentity identity, TimeSpan timeout, CancellationToken cancellationToken,
-        PathMemory? paths = null)
+        PathMemory? paths = null, bool trusted = true)
     {
         // It listens on a port of its own while the command runs, and dials from it: behind a NAT, that is the port the
         // relay observes, and the one a hole punch needs.
         var host = new Libp2pHost(identity, new Libp2pHostOptions { IdentifyOnConnect = false, EnableHolePunching = true });
         await ListenForHolePunchingAsync(host).ConfigureAwait(false);
         var failures = new List<string>();
+        var impostors = new List<string>();
         var ordered = target.Addrs.Where(a => !a.IsRelayed).Concat(target.Addrs.Where(a => a.IsRelayed)).ToList();
         bool anyRelayed = ordered.Any(a => a.IsRelayed);
         foreach (var address in ordered)
@@ -88,6 +90,10 @@ internal sealed class ProviderSession : IAsyncDisposable
             {
                 failures.Add($"{shown}: {ex.Message} (after {watch.Elapsed.TotalSeconds:0.0} s)");
             }
+            catch (Libp2pProtocolException ex) when (ex.ActualPeer is { } actual)
+            {
+                impostors.Add($"the peer at {shown} is {actual}, not the {target.PeerId} in your trust list");
+            }
             catch (Libp2pProtocolException ex)
             {
                 failures.Add($"{shown}: {ex.Message}");
@@ -102,6 +108,16 @@ internal sealed class ProviderSession : IAsyncDisposable
             }
         }
         await host.DisposeAsync().ConfigureAwait(false);
+        if (impostors.Count > 0)
+        {
+            // The address answered and proved another identity: the id is what is wrong (a typo in its last characters
+            // still makes a valid id), or another provider took that address.
+            string others = failures.Count == 0 ? "" : $" (other addresses: {string.Join("; ", failures)})";
+            bool named = target.DisplayName != target.PeerId.ToString();
+            throw new CliException(
+                $"{Capitalise(string.Join("; ", impostors))}{others}. Check the id with the provider ('peercomputed id' there)" +
+                (trusted ? $"; if the one in your trust list has a typo, replace it: peerctl peers remove {target.DisplayName}, then peerctl peers add <the right id>{(named ? $" --name {target.DisplayName}" : "")} --addr <address> --verify." : "."));
+        }
         throw new CliException($"Could not reach provider {target.DisplayName}: {string.Join("; ", failures)}. Is peercomputed running there, and is the address in 'peerctl peers list' right?");
     }
 
@@ -110,6 +126,8 @@ internal sealed class ProviderSession : IAsyncDisposable
     /// no reason: the limit is recognised from what the circuit carried and how long it lived); null otherwise.
     /// </summary>
     public string? RelayLimitReached() => Circuit?.LimitReached();
+
+    private static string Capitalise(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 

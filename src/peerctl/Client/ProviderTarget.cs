@@ -30,7 +30,7 @@ internal sealed record ProviderTarget(PeerId PeerId, string DisplayName, IReadOn
                     : $"No trusted peer named '{peer}'. See: peerctl peers list");
         }
         if (entry.Addrs.Count == 0)
-            throw new CliException($"No address known for {entry.Name ?? entry.PeerId}. Add one: peerctl peers remove {entry.Name ?? entry.PeerId} && peerctl peers add {entry.PeerId} --addr /ip4/HOST/tcp/9000");
+            throw new CliException($"No address known for {entry.Name ?? entry.PeerId}. Add one: peerctl peers edit {entry.Name ?? entry.PeerId} --addr /ip4/HOST/tcp/9000");
         var id = PeerId.Parse(entry.PeerId);
         return new ProviderTarget(id, entry.Name ?? entry.PeerId, entry.Addrs.Select(a => Multiaddr.Parse(a).WithPeerId(id)).ToList());
     }

@@ -26,16 +26,16 @@ internal sealed class DeploymentCommands
     public static string[]? ContainerCommand { get; set; }
 
     /// <summary>
-    /// Run an image on a trusted provider and print its URL(s).
-    /// Example: peerctl deploy ghcr.io/sam/app:1.4 --peer maya --port 8080 --memory 256MB --env MODE=prod
-    /// Words after "--" replace the image's command: peerctl deploy busybox --port 8080 -- httpd -f -p 8080
+    /// Run an image on a trusted provider and print its URL(s). Words after "--" replace the image's command.
+    /// Examples: peerctl deploy ghcr.io/sam/app:1.4 --peer maya --port 8080 --memory 256MB --env MODE=prod
+    /// peerctl deploy busybox --port 8080 -- httpd -f -p 8080
     /// </summary>
-    /// <param name="image">Image reference (name:tag or name@sha256:digest).</param>
+    /// <param name="image">IMAGE: Image reference (name:tag or name@sha256:digest).</param>
     /// <param name="peer">Provider name or PeerId from your trust list (optional with one provider).</param>
     /// <param name="name">Deployment name (default: from the image).</param>
-    /// <param name="cpu">CPU: 500m, 0.5 or 2 (cores). Default 500m.</param>
-    /// <param name="memory">Memory: 256MB, 1GiB, 512m. Default 256MB.</param>
-    /// <param name="port">The container port to expose (default 80).</param>
+    /// <param name="cpu">CPU cores: 500m, 0.5 or 2.</param>
+    /// <param name="memory">Memory: 256MB, 1GiB, 512m.</param>
+    /// <param name="port">A container port number, e.g. 8080: the one the app listens on, served at the deployment's URLs (default 80).</param>
     /// <param name="env">KEY=VALUE environment variable; repeat for several.</param>
     /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp); the provider caps its size, or refuses it (writable_unbounded) where its storage cannot.</param>
     /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes, via (direct or relay).</param>
@@ -69,7 +69,7 @@ internal sealed class DeploymentCommands
             }
             finally
             {
-                Terminal.ClearStatus();
+                Console.Error.Flush();
             }
             if (json)
             {
@@ -84,14 +84,23 @@ internal sealed class DeploymentCommands
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>List your deployments on a provider (like docker ps), or show one.</summary>
-    /// <param name="deployment">A deployment name or id (optional).</param>
-    /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
-    /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...},"via"}.</param>
+    /// <summary>
+    /// List your deployments (like docker ps), or show one. Without --peer, every trusted provider with an address is
+    /// asked: one table with a PROVIDER column; a provider that cannot be asked is a row with its error, and the exit
+    /// code is 1 only if none answered.
+    /// </summary>
+    /// <param name="deployment">DEPLOYMENT: A deployment name or id.</param>
+    /// <param name="peer">Provider name or PeerId (optional: default all trusted providers).</param>
+    /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...},"via"}; for several providers {"providers":[that, or {"provider","providerName","error":{"code","message"}}]}.</param>
     /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 30).</param>
     [Command("status")]
     public async Task Status([Argument] string? deployment = null, string? peer = null, bool json = false, int timeout = DefaultStatusTimeoutSeconds, CancellationToken cancellationToken = default)
     {
+        if (peer is null && TrustedProviders() is { Count: > 1 } all)
+        {
+            await StatusOfAllAsync(all, deployment, json, ReplyTimeout(timeout), cancellationToken).ConfigureAwait(false);
+            return;
+        }
         await WithProviderAsync(peer, json, ReplyTimeout(timeout), async (session, replyToken) =>
         {
             var status = await session.Client.StatusAsync(deployment, replyToken).ConfigureAwait(false);
@@ -103,9 +112,9 @@ internal sealed class DeploymentCommands
             if (status.Deployments.Count == 0)
                 Console.Out.WriteLine($"No deployments of yours on {session.Target.DisplayName}.");
             else
-                WriteTable(status.Deployments);
+                WriteTable(Header, [.. status.Deployments.Select(Row)]);
             if (status.Capacity is { } c)
-                Console.Out.WriteLine($"\n{session.Target.DisplayName}: {c.Deploys}/{c.MaxDeploys} deployments, cpu {c.UsedCpuMillicores}m/{c.MaxCpuMillicores}m, memory {Quantities.FormatBytes(c.UsedMemoryBytes)}/{Quantities.FormatBytes(c.MaxMemoryBytes)} in use");
+                Console.Out.WriteLine($"\n{CapacityLine(session.Target.DisplayName, c)}");
             foreach (var d in status.Deployments.Where(d => d.State != "running" && d.LastLogLines is { Count: > 0 }))
             {
                 Console.Out.WriteLine($"\n{Show(d.Name)} is {Show(d.State)}{(d.ExitCode is { } code ? $" (exit code {code}{(d.OomKilled ? ", killed: out of memory" : "")})" : "")}; last log lines:");
@@ -115,20 +124,27 @@ internal sealed class DeploymentCommands
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Print a deployment's logs (like docker logs). Example: peerctl logs web --follow</summary>
-    /// <param name="deployment">The deployment name or id.</param>
+    /// <summary>
+    /// Print a deployment's logs (like docker logs): the container's stdout goes to stdout and its stderr to stderr,
+    /// so a shell redirection tells them apart (2&gt;/dev/null keeps stdout alone). With nothing logged yet, a terminal
+    /// shows (no output yet) on stderr. Examples: peerctl logs web --follow
+    /// peerctl logs web --tail 20
+    /// </summary>
+    /// <param name="deployment">DEPLOYMENT: The deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="follow">-f, Keep printing new lines until the container stops (Ctrl-C to quit).</param>
-    /// <param name="tail">Only the last N lines.</param>
+    /// <param name="tail">Only the last N lines, e.g. 100.</param>
     [Command("logs")]
     public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, CancellationToken cancellationToken = default)
     {
         await WithProviderAsync(peer, json: false, replyTimeout: null, async (session, _) =>
         {
+            int lines = 0;
             try
             {
                 await foreach (var entry in session.Client.LogsAsync(deployment, tail, follow, cancellationToken).ConfigureAwait(false))
                 {
+                    lines++;
                     bool stderr = entry.Stream == "stderr";
                     var target = stderr ? Console.Error : Console.Out;
                     // A terminal gets the line neutralised; a file or pipe gets the container's bytes as they are.
@@ -141,11 +157,14 @@ internal sealed class DeploymentCommands
             {
                 // Ctrl-C while following is the normal way out.
             }
+            // Nothing at all looks like a hang or a broken command to a person; a script gets the empty output it expects.
+            if (lines == 0 && !Console.IsErrorRedirected)
+                Console.Error.WriteLine(Colors.Hint("(no output yet)"));
         }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Stop a deployment and remove it from the provider.</summary>
-    /// <param name="deployment">The deployment name or id.</param>
+    /// <param name="deployment">DEPLOYMENT: The deployment name or id.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"id","name","state","via"}.</param>
     /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 60).</param>
@@ -160,6 +179,68 @@ internal sealed class DeploymentCommands
             else
                 Console.Out.WriteLine($"Stopped {Show(stopped.Name)} ({Show(stopped.Id)})");
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static List<TrustedPeer> TrustedProviders()
+    {
+        try
+        {
+            return [.. new TrustStore(PeerComputeHome.Resolve()).List().Where(p => p.Addrs.Count > 0)];
+        }
+        catch (TrustStoreException ex)
+        {
+            throw new CliException(ex.Message, code: "local_setup");
+        }
+    }
+
+    /// <summary>Asks every provider at once; each answer or error is one provider's part of the table (or JSON).</summary>
+    private static async Task StatusOfAllAsync(List<TrustedPeer> providers, string? deployment, bool json, TimeSpan replyTimeout, CancellationToken cancellationToken)
+    {
+        var answers = await Task.WhenAll(providers.Select(async p =>
+        {
+            string shown = p.Name ?? p.PeerId;
+            try
+            {
+                ProviderStatusOutput? answer = null;
+                await WithProviderAsync(shown, json: true, replyTimeout, async (session, replyToken) =>
+                {
+                    var status = await session.Client.StatusAsync(deployment, replyToken).ConfigureAwait(false);
+                    answer = new ProviderStatusOutput(status.Provider, shown, status.Deployments, status.Capacity, session.Via, null);
+                }, cancellationToken).ConfigureAwait(false);
+                return answer!;
+            }
+            catch (CliException ex)
+            {
+                return new ProviderStatusOutput(p.PeerId, shown, null, null, null, new CliError(ex.Code, ex.Message));
+            }
+        })).ConfigureAwait(false);
+        // Asked for one deployment: the providers that do not have it are not errors.
+        var shownAnswers = deployment is null || answers.All(a => a.Error is { Code: ErrorCodes.NotFound })
+            ? answers
+            : [.. answers.Where(a => a.Error is not { Code: ErrorCodes.NotFound })];
+        if (json)
+        {
+            JsonOut.Write(new AllStatusOutput(shownAnswers), CliJsonContext.Default.AllStatusOutput);
+        }
+        else
+        {
+            var rows = shownAnswers.SelectMany(a => a.Error is { } error
+                ? [ErrorRow(a.ProviderName, error.Message)]
+                : (a.Deployments ?? []).Select(d => Row(d).Prepend(a.ProviderName).ToArray())).ToList();
+            if (rows.Count == 0)
+                Console.Out.WriteLine($"No deployments of yours on {string.Join(", ", shownAnswers.Select(a => a.ProviderName))}.");
+            else
+                WriteTable(["PROVIDER", .. Header], rows);
+            Console.Out.WriteLine();
+            foreach (var a in shownAnswers.Where(a => a.Capacity is not null))
+                Console.Out.WriteLine(CapacityLine(a.ProviderName, a.Capacity!));
+        }
+        if (answers.All(a => a.Error is not null))
+        {
+            // The errors are in the table (or the JSON) already: only the exit code and a line on stderr.
+            Console.Error.WriteLine($"{Colors.Error("error:")} none of the {answers.Length} providers answered.");
+            Environment.ExitCode = ExitCodes.Failed;
+        }
     }
 
     private static TimeSpan ReplyTimeout(int seconds) =>
@@ -209,7 +290,7 @@ internal sealed class DeploymentCommands
             {
                 throw Fail(json, ex.Code, $"Bad answer from {target.DisplayName}: {ex.Message}");
             }
-            catch (CliException ex) when (json)
+            catch (CliException ex) when (ex.Code == "failed")
             {
                 throw Fail(json, "unreachable", ex.Message);
             }
@@ -229,28 +310,41 @@ internal sealed class DeploymentCommands
         }
     }
 
-    /// <summary>With --json, the error goes to stdout as {"error":{"code","message"}} too, for scripts.</summary>
-    private static CliException Fail(bool json, string code, string message)
-    {
-        if (json)
-            JsonOut.Write(new ErrorOutput(new ErrorResponse(code, message)), CliJsonContext.Default.ErrorOutput);
-        return new CliException(message);
-    }
+    /// <summary>With --json, the error filter writes it to stdout as {"error":{"code","message"}} too, for scripts.</summary>
+    private static CliException Fail(bool json, string code, string message) => new(message, code: code);
 
-    private static void WriteTable(IReadOnlyList<DeploymentInfo> deployments)
-    {
-        string[] header = ["NAME", "ID", "STATE", "IMAGE", "CPU", "MEMORY", "UPTIME", "URL"];
-        var rows = deployments.Select(d => new[]
+    private static readonly string[] Header = ["NAME", "ID", "STATE", "IMAGE", "CPU", "MEMORY", "UPTIME", "URL"];
+
+    private static string[] Row(DeploymentInfo d) =>
+    [
+        .. new[]
         {
             d.Name, d.Id, d.State + (d.ExitCode is { } c && d.State != "running" ? $" ({c})" : ""), d.Image,
             Quantities.FormatMillicores(d.CpuMillicores), Quantities.FormatBytes(d.MemoryBytes),
             d.State == "running" ? Age(DateTimeOffset.UtcNow - d.CreatedAt) : "-",
             d.PublicUrl ?? d.LocalUrl ?? "-",
-        }.Select(Show).ToArray()).ToList();
-        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+        }.Select(Show),
+    ];
+
+    /// <summary>A provider that could not be asked: its state is "error" and the message takes the rest of the line.</summary>
+    private static string[] ErrorRow(string provider, string message) => [provider, "-", "-", "error", Show(message), "", "", "", ""];
+
+    private static string CapacityLine(string provider, CapacityInfo c) =>
+        $"{provider}: {c.Deploys}/{c.MaxDeploys} deployments, cpu {c.UsedCpuMillicores}m/{c.MaxCpuMillicores}m, memory {Quantities.FormatBytes(c.UsedMemoryBytes)}/{Quantities.FormatBytes(c.MaxMemoryBytes)} in use";
+
+    /// <summary>Columns padded to the widest cell; the STATE column coloured on a terminal; an error row's message is not padded.</summary>
+    private static void WriteTable(string[] header, List<string[]> rows)
+    {
+        int state = Array.IndexOf(header, "STATE");
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Where(r => !IsError(r) || i <= state).Select(r => r[i].Length).DefaultIfEmpty(0).Max())).ToArray();
         Console.Out.WriteLine(string.Join("  ", header.Select((h, i) => h.PadRight(widths[i]))).TrimEnd());
         foreach (var row in rows)
-            Console.Out.WriteLine(string.Join("  ", row.Select((v, i) => v.PadRight(widths[i]))).TrimEnd());
+        {
+            var cells = IsError(row) ? row.Take(state + 2).ToArray() : row;
+            Console.Out.WriteLine(string.Join("  ", cells.Select((v, i) => i == state ? Colors.State(v, widths[i]) : i == cells.Length - 1 ? v : v.PadRight(widths[i]))).TrimEnd());
+        }
+
+        bool IsError(string[] row) => row[state] == "error" && row[^1].Length == 0 && row[state + 1].Length > 0;
     }
 
     /// <summary>Provider-supplied text for a person: no control characters reach the terminal.</summary>
@@ -258,15 +352,64 @@ internal sealed class DeploymentCommands
 
     private static string Age(TimeSpan age) => age.TotalDays >= 1 ? $"{(int)age.TotalDays}d" : age.TotalHours >= 1 ? $"{(int)age.TotalHours}h" : age.TotalMinutes >= 1 ? $"{(int)age.TotalMinutes}m" : $"{Math.Max(0, (int)age.TotalSeconds)}s";
 
-    /// <summary>Shows the image pull on a terminal, one status line per layer event.</summary>
+    /// <summary>
+    /// The image pull on stderr. On a terminal, like docker pull: one line per layer, redrawn in place as its bytes
+    /// arrive. Otherwise one plain line each time a layer (or the pull) changes step, never the byte counts, so a log
+    /// gets stable lines.
+    /// </summary>
     private sealed class PullDisplay : IProgress<DeployProgress>
     {
+        private readonly List<string> _layers = [];
+        private readonly Dictionary<string, string> _lines = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, string> _steps = new(StringComparer.Ordinal);
+        private int _drawn;
+
         public void Report(DeployProgress value)
         {
-            string bytes = value is { Current: { } current, Total: { } total and > 0 }
-                ? $" {Quantities.FormatBytes(current)}/{Quantities.FormatBytes(total)} ({100.0 * current / total:0}%)"
-                : "";
-            Terminal.Status($"{value.Status}{(value.Layer is null ? "" : $" {value.Layer}")}{bytes}".ToString(CultureInfo.InvariantCulture));
+            string status = Show(value.Status);
+            if (value.Layer is not { } rawLayer)
+            {
+                if (Terminal.IsInteractive)
+                    Redraw(above: status);
+                else
+                    Console.Error.WriteLine(status);
+                return;
+            }
+            string layer = Show(rawLayer);
+            bool newStep = !_steps.TryGetValue(layer, out string? step) || step != status;
+            _steps[layer] = status;
+            if (!Terminal.IsInteractive)
+            {
+                if (newStep)
+                    Console.Error.WriteLine($"{layer}: {status}");
+                return;
+            }
+            if (!_lines.ContainsKey(layer))
+                _layers.Add(layer);
+            _lines[layer] = $"{layer}: {status}{Bar(value)}";
+            Redraw(above: null);
+        }
+
+        private static string Bar(DeployProgress value)
+        {
+            if (value is not { Current: { } current, Total: { } total and > 0 })
+                return "";
+            int filled = (int)Math.Clamp(30 * current / total, 0, 30);
+            return string.Create(CultureInfo.InvariantCulture, $" [{new string('=', filled)}{(filled < 30 ? ">" : "")}{new string(' ', Math.Max(0, 29 - filled))}] {Quantities.FormatBytes(current)}/{Quantities.FormatBytes(total)}");
+        }
+
+        /// <summary>Moves up over the layer lines drawn before and writes them again (with a new line above them, if any).</summary>
+        private void Redraw(string? above)
+        {
+            var error = Console.Error;
+            if (_drawn > 0)
+                error.Write($"\e[{_drawn}A");
+            if (above is not null)
+                error.Write($"\e[2K{above}\n");
+            foreach (string layer in _layers)
+                error.Write($"\e[2K{_lines[layer]}\n");
+            _drawn = _layers.Count;
+            error.Flush();
         }
     }
 }

@@ -45,7 +45,7 @@ internal sealed class DiscoverCommands
             .ToList();
         if (json)
         {
-            Console.Out.WriteLine(JsonSerializer.Serialize(new DiscoverOutput(peers), DiscoverJsonContext.Default.DiscoverOutput));
+            CliJson.Write(new DiscoverOutput(peers), DiscoverJsonContext.Default.DiscoverOutput);
             return;
         }
         if (peers.Count == 0)

@@ -78,7 +78,7 @@ internal sealed class IdentityCommands
         }
         catch (IdentityException ex)
         {
-            throw new CliException(ex.Message);
+            throw new CliException(ex.Message, code: "local_setup");
         }
     }
 }

@@ -3,6 +3,8 @@ using PeerCompute.Cli;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Storage;
 using PeerCompute.Core.Trust;
+using PeerCompute.Core.Multiformats;
+using PeerCompute.Ctl.Client;
 using PeerCompute.Ctl.Output;
 
 namespace PeerCompute.Ctl.Commands;
@@ -13,15 +15,17 @@ internal sealed class PeersCommands
     private readonly TrustStore _store = new(PeerComputeHome.Resolve());
 
     /// <summary>
-    /// Trust a peer, from its invite or its id. Examples: peerctl peers add pcinvite1.… ;
+    /// Trust a peer, from its invite or its id.
+    /// Examples: peerctl peers add pcinvite1.…
     /// peerctl peers add 12D3KooW... --name maya --addr /ip4/192.168.1.20/tcp/9000
     /// </summary>
-    /// <param name="peerId">The peer's invite (pcinvite1.…, from 'peercomputed invite' or 'peerctl invite' on that machine), or its id as printed by 'peerctl id' there.</param>
+    /// <param name="peerId">INVITE|PEER-ID: The peer's invite (pcinvite1.…, from 'peercomputed invite' or 'peerctl invite' on that machine), or its id as printed by 'peerctl id' there.</param>
     /// <param name="name">A short name to use instead of the id (e.g. with --peer); for an invite, default: the name it suggests.</param>
     /// <param name="addr">Where to reach it (a multiaddr); repeat for several. Without it, a 3 s mDNS discovery fills them in.</param>
     /// <param name="noDiscover">Without --addr, add no addresses instead of looking on the local network.</param>
+    /// <param name="verify">Dial the peer once at its addresses first and add it only if it proves to be that id (a typo in an id's last characters still makes a valid id).</param>
     [Command("add")]
-    public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, bool noDiscover = false, CancellationToken cancellationToken = default)
+    public async Task Add([Argument] string peerId, string? name = null, RepeatedOption? addr = null, bool noDiscover = false, bool verify = false, CancellationToken cancellationToken = default)
     {
         if (Invite.LooksLikeInvite(peerId))
         {
@@ -35,11 +39,92 @@ internal sealed class PeersCommands
             var found = await DiscoverCommands.FindAsync(PeerComputeHome.Resolve(), DiscoverCommands.DefaultTimeout, cancellationToken).ConfigureAwait(false);
             addrs = [.. found.Where(p => p.PeerId == id).SelectMany(p => p.Addresses).Select(a => a.ToString()).Distinct()];
             Console.Out.WriteLine(addrs.Count == 0
-                ? $"Not found on the local network within {DiscoverCommands.DefaultTimeout.TotalSeconds} s; adding without addresses (add them with --addr)."
+                ? $"Not found on the local network within {DiscoverCommands.DefaultTimeout.TotalSeconds} s; adding without addresses (add them later: peerctl peers edit {name ?? id.ToString()} --addr /ip4/HOST/tcp/9000)."
                 : $"Found on the local network (mDNS): {string.Join(", ", addrs)}");
         }
-        var peer = await Run(() => _store.AddAsync(peerId, name, addrs, cancellationToken)).ConfigureAwait(false);
+        if (verify)
+            await VerifyAsync(peerId, addrs, cancellationToken).ConfigureAwait(false);
+        TrustedPeer peer;
+        try
+        {
+            peer = await _store.AddAsync(peerId, name, addrs, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TrustStoreException ex) when (PeerId.TryParse(peerId.Trim(), out var known) && _store.Find(known.ToString()) is { } existing)
+        {
+            // Already trusted: say how to change it, with what the user typed.
+            string changes = (name is null ? "" : $" --name {name}") + string.Concat(addrs.Select(a => $" --addr {a}"));
+            throw new CliException(changes.Length == 0 ? ex.Message : $"{ex.Message} Change it with: peerctl peers edit {existing.Name ?? existing.PeerId}{changes}");
+        }
+        catch (TrustStoreException ex)
+        {
+            throw new CliException(ex.Message);
+        }
         Console.Out.WriteLine($"Trusted {peer.PeerId}{(peer.Name is null ? "" : $" as '{peer.Name}'")}");
+    }
+
+    /// <summary>Dials <paramref name="peerIdText"/> at <paramref name="addrs"/>: the Noise handshake proves who answers there.</summary>
+    private static async Task VerifyAsync(string peerIdText, IReadOnlyList<string> addrs, CancellationToken cancellationToken)
+    {
+        if (!PeerId.TryParse(peerIdText.Trim(), out var id))
+            throw new CliException($"'{peerIdText}' is not a valid peer id (expected 12D3KooW…, as printed by 'peerctl id').");
+        if (addrs.Count == 0)
+            throw new UsageException("--verify dials the peer: give its address with --addr (none was found on the local network).");
+        var targets = new List<Multiaddr>();
+        foreach (string text in addrs)
+        {
+            if (!Multiaddr.TryParse(text, out var address, out string? error))
+                throw new CliException($"'{text}' is not a valid multiaddr: {error}.");
+            targets.Add(address.WithPeerId(id));
+        }
+        var home = PeerComputeHome.Resolve();
+        PeerIdentity identity;
+        try
+        {
+            identity = IdentityStore.Load(home);
+        }
+        catch (IdentityException ex)
+        {
+            throw new CliException($"--verify dials with this machine's identity: {ex.Message}");
+        }
+        using (identity)
+        {
+            ProviderSession session;
+            try
+            {
+                session = await ProviderSession.ConnectAsync(new ProviderTarget(id, id.ToString(), targets), identity, VerifyTimeout, cancellationToken, trusted: false).ConfigureAwait(false);
+            }
+            catch (CliException ex)
+            {
+                throw new CliException($"--verify: {ex.Message} Nothing was added.");
+            }
+            await using var _ = session;
+            Console.Error.WriteLine($"Verified: {id} answered at {session.Target.Addrs[0].WithoutPeerId()}{(session.Via == "direct" ? "" : $" ({session.Via})")}.");
+        }
+    }
+
+    private static readonly TimeSpan VerifyTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Change a trusted peer's name or addresses in place (its id stays).
+    /// Examples: peerctl peers edit maya --addr /ip4/192.168.1.21/tcp/9000
+    /// peerctl peers edit 12D3KooW... --name maya
+    /// </summary>
+    /// <param name="peer">PEER: Its name or peer id.</param>
+    /// <param name="name">The new name ('' removes it).</param>
+    /// <param name="addr">Where to reach it (a multiaddr), replacing all its addresses; repeat for several.</param>
+    /// <param name="json">Print the edited entry {"peerId","name","addrs","addedAt"} as JSON.</param>
+    [Command("edit")]
+    public async Task Edit([Argument] string peer, string? name = null, RepeatedOption? addr = null, bool json = false, CancellationToken cancellationToken = default)
+    {
+        if (name is null && addr is null)
+            throw new UsageException($"Nothing to change: give --name and/or --addr. E.g. peerctl peers edit {peer} --addr /ip4/HOST/tcp/9000");
+        var edited = await Run(() => _store.EditAsync(peer, name, addr?.Values, cancellationToken)).ConfigureAwait(false);
+        if (json)
+        {
+            JsonOut.Write(edited, CliJsonContext.Default.TrustedPeer);
+            return;
+        }
+        Console.Out.WriteLine($"Changed {edited.PeerId}: name {(edited.Name is null ? "none" : $"'{edited.Name}'")}, addresses {(edited.Addrs.Count == 0 ? "none" : string.Join(", ", edited.Addrs))}");
     }
 
     /// <summary>Verifies the invite (signature, expiry) before anything is written, then adds its peer with its addresses.</summary>
@@ -103,7 +188,7 @@ internal sealed class PeersCommands
     }
 
     /// <summary>Stop trusting a peer.</summary>
-    /// <param name="peer">Its name or peer id.</param>
+    /// <param name="peer">PEER: Its name or peer id.</param>
     [Command("remove")]
     public async Task Remove([Argument] string peer, CancellationToken cancellationToken = default)
     {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using PeerCompute.Core.Protocol;
+using PeerCompute.Cli;
 using PeerCompute.Core.Trust;
 
 namespace PeerCompute.Ctl.Output;
@@ -16,9 +17,15 @@ internal sealed record DeployOutput(string Id, string Name, string Provider, str
 
 internal sealed record StatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity, string Via);
 
-internal sealed record StopOutput(string Id, string Name, string State, string Via);
+/// <summary>
+/// One provider of <c>peerctl status --json</c> without --peer when several are trusted: the single-provider shape, or
+/// provider, providerName and error when it could not be asked.
+/// </summary>
+internal sealed record ProviderStatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo>? Deployments, CapacityInfo? Capacity, string? Via, CliError? Error);
 
-internal sealed record ErrorOutput(ErrorResponse Error);
+internal sealed record AllStatusOutput(IReadOnlyList<ProviderStatusOutput> Providers);
+
+internal sealed record StopOutput(string Id, string Name, string State, string Via);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
 [JsonSerializable(typeof(IdOutput))]
@@ -27,11 +34,11 @@ internal sealed record ErrorOutput(ErrorResponse Error);
 [JsonSerializable(typeof(DeployOutput))]
 [JsonSerializable(typeof(StatusOutput))]
 [JsonSerializable(typeof(StopOutput))]
-[JsonSerializable(typeof(ErrorOutput))]
+[JsonSerializable(typeof(AllStatusOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOut
 {
     public static void Write<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo) =>
-        Console.Out.WriteLine(JsonSerializer.Serialize(value, typeInfo));
+        PeerCompute.Cli.CliJson.Write(value, typeInfo);
 }

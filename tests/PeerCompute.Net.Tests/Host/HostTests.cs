@@ -112,6 +112,8 @@ public class HostTests
 
         var error = await Assert.That(async () => await b.DialAsync(wrong).WaitAsync(Guard)).Throws<Libp2pProtocolException>();
         await Assert.That(error!.Message).Contains(a.PeerId.ToString());
+        // Who really answered, for the CLI to name it.
+        await Assert.That(error.ActualPeer).IsEqualTo(a.PeerId);
         await Assert.That(b.Connections.Count).IsEqualTo(0);
         // The listener is still serving.
         await b.DialAsync(addressA).WaitAsync(Guard);

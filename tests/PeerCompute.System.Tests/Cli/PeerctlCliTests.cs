@@ -33,8 +33,8 @@ public class PeerctlCliTests
     [Arguments(new[] { "peers", "add", Maya, "--addr", "/ip4/1.2.3/tcp/1" }, 1, "not a valid multiaddr")]
     [Arguments(new[] { "peers", "remove", "nobody" }, 1, "No trusted peer")]
     [Arguments(new[] { "frobnicate" }, 2, "Unknown command")]
-    [Arguments(new[] { "peers", "add" }, 2, "needs an argument")]
-    [Arguments(new[] { "peers", "list", "--bogus" }, 2, "not recognized")]
+    [Arguments(new[] { "peers", "add" }, 2, "'peerctl peers add' needs INVITE|PEER-ID")]
+    [Arguments(new[] { "peers", "list", "--bogus" }, 2, "has no option --bogus")]
     [Arguments(new[] { "deploy", "img", "--cpu", "lots" }, 2, "not a CPU amount")]
     [Arguments(new[] { "deploy", "img", "--memory", "12XB" }, 2, "not a size")]
     public async Task Bad_input_exits_non_zero_with_a_message(string[] args, int exitCode, string message)

@@ -2,14 +2,14 @@ using PeerCompute.System.Tests.Infrastructure;
 
 namespace PeerCompute.System.Tests.Release;
 
-/// <summary>build/completions/peerctl.bash, loaded into bash as bash-completion would, with the real peerctl on PATH.</summary>
+/// <summary>The script of <c>peerctl completion bash</c> (what the release ships), loaded into bash as bash-completion would, with the real peerctl on PATH.</summary>
 internal sealed class CompletionTests
 {
     [Test]
-    [Arguments("peerctl ''", "--help --version deploy id init invite logs peers status stop")]
+    [Arguments("peerctl ''", "--help --version completion deploy discover id init invite logs peers status stop")]
     [Arguments("peerctl invite --", "--addr --expires --help --json --name")]
     [Arguments("peerctl st", "status stop")]
-    [Arguments("peerctl peers ''", "--help add list remove")]
+    [Arguments("peerctl peers ''", "--help add edit list remove")]
     [Arguments("peerctl deploy web:1 --p", "--peer --port")]
     [Arguments("peerctl logs web --", "--follow --help --peer --tail")]
     [Arguments("peerctl deploy web:1 --peer m", "maya")]
@@ -28,8 +28,15 @@ internal sealed class CompletionTests
         var add = await TestProcess.RunAsync(PeerNode.Peerctl, ["peers", "add", "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "--name", "maya"], env);
         await Assert.That(add.ExitCode).IsEqualTo(0).Because(add.ToString());
 
+        var generated = await TestProcess.RunAsync(PeerNode.Peerctl, ["completion", "bash"], env);
+        await Assert.That(generated.ExitCode).IsEqualTo(0).Because(generated.ToString());
+        string file = Path.Combine(ReleaseScripts.NewFolder("completion-script"), "peerctl.bash");
+        await File.WriteAllTextAsync(file, generated.StandardOutput);
+        var syntax = await TestProcess.RunAsync("bash", ["-n", file]);
+        await Assert.That(syntax.ExitCode).IsEqualTo(0).Because(syntax.ToString());
+
         string script = $$"""
-            source {{ReleaseScripts.Script("completions/peerctl.bash")}}
+            source {{file}}
             COMP_WORDS=({{line}})
             COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))
             COMP_LINE="${COMP_WORDS[*]}"

@@ -132,7 +132,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "# public path benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(load); binaries $bin ($(date -u -r "$bin/gateway" '+%H:%M UTC'))"
 echo "# public URL $public_url, container at $upstream, ${duration}s per wrk run, $size_mib MiB transfers"
 
-declare -A R
+declare -A R=([gw.rps]= [ng.rps]= [gw.p99]= [ng.p99]= [gw.h2]= [ng.h2]= [gw.err]= [ng.err]= [gw.h2err]= [ng.h2err]=)
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else if (v ~ /s$/) printf "%.3f", v * 1000; else print v }'; }
 wrk_run() { # key url
   local f="$work/wrk-$1.txt"
@@ -164,10 +164,12 @@ ul_run() { # key url
 }
 
 # Warm-up, then alternate gateway and nginx for each measurement.
-wrk -t2 -c$connections -d2s -H "Host: $host" "$gw_url/" >/dev/null
-wrk -t2 -c$connections -d2s -H "Host: $host" "$ng_url/" >/dev/null
-wrk_run gw "$gw_url"; wrk_run ng "$ng_url"
-h2_run gw "$gw_url"; h2_run ng "$ng_url"
+if [[ ${PARTS:-all} == all ]]; then
+  wrk -t2 -c$connections -d2s -H "Host: $host" "$gw_url/" >/dev/null
+  wrk -t2 -c$connections -d2s -H "Host: $host" "$ng_url/" >/dev/null
+  wrk_run gw "$gw_url"; wrk_run ng "$ng_url"
+  h2_run gw "$gw_url"; h2_run ng "$ng_url"
+fi
 dl_run gw "$gw_url"; dl_run ng "$ng_url"
 ul_run gw "$gw_url"; ul_run ng "$ng_url"
 

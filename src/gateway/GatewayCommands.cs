@@ -79,7 +79,7 @@ internal sealed class GatewayCommands
         int? metricsPort = null,
         int drainSeconds = 10,
         int responseTimeout = 30,
-        int upstreamConnections = 256,
+        int upstreamConnections = 1024,
         int upstreamIdleSeconds = 15,
         int relayPort = 4001,
         int relayMaxReservations = 1024,

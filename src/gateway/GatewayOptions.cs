@@ -82,9 +82,10 @@ internal sealed record GatewayOptions
 
     /// <summary>
     /// Connections to one deployment (hostname label) at once, each one tunnel stream kept open across requests;
-    /// further requests to it wait for one to be free. Bounds what one deployment's pool takes of its tunnel's streams.
+    /// further requests to it wait for one to be free. Bounds what one deployment's pool takes of its tunnel's streams
+    /// (a quarter of the default 4096), while leaving room for hundreds of long requests (event streams, WebSockets).
     /// </summary>
-    public int UpstreamConnectionsPerHost { get; init; } = 256;
+    public int UpstreamConnectionsPerHost { get; init; } = 1024;
 
     /// <summary>A connection to a container idle this long is closed (its tunnel stream given back); zero: no keep-alive.</summary>
     public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(15);

@@ -3,8 +3,8 @@ using PeerCompute.Mux;
 namespace PeerCompute.Tunnel;
 
 /// <summary>
-/// The multiplexer limits of a tunnel, the same on both ends: each public request holds one stream, so a tunnel must
-/// carry thousands at once (long downloads, WebSockets, event streams), while what a session may buffer stays bounded
+/// The multiplexer limits of a tunnel, the same on both ends: each public connection to a container (one request at a time,
+/// kept alive between requests) holds one stream, so a tunnel must carry thousands at once (long downloads, WebSockets, event streams), while what a session may buffer stays bounded
 /// by its receive budget whatever the stream count.
 /// </summary>
 public static class TunnelLimits

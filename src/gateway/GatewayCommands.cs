@@ -46,6 +46,8 @@ internal sealed class GatewayCommands
     /// <param name="metricsPort">Serve Prometheus metrics at http://127.0.0.1:PORT/metrics.</param>
     /// <param name="drainSeconds">On SIGTERM, seconds given to in-flight requests before closing.</param>
     /// <param name="responseTimeout">Seconds a container may take to start its answer (status and headers) before the client gets 503.</param>
+    /// <param name="upstreamConnections">Connections to one deployment at once (each holds a tunnel stream and is kept alive for the next request); more requests wait.</param>
+    /// <param name="upstreamIdleSeconds">Seconds a kept-alive connection to a deployment may stay idle before it is closed; 0: a new connection (tunnel stream) per request.</param>
     /// <param name="relayPort">Port of the libp2p relay (circuit relay v2) that lets users reach providers behind NAT; 0 turns it off. Its PeerId: gateway id.</param>
     /// <param name="relayMaxReservations">Providers the relay holds reservations for at once.</param>
     /// <param name="relayMaxReservationsPerAddress">Reservations from one IP address (IPv6: /64) at once.</param>
@@ -77,6 +79,8 @@ internal sealed class GatewayCommands
         int? metricsPort = null,
         int drainSeconds = 10,
         int responseTimeout = 30,
+        int upstreamConnections = 1024,
+        int upstreamIdleSeconds = 15,
         int relayPort = 4001,
         int relayMaxReservations = 1024,
         int relayMaxReservationsPerAddress = 16,
@@ -89,6 +93,8 @@ internal sealed class GatewayCommands
         var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds) with
         {
             ResponseHeadersTimeout = responseTimeout is >= 1 and <= 3600 ? TimeSpan.FromSeconds(responseTimeout) : throw new UsageException("--response-timeout must be between 1 and 3600 seconds."),
+            UpstreamConnectionsPerHost = upstreamConnections is >= 1 and <= 65536 ? upstreamConnections : throw new UsageException("--upstream-connections must be between 1 and 65536."),
+            UpstreamIdleTimeout = upstreamIdleSeconds is >= 0 and <= 3600 ? TimeSpan.FromSeconds(upstreamIdleSeconds) : throw new UsageException("--upstream-idle-seconds must be between 0 and 3600."),
         };
         options = options with
         {

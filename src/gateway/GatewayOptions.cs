@@ -80,6 +80,16 @@ internal sealed record GatewayOptions
     /// </summary>
     public TimeSpan ResponseHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Connections to one deployment (hostname label) at once, each one tunnel stream kept open across requests;
+    /// further requests to it wait for one to be free. Bounds what one deployment's pool takes of its tunnel's streams
+    /// (a quarter of the default 4096), while leaving room for hundreds of long requests (event streams, WebSockets).
+    /// </summary>
+    public int UpstreamConnectionsPerHost { get; init; } = 1024;
+
+    /// <summary>A connection to a container idle this long is closed (its tunnel stream given back); zero: no keep-alive.</summary>
+    public TimeSpan UpstreamIdleTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>After a busy spell, memory is given back once no request has come for this long.</summary>
     public TimeSpan IdleTrimInterval { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -33,7 +33,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly HostnameBindings _bindings;
     private readonly ReloadingCertificate _certificate;
     private readonly GatewayMetrics _metrics;
-    private readonly HttpMessageInvoker _invoker;
+    private readonly TunnelInvokers _invoker;
     private readonly ILogger _logger;
     private readonly Libp2pHost? _relayHost;
 
@@ -45,7 +45,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     private const int RelayHandshakes = 128;
     private CircuitRelayServer? _relay;
 
-    private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, HttpMessageInvoker invoker, ILogger logger,
+    private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, TunnelInvokers invoker, ILogger logger,
         Libp2pHost? relayHost)
     {
         _relayHost = relayHost;
@@ -130,7 +130,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             FirstByteTimeout = options.TunnelFirstByteTimeout,
             Yamux = TunnelServerOptions.WithGatewayDefaults(TunnelLimits.Yamux(options.TunnelMaxStreams, options.TunnelReceiveBudget)),
         }, () => certificate.Current, bindings, metrics, logger);
-        var invoker = TunnelForwarding.CreateInvoker(tunnels.Registry, options.ResponseHeadersTimeout);
+        var invoker = new TunnelInvokers(tunnels.Registry, options, TimeSpan.FromSeconds(1));
         var limiter = new RateLimiter(options.RateLimit);
         metrics.RateLimitBuckets = () => limiter.TrackedClients;
         var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, new InFlightLimiter(options.MaxRequestsPerClient), metrics,

@@ -20,7 +20,7 @@ internal sealed class PublicRequestHandler(
     InFlightLimiter concurrency,
     GatewayMetrics metrics,
     IHttpForwarder forwarder,
-    HttpMessageInvoker invoker,
+    TunnelInvokers invokers,
     ForwarderRequestConfig requestConfig,
     ILogger logger)
 {
@@ -65,7 +65,7 @@ internal sealed class PublicRequestHandler(
         try
         {
             context.Features.Set(new TunnelRoute(tunnel!, label));
-            var error = await forwarder.SendAsync(context, "http://" + label + "/", invoker, requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
+            var error = await forwarder.SendAsync(context, "http://" + label + "/", invokers.For(tunnel!), requestConfig, TunnelTransformer.Instance).ConfigureAwait(false);
             if (error != ForwarderError.None)
                 await ReportErrorAsync(context, error, label).ConfigureAwait(false);
             metrics.RecordResponse(context.Response.StatusCode);

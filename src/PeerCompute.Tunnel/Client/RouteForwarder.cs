@@ -11,6 +11,9 @@ namespace PeerCompute.Tunnel.Client;
 /// Serves one stream the gateway opened: reads its route header, answers with a <see cref="RouteStatus"/> byte
 /// (unknown route, container not answering, or connected) and splices the stream to the container's port. Only
 /// labels of this provider's tag and of a route it asked for are served, whatever the gateway sends.
+/// The gateway keeps a stream open across requests (its keep-alive pool), so a splice can outlive the deployment it
+/// was opened for: <see cref="RevalidateAsync"/> cuts every splice whose route is gone or now answers elsewhere, so a
+/// pooled connection never carries a request to a stopped container or to the one that replaced it.
 /// </summary>
 internal sealed class RouteForwarder(
     string tag,
@@ -19,6 +22,38 @@ internal sealed class RouteForwarder(
     TunnelClientOptions options,
     ILogger logger)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Splice, byte> _splices = new();
+
+    /// <summary>Splices running now (each is one gateway connection held open to a container).</summary>
+    public int ActiveSplices => _splices.Count;
+
+    private sealed class Splice(string name, IPEndPoint target, CancellationTokenSource cut)
+    {
+        public string Name => name;
+        public IPEndPoint Target => target;
+        public CancellationTokenSource Cut => cut;
+    }
+
+    /// <summary>Cuts the splices whose deployment no longer answers at the endpoint they were connected to.</summary>
+    public async Task RevalidateAsync(CancellationToken cancellationToken)
+    {
+        var names = routes();
+        foreach (var splice in _splices.Keys)
+        {
+            var current = names.Contains(splice.Name) ? await resolveRoute(splice.Name, cancellationToken).ConfigureAwait(false) : null;
+            if (current is not null && current.Equals(splice.Target))
+                continue;
+            logger.LogDebug("route {Name}: closing a kept connection to {Target}: the route {Change}", splice.Name, splice.Target, current is null ? "is gone" : $"moved to {current}");
+            try
+            {
+                splice.Cut.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+    }
+
     /// <summary>Serves <paramref name="stream"/> until both directions are done; never throws, always disposes it.</summary>
     public async Task ForwardAsync(YamuxStream stream, CancellationToken cancellationToken)
     {
@@ -54,8 +89,21 @@ internal sealed class RouteForwarder(
                 await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
                 return;
             }
-            await AnswerAsync(stream, RouteStatus.Connected, cancellationToken).ConfigureAwait(false);
-            await StreamSplice.RunAsync(stream, upstream, options.SpliceBufferSize, cancellationToken).ConfigureAwait(false);
+            using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var splice = new Splice(name, target, cut);
+            _splices.TryAdd(splice, 0);
+            try
+            {
+                // A change between the lookup above and the registration would have missed this splice.
+                if (!routes().Contains(name) || !target.Equals(await resolveRoute(name, cancellationToken).ConfigureAwait(false)))
+                    await cut.CancelAsync().ConfigureAwait(false);
+                await AnswerAsync(stream, RouteStatus.Connected, cancellationToken).ConfigureAwait(false);
+                await StreamSplice.RunAsync(stream, upstream, options.SpliceBufferSize, cut.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _splices.TryRemove(splice, out _);
+            }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or TunnelException or ObjectDisposedException or InvalidOperationException)
         {

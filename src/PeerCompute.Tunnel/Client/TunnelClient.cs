@@ -65,11 +65,28 @@ public sealed class TunnelClient : IAsyncDisposable
     /// <summary>
     /// The deployment names to serve (replacing the previous set); sent now when connected, and after every reconnect.
     /// Names that cannot be a hostname label (see <see cref="TunnelHostname.IsValidName"/>) are left out and logged.
+    /// Call it after every route change, a moved one included (same name, another endpoint): connections the gateway
+    /// keeps open to a route that is gone or moved are closed then.
     /// </summary>
     public void SetRoutes(IEnumerable<string> names)
     {
         ArgumentNullException.ThrowIfNull(names);
         _announcer.Set(names);
+        _ = RevalidateAsync();
+    }
+
+    /// <summary>Connections the gateway holds open to containers now (each one tunnel stream spliced to one container connection).</summary>
+    public int ActiveConnections => _forwarder.ActiveSplices;
+
+    private async Task RevalidateAsync()
+    {
+        try
+        {
+            await _forwarder.RevalidateAsync(_disposing.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>The routes currently asked for (deployment names).</summary>

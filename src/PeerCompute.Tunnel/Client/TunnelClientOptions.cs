@@ -52,7 +52,7 @@ public sealed record TunnelClientOptions
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Bytes copied per read when splicing a stream to its container.</summary>
-    public int SpliceBufferSize { get; init; } = 16 * 1024;
+    public int SpliceBufferSize { get; init; } = 64 * 1024;
 
     /// <summary>
     /// Multiplexer limits; keepalive and dead-link values above override the ones in here. The stream ceiling matches

@@ -16,6 +16,8 @@ public sealed class RouteStream : Stream
     private readonly GatewayMetrics? _metrics;
     private readonly TimeSpan _statusTimeout;
     private bool _statusRead;
+    private bool _answered;
+    private bool _readSinceWrite;
 
     internal RouteStream(YamuxStream inner, string label, TimeSpan statusTimeout, GatewayMetrics? metrics)
     {
@@ -35,10 +37,33 @@ public sealed class RouteStream : Stream
     {
         if (!_statusRead)
             await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
-        int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        int read;
+        try
+        {
+            read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (LostBeforeAnswer)
+        {
+            throw new KeptStreamLostException(_label, e);
+        }
+        if (read == 0 && LostBeforeAnswer && buffer.Length > 0)
+            throw new KeptStreamLostException(_label, null);
+        if (read > 0)
+        {
+            _answered = true;
+            _readSinceWrite = true;
+        }
         _metrics?.AddBytesFromProviders(read);
         return read;
     }
+
+    /// <summary>
+    /// The stream carried an earlier exchange, something was written since, and nothing came back before it ended:
+    /// a kept connection that died between requests (the container closed it, the provider cut it).
+    /// </summary>
+    private bool LostBeforeAnswer => _answered && !_readSinceWrite && _written;
+
+    private bool _written;
 
     /// <summary>Waits for the provider's answer to the route header; throws when it is not Connected.</summary>
     public async ValueTask ReadStatusAsync(CancellationToken cancellationToken)
@@ -87,6 +112,11 @@ public sealed class RouteStream : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        if (_readSinceWrite || !_written)
+        {
+            _readSinceWrite = false;
+            _written = true;
+        }
         await _inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         _metrics?.AddBytesToProviders(buffer.Length);
     }
@@ -129,3 +159,10 @@ public sealed class RouteStream : Stream
         base.Dispose(disposing);
     }
 }
+
+/// <summary>
+/// A kept-alive route stream ended after a new request was written to it and before any byte of its answer: the
+/// request may not have reached the container, and was certainly not answered.
+/// </summary>
+public sealed class KeptStreamLostException(string label, Exception? inner)
+    : IOException($"the kept connection to {label} ended before answering", inner);

@@ -11,6 +11,8 @@ public class GatewayLimitOptionTests
     [Arguments("--tunnel-handshakes-per-address", "0", "--tunnel-handshakes-per-address must be at least 1")]
     [Arguments("--max-hostname-bindings", "0", "--max-hostname-bindings must be between 1 and 10000000.")]
     [Arguments("--tunnel-max-streams", "8", "--tunnel-max-streams must be between 16 and 65536.")]
+    [Arguments("--upstream-connections", "0", "--upstream-connections must be between 1 and 65536.")]
+    [Arguments("--upstream-idle-seconds", "3601", "--upstream-idle-seconds must be between 0 and 3600.")]
     [Arguments("--tunnel-receive-budget-mib", "0", "--tunnel-receive-budget-mib must be between 1 and 65536.")]
     [Arguments("--relay-port", "70000", "--relay-port must be between 0 (no relay) and 65535")]
     [Arguments("--relay-max-reservations", "0", "--relay-max-reservations must be between 1 and 1000000.")]

@@ -33,6 +33,32 @@ internal sealed class UpstreamServer : IAsyncDisposable
 
     public int Requests;
 
+    /// <summary>The connections requests came on (Kestrel's connection ids), each with the requests it carried.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, int> Connections { get; } = new();
+
+    private readonly Lock _holdingLock = new();
+    private int _holding;
+    private readonly List<(int Count, TaskCompletionSource Reached)> _holdingWaiters = [];
+
+    /// <summary>Completes once at least <paramref name="count"/> requests to /hold are held at the same time.</summary>
+    public Task HoldingAtLeastAsync(int count)
+    {
+        lock (_holdingLock)
+        {
+            if (_holding >= count)
+                return Task.CompletedTask;
+            var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _holdingWaiters.Add((count, reached));
+            return reached.Task;
+        }
+    }
+
+    /// <summary>Requests to /hold held now.</summary>
+    public int Holding
+    {
+        get { lock (_holdingLock) return _holding; }
+    }
+
     /// <summary>Every request that reached the container: method, path, framing headers and the body length read.</summary>
     public System.Collections.Concurrent.ConcurrentQueue<SeenRequest> Seen { get; } = new();
 
@@ -71,6 +97,7 @@ internal sealed class UpstreamServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context, string name)
     {
         Interlocked.Increment(ref Requests);
+        Connections.AddOrUpdate(context.Connection.Id, 1, (_, n) => n + 1);
         var request = context.Request;
         var response = context.Response;
         if (request.Path.StartsWithSegments("/record"))
@@ -188,7 +215,24 @@ internal sealed class UpstreamServer : IAsyncDisposable
             }
             case "/hold":
                 _held.TrySetResult();
-                await _release.Task.WaitAsync(context.RequestAborted);
+                lock (_holdingLock)
+                {
+                    _holding++;
+                    foreach (var waiter in _holdingWaiters.Where(w => w.Count <= _holding).ToList())
+                    {
+                        waiter.Reached.TrySetResult();
+                        _holdingWaiters.Remove(waiter);
+                    }
+                }
+                try
+                {
+                    await _release.Task.WaitAsync(context.RequestAborted);
+                }
+                finally
+                {
+                    lock (_holdingLock)
+                        _holding--;
+                }
                 await response.WriteAsync("released");
                 break;
             default:

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Resources;
@@ -11,6 +12,7 @@ using PeerCompute.Runtime.Firewall;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
 using PeerCompute.Runtime.Network;
+using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Reconcile;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.State;
@@ -183,7 +185,14 @@ public sealed class ContainerRuntime : IDeploymentRuntime
             // Written before the container exists: a crash from here on is found again by reconcile.
             await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
             var ensured = await _images.EnsureAsync(image, owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
-            await EnsureImageFitsAsync(image, ensured.Id, removeWhenTooLarge: ensured.Pulled, cancellationToken).ConfigureAwait(false);
+            var facts = await _engine.InspectImageAsync(ensured.Id, cancellationToken).ConfigureAwait(false);
+            await EnsureImageFitsAsync(image, facts, removeWhenTooLarge: ensured.Pulled).ConfigureAwait(false);
+            if (spec.ContainerPort == DeploymentSpec.PortFromImage)
+            {
+                spec = spec with { ContainerPort = PortOf(image, facts) };
+                record.Spec = spec;
+                record.SpecHash = SpecHash.Compute(spec);
+            }
 
             containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options, writableCap), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;
@@ -208,6 +217,34 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         {
             tracked.Gate.Release();
         }
+    }
+
+    public async Task<ReadinessResult> WaitUntilReadyAsync(DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken = default)
+    {
+        EnsureStarted();
+        var record = Find(deployed.Id, deployed.Owner).Record;
+        if (deployed.State != DeploymentState.Running || record.ContainerId is not { } containerId)
+            return new(ReadinessOutcome.NotRunning, deployed, []);
+        // The published loopback port is the fallback for an engine that reports no address: it can only say "not yet".
+        IPEndPoint? endpoint = deployed.ContainerAddress is { } address ? new IPEndPoint(address, record.Spec.ContainerPort)
+            : deployed.HostPort is { } hostPort ? new IPEndPoint(IPAddress.Loopback, hostPort)
+            : null;
+        if (endpoint is null)
+            return new(ReadinessOutcome.NotAnswering, deployed, []);
+        ContainerFacts? last = null;
+        async Task<bool> StillRunning(CancellationToken token)
+        {
+            last = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", token).ConfigureAwait(false);
+            return last is { Running: true, Restarting: false };
+        }
+        var outcome = await ReadinessProbe.WaitAsync(TcpReadinessCheck.Instance, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
+        return outcome switch
+        {
+            ReadinessOutcome.Ready => new(outcome, deployed, []),
+            ReadinessOutcome.NotAnswering => new(outcome, StatusProjection.Project(record, last, _time.GetUtcNow()),
+                last?.Pid is { } pid ? ListeningPorts.Read(pid) : []),
+            _ => new(outcome, await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false), []),
+        };
     }
 
     public async Task<DeploymentStatus> StopAsync(string id, string owner, CancellationToken cancellationToken = default)
@@ -357,9 +394,9 @@ public sealed class ContainerRuntime : IDeploymentRuntime
     }
 
     /// <summary>Refuses an image over the provider's size cap; one this deploy pulled is removed again (unless something else uses it).</summary>
-    private async Task EnsureImageFitsAsync(ImageReference image, string imageId, bool removeWhenTooLarge, CancellationToken cancellationToken)
+    private async Task EnsureImageFitsAsync(ImageReference image, ImageFacts? facts, bool removeWhenTooLarge)
     {
-        if (await _engine.GetImageSizeAsync(imageId, cancellationToken).ConfigureAwait(false) is not { } size || size <= _options.MaxImageBytes)
+        if (facts is not { Size: var size } || size <= _options.MaxImageBytes)
             return;
         if (removeWhenTooLarge)
         {
@@ -375,6 +412,15 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         throw new RuntimeException(RuntimeErrorCode.ImageTooLarge,
             $"image {image} is {Quantities.FormatBytes(size)} unpacked, more than this provider's image size cap of {Quantities.FormatBytes(_options.MaxImageBytes)}");
     }
+
+    /// <summary>The image's one declared TCP port; <see cref="DeploymentSpec.DefaultPort"/> when it declares none; several are the requester's choice.</summary>
+    private static int PortOf(ImageReference image, ImageFacts? facts) => facts?.ExposedTcpPorts switch
+    {
+        null or [] => DeploymentSpec.DefaultPort,
+        [int only] => only,
+        var several => throw new RuntimeException(RuntimeErrorCode.InvalidSpec,
+            $"image {image} exposes several ports ({string.Join(", ", several)}): choose one with --port"),
+    };
 
     private static void ValidateOwner(string owner)
     {

@@ -72,12 +72,12 @@ internal sealed class DockerEngine : IContainerEngine
     public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
         => _images.PullAsync(image, credentials, progress, cancellationToken);
 
-    public async Task<long?> GetImageSizeAsync(string image, CancellationToken cancellationToken)
+    public async Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
         try
         {
             var inspect = await _errors.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image, cancellationToken), cancellationToken).ConfigureAwait(false);
-            return inspect.Size;
+            return new ImageFacts(inspect.Size, [.. TcpPorts(inspect.Config?.ExposedPorts?.Keys).Order()]);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
         {
@@ -134,6 +134,8 @@ internal sealed class DockerEngine : IContainerEngine
             StartedAt = ParseEngineTime(state.StartedAt),
             RestartCount = inspect.RestartCount,
             LoopbackPorts = LoopbackPorts(inspect.NetworkSettings?.Ports),
+            Address = state.Running ? BridgeAddress(inspect.NetworkSettings) : null,
+            Pid = state.Running && state.Pid > 0 ? (int)state.Pid : null,
         };
     }
 
@@ -188,6 +190,28 @@ internal sealed class DockerEngine : IContainerEngine
         "dead" => ContainerState.Dead,
         _ => ContainerState.Unknown,
     };
+
+    /// <summary>"8080/tcp" keys (an image's EXPOSE list) → their TCP port numbers.</summary>
+    private static IEnumerable<int> TcpPorts(IEnumerable<string>? keys)
+    {
+        foreach (string key in keys ?? [])
+        {
+            if (key.EndsWith("/tcp", StringComparison.Ordinal)
+                && int.TryParse(key.AsSpan(0, key.Length - 4), NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is > 0 and <= 65535)
+                yield return port;
+        }
+    }
+
+    /// <summary>The container's IPv4 address on its (one) network.</summary>
+    private static System.Net.IPAddress? BridgeAddress(NetworkSettings? settings)
+    {
+        foreach (var endpoint in settings?.Networks?.Values ?? [])
+        {
+            if (System.Net.IPAddress.TryParse(endpoint?.IPAddress, out var address))
+                return address;
+        }
+        return null;
+    }
 
     /// <summary>From inspect's port map ("8080/tcp" → bindings): the first binding on 127.0.0.1 per TCP port.</summary>
     private static Dictionary<int, int> LoopbackPorts(IDictionary<string, IList<PortBinding>>? ports)

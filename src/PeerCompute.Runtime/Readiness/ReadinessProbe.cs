@@ -1,0 +1,52 @@
+using System.Net;
+
+namespace PeerCompute.Runtime.Readiness;
+
+/// <summary>
+/// Repeats an <see cref="IReadinessCheck"/> against one endpoint until it answers, the container stops, or the deadline
+/// passes. Polling is the only way here: nothing tells when a process inside a container starts to listen. The first
+/// attempts are close together (a deploy's latency waits on them), later ones back off.
+/// </summary>
+internal static class ReadinessProbe
+{
+    /// <param name="stillRunning">Asked at most every <see cref="ReadinessOptions.StateInterval"/>: false ends the wait as <see cref="ReadinessOutcome.NotRunning"/>.</param>
+    public static async Task<ReadinessOutcome> WaitAsync(IReadinessCheck check, IPEndPoint endpoint, ReadinessOptions options,
+        Func<CancellationToken, Task<bool>> stillRunning, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(options.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var interval = options.FirstInterval;
+        long lastStateCheck = time.GetTimestamp();
+        try
+        {
+            while (true)
+            {
+                using (var attempt = CancellationTokenSource.CreateLinkedTokenSource(linked.Token))
+                {
+                    attempt.CancelAfter(options.AttemptTimeout);
+                    try
+                    {
+                        if (await check.AnswersAsync(endpoint, attempt.Token).ConfigureAwait(false))
+                            return ReadinessOutcome.Ready;
+                    }
+                    catch (OperationCanceledException) when (!linked.IsCancellationRequested)
+                    {
+                        // This attempt took too long; the next one may not.
+                    }
+                }
+                if (time.GetElapsedTime(lastStateCheck) >= options.StateInterval)
+                {
+                    if (!await stillRunning(linked.Token).ConfigureAwait(false))
+                        return ReadinessOutcome.NotRunning;
+                    lastStateCheck = time.GetTimestamp();
+                }
+                await Task.Delay(interval, time, linked.Token).ConfigureAwait(false);
+                interval = TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, options.MaxInterval.Ticks));
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return await stillRunning(cancellationToken).ConfigureAwait(false) ? ReadinessOutcome.NotAnswering : ReadinessOutcome.NotRunning;
+        }
+    }
+}

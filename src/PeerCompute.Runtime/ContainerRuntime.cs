@@ -235,7 +235,8 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         async Task<bool> StillRunning(CancellationToken token)
         {
             last = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", token).ConfigureAwait(false);
-            return last is { Running: true, Restarting: false };
+            // A restart since the deploy is an exit too (the restart policy hides a crash loop behind "running").
+            return last is { Running: true, Restarting: false } && last.RestartCount == deployed.RestartCount;
         }
         var outcome = await ReadinessProbe.WaitAsync(TcpReadinessCheck.Instance, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
         return outcome switch

@@ -52,13 +52,23 @@ public sealed class ReadinessTests
     [Test]
     public async Task A_container_that_exits_ends_the_wait_with_its_exit_and_last_lines()
     {
-        await using var harness = await RuntimeHarness.StartAsync();
+        await using var harness = await RuntimeHarness.StartAsync(o => o with { RestartPolicy = ContainerRestartPolicy.No });
         var deployed = await harness.Runtime.DeployAsync(RuntimeHarness.Busybox("exits", RuntimeHarness.Shell("echo giving up; sleep 0.3; exit 3")), Owner);
         // A deadline far beyond the test's patience: only the exit can end this wait.
         var result = await harness.Runtime.WaitUntilReadyAsync(deployed, new ReadinessOptions { Timeout = TimeSpan.FromMinutes(10) });
         await Assert.That(result.Outcome).IsEqualTo(ReadinessOutcome.NotRunning);
         await Assert.That(result.Status.State).IsEqualTo(DeploymentState.Exited);
         await Assert.That(result.Status.ExitCode).IsEqualTo(3L);
+        await Assert.That(result.Status.LastLogLines.Select(l => l.Text)).Contains("giving up");
+    }
+
+    [Test]
+    public async Task A_crash_loop_behind_the_restart_policy_ends_the_wait_too()
+    {
+        await using var harness = await RuntimeHarness.StartAsync();
+        var deployed = await harness.Runtime.DeployAsync(RuntimeHarness.Busybox("loops", RuntimeHarness.Shell("echo giving up; sleep 0.3; exit 3")), Owner);
+        var result = await harness.Runtime.WaitUntilReadyAsync(deployed, new ReadinessOptions { Timeout = TimeSpan.FromMinutes(10) });
+        await Assert.That(result.Outcome).IsEqualTo(ReadinessOutcome.NotRunning);
         await Assert.That(result.Status.LastLogLines.Select(l => l.Text)).Contains("giving up");
     }
 

@@ -152,7 +152,6 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         ValidateOwner(owner);
         ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
         long? writableCap = WritableLayerCap(spec);
-        await _egress.EnsureDeployAllowedAsync(cancellationToken).ConfigureAwait(false);
 
         string id = ContainerNaming.NewDeploymentId();
         var now = _time.GetUtcNow();
@@ -180,13 +179,18 @@ public sealed class ContainerRuntime : IDeploymentRuntime
             _deployments[id] = tracked;
         }
         string? containerId = null;
+        // The steps before the start run side by side (a deploy's latency is their sum otherwise): the firewall check
+        // (iptables, in both families), the record written to disk, the image looked up; the container is created
+        // meanwhile but starts only once all three are done, so nothing runs unfiltered or unrecorded.
+        var egress = _egress.EnsureDeployAllowedAsync(cancellationToken);
+        // Written before the container exists: a crash from here on is found again by reconcile.
+        var admitted = _store.SaveAsync(record, cancellationToken);
         try
         {
-            // Written before the container exists: a crash from here on is found again by reconcile.
-            await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
             var ensured = await _images.EnsureAsync(image, owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
             var facts = await _engine.InspectImageAsync(ensured.Id, cancellationToken).ConfigureAwait(false);
             await EnsureImageFitsAsync(image, facts, removeWhenTooLarge: ensured.Pulled).ConfigureAwait(false);
+            await admitted.ConfigureAwait(false);
             if (spec.ContainerPort == DeploymentSpec.PortFromImage)
             {
                 spec = spec with { ContainerPort = PortOf(image, facts) };
@@ -196,18 +200,22 @@ public sealed class ContainerRuntime : IDeploymentRuntime
 
             containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options, writableCap), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;
+            await egress.ConfigureAwait(false);
             await _engine.StartContainerAsync(containerId, $"starting the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
 
             record.Phase = RecordPhase.Active;
             record.UpdatedAt = _time.GetUtcNow();
-            await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
-            _logger.LogInformation("Deployed {Id} ({Name}, {Image}) for {Owner} as container {Container}", id, spec.Name, spec.Image, owner, containerId);
+            var active = _store.SaveAsync(record, cancellationToken);
             var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
+            await active.ConfigureAwait(false);
+            _logger.LogInformation("Deployed {Id} ({Name}, {Image}) for {Owner} as container {Container}", id, spec.Name, spec.Image, owner, containerId);
             Routes.Set(spec.Name, StatusProjection.UpstreamOf(status));
             return status;
         }
         catch (Exception ex)
         {
+            // Whatever failed first, the steps still running are waited for: their failures are this one's consequences.
+            await Task.WhenAll(egress, admitted).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             await UndoDeployAsync(record, containerId).ConfigureAwait(false);
             if (ex is RuntimeException or OperationCanceledException)
                 throw;

@@ -24,8 +24,13 @@ internal sealed class DockerEngine : IContainerEngine
         Endpoint = endpoint;
         _docker = new DockerClientBuilder().WithEndpoint(endpoint).Build();
         _errors = new DockerErrorTranslator(endpoint);
-        _images = new ImagePuller(_docker, endpoint, _errors, logger);
+        _images = new ImagePuller(_docker, endpoint, _errors, logger, inspect => Remember(inspect));
     }
+
+    // An image id names its content (the digest of its config), so what inspect said about it never changes: the
+    // deploy's look-up already inspected the image, and its size and ports need no second call.
+    private const int RememberedImages = 256;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ImageFacts> _imageFacts = new(StringComparer.Ordinal);
 
     public Uri Endpoint { get; }
 
@@ -74,15 +79,29 @@ internal sealed class DockerEngine : IContainerEngine
 
     public async Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
+        if (_imageFacts.TryGetValue(image, out var known))
+            return known;
         try
         {
             var inspect = await _errors.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image, cancellationToken), cancellationToken).ConfigureAwait(false);
-            return new ImageFacts(inspect.Size, [.. TcpPorts(inspect.Config?.ExposedPorts?.Keys).Order()]);
+            return Remember(inspect);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
         {
             return null;
         }
+    }
+
+    private ImageFacts Remember(ImageInspectResponse inspect)
+    {
+        var facts = new ImageFacts(inspect.Size, [.. TcpPorts(inspect.Config?.ExposedPorts?.Keys).Order()]);
+        if (!string.IsNullOrEmpty(inspect.ID))
+        {
+            if (_imageFacts.Count >= RememberedImages)
+                _imageFacts.Clear();
+            _imageFacts[inspect.ID] = facts;
+        }
+        return facts;
     }
 
     public Task RemoveImageAsync(string image, CancellationToken cancellationToken)

@@ -9,7 +9,10 @@ public sealed record ReadinessOptions
     /// <summary>The first wait between attempts: small, since most servers listen within milliseconds of their start and the deploy's latency waits on it.</summary>
     public TimeSpan FirstInterval { get; init; } = TimeSpan.FromMilliseconds(2);
 
-    /// <summary>The wait doubles after each failed attempt up to this, so a slow starter is not hammered.</summary>
+    /// <summary>The wait grows by this factor after each failed attempt (a refused connect costs microseconds; the overshoot past the moment the server listens is at most this fraction of the time waited).</summary>
+    public double Backoff { get; init; } = 1.5;
+
+    /// <summary>The wait grows up to this, so a slow starter is not hammered.</summary>
     public TimeSpan MaxInterval { get; init; } = TimeSpan.FromMilliseconds(200);
 
     /// <summary>Longest single attempt (a connect to an address that drops packets waits for this).</summary>

@@ -41,7 +41,7 @@ internal static class ReadinessProbe
                     lastStateCheck = time.GetTimestamp();
                 }
                 await Task.Delay(interval, time, linked.Token).ConfigureAwait(false);
-                interval = TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, options.MaxInterval.Ticks));
+                interval = TimeSpan.FromTicks(Math.Min((long)(interval.Ticks * options.Backoff), options.MaxInterval.Ticks));
             }
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

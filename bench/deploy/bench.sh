@@ -40,9 +40,12 @@ PEERCOMPUTE_HOME=$U $bin/peerctl peers add "$pid_p" --name bench --addr /ip4/127
 # What ContainerSpecBuilder gives every deployment (RuntimeOptions' defaults), so the reference pays for the same.
 confinement=(--cap-drop ALL --security-opt no-new-privileges --read-only --tmpfs /tmp:rw,nosuid,nodev,size=67108864
   --pids-limit 256 --ulimit nofile=1024:4096 --memory 32m --memory-swap 32m --cpus 0.1 --ipc private --cgroupns private
-  --init --network "$network" -p 127.0.0.1::8080 --log-driver json-file --log-opt max-size=10m --log-opt max-file=3
+  --init --network "$network" --log-driver json-file --log-opt max-size=10m --log-opt max-file=3
   --restart unless-stopped)
-echo "reference: docker run -d ${confinement[*]} $image"
+# The reference publishes on a free port chosen beforehand (-p 127.0.0.1:PORT:8080), so it needs no `docker port`
+# to know where it answers: the fastest plain Docker can be, where peerctl's answer carries its URL.
+echo "reference: docker run -d ${confinement[*]} -p 127.0.0.1:PORT:8080 $image"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 now() { date +%s.%N; }
 wait_http() { until curl -fs -m 1 "$1" >/dev/null; do :; done; }
@@ -55,9 +58,9 @@ for i in $(seq 1 "$rounds"); do
   pc+=("$(echo "$(now) - $t0" | bc)")
   PEERCOMPUTE_HOME=$U $bin/peerctl stop b$i >/dev/null
 
+  hp=$(free_port)
   t0=$(now)
-  cid=$(docker run -d --label bench=deploy-plain --hostname b$i "${confinement[@]}" $image)
-  hp=$(docker port "$cid" 8080/tcp | head -n1 | sed 's/.*://')
+  cid=$(docker run -d --label bench=deploy-plain --hostname b$i "${confinement[@]}" -p 127.0.0.1:$hp:8080 $image)
   wait_http "http://127.0.0.1:$hp"
   dk+=("$(echo "$(now) - $t0" | bc)")
   docker rm -f "$cid" >/dev/null

@@ -10,7 +10,7 @@ public sealed record ReadinessOptions
     public TimeSpan FirstInterval { get; init; } = TimeSpan.FromMilliseconds(2);
 
     /// <summary>The wait grows by this factor after each failed attempt (a refused connect costs microseconds; the overshoot past the moment the server listens is at most this fraction of the time waited).</summary>
-    public double Backoff { get; init; } = 1.5;
+    public double Backoff { get; init; } = 1.25;
 
     /// <summary>The wait grows up to this, so a slow starter is not hammered.</summary>
     public TimeSpan MaxInterval { get; init; } = TimeSpan.FromMilliseconds(200);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using PeerCompute.Core.Resources;
@@ -11,6 +12,7 @@ using PeerCompute.Runtime.Firewall;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
 using PeerCompute.Runtime.Network;
+using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Reconcile;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.State;
@@ -150,7 +152,6 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         ValidateOwner(owner);
         ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
         long? writableCap = WritableLayerCap(spec);
-        await _egress.EnsureDeployAllowedAsync(cancellationToken).ConfigureAwait(false);
 
         string id = ContainerNaming.NewDeploymentId();
         var now = _time.GetUtcNow();
@@ -178,27 +179,43 @@ public sealed class ContainerRuntime : IDeploymentRuntime
             _deployments[id] = tracked;
         }
         string? containerId = null;
+        // The steps before the start run side by side (a deploy's latency is their sum otherwise): the firewall check
+        // (iptables, in both families), the record written to disk, the image looked up; the container is created
+        // meanwhile but starts only once all three are done, so nothing runs unfiltered or unrecorded.
+        var egress = _egress.EnsureDeployAllowedAsync(cancellationToken);
+        // Written before the container exists: a crash from here on is found again by reconcile.
+        var admitted = _store.SaveAsync(record, cancellationToken);
         try
         {
-            // Written before the container exists: a crash from here on is found again by reconcile.
-            await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
             var ensured = await _images.EnsureAsync(image, owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
-            await EnsureImageFitsAsync(image, ensured.Id, removeWhenTooLarge: ensured.Pulled, cancellationToken).ConfigureAwait(false);
+            var facts = await _engine.InspectImageAsync(ensured.Id, cancellationToken).ConfigureAwait(false);
+            await EnsureImageFitsAsync(image, facts, removeWhenTooLarge: ensured.Pulled).ConfigureAwait(false);
+            await admitted.ConfigureAwait(false);
+            if (spec.ContainerPort == DeploymentSpec.PortFromImage)
+            {
+                spec = spec with { ContainerPort = PortOf(image, facts) };
+                record.Spec = spec;
+                record.SpecHash = SpecHash.Compute(spec);
+            }
 
             containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options, writableCap), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;
+            await egress.ConfigureAwait(false);
             await _engine.StartContainerAsync(containerId, $"starting the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
 
             record.Phase = RecordPhase.Active;
             record.UpdatedAt = _time.GetUtcNow();
-            await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
-            _logger.LogInformation("Deployed {Id} ({Name}, {Image}) for {Owner} as container {Container}", id, spec.Name, spec.Image, owner, containerId);
+            var active = _store.SaveAsync(record, cancellationToken);
             var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
+            await active.ConfigureAwait(false);
+            _logger.LogInformation("Deployed {Id} ({Name}, {Image}) for {Owner} as container {Container}", id, spec.Name, spec.Image, owner, containerId);
             Routes.Set(spec.Name, StatusProjection.UpstreamOf(status));
             return status;
         }
         catch (Exception ex)
         {
+            // Whatever failed first, the steps still running are waited for: their failures are this one's consequences.
+            await Task.WhenAll(egress, admitted).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             await UndoDeployAsync(record, containerId).ConfigureAwait(false);
             if (ex is RuntimeException or OperationCanceledException)
                 throw;
@@ -208,6 +225,35 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         {
             tracked.Gate.Release();
         }
+    }
+
+    public async Task<ReadinessResult> WaitUntilReadyAsync(DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken = default)
+    {
+        EnsureStarted();
+        var record = Find(deployed.Id, deployed.Owner).Record;
+        if (deployed.State != DeploymentState.Running || record.ContainerId is not { } containerId)
+            return new(ReadinessOutcome.NotRunning, deployed, []);
+        // The published loopback port is the fallback for an engine that reports no address: it can only say "not yet".
+        IPEndPoint? endpoint = deployed.ContainerAddress is { } address ? new IPEndPoint(address, record.Spec.ContainerPort)
+            : deployed.HostPort is { } hostPort ? new IPEndPoint(IPAddress.Loopback, hostPort)
+            : null;
+        if (endpoint is null)
+            return new(ReadinessOutcome.NotAnswering, deployed, []);
+        ContainerFacts? last = null;
+        async Task<bool> StillRunning(CancellationToken token)
+        {
+            last = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", token).ConfigureAwait(false);
+            // A restart since the deploy is an exit too (the restart policy hides a crash loop behind "running").
+            return last is { Running: true, Restarting: false } && last.RestartCount == deployed.RestartCount;
+        }
+        var outcome = await ReadinessProbe.WaitAsync(TcpReadinessCheck.Instance, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
+        return outcome switch
+        {
+            ReadinessOutcome.Ready => new(outcome, deployed, []),
+            ReadinessOutcome.NotAnswering => new(outcome, StatusProjection.Project(record, last, _time.GetUtcNow()),
+                last?.Pid is { } pid ? ListeningPorts.Read(pid) : []),
+            _ => new(outcome, await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false), []),
+        };
     }
 
     public async Task<DeploymentStatus> StopAsync(string id, string owner, CancellationToken cancellationToken = default)
@@ -357,9 +403,9 @@ public sealed class ContainerRuntime : IDeploymentRuntime
     }
 
     /// <summary>Refuses an image over the provider's size cap; one this deploy pulled is removed again (unless something else uses it).</summary>
-    private async Task EnsureImageFitsAsync(ImageReference image, string imageId, bool removeWhenTooLarge, CancellationToken cancellationToken)
+    private async Task EnsureImageFitsAsync(ImageReference image, ImageFacts? facts, bool removeWhenTooLarge)
     {
-        if (await _engine.GetImageSizeAsync(imageId, cancellationToken).ConfigureAwait(false) is not { } size || size <= _options.MaxImageBytes)
+        if (facts is not { Size: var size } || size <= _options.MaxImageBytes)
             return;
         if (removeWhenTooLarge)
         {
@@ -375,6 +421,15 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         throw new RuntimeException(RuntimeErrorCode.ImageTooLarge,
             $"image {image} is {Quantities.FormatBytes(size)} unpacked, more than this provider's image size cap of {Quantities.FormatBytes(_options.MaxImageBytes)}");
     }
+
+    /// <summary>The image's one declared TCP port; <see cref="DeploymentSpec.DefaultPort"/> when it declares none; several are the requester's choice.</summary>
+    private static int PortOf(ImageReference image, ImageFacts? facts) => facts?.ExposedTcpPorts switch
+    {
+        null or [] => DeploymentSpec.DefaultPort,
+        [int only] => only,
+        var several => throw new RuntimeException(RuntimeErrorCode.InvalidSpec,
+            $"image {image} exposes several ports ({string.Join(", ", several)}): choose one with --port"),
+    };
 
     private static void ValidateOwner(string owner)
     {

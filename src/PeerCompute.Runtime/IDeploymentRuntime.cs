@@ -2,6 +2,7 @@ using PeerCompute.Runtime.Admission;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.Status;
 
@@ -41,6 +42,14 @@ public interface IDeploymentRuntime : IAsyncDisposable
     /// behind: no container, no record, no reserved capacity.
     /// </summary>
     Task<DeploymentStatus> DeployAsync(DeploymentSpec spec, string owner, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Waits until a deployment just made serves: its port answers on the container's own address (not the published
+    /// loopback port, where the engine's proxy accepts regardless). Ends early when the container stops running; at the
+    /// deadline a running container is <see cref="ReadinessOutcome.NotAnswering"/>, with the ports it listens on when
+    /// the provider can tell. Nothing is stopped either way.
+    /// </summary>
+    Task<ReadinessResult> WaitUntilReadyAsync(DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken = default);
 
     /// <summary>Stops the container (SIGTERM, then SIGKILL after <see cref="RuntimeOptions.StopTimeout"/>), keeps it for its logs, and frees its capacity.</summary>
     Task<DeploymentStatus> StopAsync(string id, string owner, CancellationToken cancellationToken = default);

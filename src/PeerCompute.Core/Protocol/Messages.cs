@@ -35,7 +35,8 @@ public sealed record DeployRequest(
     IReadOnlyDictionary<string, string>? Env = null,
     IReadOnlyList<string>? Command = null,
     bool WritableRootfs = false,
-    RegistryCredentials? Registry = null) : ISignedRequest
+    RegistryCredentials? Registry = null,
+    bool NoWait = false) : ISignedRequest
 {
     public const int DefaultCpuMillicores = 500;
     public const long DefaultMemoryBytes = 256L * 1024 * 1024;
@@ -129,6 +130,8 @@ public static class ErrorCodes
     public const string RuntimeUnavailable = "runtime_unavailable";
     public const string WritableUnbounded = "writable_unbounded";
     public const string ImageTooLarge = "image_too_large";
+    /// <summary>The deployment runs (and stays), but nothing answered on its port before the provider's deadline.</summary>
+    public const string NotAnswering = "not_answering";
     public const string Internal = "internal";
 }
 

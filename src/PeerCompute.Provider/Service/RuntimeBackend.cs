@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
@@ -6,22 +5,21 @@ using PeerCompute.Runtime;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Provider.Service;
 
 /// <summary>Maps the application protocol onto the deployment runtime (its seam, not one engine), and runtime failures onto error codes.</summary>
-public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, TimeSpan readyTimeout, Func<Task>? deploymentsChanged = null) : IProviderBackend
+public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, ReadinessOptions readiness, Func<Task>? deploymentsChanged = null) : IProviderBackend
 {
-    public const int DefaultContainerPort = 80;
-
     public async Task<DeployResponse> DeployAsync(DeployRequest request, PeerId owner, IProgress<DeployProgress> progress, CancellationToken cancellationToken)
     {
         var spec = new DeploymentSpec
         {
             Name = string.IsNullOrWhiteSpace(request.Name) ? DefaultName(request.Image) : request.Name,
             Image = request.Image,
-            ContainerPort = request.Port ?? DefaultContainerPort,
+            ContainerPort = request.Port ?? DeploymentSpec.PortFromImage,
             CpuMillicores = request.CpuMillicores,
             MemoryBytes = request.MemoryBytes,
             Environment = request.Env ?? new Dictionary<string, string>(),
@@ -31,9 +29,16 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         };
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
-        status = await WaitUntilAnsweringAsync(status, owner, cancellationToken).ConfigureAwait(false);
+        ReadinessResult? ready = null;
+        if (!request.NoWait)
+        {
+            ready = await Call(() => runtime.WaitUntilReadyAsync(status, readiness, cancellationToken)).ConfigureAwait(false);
+            status = ready.Status;
+        }
         if (deploymentsChanged is not null)
             await deploymentsChanged().ConfigureAwait(false);
+        if (ready is { Outcome: ReadinessOutcome.NotAnswering })
+            throw new ProviderException(ErrorCodes.NotAnswering, NotAnsweringMessage(status, ready.Listening));
         return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes);
     }
 
@@ -90,38 +95,13 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             ?? throw new ProviderException(ErrorCodes.NotFound, $"No deployment '{idOrName}'.");
     }
 
-    /// <summary>Answers only once the container accepts connections, so the URL works when the user gets it.</summary>
-    private async Task<DeploymentStatus> WaitUntilAnsweringAsync(DeploymentStatus status, PeerId owner, CancellationToken cancellationToken)
+    /// <summary>Says the deployment stays, and what to do about it; scripts match "running, but nothing answers on port N inside the container".</summary>
+    private string NotAnsweringMessage(DeploymentStatus s, IReadOnlyList<int> listening)
     {
-        if (status.HostPort is not { } port)
-            return status;
-        var deadline = DateTime.UtcNow + readyTimeout;
-        var delay = TimeSpan.FromMilliseconds(20);
-        while (DateTime.UtcNow < deadline)
-        {
-            using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-            {
-                try
-                {
-                    using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    attempt.CancelAfter(TimeSpan.FromSeconds(1));
-                    await probe.ConnectAsync(System.Net.IPAddress.Loopback, port, attempt.Token).ConfigureAwait(false);
-                    return status;
-                }
-                catch (SocketException)
-                {
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                }
-            }
-            var now = await Call(() => runtime.GetStatusAsync(status.Id, owner.ToString(), includeUsage: false, cancellationToken)).ConfigureAwait(false);
-            if (now.State is DeploymentState.Exited or DeploymentState.Vanished)
-                return now; // the status carries the exit code and last log lines
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false); // polling a port: there is no event to wait on
-            delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 250));
-        }
-        return status;
+        string where = listening.Count == 0 ? "" : $" (it listens on {string.Join(", ", listening)})";
+        string redeploy = listening is [int port] ? $", or stop it and deploy again with --port {port}" : "";
+        return $"{s.Name} ({s.Id}) is running, but nothing answers on port {s.ContainerPort} inside the container{where} after {readiness.Timeout.TotalSeconds:0.#} s. "
+            + $"It stays deployed: see its output with `peerctl logs {s.Name}`, stop it with `peerctl stop {s.Name}`{redeploy}.";
     }
 
     private static string LocalUrl(DeploymentStatus s) => s.HostPort is { } port ? $"http://127.0.0.1:{port}" : "";

@@ -15,7 +15,16 @@ public sealed record DeploymentSpec
     /// <summary>Image reference: <c>[registry/]path[:tag][@sha256:digest]</c>.</summary>
     public required string Image { get; init; }
 
-    /// <summary>TCP port inside the container, published on 127.0.0.1 at a port the engine picks.</summary>
+    /// <summary>What <see cref="ContainerPort"/> says to take the image's own port: its one declared (EXPOSE) TCP port, else <see cref="DefaultPort"/>.</summary>
+    public const int PortFromImage = 0;
+
+    /// <summary>The port of an image that declares none.</summary>
+    public const int DefaultPort = 80;
+
+    /// <summary>
+    /// TCP port inside the container, published on 127.0.0.1 at a port the engine picks; <see cref="PortFromImage"/>
+    /// asks the runtime to take the image's (a deployment's record always holds the port it resolved to).
+    /// </summary>
     public required int ContainerPort { get; init; }
 
     public required int CpuMillicores { get; init; }

@@ -22,7 +22,7 @@ internal static class DeploymentSpecValidator
         if (!ImageReference.TryParse(spec.Image, out var image, out string? imageError))
             throw Invalid(imageError);
 
-        if (spec.ContainerPort is < 1 or > 65535)
+        if (spec.ContainerPort != DeploymentSpec.PortFromImage && spec.ContainerPort is < 1 or > 65535)
             throw Invalid($"container port: {spec.ContainerPort} is not in 1-65535");
 
         if (spec.CpuMillicores < options.MinCpuMillicores)

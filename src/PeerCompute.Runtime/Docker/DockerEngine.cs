@@ -24,8 +24,13 @@ internal sealed class DockerEngine : IContainerEngine
         Endpoint = endpoint;
         _docker = new DockerClientBuilder().WithEndpoint(endpoint).Build();
         _errors = new DockerErrorTranslator(endpoint);
-        _images = new ImagePuller(_docker, endpoint, _errors, logger);
+        _images = new ImagePuller(_docker, endpoint, _errors, logger, inspect => Remember(inspect));
     }
+
+    // An image id names its content (the digest of its config), so what inspect said about it never changes: the
+    // deploy's look-up already inspected the image, and its size and ports need no second call.
+    private const int RememberedImages = 256;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ImageFacts> _imageFacts = new(StringComparer.Ordinal);
 
     public Uri Endpoint { get; }
 
@@ -72,17 +77,31 @@ internal sealed class DockerEngine : IContainerEngine
     public Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
         => _images.PullAsync(image, credentials, progress, cancellationToken);
 
-    public async Task<long?> GetImageSizeAsync(string image, CancellationToken cancellationToken)
+    public async Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
+        if (_imageFacts.TryGetValue(image, out var known))
+            return known;
         try
         {
             var inspect = await _errors.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image, cancellationToken), cancellationToken).ConfigureAwait(false);
-            return inspect.Size;
+            return Remember(inspect);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
         {
             return null;
         }
+    }
+
+    private ImageFacts Remember(ImageInspectResponse inspect)
+    {
+        var facts = new ImageFacts(inspect.Size, [.. TcpPorts(inspect.Config?.ExposedPorts?.Keys).Order()]);
+        if (!string.IsNullOrEmpty(inspect.ID))
+        {
+            if (_imageFacts.Count >= RememberedImages)
+                _imageFacts.Clear();
+            _imageFacts[inspect.ID] = facts;
+        }
+        return facts;
     }
 
     public Task RemoveImageAsync(string image, CancellationToken cancellationToken)
@@ -134,6 +153,8 @@ internal sealed class DockerEngine : IContainerEngine
             StartedAt = ParseEngineTime(state.StartedAt),
             RestartCount = inspect.RestartCount,
             LoopbackPorts = LoopbackPorts(inspect.NetworkSettings?.Ports),
+            Address = state.Running ? BridgeAddress(inspect.NetworkSettings) : null,
+            Pid = state.Running && state.Pid > 0 ? (int)state.Pid : null,
         };
     }
 
@@ -188,6 +209,28 @@ internal sealed class DockerEngine : IContainerEngine
         "dead" => ContainerState.Dead,
         _ => ContainerState.Unknown,
     };
+
+    /// <summary>"8080/tcp" keys (an image's EXPOSE list) → their TCP port numbers.</summary>
+    private static IEnumerable<int> TcpPorts(IEnumerable<string>? keys)
+    {
+        foreach (string key in keys ?? [])
+        {
+            if (key.EndsWith("/tcp", StringComparison.Ordinal)
+                && int.TryParse(key.AsSpan(0, key.Length - 4), NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port is > 0 and <= 65535)
+                yield return port;
+        }
+    }
+
+    /// <summary>The container's IPv4 address on its (one) network.</summary>
+    private static System.Net.IPAddress? BridgeAddress(NetworkSettings? settings)
+    {
+        foreach (var endpoint in settings?.Networks?.Values ?? [])
+        {
+            if (System.Net.IPAddress.TryParse(endpoint?.IPAddress, out var address))
+                return address;
+        }
+        return null;
+    }
 
     /// <summary>From inspect's port map ("8080/tcp" → bindings): the first binding on 127.0.0.1 per TCP port.</summary>
     private static Dictionary<int, int> LoopbackPorts(IDictionary<string, IList<PortBinding>>? ports)

@@ -24,8 +24,12 @@ internal sealed class ImagePuller
     private readonly DockerErrorTranslator _errors;
     private readonly ILogger _logger;
 
-    public ImagePuller(IDockerClient docker, Uri endpoint, DockerErrorTranslator errors, ILogger? logger = null)
+    private readonly Action<ImageInspectResponse>? _inspected;
+
+    /// <param name="inspected">Told every image this puller inspected (the engine keeps what it needs of them).</param>
+    public ImagePuller(IDockerClient docker, Uri endpoint, DockerErrorTranslator errors, ILogger? logger = null, Action<ImageInspectResponse>? inspected = null)
     {
+        _inspected = inspected;
         _docker = docker;
         _endpoint = endpoint;
         _errors = errors;
@@ -91,7 +95,9 @@ internal sealed class ImagePuller
     {
         try
         {
-            return await _errors.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image.LocalName, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var inspect = await _errors.RunAsync($"looking up image {image}", () => _docker.Images.InspectImageAsync(image.LocalName, cancellationToken), cancellationToken).ConfigureAwait(false);
+            _inspected?.Invoke(inspect);
+            return inspect;
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.NotFound)
         {

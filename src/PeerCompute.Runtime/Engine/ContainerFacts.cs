@@ -1,3 +1,5 @@
+using System.Net;
+
 namespace PeerCompute.Runtime.Engine;
 
 /// <summary>What the engine reports about one container when asked about it (inspect).</summary>
@@ -18,7 +20,14 @@ internal sealed record ContainerFacts
     public long RestartCount { get; init; }
     /// <summary>Container TCP port → the port it is published on at 127.0.0.1.</summary>
     public IReadOnlyDictionary<int, int> LoopbackPorts { get; init; } = new Dictionary<int, int>();
+    /// <summary>The container's address on its bridge network while it runs; null when it has none.</summary>
+    public IPAddress? Address { get; init; }
+    /// <summary>The host's PID of the container's first process while it runs; null otherwise.</summary>
+    public int? Pid { get; init; }
 }
+
+/// <summary>What the engine reports about an image it holds (inspect).</summary>
+internal sealed record ImageFacts(long Size, IReadOnlyList<int> ExposedTcpPorts);
 
 /// <summary>Where a container stands in the engine's listing.</summary>
 internal enum ContainerState

@@ -49,8 +49,8 @@ internal interface IContainerEngine : IDisposable
 
     Task<string> PullImageAsync(ImageReference image, RegistryCredentials? credentials, IProgress<PullProgress>? progress, CancellationToken cancellationToken);
 
-    /// <summary>The unpacked size of an image the engine holds; null when it holds none of that name or id.</summary>
-    Task<long?> GetImageSizeAsync(string image, CancellationToken cancellationToken);
+    /// <summary>The unpacked size and the declared (EXPOSE) TCP ports of an image the engine holds; null when it holds none of that name or id.</summary>
+    Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken);
 
     /// <summary>Removes the image unless a container still uses it or another name refers to it (never forced).</summary>
     Task RemoveImageAsync(string image, CancellationToken cancellationToken);

@@ -26,8 +26,9 @@ internal sealed class DeploymentRecord
     public int Schema { get; set; } = CurrentSchema;
     public required string Id { get; init; }
     public required string Owner { get; init; }
-    public required DeploymentSpec Spec { get; init; }
-    public required string SpecHash { get; init; }
+    /// <summary>Settable only so a deploy can fill in the port it took from the image before the container is made.</summary>
+    public required DeploymentSpec Spec { get; set; }
+    public required string SpecHash { get; set; }
     public required DateTimeOffset CreatedAt { get; init; }
     public string? ContainerId { get; set; }
     public RecordPhase Phase { get; set; }

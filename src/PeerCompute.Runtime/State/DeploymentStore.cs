@@ -40,8 +40,11 @@ internal sealed class DeploymentStore
         byte[] json = JsonSerializer.SerializeToUtf8Bytes(record, RuntimeJsonContext.Default.DeploymentRecord);
         try
         {
-            // Not the caller's token: a record half-way between phases is worse than a late cancellation.
-            await AtomicFile.WriteAsync(PathFor(record.Id), json, AtomicFile.OwnerOnly, CancellationToken.None).ConfigureAwait(false);
+            // Not the caller's token: a record half-way between phases is worse than a late cancellation. On the thread
+            // pool because the flush to disk blocks: the caller goes on with the engine meanwhile (serialised above,
+            // so the record may change after this returns).
+            string path = PathFor(record.Id);
+            await Task.Run(() => AtomicFile.WriteAsync(path, json, AtomicFile.OwnerOnly, CancellationToken.None), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

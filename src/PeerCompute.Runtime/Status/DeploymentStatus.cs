@@ -1,3 +1,4 @@
+using System.Net;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Logs;
 
@@ -39,8 +40,12 @@ public sealed record DeploymentStatus
     public required long MemoryBytes { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public string? ContainerId { get; init; }
-    /// <summary>Port on 127.0.0.1 where the container's port answers, while it runs.</summary>
+    /// <summary>The TCP port inside the container that the deployment serves on.</summary>
+    public int ContainerPort { get; init; }
+    /// <summary>Port on 127.0.0.1 where the container's port is published, while it runs.</summary>
     public int? HostPort { get; init; }
+    /// <summary>The container's own address on the provider's bridge network, while it runs (the engine's proxy on <see cref="HostPort"/> accepts connections even when nothing listens inside; this address does not).</summary>
+    public IPAddress? ContainerAddress { get; init; }
     /// <summary>Exit code of the last run when the process is not running.</summary>
     public long? ExitCode { get; init; }
     /// <summary>The last exit was the kernel's out-of-memory killer.</summary>

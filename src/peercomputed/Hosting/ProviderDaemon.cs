@@ -11,6 +11,7 @@ using PeerCompute.Net.Host;
 using PeerCompute.Net.Mdns;
 using PeerCompute.Runtime;
 using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.Status;
 using PeerCompute.Tunnel.Client;
@@ -26,7 +27,8 @@ namespace PeerCompute.Daemon.Hosting;
 internal sealed class ProviderDaemon
 {
     public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
-    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(15);
+    /// <summary>How a deploy waits for its container to answer before it says it does not.</summary>
+    public static readonly ReadinessOptions Readiness = new();
     public static readonly TimeSpan ReconcileInterval = TimeSpan.FromMinutes(1);
 
     public static async Task<int> RunAsync(ProviderConfig config, PeerComputeHome home, PeerIdentity identity, ILoggerFactory loggers, CancellationToken stop)
@@ -86,7 +88,7 @@ internal sealed class ProviderDaemon
             tunnel?.SetRoutes(PublicRoutes.Names(runtime));
             return Task.CompletedTask;
         }
-        var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnel?.GetPublicUrl(name), ReadyTimeout, RefreshRoutesAsync);
+        var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnel?.GetPublicUrl(name), Readiness, RefreshRoutesAsync);
         Task tunnelRun = Task.CompletedTask;
         if (tunnel is not null)
         {

@@ -35,13 +35,14 @@ internal sealed class DeploymentCommands
     /// <param name="name">Deployment name (default: from the image).</param>
     /// <param name="cpu">CPU cores: 500m, 0.5 or 2.</param>
     /// <param name="memory">Memory: 256MB, 1GiB, 512m.</param>
-    /// <param name="port">A container port number, e.g. 8080: the one the app listens on, served at the deployment's URLs (default 80).</param>
+    /// <param name="port">A container port number, e.g. 8080: the one the app listens on, served at the deployment's URLs (default: the one port the image declares with EXPOSE; with none, 80).</param>
     /// <param name="env">KEY=VALUE environment variable; repeat for several.</param>
     /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp); the provider caps its size, or refuses it (writable_unbounded) where its storage cannot.</param>
     /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes, via (direct or relay).</param>
+    /// <param name="noWait">Answer once the container started, without waiting for its port to answer (by default a port that does not answer within 15 s is an error, not_answering; the deployment stays either way).</param>
     [Command("deploy")]
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
-        int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, CancellationToken cancellationToken = default)
+        int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, bool noWait = false, CancellationToken cancellationToken = default)
     {
         if (!Quantities.TryParseMillicores(cpu, out int millicores))
             throw new UsageException($"--cpu '{cpu}' is not a CPU amount (examples: 500m, 0.5, 2).");
@@ -60,7 +61,7 @@ internal sealed class DeploymentCommands
 
         await WithProviderAsync(peer, json, replyTimeout: null, async (session, _) =>
         {
-            var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable);
+            var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable, NoWait: noWait);
             var progress = new PullDisplay();
             DeployResponse response;
             try
@@ -284,7 +285,8 @@ internal sealed class DeploymentCommands
             }
             catch (ProviderRefusedException ex)
             {
-                throw Fail(json, ex.Code, $"{target.DisplayName} refused: {ex.Message}");
+                // not_answering is no refusal: the deployment was made and runs.
+                throw Fail(json, ex.Code, ex.Code == ErrorCodes.NotAnswering ? $"{target.DisplayName}: {ex.Message}" : $"{target.DisplayName} refused: {ex.Message}");
             }
             catch (FrameException ex)
             {

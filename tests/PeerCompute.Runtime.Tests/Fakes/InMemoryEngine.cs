@@ -91,10 +91,16 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
     /// <summary>What <see cref="ProbeStorageAsync"/> answers: by default an engine that caps writable layers.</summary>
     public EngineStorage Storage { get; set; } = new("memory", null, CapsWritableLayer: true, CapProblem: null, UserNamespaceRemap: false);
 
-    public Task<long?> GetImageSizeAsync(string image, CancellationToken cancellationToken)
+    /// <summary>Declared ports per local image name (none: the image declares none).</summary>
+    public Dictionary<string, int[]> ExposedPorts { get; } = new(StringComparer.Ordinal);
+
+    public Task<ImageFacts?> InspectImageAsync(string image, CancellationToken cancellationToken)
     {
         lock (_lock)
-            return Task.FromResult<long?>(Images.Contains(image) || Images.Contains(image.StartsWith("sha256:", StringComparison.Ordinal) ? image["sha256:".Length..] : "") ? 1 * RuntimeOptions.MiB : null);
+        {
+            string name = Images.Contains(image) ? image : image.StartsWith("sha256:", StringComparison.Ordinal) && Images.Contains(image["sha256:".Length..]) ? image["sha256:".Length..] : "";
+            return Task.FromResult(name.Length == 0 ? null : new ImageFacts(1 * RuntimeOptions.MiB, ExposedPorts.GetValueOrDefault(name) ?? []));
+        }
     }
 
     public Task RemoveImageAsync(string image, CancellationToken cancellationToken)

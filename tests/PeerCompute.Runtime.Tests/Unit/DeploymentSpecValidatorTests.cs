@@ -49,11 +49,16 @@ public sealed class DeploymentSpecValidatorTests
     }
 
     [Test]
-    [Arguments(0)]
     [Arguments(-1)]
     [Arguments(65536)]
     public async Task Ports_outside_the_tcp_range_are_refused(int port)
         => await Assert.That(Refused(Valid with { ContainerPort = port }).Message).StartsWith("container port:");
+
+    [Test]
+    public async Task Port_zero_asks_for_the_image_s_port()
+    {
+        await Assert.That(DeploymentSpecValidator.Validate(Valid with { ContainerPort = DeploymentSpec.PortFromImage }, Options).LocalName).IsNotNull();
+    }
 
     [Test]
     [Arguments("")]

@@ -80,7 +80,8 @@ internal sealed class GatewayServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        // YARP logs each failed forward with its stack trace; the handler logs it as one line instead.
+        builder.Logging.AddFilter("Yarp", LogLevel.Error);
         // A failed start (a port in use) is reported once, as one line, by RunAsync; not as a logged stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Logging.AddZLoggerConsole(console => console.UsePlainTextFormatter(formatter =>

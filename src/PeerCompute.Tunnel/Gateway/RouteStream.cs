@@ -16,6 +16,7 @@ public sealed class RouteStream : Stream
     private readonly GatewayMetrics? _metrics;
     private readonly TimeSpan _statusTimeout;
     private bool _statusRead;
+    private bool _answered;
 
     internal RouteStream(YamuxStream inner, string label, TimeSpan statusTimeout, GatewayMetrics? metrics)
     {
@@ -35,10 +36,38 @@ public sealed class RouteStream : Stream
     {
         if (!_statusRead)
             await ReadStatusAsync(cancellationToken).ConfigureAwait(false);
-        int read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        if (_answered)
+        {
+            int more = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+            _metrics?.AddBytesFromProviders(more);
+            return more;
+        }
+        int read;
+        try
+        {
+            read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw Fail(NoAnswer(e));
+        }
+        if (read == 0 && buffer.Length > 0)
+            throw Fail(NoAnswer(null));
+        _answered = read > 0;
         _metrics?.AddBytesFromProviders(read);
         return read;
     }
+
+    /// <summary>
+    /// The stream ended (or was reset) after the provider connected it and before the container sent a byte: the container
+    /// closed the connection without answering (e.g. Docker's port proxy accepts for a container that listens on
+    /// another port), unless the tunnel itself went down.
+    /// </summary>
+    private TunnelException NoAnswer(IOException? error) => _inner.Session.Error is { } tunnelError
+        ? new TunnelException(TunnelErrorKind.Network, $"the tunnel to the provider of {_label} failed: {tunnelError.Message}", tunnelError)
+        : error is null
+            ? new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container of {_label} closed the connection without answering")
+            : new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container of {_label} closed the connection without answering ({error.Message})", error);
 
     /// <summary>Waits for the provider's answer to the route header; throws when it is not Connected.</summary>
     public async ValueTask ReadStatusAsync(CancellationToken cancellationToken)
@@ -56,16 +85,16 @@ public sealed class RouteStream : Stream
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the provider did not connect {_label} to its container within {_statusTimeout.TotalSeconds:0.#} s"));
+                throw Fail(new TunnelException(TunnelErrorKind.UpstreamTimeout, $"the provider did not connect {_label} to its container within {_statusTimeout.TotalSeconds:0.#} s"));
             }
             catch (IOException e)
             {
-                throw Fail(new TunnelException(TunnelErrorKind.ProviderOffline, $"the tunnel for {_label} failed: {e.Message}", e));
+                throw Fail(new TunnelException(TunnelErrorKind.Network, $"the tunnel to the provider of {_label} failed: {e.Message}", e));
             }
         }
         _statusRead = true;
         if (read == 0)
-            throw Fail(new TunnelException(TunnelErrorKind.ProviderOffline, $"the provider closed the stream for {_label} without an answer"));
+            throw Fail(new TunnelException(TunnelErrorKind.Network, $"the provider closed the stream for {_label} without an answer"));
         switch ((RouteStatus)status[0])
         {
             case RouteStatus.Connected:
@@ -73,7 +102,7 @@ public sealed class RouteStream : Stream
             case RouteStatus.UnknownRoute:
                 throw Fail(new TunnelException(TunnelErrorKind.UnknownRoute, $"the provider does not serve {_label}"));
             case RouteStatus.UpstreamUnavailable:
-                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container behind {_label} is not answering"));
+                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container of {_label} refused the connection on its port"));
             default:
                 throw Fail(new TunnelException(TunnelErrorKind.Protocol, $"the provider answered {_label} with unknown status {status[0]}"));
         }

@@ -15,7 +15,7 @@ public enum TunnelErrorKind
     UnknownRoute,
     /// <summary>The route exists but its container did not accept the connection, or closed it without answering.</summary>
     UpstreamUnavailable,
-    /// <summary>The container (or the provider connecting to it) did not answer within the gateway's time.</summary>
+    /// <summary>The container did not begin its answer within the gateway's time.</summary>
     UpstreamTimeout,
     /// <summary>The provider is not connected (or is going away).</summary>
     ProviderOffline,

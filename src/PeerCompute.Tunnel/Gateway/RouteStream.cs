@@ -85,7 +85,8 @@ public sealed class RouteStream : Stream
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw Fail(new TunnelException(TunnelErrorKind.UpstreamTimeout, $"the provider did not connect {_label} to its container within {_statusTimeout.TotalSeconds:0.#} s"));
+                // The provider answers within its own connect timeout whatever the container does: silence is the tunnel's.
+                throw Fail(new TunnelException(TunnelErrorKind.Network, $"the provider did not answer for {_label} within {_statusTimeout.TotalSeconds:0.#} s"));
             }
             catch (IOException e)
             {

@@ -13,8 +13,10 @@ public enum TunnelErrorKind
     Network,
     /// <summary>The provider has no such route.</summary>
     UnknownRoute,
-    /// <summary>The route exists but its container did not accept the connection.</summary>
+    /// <summary>The route exists but its container did not accept the connection, or closed it without answering.</summary>
     UpstreamUnavailable,
+    /// <summary>The container did not begin its answer within the gateway's time.</summary>
+    UpstreamTimeout,
     /// <summary>The provider is not connected (or is going away).</summary>
     ProviderOffline,
     /// <summary>The provider's tunnel carries as many requests as it may at once (streams or receive budget): try again soon.</summary>

@@ -23,11 +23,12 @@ internal sealed class GatewayCommands
     /// Examples:
     ///   gateway --domain example.org --cert /etc/ssl/wild.pem --key /etc/ssl/wild.key --trust-provider 12D3KooW...
     ///   gateway --domain peercompute.localhost --self-signed --https-port 8443 --tunnel-port 9443 --open
+    /// With --open or --self-signed it listens on loopback only unless --listen says otherwise.
     /// </summary>
     /// <param name="domain">Public domain; deployments are served as NAME-TAG.DOMAIN (needs DNS *.DOMAIN pointing here).</param>
     /// <param name="httpsPort">Public HTTPS port.</param>
     /// <param name="tunnelPort">Port providers connect to.</param>
-    /// <param name="listen">Address to listen on (both ports), e.g. 0.0.0.0, ::, 127.0.0.1.</param>
+    /// <param name="listen">Address every port listens on (HTTPS, tunnel, relay), e.g. 0.0.0.0, ::, 127.0.0.1; default :: (every interface), or 127.0.0.1 with --open or --self-signed.</param>
     /// <param name="rateLimit">Requests per second allowed per client IP and hostname (token bucket).</param>
     /// <param name="rateBurst">Bucket size (requests allowed at once after a pause); default: the rate.</param>
     /// <param name="rateLimitClients">Rate-limit buckets (client and deployment pairs) kept at most; beyond it new pairs get 429 until idle ones are forgotten.</param>
@@ -60,7 +61,7 @@ internal sealed class GatewayCommands
         string domain = DefaultDomain,
         int httpsPort = 443,
         int tunnelPort = 8443,
-        string listen = "::",
+        string? listen = null,
         double rateLimit = 100,
         double? rateBurst = null,
         int rateLimitClients = 100_000,
@@ -188,7 +189,7 @@ internal sealed class GatewayCommands
     internal static (string Certificate, string Key) SelfSignedPaths(string stateFolder) =>
         (Path.Combine(stateFolder, "self-signed.crt"), Path.Combine(stateFolder, "self-signed.key"));
 
-    private static GatewayOptions BuildOptions(string domain, int httpsPort, int tunnelPort, string listen, double rateLimit, double? rateBurst,
+    private static GatewayOptions BuildOptions(string domain, int httpsPort, int tunnelPort, string? listen, double rateLimit, double? rateBurst,
         string? cert, string? key, bool selfSigned, RepeatedOption? trustProvider, bool open, int? metricsPort, int drainSeconds)
     {
         string normalized;
@@ -205,7 +206,11 @@ internal sealed class GatewayCommands
                 throw new UsageException($"{name} must be between 1 and 65535 (got {port}).");
         if (httpsPort == tunnelPort || metricsPort == httpsPort || metricsPort == tunnelPort)
             throw new UsageException("--https-port, --tunnel-port and --metrics-port must differ.");
-        if (!IPAddress.TryParse(listen, out var address))
+        // A gateway that lets in any provider, or has no real certificate, is a local trial until the operator names an address.
+        IPAddress? address;
+        if (listen is null)
+            address = open || selfSigned ? IPAddress.Loopback : IPAddress.IPv6Any;
+        else if (!IPAddress.TryParse(listen, out address))
             throw new UsageException($"--listen '{listen}' is not an IP address.");
         if (rateLimit <= 0 || rateBurst is < 1)
             throw new UsageException("--rate-limit must be positive and --rate-burst at least 1.");
@@ -239,6 +244,7 @@ internal sealed class GatewayCommands
         {
             Domain = normalized,
             ListenAddress = address,
+            ListenDefaulted = listen is null,
             HttpsPort = httpsPort,
             TunnelPort = tunnelPort,
             MetricsPort = metricsPort,

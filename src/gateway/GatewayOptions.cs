@@ -11,6 +11,10 @@ internal sealed record GatewayOptions
 {
     public required string Domain { get; init; }
     public IPAddress ListenAddress { get; init; } = IPAddress.IPv6Any;
+
+    /// <summary>True when <see cref="ListenAddress"/> was chosen by the gateway (no --listen), for the start-up line.</summary>
+    public bool ListenDefaulted { get; init; }
+
     public int HttpsPort { get; init; } = 443;
     public int TunnelPort { get; init; } = 8443;
     public int? MetricsPort { get; init; }

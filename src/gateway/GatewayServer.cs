@@ -80,7 +80,8 @@ internal sealed class GatewayServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        // YARP logs each failed forward with its stack trace; the handler logs it as one line instead.
+        builder.Logging.AddFilter("Yarp", LogLevel.Error);
         // A failed start (a port in use) is reported once, as one line, by RunAsync; not as a logged stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting", LogLevel.None);
         builder.Logging.AddZLoggerConsole(console => console.UsePlainTextFormatter(formatter =>
@@ -188,9 +189,13 @@ internal sealed class GatewayServer : IAsyncDisposable
             throw new CliException($"Cannot start: {e.Message}");
         }
         var pin = CertificatePin.FromCertificate(_certificate.Current.TargetCertificate);
-        _logger.LogInformation("gateway up: https://NAME-TAG.{Domain}:{HttpsPort}/ on {Listen}, tunnels on port {TunnelPort}, certificate key {Pin}{SelfSigned}; providers: {Providers}; rate limit {Rate}/s per client",
-            _options.Domain, _options.HttpsPort, _options.ListenAddress, _options.TunnelPort, pin, _options.SelfSigned ? " (self-signed: give providers --gateway-pin " + pin + ")" : "",
+        _logger.LogInformation("gateway up: serving *.{Domain} on {Https} ({Dns}); tunnels on {Tunnel}; certificate key {Pin}{SelfSigned}; providers: {Providers}; rate limit {Rate}/s per client",
+            _options.Domain, new IPEndPoint(_options.ListenAddress, _options.HttpsPort), DnsNeed(_options.Domain), new IPEndPoint(_options.ListenAddress, _options.TunnelPort),
+            pin, _options.SelfSigned ? " (self-signed: give providers --gateway-pin " + pin + ")" : "",
             _options.Open ? "any (open)" : $"{_options.TrustedProviders.Count} trusted", _options.RateLimit.RequestsPerSecond);
+        if (_options.ListenDefaulted && IPAddress.IsLoopback(_options.ListenAddress))
+            _logger.LogInformation("listening on loopback only ({Why} without --listen): other machines cannot reach this gateway; give --listen 0.0.0.0 (or ::) to serve them",
+                _options.Open ? "--open" : "--self-signed");
         if (_relayHost is not null)
             _logger.LogInformation("relay (libp2p circuit relay v2) on port {Port}: {Addresses}", _options.RelayPort,
                 string.Join(", ", _relayHost.ListenAddresses.Select(a => a.WithPeerId(_relayHost.PeerId).ToString())));
@@ -248,6 +253,12 @@ internal sealed class GatewayServer : IAsyncDisposable
             await _relayHost.ListenAsync(Multiaddr.FromEndPoint(new IPEndPoint(listen, _options.RelayPort))).ConfigureAwait(false);
         }
     }
+
+    /// <summary>What name resolution the domain needs for visitors to arrive here.</summary>
+    internal static string DnsNeed(string domain) =>
+        domain == "localhost" || domain.EndsWith(".localhost", StringComparison.Ordinal)
+            ? "names under .localhost resolve to this host: no DNS record needed"
+            : $"needs a wildcard DNS record *.{domain} -> this host";
 
     private async Task StopRelayAsync()
     {

@@ -11,7 +11,9 @@ namespace PeerCompute.Gateway;
 
 /// <summary>
 /// Every public request: hostname → route lookup → rate limit → open-request cap → forward through the provider's tunnel.
-/// Answers: unknown host 404, provider offline 502, container not answering or provider tunnel full 503, over the rate limit or with too many requests open 429 (Retry-After).
+/// Answers: unknown host 404; no provider connected or its tunnel full 503; container not answering on its port or the
+/// tunnel failing 502; container too slow 504; over the rate limit or with too many requests open 429 (Retry-After).
+/// Each body says which part failed.
 /// </summary>
 internal sealed class PublicRequestHandler(
     string domain,
@@ -29,7 +31,7 @@ internal sealed class PublicRequestHandler(
         string host = RawHost(context.Request);
         if (!TunnelHostname.TryGetLabel(host, domain, out string label))
         {
-            await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
+            await ReplyAsync(context, StatusCodes.Status404NotFound, $"no deployment is served at {Printable(host)}").ConfigureAwait(false);
             return;
         }
         // The route first: a name that is not a deployment costs no limiter state, so made-up hostnames cannot fill
@@ -37,7 +39,7 @@ internal sealed class PublicRequestHandler(
         var route = registry.Find(label, out var tunnel);
         if (route == RouteLookupResult.UnknownHost)
         {
-            await ReplyAsync(context, StatusCodes.Status404NotFound, $"No deployment is served at {Printable(host)}.").ConfigureAwait(false);
+            await ReplyAsync(context, StatusCodes.Status404NotFound, $"no deployment is served at {Printable(host)}").ConfigureAwait(false);
             return;
         }
         string client = ClientKey(context.Connection.RemoteIpAddress);
@@ -45,13 +47,14 @@ internal sealed class PublicRequestHandler(
         {
             metrics.RecordRateLimited();
             context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests; slow down.").ConfigureAwait(false);
+            await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "too many requests; slow down").ConfigureAwait(false);
             return;
         }
         switch (route)
         {
             case RouteLookupResult.ProviderOffline:
-                await ReplyAsync(context, StatusCodes.Status502BadGateway, "The provider serving this deployment is offline.").ConfigureAwait(false);
+                await ReplyAsync(context, StatusCodes.Status503ServiceUnavailable, Describe(TunnelErrorKind.ProviderOffline, ForwarderError.None, label).Message).ConfigureAwait(false);
+                logger.LogWarning("{Label}: 503 no provider is connected", label);
                 return;
         }
 
@@ -59,7 +62,7 @@ internal sealed class PublicRequestHandler(
         {
             metrics.RecordConcurrencyLimited();
             context.Response.Headers.RetryAfter = "1";
-            await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "Too many requests open at once from this address.").ConfigureAwait(false);
+            await ReplyAsync(context, StatusCodes.Status429TooManyRequests, "too many requests open at once from this address").ConfigureAwait(false);
             return;
         }
         try
@@ -78,30 +81,50 @@ internal sealed class PublicRequestHandler(
 
     private async Task ReportErrorAsync(HttpContext context, ForwarderError error, string label)
     {
+        if (error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled
+            or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled)
+            return;
         var exception = context.GetForwarderErrorFeature()?.Exception;
         var reason = FindTunnelError(exception);
-        if (!context.Response.HasStarted)
+        var (status, message) = Describe(reason?.Kind, error, label);
+        bool answered = !context.Response.HasStarted;
+        if (answered)
         {
-            (int status, string message) = reason?.Kind switch
-            {
-                TunnelErrorKind.UpstreamUnavailable => (StatusCodes.Status503ServiceUnavailable, "The deployment's container is not answering."),
-                TunnelErrorKind.UnknownRoute => (StatusCodes.Status404NotFound, "No deployment is served at this name."),
-                TunnelErrorKind.ProviderOffline => (StatusCodes.Status502BadGateway, "The provider serving this deployment is offline."),
-                TunnelErrorKind.TunnelBusy => (StatusCodes.Status503ServiceUnavailable, "The provider serving this deployment has too many requests open; try again shortly."),
-                _ when error is ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, "The deployment did not answer in time."),
-                _ when error is ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled => (context.Response.StatusCode, ""),
-                _ => (StatusCodes.Status502BadGateway, "The request could not be forwarded to the deployment."),
-            };
-            if (message.Length > 0)
-            {
-                context.Response.Clear();
-                if (reason?.Kind == TunnelErrorKind.TunnelBusy)
-                    context.Response.Headers.RetryAfter = "1";
-                await ReplyAsync(context, status, message, record: false).ConfigureAwait(false);
-            }
+            context.Response.Clear();
+            if (reason?.Kind == TunnelErrorKind.TunnelBusy)
+                context.Response.Headers.RetryAfter = "1";
+            await ReplyAsync(context, status, message, record: false).ConfigureAwait(false);
         }
-        if (error is not (ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.UpgradeRequestCanceled or ForwarderError.UpgradeResponseCanceled))
-            logger.LogInformation("{Label}: {Error}: {Reason}", label, error, reason?.Message ?? exception?.Message ?? "");
+        // One line per failure; a stack trace only for what no part of the path is expected to throw.
+        string detail = reason?.Message ?? exception?.Message ?? error.ToString();
+        if (reason is null && exception is not null && !IsExpected(exception))
+            logger.LogError(exception, "{Label}: {Status} {Message} ({Error})", label, status, message, error);
+        else if (answered)
+            logger.LogWarning("{Label}: {Status} {Message} ({Detail})", label, status, message, detail);
+        else
+            logger.LogWarning("{Label}: {Error} after the answer began ({Detail})", label, error, detail);
+    }
+
+    /// <summary>The public answer for a failed forward: which part failed (tunnel, provider or container), in words a visitor can pass on.</summary>
+    internal static (int Status, string Message) Describe(TunnelErrorKind? kind, ForwarderError error, string label) => kind switch
+    {
+        TunnelErrorKind.UpstreamUnavailable => (StatusCodes.Status502BadGateway, $"the provider is connected but the container of {label} does not answer on its port"),
+        TunnelErrorKind.UpstreamTimeout => (StatusCodes.Status504GatewayTimeout, $"the container of {label} did not answer in time"),
+        TunnelErrorKind.UnknownRoute => (StatusCodes.Status404NotFound, $"the provider does not serve {label}"),
+        TunnelErrorKind.ProviderOffline => (StatusCodes.Status503ServiceUnavailable, $"no provider is connected for {label}"),
+        TunnelErrorKind.Network => (StatusCodes.Status502BadGateway, $"the tunnel to the provider of {label} failed"),
+        TunnelErrorKind.TunnelBusy => (StatusCodes.Status503ServiceUnavailable, $"the provider of {label} has too many requests open; try again shortly"),
+        _ when error is ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout, $"the container of {label} did not answer in time"),
+        _ => (StatusCodes.Status502BadGateway, $"the gateway could not forward the request to {label}"),
+    };
+
+    /// <summary>Failures of the network, the tunnel or the container: reported as one line, without a stack trace.</summary>
+    private static bool IsExpected(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+            if (e is IOException or System.Net.Sockets.SocketException or OperationCanceledException or TimeoutException)
+                return true;
+        return exception is HttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException or BadHttpRequestException;
     }
 
     private static TunnelException? FindTunnelError(Exception? exception)
@@ -119,7 +142,7 @@ internal sealed class PublicRequestHandler(
         context.Response.Headers.CacheControl = "no-store";
         if (record)
             metrics.RecordResponse(status);
-        await context.Response.WriteAsync($"{status} {message}\n", context.RequestAborted).ConfigureAwait(false);
+        await context.Response.WriteAsync($"{status}: {message}\n", context.RequestAborted).ConfigureAwait(false);
     }
 
     /// <summary>

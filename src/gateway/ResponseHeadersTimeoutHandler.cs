@@ -4,8 +4,8 @@ namespace PeerCompute.Gateway;
 
 /// <summary>
 /// Bounds the wait for a container's status line and headers (SendAsync returns once they are in; the body then
-/// streams under YARP's activity timeout). Past it the request fails as "container not answering", which the
-/// gateway answers with 503. A bodiless request whose kept-alive connection died before answering is sent once more.
+/// streams under YARP's activity timeout). Past it the request fails as "container did not answer in time", which the
+/// gateway answers with 504. A bodiless request whose kept-alive connection died before answering is sent once more.
 /// </summary>
 internal sealed class ResponseHeadersTimeoutHandler(TimeSpan timeout) : DelegatingHandler
 {
@@ -28,7 +28,7 @@ internal sealed class ResponseHeadersTimeoutHandler(TimeSpan timeout) : Delegati
         catch (OperationCanceledException e) when (headers.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new HttpRequestException($"the container did not begin its answer within {timeout.TotalSeconds:0} s",
-                new PeerCompute.Tunnel.TunnelException(PeerCompute.Tunnel.TunnelErrorKind.UpstreamUnavailable, $"the container did not begin its answer within {timeout.TotalSeconds:0} s", e));
+                new PeerCompute.Tunnel.TunnelException(PeerCompute.Tunnel.TunnelErrorKind.UpstreamTimeout, $"the container did not begin its answer within {timeout.TotalSeconds:0} s", e));
         }
     }
 

@@ -6,7 +6,8 @@ public sealed record GatewayLaunch(string Executable, string Domain, IReadOnlyLi
     /// <summary>A command prefix (e.g. <c>nsenter --net=... --</c>).</summary>
     public IReadOnlyList<string> Wrapper { get; init; } = [];
 
-    public string Listen { get; init; } = "127.0.0.1";
+    /// <summary>The --listen address; null: no --listen (the gateway picks, loopback with --open or --self-signed).</summary>
+    public string? Listen { get; init; } = "127.0.0.1";
 
     /// <summary>Options after the common ones (e.g. --open, --trust-provider X, --rate-limit N).</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
@@ -56,7 +57,8 @@ public sealed class GatewayProgram : IAsyncDisposable
         int[] ports = FreePorts.Many(4);
         List<string> command =
         [
-            .. launch.Wrapper, launch.Executable, "--domain", launch.Domain, .. launch.Tls, "--listen", launch.Listen,
+            .. launch.Wrapper, launch.Executable, "--domain", launch.Domain, .. launch.Tls,
+            .. (launch.Listen is null ? Array.Empty<string>() : ["--listen", launch.Listen]),
             "--https-port", $"{ports[0]}", "--tunnel-port", $"{ports[1]}",
         ];
         if (launch.Metrics)

@@ -42,7 +42,7 @@ public class GatewayHostileInputTests
         await Assert.That(onlineResult.Results.Single().Reason).Contains("belongs to another provider");
         await Assert.That(whileOnline.Body).Contains(UpstreamServer.PageMarker + ": owner");
         await Assert.That(offlineResult.Results.Single().Accepted).IsFalse();
-        await Assert.That(whileOffline.Status).IsEqualTo(502);
+        await Assert.That(whileOffline.Status).IsEqualTo(503);
     }
 
     [Test]

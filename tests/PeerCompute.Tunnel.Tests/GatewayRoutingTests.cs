@@ -57,7 +57,7 @@ public class GatewayRoutingTests
     }
 
     [Test]
-    public async Task A_container_that_accepts_but_never_answers_gets_503_after_the_response_timeout()
+    public async Task A_container_that_accepts_but_never_answers_gets_504_after_the_response_timeout()
     {
         using var pki = TestPki.Create();
         await using var upstream = await UpstreamServer.StartAsync();
@@ -69,8 +69,8 @@ public class GatewayRoutingTests
         await upstream.Held.WaitAsync(TestProvider.Guard);
         var result = await stuck.WaitAsync(TestProvider.Guard);
 
-        await Assert.That(result.Status).IsEqualTo(503);
-        await Assert.That(result.Body).Contains("not answering");
+        await Assert.That(result.Status).IsEqualTo(504);
+        await Assert.That(result.Body).IsEqualTo($"504: the container of {provider.Label("web")} did not answer in time\n");
         // The next request is served as usual: the stuck one took nothing with it.
         await Assert.That((await Curl.GetAsync(gateway, provider.Label("web"))).Status).IsEqualTo(200);
     }
@@ -91,7 +91,7 @@ public class GatewayRoutingTests
     }
 
     [Test]
-    public async Task A_name_whose_provider_went_offline_answers_502_and_a_name_it_never_served_404()
+    public async Task A_name_whose_provider_went_offline_answers_503_and_a_name_it_never_served_404()
     {
         using var pki = TestPki.Create();
         await using var upstream = await UpstreamServer.StartAsync();
@@ -107,12 +107,13 @@ public class GatewayRoutingTests
         var offline = await Curl.GetAsync(gateway, label);
         var unknown = await Curl.GetAsync(gateway, neverServed);
 
-        await Assert.That(offline.Status).IsEqualTo(502);
+        await Assert.That(offline.Status).IsEqualTo(503);
+        await Assert.That(offline.Body).IsEqualTo($"503: no provider is connected for {label}\n");
         await Assert.That(unknown.Status).IsEqualTo(404);
     }
 
     [Test]
-    public async Task A_container_that_does_not_accept_connections_answers_503()
+    public async Task A_container_that_does_not_accept_connections_answers_502_naming_it()
     {
         using var pki = TestPki.Create();
         await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
@@ -122,7 +123,44 @@ public class GatewayRoutingTests
 
         var result = await Curl.GetAsync(gateway, provider.Label("down"));
 
-        await Assert.That(result.Status).IsEqualTo(503);
+        await Assert.That(result.Status).IsEqualTo(502);
+        await Assert.That(result.Body).IsEqualTo($"502: the provider is connected but the container of {provider.Label("down")} does not answer on its port\n");
+    }
+
+    [Test]
+    [Arguments(true)]
+    [Arguments(false)]
+    public async Task A_container_port_that_accepts_and_closes_without_answering_is_a_502_naming_the_container_and_one_gateway_line(bool reset)
+    {
+        // What Docker's port proxy does when the container listens on another port than the one deployed with.
+        using var pki = TestPki.Create();
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var closer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var accepted = await listener.AcceptSocketAsync(stop.Token);
+                if (reset)
+                    accepted.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+                accepted.Close();
+            }
+        });
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
+        await using var provider = TestProvider.For(gateway, new() { ["web"] = (IPEndPoint)listener.LocalEndpoint }).Start();
+        await provider.WaitReadyAsync();
+        string label = provider.Label("web");
+
+        var result = await Curl.GetAsync(gateway, label);
+        await gateway.WaitForOutputAsync($"{label}: 502", TestProvider.Guard);
+        await stop.CancelAsync();
+
+        await Assert.That(result.Status).IsEqualTo(502);
+        await Assert.That(result.Body).IsEqualTo($"502: the provider is connected but the container of {label} does not answer on its port\n");
+        var lines = gateway.Output.Split('\n');
+        await Assert.That(lines.Count(l => l.Contains(label, StringComparison.Ordinal) && !l.Contains("serving", StringComparison.Ordinal))).IsEqualTo(1);
+        await Assert.That(lines.Any(l => l.StartsWith("   at ", StringComparison.Ordinal) || l.Contains("Exception", StringComparison.Ordinal))).IsFalse();
     }
 
     [Test]

@@ -98,9 +98,9 @@ public class TunnelResilienceTests
         await gateway.RestartAsync();
         var result = await Curl.GetAsync(gateway, label);
 
-        // Remembered: the owner is away (502), not an unknown name (404).
+        // Remembered: the owner is away (503), not an unknown name (404).
         await Assert.That(exitCode).IsEqualTo(0);
-        await Assert.That(result.Status).IsEqualTo(502);
+        await Assert.That(result.Status).IsEqualTo(503);
     }
 
     [Test]
@@ -117,13 +117,13 @@ public class TunnelResilienceTests
         var stopping = provider.StopAsync();
         // Once the gateway has the provider's GoAway, new requests are turned away while the old one goes on.
         int status = 0;
-        for (int attempt = 0; attempt < 200 && status != 502; attempt++)
+        for (int attempt = 0; attempt < 200 && status != 503; attempt++)
             status = (await Curl.GetAsync(gateway, provider.Label("web"))).Status;
         upstream.ReleaseHeld();
         var result = await inFlight;
         await stopping;
 
-        await Assert.That(status).IsEqualTo(502);
+        await Assert.That(status).IsEqualTo(503);
         await Assert.That(result.Status).IsEqualTo(200);
         await Assert.That(result.Body).IsEqualTo("released");
         await Assert.That(provider.Client.Status.State).IsEqualTo(TunnelState.Stopped);

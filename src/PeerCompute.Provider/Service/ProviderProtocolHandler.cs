@@ -50,7 +50,7 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
                         await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
                         return;
                     }
-                    logger.ZLogInformation($"deploy {deploy.Image} as '{deploy.Name}' for {remote.ToString()} ({deploy.CpuMillicores}m cpu, {deploy.MemoryBytes} bytes)");
+                    logger.ZLogInformation($"deploy {deploy.Image} as '{deploy.Name}' for {remote.ToString()} ({PeerCompute.Core.Resources.Quantities.FormatMillicores(deploy.CpuMillicores)} cpu, {PeerCompute.Core.Resources.Quantities.FormatBytes(deploy.MemoryBytes)} memory)");
                     var progress = new ProgressWriter(writer, cancellationToken);
                     DeployResponse response;
                     try

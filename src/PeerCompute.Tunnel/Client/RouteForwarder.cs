@@ -84,7 +84,7 @@ internal sealed class RouteForwarder(
             }
             catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
-                logger.LogWarning("route {Name}: the container at {Target} does not answer: {Reason}", name, target, e is SocketException s ? s.SocketErrorCode.ToString() : "timeout");
+                logger.LogWarning("route {Name}: the container at {Target} does not accept connections ({Reason}): does it listen on the port it was deployed with?", name, target, e is SocketException s ? s.SocketErrorCode.ToString() : "timeout");
                 await AnswerAsync(stream, RouteStatus.UpstreamUnavailable, cancellationToken).ConfigureAwait(false);
                 await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
                 return;
@@ -98,7 +98,11 @@ internal sealed class RouteForwarder(
                 if (!routes().Contains(name) || !target.Equals(await resolveRoute(name, cancellationToken).ConfigureAwait(false)))
                     await cut.CancelAsync().ConfigureAwait(false);
                 await AnswerAsync(stream, RouteStatus.Connected, cancellationToken).ConfigureAwait(false);
-                await StreamSplice.RunAsync(stream, upstream, options.SpliceBufferSize, cut.Token).ConfigureAwait(false);
+                var end = await StreamSplice.RunAsync(stream, upstream, options.SpliceBufferSize, cut.Token).ConfigureAwait(false);
+                if (end == SpliceEnd.ContainerClosedWithoutAnswer)
+                    logger.LogWarning("route {Name}: the container at {Target} closed the connection without answering: does it listen on the port it was deployed with?", name, target);
+                else if (end == SpliceEnd.GatewayGaveUp)
+                    logger.LogInformation("route {Name}: the gateway gave up before the container answered (the visitor left, or the container was too slow)", name);
             }
             finally
             {

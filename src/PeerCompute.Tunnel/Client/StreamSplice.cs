@@ -11,11 +11,13 @@ namespace PeerCompute.Tunnel.Client;
 /// </summary>
 internal static class StreamSplice
 {
-    public static async Task RunAsync(YamuxStream stream, Socket upstream, int bufferSize, CancellationToken cancellationToken)
+    /// <summary>Splices until both directions are done; says whether the container answered, and if not, which side gave up.</summary>
+    public static async Task<SpliceEnd> RunAsync(YamuxStream stream, Socket upstream, int bufferSize, CancellationToken cancellationToken)
     {
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var toUpstream = PumpToSocketAsync(stream, upstream, bufferSize, abort);
-        var toStream = PumpToStreamAsync(upstream, stream, bufferSize, abort);
+        var progress = new Progress();
+        var toUpstream = PumpToSocketAsync(stream, upstream, bufferSize, abort, progress);
+        var toStream = PumpToStreamAsync(upstream, stream, bufferSize, abort, progress);
         try
         {
             await Task.WhenAll(toUpstream, toStream).ConfigureAwait(false);
@@ -24,21 +26,53 @@ internal static class StreamSplice
         {
             stream.Reset();
         }
+        return progress.FromContainer > 0 ? SpliceEnd.Answered
+            : progress.FirstEnd switch
+            {
+                Progress.Container => SpliceEnd.ContainerClosedWithoutAnswer,
+                Progress.Gateway => SpliceEnd.GatewayGaveUp,
+                _ => SpliceEnd.Stopped,
+            };
     }
 
-    private static async Task PumpToSocketAsync(YamuxStream from, Socket to, int bufferSize, CancellationTokenSource abort)
+    /// <summary>What the two pumps saw: bytes from the container, and which side ended first (the container closing or failing, or the gateway resetting).</summary>
+    private sealed class Progress
+    {
+        public const int Container = 1;
+        public const int Gateway = 2;
+        public long FromContainer;
+        public int FirstEnd;
+
+        public void Ended(int side) => Interlocked.CompareExchange(ref FirstEnd, side, 0);
+    }
+
+    private static async Task PumpToSocketAsync(YamuxStream from, Socket to, int bufferSize, CancellationTokenSource abort, Progress progress)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         try
         {
             while (true)
             {
-                int read = await from.ReadAsync(buffer.AsMemory(0, bufferSize), abort.Token).ConfigureAwait(false);
+                int read;
+                try
+                {
+                    read = await from.ReadAsync(buffer.AsMemory(0, bufferSize), abort.Token).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    progress.Ended(Progress.Gateway);
+                    throw;
+                }
                 if (read == 0)
                     break;
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, abort.Token).ConfigureAwait(false);
             }
             to.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException) when (Ended(progress, Progress.Container))
+        {
+            // Not reached: the filter records the side and declines, so the clause below aborts both directions.
+            throw;
         }
         catch (Exception) when (Abort(abort))
         {
@@ -50,7 +84,7 @@ internal static class StreamSplice
         }
     }
 
-    private static async Task PumpToStreamAsync(Socket from, YamuxStream to, int bufferSize, CancellationTokenSource abort)
+    private static async Task PumpToStreamAsync(Socket from, YamuxStream to, int bufferSize, CancellationTokenSource abort, Progress progress)
     {
         byte[] buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         try
@@ -59,10 +93,19 @@ internal static class StreamSplice
             {
                 int read = await from.ReceiveAsync(buffer.AsMemory(0, bufferSize), SocketFlags.None, abort.Token).ConfigureAwait(false);
                 if (read == 0)
+                {
+                    progress.Ended(Progress.Container);
                     break;
+                }
+                progress.FromContainer += read;
                 await to.WriteAsync(buffer.AsMemory(0, read), abort.Token).ConfigureAwait(false);
             }
             await to.CompleteWritesAsync(abort.Token).ConfigureAwait(false);
+        }
+        catch (SocketException) when (Ended(progress, Progress.Container))
+        {
+            // Not reached: the filter records the side and declines, so the clause below aborts both directions.
+            throw;
         }
         catch (Exception) when (Abort(abort))
         {
@@ -72,6 +115,13 @@ internal static class StreamSplice
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
+
+    /// <summary>Records which side ended; never catches (used as an exception filter).</summary>
+    private static bool Ended(Progress progress, int side)
+    {
+        progress.Ended(side);
+        return false;
     }
 
     /// <summary>Stops the other direction too; never catches (used as an exception filter).</summary>
@@ -86,4 +136,17 @@ internal static class StreamSplice
         }
         return false;
     }
+}
+
+/// <summary>How a splice ended, as far as the visitor is concerned.</summary>
+internal enum SpliceEnd
+{
+    /// <summary>The container sent at least one byte.</summary>
+    Answered,
+    /// <summary>The container closed (or reset) its connection before sending anything.</summary>
+    ContainerClosedWithoutAnswer,
+    /// <summary>The gateway reset the stream (the visitor left, or the gateway's time ran out) before the container sent anything.</summary>
+    GatewayGaveUp,
+    /// <summary>The provider stopped the splice (shutting down) before the container sent anything.</summary>
+    Stopped,
 }

@@ -200,7 +200,7 @@ public sealed class TunnelClient : IAsyncDisposable
             var delay = backoff.Next();
             string reason = Describe(error);
             Update(s => s with { State = TunnelState.Disconnected, LastError = reason, ConnectedSince = null, Attempt = backoff.Attempt });
-            _logger.LogWarning("tunnel to {Gateway} down: {Reason}; reconnecting in {Delay:0.0} s", endpoint, reason, delay.TotalSeconds);
+            _logger.LogWarning("gateway tunnel down ({Gateway}): {Reason}; retrying in {Delay:0.0} s", endpoint, reason, delay.TotalSeconds);
             try
             {
                 await Task.Delay(delay, token).ConfigureAwait(false);

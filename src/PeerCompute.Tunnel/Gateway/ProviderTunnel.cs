@@ -149,9 +149,18 @@ public sealed class ProviderTunnel : IAsyncDisposable
                 _logger.LogWarning("provider {Peer}: refused hostname {Label}: {Reason}", PeerId, label, refusal);
             results.Add(new RouteResult(label, refusal is null, refusal ?? ""));
         }
+        var previous = Volatile.Read(ref _routes);
         Volatile.Write(ref _routes, accepted);
         await _bindings.SetRoutesAsync(Tag, accepted.Keys, cancellationToken).ConfigureAwait(false);
-        _logger.LogInformation("provider {Peer}: serving {Count} hostname(s): {Labels}", PeerId, accepted.Count, string.Join(", ", accepted.Keys.Take(16)));
+        // A line when the set changes: a provider without deployments says nothing, one that stopped its last says so.
+        if (previous.Count != accepted.Count || !previous.Keys.All(accepted.ContainsKey))
+        {
+            if (accepted.Count == 0)
+                _logger.LogInformation("provider {Peer}: serving no hostnames now", PeerId);
+            else
+                _logger.LogInformation("provider {Peer}: serving {Count} hostname(s): {Labels}{More}", PeerId, accepted.Count, string.Join(", ", accepted.Keys.Take(16)),
+                    accepted.Count > 16 ? ", …" : "");
+        }
         return results;
     }
 

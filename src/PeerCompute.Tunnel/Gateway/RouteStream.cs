@@ -18,6 +18,7 @@ public sealed class RouteStream : Stream
     private bool _statusRead;
     private bool _answered;
     private bool _readSinceWrite;
+    private bool _written;
 
     internal RouteStream(YamuxStream inner, string label, TimeSpan statusTimeout, GatewayMetrics? metrics)
     {
@@ -46,8 +47,17 @@ public sealed class RouteStream : Stream
         {
             throw new KeptStreamLostException(_label, e);
         }
-        if (read == 0 && LostBeforeAnswer && buffer.Length > 0)
-            throw new KeptStreamLostException(_label, null);
+        catch (IOException e) when (!_answered && !cancellationToken.IsCancellationRequested)
+        {
+            throw Fail(NoAnswer(e));
+        }
+        if (read == 0 && buffer.Length > 0)
+        {
+            if (LostBeforeAnswer)
+                throw new KeptStreamLostException(_label, null);
+            if (!_answered)
+                throw Fail(NoAnswer(null));
+        }
         if (read > 0)
         {
             _answered = true;
@@ -63,7 +73,16 @@ public sealed class RouteStream : Stream
     /// </summary>
     private bool LostBeforeAnswer => _answered && !_readSinceWrite && _written;
 
-    private bool _written;
+    /// <summary>
+    /// The stream ended (or was reset) after the provider connected it and before the container sent a byte: the container
+    /// closed the connection without answering (e.g. Docker's port proxy accepts for a container that listens on
+    /// another port), unless the tunnel itself went down.
+    /// </summary>
+    private TunnelException NoAnswer(IOException? error) => _inner.Session.Error is { } tunnelError
+        ? new TunnelException(TunnelErrorKind.Network, $"the tunnel to the provider of {_label} failed: {tunnelError.Message}", tunnelError)
+        : error is null
+            ? new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container of {_label} closed the connection without answering")
+            : new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container of {_label} closed the connection without answering ({error.Message})", error);
 
     /// <summary>Waits for the provider's answer to the route header; throws when it is not Connected.</summary>
     public async ValueTask ReadStatusAsync(CancellationToken cancellationToken)
@@ -81,16 +100,17 @@ public sealed class RouteStream : Stream
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the provider did not connect {_label} to its container within {_statusTimeout.TotalSeconds:0.#} s"));
+                // The provider answers within its own connect timeout whatever the container does: silence is the tunnel's.
+                throw Fail(new TunnelException(TunnelErrorKind.Network, $"the provider did not answer for {_label} within {_statusTimeout.TotalSeconds:0.#} s"));
             }
             catch (IOException e)
             {
-                throw Fail(new TunnelException(TunnelErrorKind.ProviderOffline, $"the tunnel for {_label} failed: {e.Message}", e));
+                throw Fail(new TunnelException(TunnelErrorKind.Network, $"the tunnel to the provider of {_label} failed: {e.Message}", e));
             }
         }
         _statusRead = true;
         if (read == 0)
-            throw Fail(new TunnelException(TunnelErrorKind.ProviderOffline, $"the provider closed the stream for {_label} without an answer"));
+            throw Fail(new TunnelException(TunnelErrorKind.Network, $"the provider closed the stream for {_label} without an answer"));
         switch ((RouteStatus)status[0])
         {
             case RouteStatus.Connected:
@@ -98,7 +118,7 @@ public sealed class RouteStream : Stream
             case RouteStatus.UnknownRoute:
                 throw Fail(new TunnelException(TunnelErrorKind.UnknownRoute, $"the provider does not serve {_label}"));
             case RouteStatus.UpstreamUnavailable:
-                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container behind {_label} is not answering"));
+                throw Fail(new TunnelException(TunnelErrorKind.UpstreamUnavailable, $"the container of {_label} refused the connection on its port"));
             default:
                 throw Fail(new TunnelException(TunnelErrorKind.Protocol, $"the provider answered {_label} with unknown status {status[0]}"));
         }

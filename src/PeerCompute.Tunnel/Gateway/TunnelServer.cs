@@ -186,6 +186,8 @@ public sealed class TunnelServer : IAsyncDisposable
     {
         OperationCanceledException => "timed out",
         AuthenticationException a => $"TLS: {a.InnerException?.Message ?? a.Message}",
+        // What a provider does when it refuses this gateway's certificate: it says why in its own log.
+        TunnelException { InnerException: EndOfStreamException } => $"{e.Message} (a provider that refuses this gateway's certificate does this: it needs --gateway-pin $(gateway pin), or --gateway-ca)",
         _ => e.Message,
     };
 

@@ -86,14 +86,15 @@ internal sealed class GatewayCertificatePolicy
             using var cert = new X509Certificate2(certificate);
             if (pin.Matches(cert))
                 return true;
-            rejection = $"the gateway's key {CertificatePin.FromCertificate(cert)} does not match the pinned {pin}";
+            rejection = $"the gateway's key {CertificatePin.FromCertificate(cert)} does not match --gateway-pin {pin}; give --gateway-pin $(gateway pin), with what 'gateway pin' prints on the gateway's machine";
             return false;
         }
         if (errors == SslPolicyErrors.None)
             return true;
+        const string PinFix = "a self-signed gateway needs --gateway-pin $(gateway pin), with what 'gateway pin' prints on the gateway's machine";
         rejection = (errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0
-            ? $"the gateway certificate ({certificate.Subject}) is not valid for {_serverName}"
-            : $"the gateway certificate ({certificate.Subject}) is not trusted ({errors}){(_caCertificates is null ? "; use --gateway-ca or --gateway-pin for a private gateway" : $" by {_caFile}")}";
+            ? $"the gateway certificate ({certificate.Subject}) is not valid for {_serverName}; {PinFix}"
+            : $"the gateway certificate ({certificate.Subject}) is not trusted ({errors}){(_caCertificates is null ? $"; {PinFix} (or --gateway-ca CA.pem for a private CA)" : $" by {_caFile}")}";
         return false;
     }
 }

@@ -21,7 +21,7 @@ internal sealed class DaemonCommands
     /// <param name="maxDeploys">Maximum number of deployments (default 10).</param>
     /// <param name="gateway">Gateway tunnel address HOST:PORT for public HTTPS URLs (default none).</param>
     /// <param name="gatewayCa">PEM file of the CA that signed the gateway's certificate (default: system roots).</param>
-    /// <param name="gatewayPin">SHA-256 of the gateway certificate, hex, instead of CA checks.</param>
+    /// <param name="gatewayPin">The gateway's key pin as 'gateway pin' prints it (sha256//BASE64 of its public key; 64 hex digits also accepted), instead of CA checks: --gateway-pin $(gateway pin) for a self-signed gateway.</param>
     /// <param name="noMdns">Do not announce this provider on the local network.</param>
     /// <param name="egress">filtered (default: containers reach the internet, not this host, private, link-local or metadata addresses) or open (no filtering).</param>
     /// <param name="allowEgress">A range containers may reach although filtered, e.g. 192.168.1.20/32; repeat for several.</param>

@@ -35,7 +35,7 @@ internal sealed class ProviderDaemon
     {
         var log = loggers.CreateLogger("peercomputed");
         log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId.ToString()}");
-        log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {config.MaxMemoryBytes} bytes, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {config.Gateway ?? "none"}; mdns {(config.NoMdns ? "off" : "on")}");
+        log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {Core.Resources.Quantities.FormatBytes(config.MaxMemoryBytes)}, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {config.Gateway ?? "none"}; mdns {(config.NoMdns ? "off" : "on")}");
 
         var runtimeOptions = new RuntimeOptions
         {
@@ -93,7 +93,21 @@ internal sealed class ProviderDaemon
         if (tunnel is not null)
         {
             await RefreshRoutesAsync().ConfigureAwait(false);
-            tunnel.StatusChanged += s => log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}{(s.LastError is null ? "" : $": {s.LastError}")}");
+            // A line when the tunnel comes up or stops; each failed attempt is the tunnel's own "down" line. Routes and
+            // relay changes update the status too, and say nothing here.
+            var lastState = tunnel.Status.State;
+            var stateLock = new Lock();
+            tunnel.StatusChanged += s =>
+            {
+                lock (stateLock)
+                {
+                    if (s.State == lastState)
+                        return;
+                    lastState = s.State;
+                }
+                if (s.State is TunnelState.Connected or TunnelState.Stopped)
+                    log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}");
+            };
             tunnelRun = tunnel.RunAsync(stop);
         }
         var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits);
@@ -191,7 +205,8 @@ internal sealed class ProviderDaemon
         catch (OperationCanceledException)
         {
         }
-        log.ZLogInformation($"stopping: no new requests; waiting for {inFlight.Count} in flight; containers keep running");
+        int open = inFlight.Count;
+        log.ZLogInformation($"stopping: no new requests{(open > 0 ? $"; waiting for {open} request(s) in flight" : "")}; containers keep running");
         SystemdNotify.Notify("STOPPING=1");
         host.RemoveStreamHandler(ProtocolIds.PeerCompute);
         if (!await inFlight.WaitIdleAsync(DrainTimeout).ConfigureAwait(false))

@@ -16,7 +16,7 @@ public class ProviderConfigTests
         await using var daemon = await ProviderProcess.StartAsync(provider, "--max-deploys", "2");
         string output = daemon.Process.Output;
         await Assert.That(output).Contains("max-cpu 1500m");
-        await Assert.That(output).Contains($"max-memory {2L << 30} bytes");
+        await Assert.That(output).Contains("max-memory 2GiB");
         await Assert.That(output).Contains("max-deploys 2");
         await Assert.That(output).Contains("\"Message\":").Because("--log-format json from the file gives JSON lines");
         await Assert.That(await daemon.StopAsync()).IsEqualTo(0);

@@ -49,7 +49,7 @@ public class GatewayCrashTests
         var inFlight = outcomes.Where(o => o.Start < killedAt && o.Start + o.Duration > killedAt).ToList();
         await Assert.That(inFlight.Where(o => o.Kind == Outcome.Ok && o.Start + o.Duration > killedAt + TimeSpan.FromSeconds(1)).Count()).IsEqualTo(0);
         await Assert.That(inFlight.Count == 0 || inFlight.Max(o => o.Start + o.Duration - killedAt) < TimeSpan.FromSeconds(5)).IsTrue();
-        // While the tunnel comes back the deployment is "provider offline" (502), never "no such deployment" (404).
+        // While the tunnel comes back the deployment is "no provider connected" (503), never "no such deployment" (404).
         await Assert.That(outcomes.Count(o => o.Status == 404)).IsEqualTo(0);
         await Assert.That(before.Ok).IsGreaterThan(0);
         await Assert.That(down.Ok).IsEqualTo(0);

@@ -53,5 +53,9 @@ for rid in "${rids[@]}"; do
   for program in "${programs[@]}"; do
     [ -x "$out/$program" ] || { echo "publish.sh: artifacts/$rid/$program is not executable" >&2; exit 1; }
   done
+  # One line per RID in every CI log, to follow each program's size from commit to commit (bench/size/README.md).
+  sizes=""
+  for program in "${programs[@]}"; do sizes+=" $program=$(stat -c %s "$out/$program")"; done
+  echo "publish.sh: size $rid $(git rev-parse --short HEAD 2>/dev/null || echo unknown):$sizes"
 done
 echo "publish.sh: published ${programs[*]} for ${rids[*]} in $((SECONDS - started)) s"

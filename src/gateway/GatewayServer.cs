@@ -76,7 +76,10 @@ internal sealed class GatewayServer : IAsyncDisposable
             throw new CliException(e.Message);
         }
 
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ApplicationName = "gateway" });
+        // The empty builder: no configuration files or environment variables, no console logger (ZLogger logs);
+        // only Kestrel's core (HTTP/1.1 and HTTP/2; no QUIC, no HTTPS configuration binding).
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { Args = [], ApplicationName = "gateway" });
+        builder.WebHost.UseKestrelCore();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);

@@ -16,7 +16,6 @@ size_mib=${SIZE_MIB:-$(( smoke ? 16 : 1024 ))}
 h2_requests=${H2_REQUESTS:-$(( smoke ? 2000 : 100000 ))}
 connections=64
 bin=${BIN:-artifacts/linux-x64}
-image=peercompute-bench/public:${size_mib}m
 work=$(mktemp -d /tmp/pc-public-XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -47,7 +46,15 @@ json_field() { python3 -c 'import sys,json; print(json.load(sys.stdin)[sys.argv[
 init_home() { mkdir -p "$1"; PEERCOMPUTE_HOME=$1 $bin/peerctl init >/dev/null; PEERCOMPUTE_HOME=$1 $bin/peerctl id; }
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }   # utime + stime
 
-# The container's image: the test busybox rootfs plus /www/big.bin and an upload CGI that discards the body.
+# The container's image. SERVER=nginx (default): the host's nginx binary and the libraries it links, serving the page
+# and /big.bin with keep-alive and sendfile, so the comparison measures the proxies, not the server; nginx passes
+# uploads on to upload-sink.c inside the container, which reads the whole body before it answers (nginx alone answers a
+# `return` before it has read the body, and then each proxy may stop forwarding early: the work would not be equal;
+# busybox's CGI path tops out near 90 MB/s). SERVER=busybox: busybox httpd alone (forks per connection and closes it
+# after each answer; uploads to a CGI).
+server=${SERVER:-nginx}
+[[ $server == nginx || $server == busybox ]] || { echo "run.sh: SERVER is nginx or busybox, not '$server'" >&2; exit 2; }
+image=peercompute-bench/public-$server:${size_mib}m
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   hook="$work/hook.sh"
   cat >"$hook" <<EOF
@@ -58,11 +65,55 @@ mkdir -p "\$1/www/cgi-bin"
 printf '#!/bin/sh\ncat >/dev/null\nprintf "Content-Type: text/plain\\\\r\\\\n\\\\r\\\\nreceived\\\\n"\n' >"\$1/www/cgi-bin/upload"
 chmod 755 "\$1/www/cgi-bin/upload"
 EOF
+  import_args=()
+  if [[ $server == nginx ]]; then
+    command -v gcc >/dev/null || { echo "run.sh: SERVER=nginx needs gcc for the upload sink (or SERVER=busybox)" >&2; exit 2; }
+    gcc -O2 -static -o "$work/upload-sink" bench/public/upload-sink.c
+    echo "cp '$work/upload-sink' \"\$1/bin/upload-sink\"" >>"$hook"
+    cat >>"$hook" <<'EOF'
+for f in /usr/sbin/nginx $(ldd /usr/sbin/nginx | grep -o '/[^ ]*'); do mkdir -p "$1$(dirname "$f")"; cp -L "$f" "$1$f"; done
+cat >"$1/etc/nginx.conf" <<'CONF'
+worker_processes 2;
+daemon off;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  client_max_body_size 0;
+  client_body_temp_path /tmp/body;
+  proxy_temp_path /tmp/proxy;
+  fastcgi_temp_path /tmp/fastcgi;
+  uwsgi_temp_path /tmp/uwsgi;
+  scgi_temp_path /tmp/scgi;
+  server {
+    listen 8080;
+    root /www;
+    location /cgi-bin/ {
+      proxy_pass http://127.0.0.1:8081;
+      proxy_set_header Connection "";
+      proxy_http_version 1.1;
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+printf '#!/bin/sh\nupload-sink &\nexec /usr/sbin/nginx -c /etc/nginx.conf\n' >"$1/start.sh"
+EOF
+    # Not root: the provider drops every capability, so nginx could not switch users anyway.
+    import_args=(--change 'USER 65534:65534' --change 'ENTRYPOINT ["/bin/sh","/start.sh"]')
+  fi
   chmod 755 "$hook"
   # shellcheck source=build/busybox-image.sh
   . build/busybox-image.sh
   page="<!doctype html><html><head><title>bench</title></head><body><h1>hello from the container</h1><p>$(head -c 300 /dev/zero | tr '\0' 'x')</p></body></html>"
-  BUSYBOX_WHO=bench-public BUSYBOX_ROOTFS_HOOK="$hook" busybox_image "$image" "$page"
+  BUSYBOX_WHO=bench-public BUSYBOX_ROOTFS_HOOK="$hook" busybox_image "$image" "$page" "${import_args[@]}"
 fi
 
 # Gateway (trusting the provider), provider, user; the user deploys the container.
@@ -91,6 +142,11 @@ print(next((x.get("publicUrl") or "" for x in d if x.get("name")=="web"), ""))' 
 [[ -n $public_url && $public_url != None ]] || { echo "run.sh: no public URL for the deployment: $out" >&2; exit 1; }
 host=${public_url#https://}; host=${host%%/*}; host=${host%%:*}
 upstream=${local_url#http://}; upstream=${upstream%%/*}
+# nginx dials what the provider dials: the container's bridge address (NGINX_UPSTREAM=published: its loopback port).
+if [[ ${NGINX_UPSTREAM:-bridge} == bridge ]]; then
+  cid=$(docker ps -q --filter "label=io.peercompute.instance=$pid_p")
+  upstream="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$cid"):8080"
+fi
 gw_url="https://127.0.0.1:$hport"; ng_url="https://127.0.0.1:$nginx_tls"
 
 cert="$G/gateway/self-signed.crt"; key="$G/gateway/self-signed.key"

@@ -190,9 +190,16 @@ echo "# public URL $public_url, container at $upstream, ${duration}s per wrk run
 
 declare -A R=([gw.rps]= [ng.rps]= [gw.p99]= [ng.p99]= [gw.h2]= [ng.h2]= [gw.err]= [ng.err]= [gw.h2err]= [ng.h2err]=)
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else if (v ~ /s$/) printf "%.3f", v * 1000; else print v }'; }
+proxy_cpu() { # key: CPU seconds the proxy side has used (gateway + provider, or nginx's workers)
+  if [[ $1 == gw ]]; then echo "$(cpu_s "$gw") + $(cpu_s "$daemon")" | bc
+  else local sum=0 w; for w in $(cat "/proc/$(cat "$work/nginx.pid")/task/"*/children); do sum=$(echo "$sum + $(cpu_s "$w")" | bc); done; echo "$sum"; fi
+}
 wrk_run() { # key url
-  local f="$work/wrk-$1.txt"
+  local f="$work/wrk-$1.txt" before before_g
+  before=$(proxy_cpu "$1"); before_g=$(cpu_s "$gw")
   wrk -t2 -c$connections -d"${duration}s" --latency -H "Host: $host" "$2/" >"$f"
+  R[$1.gcpu]=$(awk -v c="$(echo "$(cpu_s "$gw") - $before_g" | bc)" -v n="$(awk '/requests in/ {print $1}' "$f")" 'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / n; else print "-" }')
+  R[$1.cpu]=$(awk -v c="$(echo "$(proxy_cpu "$1") - $before" | bc)" -v n="$(awk '/requests in/ {print $1}' "$f")" 'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / n; else print "-" }')
   R[$1.rps]=$(awk '/Requests\/sec/ {print $2}' "$f")
   R[$1.p99]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$f")")
   R[$1.err]=$(awk '/Non-2xx|Socket errors/' "$f" | tr '\n' ' ')
@@ -212,13 +219,16 @@ dl_run() { # key url pid-of-proxy...
   R[$1.dl_pcpu]=$(echo "scale=2; ($(cpu_s "$daemon") - $before_p) * 1024 / $size_mib" | bc)
 }
 ul_run() { # key url
-  local speed
+  local speed before_g before_p
+  before_g=$(cpu_s "$gw"); before_p=$(cpu_s "$daemon")
   [[ -f $work/upload.bin ]] || truncate -s $((size_mib * 1024 * 1024)) "$work/upload.bin"
   # -T streams the file (--data-binary would read it into memory first); a length, no Expect round trip.
   speed=$(curl -sk --http1.1 -o "$work/ul-$1.txt" -w '%{speed_upload}' -H "Host: $host" -H 'Expect:' \
     -H 'Content-Type: application/octet-stream' -X POST -T "$work/upload.bin" "$2/cgi-bin/upload")
   grep -q received "$work/ul-$1.txt" || { echo "run.sh: upload through $1 not answered: $(head -c 200 "$work/ul-$1.txt")" >&2; exit 1; }
   R[$1.ul]=$(awk -v s="$speed" 'BEGIN { printf "%.1f", s / 1e6 }')
+  R[$1.ul_gcpu]=$(echo "scale=2; ($(cpu_s "$gw") - $before_g) * 1024 / $size_mib" | bc)
+  R[$1.ul_pcpu]=$(echo "scale=2; ($(cpu_s "$daemon") - $before_p) * 1024 / $size_mib" | bc)
 }
 
 # Warm-up, then alternate gateway and nginx for each measurement.
@@ -248,6 +258,8 @@ r=$(ratio "${R[gw.ul]}" "${R[ng.ul]}"); row public-upload "${R[gw.ul]} MB/s" "ng
 printf '%-16s %-18s %-22s %-18s %-8s %-24s %s\n' row ours reference "reference figure" ratio aim met
 for line in "${rows[@]}"; do IFS=$'\t' read -r a b c d e f g <<<"$line"; printf '%-16s %-18s %-22s %-18s %-8s %-24s %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g"; done
 echo "download CPU seconds per GiB: through the tunnel gateway ${R[gw.dl_gcpu]} s, provider ${R[gw.dl_pcpu]} s (nginx run, for scale: gateway ${R[ng.dl_gcpu]} s, provider ${R[ng.dl_pcpu]} s)"
+[[ ${PARTS:-all} != all ]] || echo "proxy CPU microseconds per HTTP/1.1 request: gateway + provider ${R[gw.cpu]} us (gateway ${R[gw.gcpu]}), nginx ${R[ng.cpu]} us"
+echo "upload CPU seconds per GiB: through the tunnel gateway ${R[gw.ul_gcpu]} s, provider ${R[gw.ul_pcpu]} s"
 for k in gw ng; do [[ -z ${R[$k.err]} ]] || echo "wrk $k: ${R[$k.err]}"; echo "h2load $k: ${R[$k.h2err]}"; done
 echo "load average at the end: $(load)"
 if [[ -n ${BENCH_ROWS:-} ]]; then printf '%s\n' "${rows[@]}" >>"$BENCH_ROWS"; fi

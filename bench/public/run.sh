@@ -16,7 +16,6 @@ size_mib=${SIZE_MIB:-$(( smoke ? 16 : 1024 ))}
 h2_requests=${H2_REQUESTS:-$(( smoke ? 2000 : 100000 ))}
 connections=64
 bin=${BIN:-artifacts/linux-x64}
-image=peercompute-bench/public:${size_mib}m
 work=$(mktemp -d /tmp/pc-public-XXXXXX)
 chmod 755 "$work"
 pids=()
@@ -47,7 +46,15 @@ json_field() { python3 -c 'import sys,json; print(json.load(sys.stdin)[sys.argv[
 init_home() { mkdir -p "$1"; PEERCOMPUTE_HOME=$1 $bin/peerctl init >/dev/null; PEERCOMPUTE_HOME=$1 $bin/peerctl id; }
 cpu_s() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$1/stat"; }   # utime + stime
 
-# The container's image: the test busybox rootfs plus /www/big.bin and an upload CGI that discards the body.
+# The container's image. SERVER=nginx (default): the host's nginx binary and the libraries it links, serving the page
+# and /big.bin with keep-alive and sendfile, so the comparison measures the proxies, not the server; nginx passes
+# uploads on to upload-sink.c inside the container, which reads the whole body before it answers (nginx alone answers a
+# `return` before it has read the body, and then each proxy may stop forwarding early: the work would not be equal;
+# busybox's CGI path tops out near 90 MB/s). SERVER=busybox: busybox httpd alone (forks per connection and closes it
+# after each answer; uploads to a CGI).
+server=${SERVER:-nginx}
+[[ $server == nginx || $server == busybox ]] || { echo "run.sh: SERVER is nginx or busybox, not '$server'" >&2; exit 2; }
+image=peercompute-bench/public-$server:${size_mib}m
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   hook="$work/hook.sh"
   cat >"$hook" <<EOF
@@ -58,11 +65,55 @@ mkdir -p "\$1/www/cgi-bin"
 printf '#!/bin/sh\ncat >/dev/null\nprintf "Content-Type: text/plain\\\\r\\\\n\\\\r\\\\nreceived\\\\n"\n' >"\$1/www/cgi-bin/upload"
 chmod 755 "\$1/www/cgi-bin/upload"
 EOF
+  import_args=()
+  if [[ $server == nginx ]]; then
+    command -v gcc >/dev/null || { echo "run.sh: SERVER=nginx needs gcc for the upload sink (or SERVER=busybox)" >&2; exit 2; }
+    gcc -O2 -static -o "$work/upload-sink" bench/public/upload-sink.c
+    echo "cp '$work/upload-sink' \"\$1/bin/upload-sink\"" >>"$hook"
+    cat >>"$hook" <<'EOF'
+for f in /usr/sbin/nginx $(ldd /usr/sbin/nginx | grep -o '/[^ ]*'); do mkdir -p "$1$(dirname "$f")"; cp -L "$f" "$1$f"; done
+cat >"$1/etc/nginx.conf" <<'CONF'
+worker_processes 2;
+daemon off;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  client_max_body_size 0;
+  client_body_temp_path /tmp/body;
+  proxy_temp_path /tmp/proxy;
+  fastcgi_temp_path /tmp/fastcgi;
+  uwsgi_temp_path /tmp/uwsgi;
+  scgi_temp_path /tmp/scgi;
+  server {
+    listen 8080;
+    root /www;
+    location /cgi-bin/ {
+      proxy_pass http://127.0.0.1:8081;
+      proxy_set_header Connection "";
+      proxy_http_version 1.1;
+      proxy_request_buffering off;
+      proxy_buffering off;
+    }
+  }
+}
+CONF
+printf '#!/bin/sh\nupload-sink &\nexec /usr/sbin/nginx -c /etc/nginx.conf\n' >"$1/start.sh"
+EOF
+    # Not root: the provider drops every capability, so nginx could not switch users anyway.
+    import_args=(--change 'USER 65534:65534' --change 'ENTRYPOINT ["/bin/sh","/start.sh"]')
+  fi
   chmod 755 "$hook"
   # shellcheck source=build/busybox-image.sh
   . build/busybox-image.sh
   page="<!doctype html><html><head><title>bench</title></head><body><h1>hello from the container</h1><p>$(head -c 300 /dev/zero | tr '\0' 'x')</p></body></html>"
-  BUSYBOX_WHO=bench-public BUSYBOX_ROOTFS_HOOK="$hook" busybox_image "$image" "$page"
+  BUSYBOX_WHO=bench-public BUSYBOX_ROOTFS_HOOK="$hook" busybox_image "$image" "$page" "${import_args[@]}"
 fi
 
 # Gateway (trusting the provider), provider, user; the user deploys the container.
@@ -91,6 +142,11 @@ print(next((x.get("publicUrl") or "" for x in d if x.get("name")=="web"), ""))' 
 [[ -n $public_url && $public_url != None ]] || { echo "run.sh: no public URL for the deployment: $out" >&2; exit 1; }
 host=${public_url#https://}; host=${host%%/*}; host=${host%%:*}
 upstream=${local_url#http://}; upstream=${upstream%%/*}
+# nginx dials what the provider dials: the container's bridge address (NGINX_UPSTREAM=published: its loopback port).
+if [[ ${NGINX_UPSTREAM:-bridge} == bridge ]]; then
+  cid=$(docker ps -q --filter "label=io.peercompute.instance=$pid_p")
+  upstream="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$cid"):8080"
+fi
 gw_url="https://127.0.0.1:$hport"; ng_url="https://127.0.0.1:$nginx_tls"
 
 cert="$G/gateway/self-signed.crt"; key="$G/gateway/self-signed.key"
@@ -134,9 +190,16 @@ echo "# public URL $public_url, container at $upstream, ${duration}s per wrk run
 
 declare -A R=([gw.rps]= [ng.rps]= [gw.p99]= [ng.p99]= [gw.h2]= [ng.h2]= [gw.err]= [ng.err]= [gw.h2err]= [ng.h2err]=)
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else if (v ~ /s$/) printf "%.3f", v * 1000; else print v }'; }
+proxy_cpu() { # key: CPU seconds the proxy side has used (gateway + provider, or nginx's workers)
+  if [[ $1 == gw ]]; then echo "$(cpu_s "$gw") + $(cpu_s "$daemon")" | bc
+  else local sum=0 w; for w in $(cat "/proc/$(cat "$work/nginx.pid")/task/"*/children); do sum=$(echo "$sum + $(cpu_s "$w")" | bc); done; echo "$sum"; fi
+}
 wrk_run() { # key url
-  local f="$work/wrk-$1.txt"
+  local f="$work/wrk-$1.txt" before before_g
+  before=$(proxy_cpu "$1"); before_g=$(cpu_s "$gw")
   wrk -t2 -c$connections -d"${duration}s" --latency -H "Host: $host" "$2/" >"$f"
+  R[$1.gcpu]=$(awk -v c="$(echo "$(cpu_s "$gw") - $before_g" | bc)" -v n="$(awk '/requests in/ {print $1}' "$f")" 'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / n; else print "-" }')
+  R[$1.cpu]=$(awk -v c="$(echo "$(proxy_cpu "$1") - $before" | bc)" -v n="$(awk '/requests in/ {print $1}' "$f")" 'BEGIN { if (n > 0) printf "%.0f", c * 1e6 / n; else print "-" }')
   R[$1.rps]=$(awk '/Requests\/sec/ {print $2}' "$f")
   R[$1.p99]=$(to_ms "$(awk '$1 == "99%" {print $2}' "$f")")
   R[$1.err]=$(awk '/Non-2xx|Socket errors/' "$f" | tr '\n' ' ')
@@ -156,13 +219,16 @@ dl_run() { # key url pid-of-proxy...
   R[$1.dl_pcpu]=$(echo "scale=2; ($(cpu_s "$daemon") - $before_p) * 1024 / $size_mib" | bc)
 }
 ul_run() { # key url
-  local speed
+  local speed before_g before_p
+  before_g=$(cpu_s "$gw"); before_p=$(cpu_s "$daemon")
   [[ -f $work/upload.bin ]] || truncate -s $((size_mib * 1024 * 1024)) "$work/upload.bin"
   # -T streams the file (--data-binary would read it into memory first); a length, no Expect round trip.
   speed=$(curl -sk --http1.1 -o "$work/ul-$1.txt" -w '%{speed_upload}' -H "Host: $host" -H 'Expect:' \
     -H 'Content-Type: application/octet-stream' -X POST -T "$work/upload.bin" "$2/cgi-bin/upload")
   grep -q received "$work/ul-$1.txt" || { echo "run.sh: upload through $1 not answered: $(head -c 200 "$work/ul-$1.txt")" >&2; exit 1; }
   R[$1.ul]=$(awk -v s="$speed" 'BEGIN { printf "%.1f", s / 1e6 }')
+  R[$1.ul_gcpu]=$(echo "scale=2; ($(cpu_s "$gw") - $before_g) * 1024 / $size_mib" | bc)
+  R[$1.ul_pcpu]=$(echo "scale=2; ($(cpu_s "$daemon") - $before_p) * 1024 / $size_mib" | bc)
 }
 
 # Warm-up, then alternate gateway and nginx for each measurement.
@@ -192,6 +258,8 @@ r=$(ratio "${R[gw.ul]}" "${R[ng.ul]}"); row public-upload "${R[gw.ul]} MB/s" "ng
 printf '%-16s %-18s %-22s %-18s %-8s %-24s %s\n' row ours reference "reference figure" ratio aim met
 for line in "${rows[@]}"; do IFS=$'\t' read -r a b c d e f g <<<"$line"; printf '%-16s %-18s %-22s %-18s %-8s %-24s %s\n' "$a" "$b" "$c" "$d" "$e" "$f" "$g"; done
 echo "download CPU seconds per GiB: through the tunnel gateway ${R[gw.dl_gcpu]} s, provider ${R[gw.dl_pcpu]} s (nginx run, for scale: gateway ${R[ng.dl_gcpu]} s, provider ${R[ng.dl_pcpu]} s)"
+[[ ${PARTS:-all} != all ]] || echo "proxy CPU microseconds per HTTP/1.1 request: gateway + provider ${R[gw.cpu]} us (gateway ${R[gw.gcpu]}), nginx ${R[ng.cpu]} us"
+echo "upload CPU seconds per GiB: through the tunnel gateway ${R[gw.ul_gcpu]} s, provider ${R[gw.ul_pcpu]} s"
 for k in gw ng; do [[ -z ${R[$k.err]} ]] || echo "wrk $k: ${R[$k.err]}"; echo "h2load $k: ${R[$k.h2err]}"; done
 echo "load average at the end: $(load)"
 if [[ -n ${BENCH_ROWS:-} ]]; then printf '%s\n' "${rows[@]}" >>"$BENCH_ROWS"; fi

@@ -153,7 +153,7 @@ internal sealed class DockerEngine : IContainerEngine
             StartedAt = ParseEngineTime(state.StartedAt),
             RestartCount = inspect.RestartCount,
             LoopbackPorts = LoopbackPorts(inspect.NetworkSettings?.Ports),
-            Address = state.Running ? BridgeAddress(inspect.NetworkSettings) : null,
+            Address = state.Running ? BridgeAddress(inspect.NetworkSettings?.Networks) : null,
             Pid = state.Running && state.Pid > 0 ? (int)state.Pid : null,
         };
     }
@@ -175,6 +175,7 @@ internal sealed class DockerEngine : IContainerEngine
             CreatedAt = c.Created == default ? null : new DateTimeOffset(DateTime.SpecifyKind(c.Created, DateTimeKind.Utc)),
             Labels = c.Labels is { } labels ? labels.ToDictionary() : new Dictionary<string, string>(),
             LoopbackPorts = LoopbackPorts(c.Ports),
+            Address = c.State == "running" ? BridgeAddress(c.NetworkSettings?.Networks) : null,
         })];
     }
 
@@ -222,9 +223,9 @@ internal sealed class DockerEngine : IContainerEngine
     }
 
     /// <summary>The container's IPv4 address on its (one) network.</summary>
-    private static System.Net.IPAddress? BridgeAddress(NetworkSettings? settings)
+    private static System.Net.IPAddress? BridgeAddress(IDictionary<string, EndpointSettings>? networks)
     {
-        foreach (var endpoint in settings?.Networks?.Values ?? [])
+        foreach (var endpoint in networks?.Values ?? [])
         {
             if (System.Net.IPAddress.TryParse(endpoint?.IPAddress, out var address))
                 return address;

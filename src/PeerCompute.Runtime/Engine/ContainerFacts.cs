@@ -54,6 +54,8 @@ internal sealed record ContainerSummary
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     /// <summary>Container TCP port → the port it is published on at 127.0.0.1.</summary>
     public IReadOnlyDictionary<int, int> LoopbackPorts { get; init; } = new Dictionary<int, int>();
+    /// <summary>The container's address on its bridge network while it runs; null when the engine did not say.</summary>
+    public System.Net.IPAddress? Address { get; init; }
 
     public string? Label(string key) => Labels.TryGetValue(key, out string? value) ? value : null;
 }

@@ -9,7 +9,7 @@ namespace PeerCompute.Runtime.Routes;
 /// </summary>
 public static class PublicRoutes
 {
-    /// <summary>The loopback endpoint of the running deployment named <paramref name="name"/>, or null.</summary>
+    /// <summary>Where the running deployment named <paramref name="name"/> answers (its bridge address, else its loopback port), or null.</summary>
     public static ValueTask<IPEndPoint?> ResolveAsync(IDeploymentRuntime runtime, string name, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(runtime);

@@ -12,7 +12,7 @@ public readonly record struct RouteChange(string Name, IPEndPoint? Upstream)
 }
 
 /// <summary>
-/// Deployment name → the loopback endpoint its container answers on, for every deployment that runs. The runtime
+/// Deployment name → the endpoint its container answers on (its bridge address, else its published loopback port), for every deployment that runs. The runtime
 /// keeps it current from its own deploys, stops and removals and from every reconcile pass, and pushes each change
 /// to whoever watches, so the public path can route without asking the engine per request.
 /// </summary>

@@ -71,14 +71,21 @@ internal static class StatusProjection
     public static bool WantsLastLines(DeploymentStatus status, ContainerFacts? container)
         => container is not null && (status.State != DeploymentState.Running || container.RestartCount > 0);
 
-    /// <summary>Where the public path reaches a deployment: its loopback port while it runs; null otherwise.</summary>
+    /// <summary>
+    /// Where the public path reaches a deployment while it runs, null otherwise: the container's own bridge address when
+    /// the engine reports one (the kernel forwards it, where the published port goes through the engine's userspace
+    /// copying proxy), else its loopback port.
+    /// </summary>
     public static IPEndPoint? UpstreamOf(DeploymentStatus status)
-        => status.State == DeploymentState.Running && status.HostPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
+        => status.State != DeploymentState.Running ? null
+            : status.ContainerAddress is { } address ? new IPEndPoint(address, status.ContainerPort)
+            : status.HostPort is { } port ? new IPEndPoint(IPAddress.Loopback, port)
+            : null;
 
     /// <summary>The same from the engine's listing (a reconcile pass does not inspect each container).</summary>
     public static IPEndPoint? UpstreamOf(DeploymentRecord record, ContainerSummary? container)
-        => record.Phase == RecordPhase.Active && container is { State: ContainerState.Running }
-            && container.LoopbackPorts.TryGetValue(record.Spec.ContainerPort, out int port)
-            ? new IPEndPoint(IPAddress.Loopback, port)
+        => record.Phase != RecordPhase.Active || container is not { State: ContainerState.Running } ? null
+            : container.Address is { } address ? new IPEndPoint(address, record.Spec.ContainerPort)
+            : container.LoopbackPorts.TryGetValue(record.Spec.ContainerPort, out int port) ? new IPEndPoint(IPAddress.Loopback, port)
             : null;
 }

@@ -33,7 +33,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private Task? _running;
 
     /// <param name="identity">The provider's identity (its PeerId decides the hostname tag).</param>
-    /// <param name="resolveRoute">Gives the container's endpoint (127.0.0.1:port) for a deployment name, or null when unknown.</param>
+    /// <param name="resolveRoute">Gives the container's endpoint (its bridge address and port, or 127.0.0.1:published port) for a deployment name, or null when unknown.</param>
     public TunnelClient(PeerIdentity identity, TunnelClientOptions options, Func<string, CancellationToken, ValueTask<IPEndPoint?>> resolveRoute, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(identity);

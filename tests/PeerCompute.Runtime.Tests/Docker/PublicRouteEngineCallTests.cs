@@ -30,8 +30,10 @@ public sealed class PublicRouteEngineCallTests
             await Assert.That(PublicRoutes.Names(runtime)).Contains("counted");
             var upstream = await PublicRoutes.ResolveAsync(runtime, "counted", CancellationToken.None);
             await Assert.That(upstream).IsNotNull();
-            await Assert.That(upstream!.Port).IsEqualTo(deployed.HostPort!.Value);
-            await Http.GetWhenReadyAsync(upstream.Port);
+            // The container's own bridge address, not the published port (the engine's userspace proxy): the host reaches it.
+            await Assert.That(upstream!.Address).IsEqualTo(deployed.ContainerAddress);
+            await Assert.That(upstream.Port).IsEqualTo(8080);
+            await Http.GetWhenReadyAsync(upstream);
             await Assert.That(await PublicRoutes.ResolveAsync(runtime, "not-deployed", CancellationToken.None)).IsNull();
         }
         await Assert.That(proxy.RequestBytes).IsEqualTo(before);
@@ -49,7 +51,7 @@ public sealed class PublicRouteEngineCallTests
         await harness.Runtime.DisposeAsync();
         var restarted = await harness.OpenRuntimeAsync();
         var adopted = await PublicRoutes.ResolveAsync(restarted, "adopted", CancellationToken.None);
-        await Assert.That(adopted?.Port).IsEqualTo(deployed.HostPort!.Value);
+        await Assert.That(adopted).IsEqualTo(new System.Net.IPEndPoint(deployed.ContainerAddress!, 8080));
 
         // The engine stops the container behind the runtime's back: the next reconcile withdraws the route.
         (await Cli.DockerAsync("stop", "-t", "0", deployed.ContainerId!)).EnsureSuccess("docker stop");

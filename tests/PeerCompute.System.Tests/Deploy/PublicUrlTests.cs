@@ -1,3 +1,7 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using PeerCompute.System.Tests.Infrastructure;
 
@@ -30,5 +34,52 @@ public class PublicUrlTests
         await user.CtlOkAsync("stop", "web");
         var gone = await TestProcess.RunAsync("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "20", "--cacert", gateway.CertificateFile, publicUrl]);
         await Assert.That(gone.StandardOutput).IsNotEqualTo("200");
+    }
+
+    [Test]
+    public async Task A_stopped_deployments_url_never_reaches_the_container_that_took_its_bridge_address()
+    {
+        await using var cluster = await TrustedCluster.StartWithGatewayAsync();
+        var user = cluster.User;
+        var gateway = cluster.Gateway;
+        var a = JsonDocument.Parse(await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "alpha", "--port", "8080", "--json")).RootElement;
+        var aUrl = new Uri(a.GetProperty("publicUrl").GetString()!);
+        string aAddress = await BridgeAddressAsync("pc-" + a.GetProperty("id").GetString());
+
+        // One client connection to the gateway, kept alive: the gateway keeps its tunnel connection to alpha's container.
+        using var gatewayCertificate = X509CertificateLoader.LoadCertificateFromFile(gateway.CertificateFile);
+        using var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, gateway.HttpsPort), ct);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetCertHashString() == gatewayCertificate.GetCertHashString() },
+        };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        using (var first = await http.GetAsync(aUrl))
+        {
+            await Assert.That(first.StatusCode).IsEqualTo(HttpStatusCode.OK);
+            await Assert.That(await first.Content.ReadAsStringAsync()).Contains("peercompute test page");
+        }
+
+        await user.CtlOkAsync("stop", "alpha");
+        var b = JsonDocument.Parse(await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "bravo", "--port", "8080", "--json")).RootElement;
+        string bAddress = await BridgeAddressAsync("pc-" + b.GetProperty("id").GetString());
+        // Docker hands out the lowest free address; other containers on the machine can take it first, so this is only said.
+        Console.WriteLine($"alpha had {aAddress}, bravo has {bAddress}");
+
+        using var again = await http.GetAsync(aUrl);
+        await Assert.That(again.StatusCode).IsNotEqualTo(HttpStatusCode.OK).Because(await again.Content.ReadAsStringAsync());
+        await Assert.That(await again.Content.ReadAsStringAsync()).DoesNotContain("peercompute test page");
+    }
+
+    private static async Task<string> BridgeAddressAsync(string containerId)
+    {
+        var inspect = await TestProcess.RunAsync("docker", ["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", containerId]);
+        await Assert.That(inspect.ExitCode).IsEqualTo(0).Because(inspect.ToString());
+        return inspect.StandardOutput.Trim();
     }
 }

@@ -99,8 +99,7 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
                         await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
                         return;
                     }
-                    await foreach (var entry in backend.LogsAsync(logs, remote, cancellationToken).ConfigureAwait(false))
-                        await writer.WriteAsync(FrameType.LogEntry, entry, ProtocolJsonContext.Default.LogEntry, cancellationToken).ConfigureAwait(false);
+                    await SendLogsAsync(stream, writer, logs, remote, cancellationToken).ConfigureAwait(false);
                     break;
                 }
             }
@@ -140,6 +139,44 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
         logger.ZLogWarning($"refused {what} from {remote.ToString()}: {error.Code}: {error.Message}");
         refusal = error;
         return false;
+    }
+
+    /// <summary>
+    /// Streams log entries. A followed stream of a quiet container would otherwise wait on the engine until the next
+    /// line, long after its client went away (Ctrl-C, a dropped connection), and hold a request in flight and an engine
+    /// connection open: the client sends nothing after its request, so any end of its side (end of stream, reset, the
+    /// connection lost) ends the follow.
+    /// </summary>
+    private async Task SendLogsAsync(Stream stream, FrameWriter writer, LogsRequest logs, PeerId remote, CancellationToken cancellationToken)
+    {
+        using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var watch = logs.Follow ? CancelWhenClientLeavesAsync(stream, clientGone) : Task.CompletedTask;
+        try
+        {
+            await foreach (var entry in backend.LogsAsync(logs, remote, clientGone.Token).ConfigureAwait(false))
+                await writer.WriteAsync(FrameType.LogEntry, entry, ProtocolJsonContext.Default.LogEntry, clientGone.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (clientGone.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            logger.ZLogDebug($"logs of {logs.Deployment} for {remote.ToString()}: the client left");
+        }
+        finally
+        {
+            await clientGone.CancelAsync().ConfigureAwait(false);
+            await watch.ConfigureAwait(false);
+        }
+    }
+
+    private static async Task CancelWhenClientLeavesAsync(Stream stream, CancellationTokenSource cancel)
+    {
+        try
+        {
+            await stream.ReadAsync(new byte[1], cancel.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+        await cancel.CancelAsync().ConfigureAwait(false);
     }
 
     private static async Task TryWriteErrorAsync(FrameWriter writer, string code, string message, CancellationToken cancellationToken)

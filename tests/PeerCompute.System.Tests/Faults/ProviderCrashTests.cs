@@ -117,4 +117,46 @@ public class ProviderCrashTests
         await using var again = user.StartCtl("logs", "ticker", "--follow");
         await again.WaitForLineAsync(l => l.StartsWith("tick ", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
     }
+
+    [Test]
+    public async Task A_logs_follow_whose_client_was_killed_does_not_hold_the_providers_stop()
+    {
+        await using var cluster = await TrustedCluster.StartAsync();
+        var (_, user, daemon) = cluster;
+        // One line, then silence: a followed stream of this container would wait on the engine for ever.
+        await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "quiet", "--port", "8080", "--json",
+            "--", "sh", "-c", "echo hello from quiet; exec httpd -f -p 8080 -h /www");
+
+        await using (var follow = user.StartCtl("logs", "quiet", "--follow"))
+        {
+            await follow.WaitForLineAsync(l => l.Contains("hello from quiet", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+            follow.Signal(Posix.SIGKILL);
+            await follow.WaitForExitAsync(ClientNotices);
+        }
+
+        // The killed client's request ends with its connection, so a stop does not wait out the drain timeout for it.
+        int exit = await daemon.StopAsync();
+        await Assert.That(exit).IsEqualTo(0).Because(daemon.Process.Output);
+        await Assert.That(daemon.Process.Output).DoesNotContain("still running after").Because(daemon.Process.Output);
+        await Assert.That(daemon.Process.Output).Contains("stopped");
+    }
+
+    [Test]
+    public async Task A_stop_gives_a_deploy_in_flight_the_whole_drain_time_not_the_frameworks_five_seconds()
+    {
+        // The engine's "start container" call is held: the deploy stays in flight for as long as the test wants.
+        await using var engineApi = new StallingProxy(new UnixDomainSocketEndPoint("/var/run/docker.sock"), "/start HTTP/1.1");
+        var launch = new ProviderLaunch([], new Dictionary<string, string?> { ["DOCKER_HOST"] = $"tcp://127.0.0.1:{engineApi.Port}" });
+        await using var cluster = await TrustedCluster.StartAsync(launch);
+        var (_, user, daemon) = cluster;
+        await using var deploy = user.StartCtl("deploy", DeployWorkflowTests.TestImage, "--name", "held", "--port", "8080", "--json");
+        await engineApi.Stalled.WaitAsync(TimeSpan.FromSeconds(60));
+
+        var watch = Stopwatch.StartNew();
+        int exit = await daemon.StopAsync();
+        await Assert.That(exit).IsEqualTo(0).Because(daemon.Process.Output);
+        await Assert.That(daemon.Process.Output).Contains("waiting for 1 request(s) in flight");
+        await Assert.That(daemon.Process.Output).Contains("1 requests still running after 30 s; closing them");
+        Console.WriteLine($"stop took {watch.Elapsed.TotalSeconds:0.0} s with a deploy held in flight");
+    }
 }

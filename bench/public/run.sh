@@ -142,8 +142,8 @@ print(next((x.get("publicUrl") or "" for x in d if x.get("name")=="web"), ""))' 
 [[ -n $public_url && $public_url != None ]] || { echo "run.sh: no public URL for the deployment: $out" >&2; exit 1; }
 host=${public_url#https://}; host=${host%%/*}; host=${host%%:*}
 upstream=${local_url#http://}; upstream=${upstream%%/*}
-# nginx dials what the provider dials: the container's bridge address (NGINX_UPSTREAM=published: its loopback port).
-if [[ ${NGINX_UPSTREAM:-bridge} == bridge ]]; then
+# nginx dials what the provider dials: the container's published loopback port (NGINX_UPSTREAM=bridge: its bridge address).
+if [[ ${NGINX_UPSTREAM:-published} == bridge ]]; then
   cid=$(docker ps -q --filter "label=io.peercompute.instance=$pid_p")
   upstream="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$cid"):8080"
 fi

@@ -247,6 +247,10 @@ public sealed class ContainerRuntime : IDeploymentRuntime
             return last is { Running: true, Restarting: false } && last.RestartCount == deployed.RestartCount;
         }
         var outcome = await ReadinessProbe.WaitAsync(TcpReadinessCheck.Instance, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
+        // An answer at the container's address proves nothing once the container stopped: the engine gives a freed
+        // address to the next container at once, so a crash loop's address may be answered by another deployment.
+        if (outcome == ReadinessOutcome.Ready && !await StillRunning(cancellationToken).ConfigureAwait(false))
+            outcome = ReadinessOutcome.NotRunning;
         return outcome switch
         {
             ReadinessOutcome.Ready => new(outcome, deployed, []),

@@ -30,9 +30,8 @@ public sealed class PublicRouteEngineCallTests
             await Assert.That(PublicRoutes.Names(runtime)).Contains("counted");
             var upstream = await PublicRoutes.ResolveAsync(runtime, "counted", CancellationToken.None);
             await Assert.That(upstream).IsNotNull();
-            // The container's own bridge address, not the published port (the engine's userspace proxy): the host reaches it.
-            await Assert.That(upstream!.Address).IsEqualTo(deployed.ContainerAddress);
-            await Assert.That(upstream.Port).IsEqualTo(8080);
+            // The published loopback port, never the bridge address (the engine reuses a freed one at once).
+            await Assert.That(upstream!).IsEqualTo(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, deployed.HostPort!.Value));
             await Http.GetWhenReadyAsync(upstream);
             await Assert.That(await PublicRoutes.ResolveAsync(runtime, "not-deployed", CancellationToken.None)).IsNull();
         }
@@ -51,7 +50,7 @@ public sealed class PublicRouteEngineCallTests
         await harness.Runtime.DisposeAsync();
         var restarted = await harness.OpenRuntimeAsync();
         var adopted = await PublicRoutes.ResolveAsync(restarted, "adopted", CancellationToken.None);
-        await Assert.That(adopted).IsEqualTo(new System.Net.IPEndPoint(deployed.ContainerAddress!, 8080));
+        await Assert.That(adopted).IsEqualTo(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, deployed.HostPort!.Value));
 
         // The engine stops the container behind the runtime's back: the next reconcile withdraws the route.
         (await Cli.DockerAsync("stop", "-t", "0", deployed.ContainerId!)).EnsureSuccess("docker stop");

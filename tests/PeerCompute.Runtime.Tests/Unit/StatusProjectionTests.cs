@@ -105,21 +105,21 @@ public sealed class StatusProjectionTests
     }
 
     [Test]
-    public async Task A_running_container_with_a_bridge_address_is_reached_there_not_through_the_published_port()
+    public async Task A_running_container_is_reached_through_its_published_port_never_its_reusable_bridge_address()
     {
         var bridge = IPAddress.Parse("172.18.0.5");
         var status = StatusProjection.Project(Record(RecordPhase.Active), Running() with { Address = bridge }, Now);
-        await Assert.That(StatusProjection.UpstreamOf(status)).IsEqualTo(new IPEndPoint(bridge, 8080));
+        await Assert.That(StatusProjection.UpstreamOf(status)!.Address).IsEqualTo(IPAddress.Loopback);
         var stopped = StatusProjection.Project(Record(RecordPhase.Stopped), Running() with { Address = bridge }, Now);
         await Assert.That(StatusProjection.UpstreamOf(stopped)).IsNull();
     }
 
     [Test]
-    public async Task A_route_from_the_listing_prefers_the_bridge_address_and_falls_back_to_the_published_port()
+    public async Task A_route_from_the_listing_is_the_published_port_whatever_the_bridge_address()
     {
         var bridge = IPAddress.Parse("172.18.0.5");
         var listed = new ContainerSummary { Id = "c1", State = ContainerState.Running, LoopbackPorts = new Dictionary<int, int> { [8080] = 41234 }, Address = bridge };
-        await Assert.That(StatusProjection.UpstreamOf(Record(RecordPhase.Active), listed)).IsEqualTo(new IPEndPoint(bridge, 8080));
+        await Assert.That(StatusProjection.UpstreamOf(Record(RecordPhase.Active), listed)).IsEqualTo(new IPEndPoint(IPAddress.Loopback, 41234));
         await Assert.That(StatusProjection.UpstreamOf(Record(RecordPhase.Active), listed with { Address = null })).IsEqualTo(new IPEndPoint(IPAddress.Loopback, 41234));
         await Assert.That(StatusProjection.UpstreamOf(Record(RecordPhase.Stopped), listed)).IsNull();
         await Assert.That(StatusProjection.UpstreamOf(Record(RecordPhase.Active), listed with { State = ContainerState.Exited })).IsNull();

@@ -25,7 +25,8 @@ public sealed class ReadinessTests
         var deployed = await harness.Runtime.DeployAsync(RuntimeHarness.Busybox("elsewhere") with { ContainerPort = 80 }, Owner);
         await Assert.That(deployed.ContainerAddress).IsNotNull();
         await Assert.That(deployed.ContainerPort).IsEqualTo(80);
-        await WaitUntilListeningAsync(new IPEndPoint(deployed.ContainerAddress!, 8080));
+        var listening = new IPEndPoint(deployed.ContainerAddress!, 8080);
+        await Eventually.WaitAsync(() => TcpReadinessCheck.Instance.AnswersAsync(listening, CancellationToken.None).AsTask(), $"{listening} to accept", TimeSpan.FromSeconds(30));
 
         // What the old probe asked: the engine's proxy takes the connection although nothing inside listens on 80.
         using (var proxied = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
@@ -91,18 +92,6 @@ public sealed class ReadinessTests
         await Assert.That(error!.Code).IsEqualTo(RuntimeErrorCode.InvalidSpec);
         await Assert.That(error.Message).Contains("exposes several ports (8080, 9090): choose one with --port");
         await Assert.That(harness.Runtime.GetCapacity().Deploys).IsEqualTo(0);
-    }
-
-    /// <summary>Polls the container's address (external state) until it accepts, within a deadline.</summary>
-    private static async Task WaitUntilListeningAsync(IPEndPoint endpoint)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!await TcpReadinessCheck.Instance.AnswersAsync(endpoint, CancellationToken.None))
-        {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"{endpoint} did not accept within 30 s");
-            await Task.Delay(20);
-        }
     }
 }
 

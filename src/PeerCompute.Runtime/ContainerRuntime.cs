@@ -30,7 +30,7 @@ namespace PeerCompute.Runtime;
 /// says what a deployment is doing, and an <see cref="IContainerEngine"/> (Docker unless told otherwise) runs the
 /// containers. Disposing releases the engine connection and the state lock; containers keep running.
 /// </remarks>
-public sealed class ContainerRuntime : IDeploymentRuntime
+public sealed partial class ContainerRuntime : IDeploymentRuntime
 {
     private readonly RuntimeOptions _options;
     private readonly IContainerEngine _engine;
@@ -227,39 +227,6 @@ public sealed class ContainerRuntime : IDeploymentRuntime
         }
     }
 
-    public async Task<ReadinessResult> WaitUntilReadyAsync(DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken = default)
-    {
-        EnsureStarted();
-        var record = Find(deployed.Id, deployed.Owner).Record;
-        if (deployed.State != DeploymentState.Running || record.ContainerId is not { } containerId)
-            return new(ReadinessOutcome.NotRunning, deployed, []);
-        // The published loopback port is the fallback for an engine that reports no address: it can only say "not yet".
-        IPEndPoint? endpoint = deployed.ContainerAddress is { } address ? new IPEndPoint(address, record.Spec.ContainerPort)
-            : deployed.HostPort is { } hostPort ? new IPEndPoint(IPAddress.Loopback, hostPort)
-            : null;
-        if (endpoint is null)
-            return new(ReadinessOutcome.NotAnswering, deployed, []);
-        ContainerFacts? last = null;
-        async Task<bool> StillRunning(CancellationToken token)
-        {
-            last = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", token).ConfigureAwait(false);
-            // A restart since the deploy is an exit too (the restart policy hides a crash loop behind "running").
-            return last is { Running: true, Restarting: false } && last.RestartCount == deployed.RestartCount;
-        }
-        var outcome = await ReadinessProbe.WaitAsync(TcpReadinessCheck.Instance, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
-        // An answer at the container's address proves nothing once the container stopped: the engine gives a freed
-        // address to the next container at once, so a crash loop's address may be answered by another deployment.
-        if (outcome == ReadinessOutcome.Ready && !await StillRunning(cancellationToken).ConfigureAwait(false))
-            outcome = ReadinessOutcome.NotRunning;
-        return outcome switch
-        {
-            ReadinessOutcome.Ready => new(outcome, deployed, []),
-            ReadinessOutcome.NotAnswering => new(outcome, StatusProjection.Project(record, last, _time.GetUtcNow()),
-                last?.Pid is { } pid ? ListeningPorts.Read(pid) : []),
-            _ => new(outcome, await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false), []),
-        };
-    }
-
     public async Task<DeploymentStatus> StopAsync(string id, string owner, CancellationToken cancellationToken = default)
     {
         EnsureStarted();
@@ -405,35 +372,6 @@ public sealed class ContainerRuntime : IDeploymentRuntime
                 $"this provider cannot cap a writable root filesystem (storage driver {storage.Describe()}: {storage.CapProblem}), so it runs only read-only roots with a writable /tmp; deploy without --writable, or ask the provider to move Docker's data root to xfs with project quotas (or to allow unbounded writable roots)");
         return null;
     }
-
-    /// <summary>Refuses an image over the provider's size cap; one this deploy pulled is removed again (unless something else uses it).</summary>
-    private async Task EnsureImageFitsAsync(ImageReference image, ImageFacts? facts, bool removeWhenTooLarge)
-    {
-        if (facts is not { Size: var size } || size <= _options.MaxImageBytes)
-            return;
-        if (removeWhenTooLarge)
-        {
-            try
-            {
-                await _engine.RemoveImageAsync(image.LocalName, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (RuntimeException ex)
-            {
-                _logger.LogWarning(ex, "Could not remove image {Image}, refused as too large", image);
-            }
-        }
-        throw new RuntimeException(RuntimeErrorCode.ImageTooLarge,
-            $"image {image} is {Quantities.FormatBytes(size)} unpacked, more than this provider's image size cap of {Quantities.FormatBytes(_options.MaxImageBytes)}");
-    }
-
-    /// <summary>The image's one declared TCP port; <see cref="DeploymentSpec.DefaultPort"/> when it declares none; several are the requester's choice.</summary>
-    private static int PortOf(ImageReference image, ImageFacts? facts) => facts?.ExposedTcpPorts switch
-    {
-        null or [] => DeploymentSpec.DefaultPort,
-        [int only] => only,
-        var several => throw new RuntimeException(RuntimeErrorCode.InvalidSpec,
-            $"image {image} exposes several ports ({string.Join(", ", several)}): choose one with --port"),
-    };
 
     private static void ValidateOwner(string owner)
     {

@@ -1,0 +1,58 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using PeerCompute.Core.Resources;
+using PeerCompute.Core.Storage;
+using PeerCompute.Runtime.Admission;
+using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Docker;
+using PeerCompute.Runtime.Engine;
+using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Logs;
+using PeerCompute.Runtime.Network;
+using PeerCompute.Runtime.Readiness;
+using PeerCompute.Runtime.Reconcile;
+using PeerCompute.Runtime.Routes;
+using PeerCompute.Runtime.State;
+using PeerCompute.Runtime.Status;
+
+namespace PeerCompute.Runtime;
+
+/// <summary>Waiting for a deployment to answer (the readiness probe on the container's own address).</summary>
+public sealed partial class ContainerRuntime
+{
+    public async Task<ReadinessResult> WaitUntilReadyAsync(DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken = default)
+    {
+        EnsureStarted();
+        var record = Find(deployed.Id, deployed.Owner).Record;
+        if (deployed.State != DeploymentState.Running || record.ContainerId is not { } containerId)
+            return new(ReadinessOutcome.NotRunning, deployed, []);
+        // The published loopback port is the fallback for an engine that reports no address: it can only say "not yet".
+        IPEndPoint? endpoint = deployed.ContainerAddress is { } address ? new IPEndPoint(address, record.Spec.ContainerPort)
+            : deployed.HostPort is { } hostPort ? new IPEndPoint(IPAddress.Loopback, hostPort)
+            : null;
+        if (endpoint is null)
+            return new(ReadinessOutcome.NotAnswering, deployed, []);
+        ContainerFacts? last = null;
+        async Task<bool> StillRunning(CancellationToken token)
+        {
+            last = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", token).ConfigureAwait(false);
+            // A restart since the deploy is an exit too (the restart policy hides a crash loop behind "running").
+            return last is { Running: true, Restarting: false } && last.RestartCount == deployed.RestartCount;
+        }
+        var outcome = await ReadinessProbe.WaitAsync(TcpReadinessCheck.Instance, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
+        // An answer at the container's address proves nothing once the container stopped: the engine gives a freed
+        // address to the next container at once, so a crash loop's address may be answered by another deployment.
+        if (outcome == ReadinessOutcome.Ready && !await StillRunning(cancellationToken).ConfigureAwait(false))
+            outcome = ReadinessOutcome.NotRunning;
+        return outcome switch
+        {
+            ReadinessOutcome.Ready => new(outcome, deployed, []),
+            ReadinessOutcome.NotAnswering => new(outcome, StatusProjection.Project(record, last, _time.GetUtcNow()),
+                last?.Pid is { } pid ? ListeningPorts.Read(pid) : []),
+            _ => new(outcome, await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false), []),
+        };
+    }
+}

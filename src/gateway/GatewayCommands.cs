@@ -138,7 +138,6 @@ internal sealed class GatewayCommands
         };
         if (options.RelayPort != 0 && (options.RelayPort == options.HttpsPort || options.RelayPort == options.TunnelPort || options.RelayPort == options.MetricsPort))
             throw new UsageException("--relay-port must differ from --https-port, --tunnel-port and --metrics-port.");
-        ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);
         await using var server = GatewayServer.Create(options);
         await server.RunAsync(cancellationToken).ConfigureAwait(false);
     }

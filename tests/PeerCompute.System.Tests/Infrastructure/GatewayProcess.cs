@@ -67,6 +67,9 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGTERM, as a service manager stops it; waits for the exit.</summary>
+    public Task StopAsync(TimeSpan? timeout = null) => _program.StopAsync(timeout);
+
     /// <summary>kill -9, as a crash would; waits until the process is gone.</summary>
     public Task KillAsync() => _program.KillAsync();
 

@@ -35,9 +35,11 @@ public sealed record ProviderConfig
     public int MaxCpuMillicores { get; init; } = DefaultMaxCpuMillicores;
     public long MaxMemoryBytes { get; init; } = DefaultMaxMemoryBytes;
     public int MaxDeploys { get; init; } = DefaultMaxDeploys;
-    public string? Gateway { get; init; }
+    /// <summary>Gateways to hold a tunnel to (--gateway, repeatable), each HOST:PORT; every deployment answers on each.</summary>
+    public IReadOnlyList<string> Gateways { get; init; } = [];
     public string? GatewayCa { get; init; }
-    public string? GatewayPin { get; init; }
+    /// <summary>Key pins (--gateway-pin): none, one for every gateway, or one per gateway in the order of <see cref="Gateways"/>.</summary>
+    public IReadOnlyList<string> GatewayPins { get; init; } = [];
     public bool NoMdns { get; init; }
     public string LogFormat { get; init; } = "text";
     /// <summary>Containers may reach everything (--egress open) instead of only non-private destinations.</summary>
@@ -91,6 +93,22 @@ public sealed record ProviderConfig
     /// <summary>What a status response may carry under this configuration.</summary>
     public PeerCompute.Core.Protocol.StatusLimits StatusLimits => new() { MaxLogBytesPerDeployment = StatusLogBytes, MaxLogBytesTotal = StatusLogBytesTotal };
 
+    /// <summary>Why the gateway pins do not fit the gateways (null when they do).</summary>
+    public string? GatewayPinsProblem => GatewayPins.Count switch
+    {
+        0 or 1 => null,
+        _ when GatewayPins.Count == Gateways.Count => null,
+        _ => $"--gateway-pin is given {GatewayPins.Count} times for {Gateways.Count} gateway(s): give one pin for all of them, or one per --gateway in the same order",
+    };
+
+    /// <summary>The pin for the gateway at <paramref name="index"/> in <see cref="Gateways"/>, if any.</summary>
+    public string? GatewayPinFor(int index) => GatewayPins.Count switch
+    {
+        0 => null,
+        1 => GatewayPins[0],
+        _ => GatewayPins[index],
+    };
+
     /// <summary>The runtime's egress settings for this configuration.</summary>
     public PeerCompute.Runtime.Firewall.EgressOptions Egress => new() { Open = EgressOpen, AllowedRanges = AllowEgress };
 
@@ -131,12 +149,17 @@ public sealed record ProviderConfig
             c = c with { MaxMemoryBytes = Quantities.TryParseBytes(memory, out long bytes) ? bytes : throw Bad(source, "max-memory", memory) };
         if (file.MaxDeploys is { } deploys)
             c = c with { MaxDeploys = deploys > 0 ? deploys : throw Bad(source, "max-deploys", deploys.ToString()) };
-        if (file.Gateway is { } gateway)
-            c = c with { Gateway = gateway };
+        if (file.Gateway is { } gateways)
+        {
+            if (gateways.Any(string.IsNullOrWhiteSpace))
+                throw Bad(source, "gateway", "", "expected HOST:PORT, e.g. gw.example.com:8443");
+            var distinct = gateways.Select(g => g.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+            c = c with { Gateways = distinct.Count == gateways.Count ? distinct : throw Bad(source, "gateway", string.Join(", ", gateways), "a gateway is named twice") };
+        }
         if (file.GatewayCa is { } ca)
             c = c with { GatewayCa = ca };
-        if (file.GatewayPin is { } pin)
-            c = c with { GatewayPin = pin };
+        if (file.GatewayPin is { } pins)
+            c = c with { GatewayPins = pins.Any(string.IsNullOrWhiteSpace) ? throw Bad(source, "gateway-pin", "", "expected the pin 'gateway pin' prints") : pins };
         if (file.NoMdns is { } noMdns)
             c = c with { NoMdns = noMdns };
         if (file.Egress is { } egress)
@@ -250,9 +273,9 @@ public sealed record ProviderConfigFile(
     string? MaxCpu = null,
     string? MaxMemory = null,
     int? MaxDeploys = null,
-    string? Gateway = null,
+    [property: JsonConverter(typeof(OneOrManyConverter))] IReadOnlyList<string>? Gateway = null,
     string? GatewayCa = null,
-    string? GatewayPin = null,
+    [property: JsonConverter(typeof(OneOrManyConverter))] IReadOnlyList<string>? GatewayPin = null,
     bool? NoMdns = null,
     string? LogFormat = null,
     string? Egress = null,
@@ -272,6 +295,30 @@ public sealed record ProviderConfigFile(
     int? UntrustedIdleTimeout = null,
     int? MaxUntrustedPeers = null,
     IReadOnlyList<string>? Relay = null);
+
+/// <summary>A setting that may name one value (<c>"gateway": "gw:8443"</c>, as before several were possible) or a list.</summary>
+internal sealed class OneOrManyConverter : JsonConverter<IReadOnlyList<string>>
+{
+    public override IReadOnlyList<string> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.String)
+            return [reader.GetString()!];
+        if (reader.TokenType != JsonTokenType.StartArray)
+            throw new JsonException("expected a string or an array of strings");
+        var values = new List<string>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            values.Add(reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw new JsonException("expected a string or an array of strings"));
+        return values;
+    }
+
+    public override void Write(Utf8JsonWriter writer, IReadOnlyList<string> value, JsonSerializerOptions options)
+    {
+        writer.WriteStartArray();
+        foreach (string item in value)
+            writer.WriteStringValue(item);
+        writer.WriteEndArray();
+    }
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

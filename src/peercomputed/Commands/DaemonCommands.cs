@@ -19,9 +19,9 @@ internal sealed class DaemonCommands
     /// <param name="maxCpu">CPU cap for all deployments together, in millicores (default 4000).</param>
     /// <param name="maxMemory">Memory cap for all deployments together (default 4GB).</param>
     /// <param name="maxDeploys">Maximum number of deployments (default 10).</param>
-    /// <param name="gateway">Gateway tunnel address HOST:PORT for public HTTPS URLs (default none).</param>
+    /// <param name="gateway">Gateway tunnel address HOST:PORT for public HTTPS URLs (default none); repeat for several gateways of one domain: each gets its own tunnel and serves every deployment.</param>
     /// <param name="gatewayCa">PEM file of the CA that signed the gateway's certificate (default: system roots).</param>
-    /// <param name="gatewayPin">The gateway's key pin as 'gateway pin' prints it (sha256//BASE64 of its public key; 64 hex digits also accepted), instead of CA checks: --gateway-pin $(gateway pin) for a self-signed gateway.</param>
+    /// <param name="gatewayPin">The gateway's key pin as 'gateway pin' prints it (sha256//BASE64 of its public key; 64 hex digits also accepted), instead of CA checks: --gateway-pin $(gateway pin) for a self-signed gateway. Once for all gateways, or once per --gateway in the same order.</param>
     /// <param name="noMdns">Do not announce this provider on the local network.</param>
     /// <param name="egress">filtered (default: containers reach the internet, not this host, private, link-local or metadata addresses) or open (no filtering).</param>
     /// <param name="allowEgress">A range containers may reach although filtered, e.g. 192.168.1.20/32; repeat for several.</param>
@@ -49,9 +49,9 @@ internal sealed class DaemonCommands
         string? maxCpu = null,
         string? maxMemory = null,
         int? maxDeploys = null,
-        string? gateway = null,
+        RepeatedOption? gateway = null,
         string? gatewayCa = null,
-        string? gatewayPin = null,
+        RepeatedOption? gatewayPin = null,
         bool noMdns = false,
         string? egress = null,
         RepeatedOption? allowEgress = null,
@@ -80,7 +80,7 @@ internal sealed class DaemonCommands
         {
             string path = config ?? Path.Combine(home.Path, ProviderConfig.FileName);
             effective = ProviderConfig.Load(path, required: config is not null).Apply(new ProviderConfigFile(
-                port, listen?.Values, maxCpu, maxMemory, maxDeploys, gateway, gatewayCa, gatewayPin, noMdns ? true : null, logFormat,
+                port, listen?.Values, maxCpu, maxMemory, maxDeploys, gateway?.Values, gatewayCa, gatewayPin?.Values, noMdns ? true : null, logFormat,
                 egress, allowEgress?.Values, statusLogBytes, statusLogBytesTotal, allowRegistry?.Values, maxWritableSize, maxImageSize, allowUnboundedWritable ? true : null,
                 MaxConnections: maxConnections, MaxUntrustedConnections: maxUntrustedConnections,
                 MaxUntrustedConnectionsPerAddress: maxUntrustedConnectionsPerAddress, MaxHandshakes: maxHandshakes,
@@ -88,6 +88,8 @@ internal sealed class DaemonCommands
                 UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values), "the command line");
             if (effective.ConnectionLimitsProblem is { } problem)
                 throw new ConfigException(problem + ".");
+            if (effective.GatewayPinsProblem is { } pinsProblem)
+                throw new ConfigException(pinsProblem + ".");
             foreach (string address in effective.Listen)
             {
                 if (!Core.Multiformats.Multiaddr.TryParse(address, out var parsed, out string? error) || !parsed.TryGetTcpTarget(out _, out _))

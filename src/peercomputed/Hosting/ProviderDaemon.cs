@@ -35,7 +35,7 @@ internal sealed class ProviderDaemon
     {
         var log = loggers.CreateLogger("peercomputed");
         log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId.ToString()}");
-        log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {Core.Resources.Quantities.FormatBytes(config.MaxMemoryBytes)}, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {config.Gateway ?? "none"}; mdns {(config.NoMdns ? "off" : "on")}");
+        log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {Core.Resources.Quantities.FormatBytes(config.MaxMemoryBytes)}, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {(config.Gateways.Count == 0 ? "none" : string.Join(", ", config.Gateways))}; mdns {(config.NoMdns ? "off" : "on")}");
 
         var runtimeOptions = new RuntimeOptions
         {
@@ -81,34 +81,39 @@ internal sealed class ProviderDaemon
 
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));
-        await using var tunnel = CreateTunnel(config, identity, runtime, loggers);
+        // Every public request resolves here: from the route table, so it costs the engine nothing.
+        await using var tunnels = GatewayTunnels.Create(config, identity, (name, ct) => PublicRoutes.ResolveAsync(runtime, name, ct), loggers);
         // The gateway's routes come from the runtime's route table, not the engine: it follows deploys, stops and reconciles.
         Task RefreshRoutesAsync()
         {
-            tunnel?.SetRoutes(PublicRoutes.Names(runtime));
+            tunnels?.SetRoutes(PublicRoutes.Names(runtime));
             return Task.CompletedTask;
         }
-        var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnel?.GetPublicUrl(name), Readiness, RefreshRoutesAsync);
+        var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnels?.GetPublicUrl(name), Readiness, RefreshRoutesAsync);
         Task tunnelRun = Task.CompletedTask;
-        if (tunnel is not null)
+        if (tunnels is not null)
         {
             await RefreshRoutesAsync().ConfigureAwait(false);
-            // A line when the tunnel comes up or stops; each failed attempt is the tunnel's own "down" line. Routes and
-            // relay changes update the status too, and say nothing here.
-            var lastState = tunnel.Status.State;
-            var stateLock = new Lock();
-            tunnel.StatusChanged += s =>
+            foreach (var (address, tunnel) in tunnels.All)
             {
-                lock (stateLock)
+                // A line when a tunnel comes up or stops; each failed attempt is the tunnel's own "down" line. Routes and
+                // relay changes update the status too, and say nothing here.
+                string which = tunnels.All.Count == 1 ? "" : $" ({address})";
+                var lastState = tunnel.Status.State;
+                var stateLock = new Lock();
+                tunnel.StatusChanged += s =>
                 {
-                    if (s.State == lastState)
-                        return;
-                    lastState = s.State;
-                }
-                if (s.State is TunnelState.Connected or TunnelState.Stopped)
-                    log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}");
-            };
-            tunnelRun = tunnel.RunAsync(stop);
+                    lock (stateLock)
+                    {
+                        if (s.State == lastState)
+                            return;
+                        lastState = s.State;
+                    }
+                    if (s.State is TunnelState.Connected or TunnelState.Stopped)
+                        log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}{which}");
+                };
+            }
+            tunnelRun = tunnels.RunAsync(stop);
         }
         var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits);
 
@@ -157,10 +162,10 @@ internal sealed class ProviderDaemon
         // Relays keep the provider reachable from outside its network: --relay ones, and the gateway's, named by its tunnel.
         await using var relays = new ProviderRelays(host, log);
         await relays.AddAsync(config.Relays, stop).ConfigureAwait(false);
-        if (tunnel is not null)
+        foreach (var (address, tunnel) in tunnels?.All ?? [])
         {
-            tunnel.StatusChanged += s => _ = relays.FollowGatewayAsync(s);
-            await relays.FollowGatewayAsync(tunnel.Status).ConfigureAwait(false);
+            tunnel.StatusChanged += s => _ = relays.FollowGatewayAsync(address, s);
+            await relays.FollowGatewayAsync(address, tunnel.Status).ConfigureAwait(false);
         }
         // The local network is told direct addresses only: a relayed one is no use to a neighbour.
         await using var mdns = config.NoMdns ? null : new MdnsService(identity.PeerId, () => [.. host.ListenAddresses.Where(a => !a.IsRelayed)]);
@@ -237,24 +242,6 @@ internal sealed class ProviderDaemon
             log.ZLogWarning($"control: not listening on {path}: {e.Message}; 'peercomputed invite' will not reach this daemon");
             return null;
         }
-    }
-
-    /// <summary>The outbound tunnel to the gateway, when one is configured; routes resolve to the container's loopback port.</summary>
-    private static TunnelClient? CreateTunnel(ProviderConfig config, PeerIdentity identity, ContainerRuntime runtime, ILoggerFactory loggers)
-    {
-        if (config.Gateway is not { } gateway)
-            return null;
-        int colon = gateway.LastIndexOf(':');
-        string host = colon > 0 ? gateway[..colon].Trim('[', ']') : gateway;
-        int port = ProviderConfig.DefaultGatewayPort;
-        if (colon > 0 && !int.TryParse(gateway[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out port))
-            throw new ConfigException($"--gateway {gateway}: expected HOST:PORT, e.g. gw.example.com:8443");
-        CertificatePin? pin = null;
-        if (config.GatewayPin is { } pinText && !CertificatePin.TryParse(pinText, out pin))
-            throw new ConfigException($"--gateway-pin {pinText}: expected the SHA-256 pin printed by 'gateway pin'.");
-        var options = new TunnelClientOptions { GatewayHost = host, GatewayPort = port, CaFile = config.GatewayCa, Pin = pin };
-        // Every public request resolves here: from the route table, so it costs the engine nothing.
-        return new TunnelClient(identity, options, (name, ct) => PublicRoutes.ResolveAsync(runtime, name, ct), loggers.CreateLogger("tunnel"));
     }
 
     /// <summary>What the engine's storage can bound, and whether users are remapped (recommended, not required: see docs/ARCHITECTURE.md).</summary>

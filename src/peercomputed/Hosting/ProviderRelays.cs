@@ -15,7 +15,7 @@ namespace PeerCompute.Daemon.Hosting;
 internal sealed class ProviderRelays(Libp2pHost host, ILogger log) : IAsyncDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
-    private List<Multiaddr> _fromGateway = [];
+    private readonly Dictionary<string, List<Multiaddr>> _fromGateways = new(StringComparer.Ordinal);
     private bool _disposed;
 
     public async Task AddAsync(IEnumerable<string> relays, CancellationToken cancellationToken)
@@ -28,8 +28,9 @@ internal sealed class ProviderRelays(Libp2pHost host, ILogger log) : IAsyncDispo
         }
     }
 
-    /// <summary>Follows the gateway's offer; called on every tunnel status change (cheap when the offer is the same).</summary>
-    public async Task FollowGatewayAsync(TunnelStatus status)
+    /// <summary>Follows a gateway's offer; called on every status change of its tunnel (cheap when the offer is the same).</summary>
+    /// <param name="gateway">Which gateway (its --gateway address): each one's relay is followed on its own.</param>
+    public async Task FollowGatewayAsync(string gateway, TunnelStatus status)
     {
         if (status.State != TunnelState.Connected)
             return; // a gateway that is away keeps its reservation trying to come back by itself
@@ -37,14 +38,17 @@ internal sealed class ProviderRelays(Libp2pHost host, ILogger log) : IAsyncDispo
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            if (_disposed || offered.SequenceEqual(_fromGateway))
+            var current = _fromGateways.GetValueOrDefault(gateway) ?? [];
+            if (_disposed || offered.SequenceEqual(current))
                 return;
-            foreach (var old in _fromGateway.Except(offered))
+            // Another gateway may offer the same relay (gateways sharing one): it stays while any of them offers it.
+            var heldByOthers = _fromGateways.Where(g => g.Key != gateway).SelectMany(g => g.Value).ToHashSet();
+            foreach (var old in current.Except(offered).Where(a => !heldByOthers.Contains(a)))
             {
                 await host.StopListeningAsync(old).ConfigureAwait(false);
                 log.ZLogInformation($"relay: the gateway no longer offers {old.ToString()}; reservation let go");
             }
-            foreach (var address in offered.Except(_fromGateway))
+            foreach (var address in offered.Except(current).Where(a => !heldByOthers.Contains(a)))
             {
                 try
                 {
@@ -56,7 +60,7 @@ internal sealed class ProviderRelays(Libp2pHost host, ILogger log) : IAsyncDispo
                     log.ZLogWarning($"relay: cannot use the gateway's relay {address.ToString()}: {e.Message}");
                 }
             }
-            _fromGateway = offered;
+            _fromGateways[gateway] = offered;
         }
         finally
         {

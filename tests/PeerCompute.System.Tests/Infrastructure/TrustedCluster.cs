@@ -9,13 +9,13 @@ internal sealed class TrustedCluster : IAsyncDisposable
 {
     private readonly List<PeerNode> _nodes;
 
-    private TrustedCluster(PeerNode provider, PeerNode user, ProviderProcess daemon, List<PeerNode> nodes, GatewayProcess? gateway)
+    private TrustedCluster(PeerNode provider, PeerNode user, ProviderProcess daemon, List<PeerNode> nodes, IReadOnlyList<GatewayProcess> gateways)
     {
         Provider = provider;
         User = user;
         Daemon = daemon;
         _nodes = nodes;
-        _gateway = gateway;
+        Gateways = gateways;
     }
 
     public PeerNode Provider { get; }
@@ -24,10 +24,11 @@ internal sealed class TrustedCluster : IAsyncDisposable
 
     public ProviderProcess Daemon { get; }
 
-    private readonly GatewayProcess? _gateway;
+    /// <summary>The gateways (each with a home of its own), when started with <see cref="StartWithGatewayAsync"/> or <see cref="StartWithGatewaysAsync"/>.</summary>
+    public IReadOnlyList<GatewayProcess> Gateways { get; }
 
     /// <summary>The gateway, when started with <see cref="StartWithGatewayAsync"/>.</summary>
-    public GatewayProcess Gateway => _gateway ?? throw new InvalidOperationException("this cluster was started without a gateway");
+    public GatewayProcess Gateway => Gateways.Count > 0 ? Gateways[0] : throw new InvalidOperationException("this cluster was started without a gateway");
 
     public void Deconstruct(out PeerNode provider, out PeerNode user, out ProviderProcess daemon)
     {
@@ -41,43 +42,55 @@ internal sealed class TrustedCluster : IAsyncDisposable
 
     /// <summary>The pair, the provider started through <paramref name="launch"/> (a wrapper, DOCKER_HOST).</summary>
     public static Task<TrustedCluster> StartAsync(ProviderLaunch launch, params string[] providerArgs) =>
-        StartAsync(launch, gateway: null, providerArgs);
+        StartAsync(launch, gateway: null, 0, providerArgs);
 
     /// <summary>
     /// The pair and a gateway trusting the provider; the provider tunnels to it (at <paramref name="gatewayAddress"/>,
     /// 127.0.0.1 by default) and the cluster is returned once the tunnel is connected.
     /// </summary>
     public static Task<TrustedCluster> StartWithGatewayAsync(Func<GatewayLaunch, GatewayLaunch>? configureGateway = null, string? gatewayAddress = null, params string[] providerArgs) =>
-        StartAsync(ProviderLaunch.Default, (configureGateway, gatewayAddress ?? "127.0.0.1"), providerArgs);
+        StartAsync(ProviderLaunch.Default, (configureGateway, gatewayAddress ?? "127.0.0.1"), 1, providerArgs);
 
-    private static async Task<TrustedCluster> StartAsync(ProviderLaunch launch, (Func<GatewayLaunch, GatewayLaunch>? Configure, string Address)? gateway, string[] providerArgs)
+    /// <summary>
+    /// The pair and <paramref name="count"/> gateways of one domain, each with its own home, certificate and pin; the
+    /// provider tunnels to every one (one --gateway and --gateway-pin each) and the cluster is returned once all are connected.
+    /// </summary>
+    public static Task<TrustedCluster> StartWithGatewaysAsync(int count, params string[] providerArgs) =>
+        StartAsync(ProviderLaunch.Default, (null, "127.0.0.1"), count, providerArgs);
+
+    private static async Task<TrustedCluster> StartAsync(ProviderLaunch launch, (Func<GatewayLaunch, GatewayLaunch>? Configure, string Address)? gateway, int gatewayCount, string[] providerArgs)
     {
         var nodes = new List<PeerNode>();
-        GatewayProcess? gatewayProcess = null;
+        var gateways = new List<GatewayProcess>();
         ProviderProcess? daemon = null;
         try
         {
             var provider = await NodeAsync(nodes, "provider");
             var user = await NodeAsync(nodes, "user");
             await provider.TrustAsync(user, "sam");
-            if (gateway is { } g)
+            var gatewayArgs = new List<string>();
+            for (int i = 0; gateway is { } g && i < gatewayCount; i++)
             {
-                var gatewayNode = await NodeAsync(nodes, "gateway");
-                gatewayProcess = await GatewayProcess.StartAsync(gatewayNode, g.Configure, provider.PeerId);
-                providerArgs = ["--gateway", $"{g.Address}:{gatewayProcess.TunnelPort}", "--gateway-pin", gatewayProcess.Pin, .. providerArgs];
+                var gatewayNode = await NodeAsync(nodes, gatewayCount == 1 ? "gateway" : $"gateway{i + 1}");
+                var gatewayProcess = await GatewayProcess.StartAsync(gatewayNode, g.Configure, provider.PeerId);
+                gateways.Add(gatewayProcess);
+                gatewayArgs.AddRange(["--gateway", $"{g.Address}:{gatewayProcess.TunnelPort}", "--gateway-pin", gatewayProcess.Pin]);
             }
-            daemon = await ProviderProcess.StartAsync(provider, launch, providerArgs);
-            if (gatewayProcess is not null)
+            daemon = await ProviderProcess.StartAsync(provider, launch, [.. gatewayArgs, .. providerArgs]);
+            if (gateways.Count == 1)
                 await daemon.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+            // Several tunnels connect in any order: look at every line, not only those after the last wait.
+            foreach (var g in gateways.Skip(gateways.Count == 1 ? 1 : 0))
+                await daemon.Process.WaitForOutputAsync(l => l.Contains($"gateway tunnel connected (127.0.0.1:{g.TunnelPort})", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
             await user.TrustAsync(provider, "maya", daemon.Address);
-            return new TrustedCluster(provider, user, daemon, nodes, gatewayProcess);
+            return new TrustedCluster(provider, user, daemon, nodes, gateways);
         }
         catch
         {
             if (daemon is not null)
                 await daemon.DisposeAsync();
-            if (gatewayProcess is not null)
-                await gatewayProcess.DisposeAsync();
+            foreach (var g in gateways)
+                await g.DisposeAsync();
             nodes.ForEach(n => n.Dispose());
             throw;
         }
@@ -113,8 +126,8 @@ internal sealed class TrustedCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Daemon.DisposeAsync();
-        if (_gateway is not null)
-            await _gateway.DisposeAsync();
+        foreach (var gateway in Gateways)
+            await gateway.DisposeAsync();
         foreach (var node in Enumerable.Reverse(_nodes))
             node.Dispose();
     }

@@ -141,13 +141,22 @@ internal sealed class GatewayServer : IAsyncDisposable
         var invoker = new TunnelInvokers(tunnels.Registry, options, TimeSpan.FromSeconds(1));
         var limiter = new RateLimiter(options.RateLimit);
         metrics.RateLimitBuckets = () => limiter.TrackedClients;
+        var traffic = new DeploymentTraffic();
         var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, new InFlightLimiter(options.MaxRequestsPerClient), metrics,
-            app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger);
+            app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger, traffic);
         int? metricsPortValue = options.MetricsPort;
+        var startedAt = DateTimeOffset.UtcNow;
+        GatewayStatusSnapshot Status()
+        {
+            var current = certificate.Current.TargetCertificate;
+            var rows = tunnels.Registry.Tunnels.Select(t => new TunnelRow(t.PeerId.ToString(), t.Tag, t.RemoteEndPoint?.ToString(), t.ConnectedAt, [.. t.Routes], t.OpenStreams)).ToList();
+            return new GatewayStatusSnapshot(options.Domain, startedAt, DateTimeOffset.UtcNow, rows, traffic.Snapshot(),
+                new CertificateRow(current.Subject, current.Issuer, current.NotAfter));
+        }
         app.Run(context =>
         {
             if (metricsPortValue is int port && context.Connection.LocalPort == port && !context.Request.IsHttps)
-                return ServeMetricsAsync(context, metrics);
+                return context.Request.Path == "/" ? ServeStatusPageAsync(context, Status()) : ServeMetricsAsync(context, metrics);
             return handler.HandleAsync(context);
         });
         Libp2pHost? relayHost = null;
@@ -169,6 +178,13 @@ internal sealed class GatewayServer : IAsyncDisposable
             }, logger);
         }
         return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost);
+    }
+
+    private static Task ServeStatusPageAsync(HttpContext context, GatewayStatusSnapshot status)
+    {
+        context.Response.ContentType = "text/html; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        return context.Response.WriteAsync(StatusPage.Render(status), context.RequestAborted);
     }
 
     private static Task ServeMetricsAsync(HttpContext context, GatewayMetrics metrics)
@@ -207,7 +223,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             _logger.LogInformation("relay (libp2p circuit relay v2) on port {Port}: {Addresses}", _options.RelayPort,
                 string.Join(", ", _relayHost.ListenAddresses.Select(a => a.WithPeerId(_relayHost.PeerId).ToString())));
         if (_options.MetricsPort is int metricsPort)
-            _logger.LogInformation("metrics on http://127.0.0.1:{Port}/metrics", metricsPort);
+            _logger.LogInformation("metrics on http://127.0.0.1:{Port}/metrics, status page on http://127.0.0.1:{Port}/", metricsPort, metricsPort);
         SystemdNotify.Notify("READY=1");
 
         using var stopWatching = new CancellationTokenSource();

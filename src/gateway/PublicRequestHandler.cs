@@ -24,7 +24,8 @@ internal sealed class PublicRequestHandler(
     IHttpForwarder forwarder,
     TunnelInvokers invokers,
     ForwarderRequestConfig requestConfig,
-    ILogger logger)
+    ILogger logger,
+    DeploymentTraffic traffic)
 {
     public async Task HandleAsync(HttpContext context)
     {
@@ -42,6 +43,18 @@ internal sealed class PublicRequestHandler(
             await ReplyAsync(context, StatusCodes.Status404NotFound, $"no deployment is served at {Printable(host)}").ConfigureAwait(false);
             return;
         }
+        try
+        {
+            await HandleDeploymentAsync(context, label, route, tunnel).ConfigureAwait(false);
+        }
+        finally
+        {
+            traffic.Record(label, context.Response.StatusCode);
+        }
+    }
+
+    private async Task HandleDeploymentAsync(HttpContext context, string label, RouteLookupResult route, ProviderTunnel? tunnel)
+    {
         string client = ClientKey(context.Connection.RemoteIpAddress);
         if (!limiter.TryAcquire(client, label, out var retryAfter))
         {

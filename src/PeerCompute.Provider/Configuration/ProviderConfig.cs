@@ -41,6 +41,8 @@ public sealed record ProviderConfig
     /// <summary>Key pins (--gateway-pin): none, one for every gateway, or one per gateway in the order of <see cref="Gateways"/>.</summary>
     public IReadOnlyList<string> GatewayPins { get; init; } = [];
     public bool NoMdns { get; init; }
+    /// <summary>Port of the local status page on 127.0.0.1 (--status-port); null: none.</summary>
+    public int? StatusPort { get; init; }
     public string LogFormat { get; init; } = "text";
     /// <summary>Containers may reach everything (--egress open) instead of only non-private destinations.</summary>
     public bool EgressOpen { get; init; }
@@ -162,6 +164,8 @@ public sealed record ProviderConfig
             c = c with { GatewayPins = pins.Any(string.IsNullOrWhiteSpace) ? throw Bad(source, "gateway-pin", "", "expected the pin 'gateway pin' prints") : pins };
         if (file.NoMdns is { } noMdns)
             c = c with { NoMdns = noMdns };
+        if (file.StatusPort is { } statusPort)
+            c = c with { StatusPort = statusPort is > 0 and <= 65535 ? statusPort : throw Bad(source, "status-port", statusPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "expected a port from 1 to 65535") };
         if (file.Egress is { } egress)
             c = c with { EgressOpen = egress switch { "open" => true, "filtered" => false, _ => throw Bad(source, "egress", egress, "expected filtered or open") } };
         if (file.AllowEgress is { } allow)
@@ -294,7 +298,8 @@ public sealed record ProviderConfigFile(
     int? HandshakeTimeout = null,
     int? UntrustedIdleTimeout = null,
     int? MaxUntrustedPeers = null,
-    IReadOnlyList<string>? Relay = null);
+    IReadOnlyList<string>? Relay = null,
+    int? StatusPort = null);
 
 /// <summary>A setting that may name one value (<c>"gateway": "gw:8443"</c>, as before several were possible) or a list.</summary>
 internal sealed class OneOrManyConverter : JsonConverter<IReadOnlyList<string>>

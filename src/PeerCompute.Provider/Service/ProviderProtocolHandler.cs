@@ -11,7 +11,7 @@ namespace PeerCompute.Provider.Service;
 /// (progress and a response, a log stream, or an error frame). Never throws for bad input.
 /// </summary>
 public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend backend, ILogger logger, int maxFrameLength = FrameCodec.DefaultMaxPayloadLength,
-    StatusLimits? statusLimits = null)
+    StatusLimits? statusLimits = null, RecentRefusals? refusals = null)
 {
     private readonly StatusLimits _statusLimits = statusLimits ?? new StatusLimits();
 
@@ -107,11 +107,13 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
         catch (FrameException ex)
         {
             logger.ZLogWarning($"refused a request from {remote.ToString()}: {ex.Message}");
+            refusals?.Add(remote.ToString(), ex.Code, ex.Message);
             await TryWriteErrorAsync(writer, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
         }
         catch (ProviderException ex)
         {
             logger.ZLogWarning($"request from {remote.ToString()} failed ({ex.Code}): {ex.Message}");
+            refusals?.Add(remote.ToString(), ex.Code, ex.Message);
             await TryWriteErrorAsync(writer, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -120,6 +122,7 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
         catch (OperationCanceledException) when (readDeadline.IsCancellationRequested)
         {
             logger.ZLogWarning($"refused a request from {remote.ToString()}: not sent within {RequestReadTimeout.TotalSeconds} s");
+            refusals?.Add(remote.ToString(), ErrorCodes.MalformedFrame, $"no complete, signed request within {RequestReadTimeout.TotalSeconds} s");
             await TryWriteErrorAsync(writer, ErrorCodes.MalformedFrame, $"No complete, signed request within {RequestReadTimeout.TotalSeconds} s.", cancellationToken).ConfigureAwait(false);
         }
         catch (IOException ex)
@@ -137,6 +140,7 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
             return true;
         }
         logger.ZLogWarning($"refused {what} from {remote.ToString()}: {error.Code}: {error.Message}");
+        refusals?.Add(remote.ToString(), error.Code, $"{what}: {error.Message}");
         refusal = error;
         return false;
     }

@@ -115,7 +115,8 @@ internal sealed class ProviderDaemon
             }
             tunnelRun = tunnels.RunAsync(stop);
         }
-        var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits);
+        var refusals = new RecentRefusals();
+        var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits, refusals: refusals);
 
         // Trusted peers (the same list requests are checked against) get the room strangers cannot take.
         var hostOptions = new Libp2pHostOptions
@@ -185,6 +186,7 @@ internal sealed class ProviderDaemon
         // The owner's local channel ('peercomputed invite'): the addresses are read at each request, so a relay
         // reservation made later is in the next invite.
         await using var control = StartControl(home, () => new InviteAnswer(identity.PeerId.ToString(), ControlSocket.InviteAddresses(host.ListenAddresses)), log);
+        await using var statusPage = StartStatusPage(config, runtime, identity, tunnels, refusals, log);
         log.ZLogInformation($"ready: serving {ProtocolIds.PeerCompute} as {identity.PeerId.ToString()}");
         SystemdNotify.Notify("READY=1");
 
@@ -225,6 +227,45 @@ internal sealed class ProviderDaemon
         }
         log.ZLogInformation($"stopped");
         return 0;
+    }
+
+    /// <summary>The local status page (--status-port); without it the provider still serves, so a failure is a warning.</summary>
+    private static StatusEndpoint? StartStatusPage(ProviderConfig config, ContainerRuntime runtime, PeerIdentity identity, GatewayTunnels? tunnels, RecentRefusals refusals, ILogger log)
+    {
+        if (config.StatusPort is not int port)
+            return null;
+        var startedAt = DateTimeOffset.UtcNow;
+        async Task<ProviderStatusSnapshot> SnapshotAsync(CancellationToken ct)
+        {
+            var all = await runtime.ListAllAsync(ct).ConfigureAwait(false);
+            // Usage comes from the engine's stats, one call per running container: asked for all at once.
+            var deployments = await Task.WhenAll(all.Select(async d =>
+            {
+                if (d.State != DeploymentState.Running)
+                    return d;
+                try
+                {
+                    return await runtime.GetStatusAsync(d.Id, d.Owner, includeUsage: true, ct).ConfigureAwait(false);
+                }
+                catch (RuntimeException)
+                {
+                    return d;
+                }
+            })).ConfigureAwait(false);
+            return new ProviderStatusSnapshot(identity.PeerId.ToString(), startedAt, DateTimeOffset.UtcNow, runtime.GetCapacity(), deployments,
+                [.. (tunnels?.All ?? []).Select(t => (t.Address, t.Client.Status))], refusals.Snapshot(), refusals.Total);
+        }
+        try
+        {
+            var endpoint = StatusEndpoint.Start(port, SnapshotAsync, log);
+            log.ZLogInformation($"status page on http://127.0.0.1:{port}/ (this machine only)");
+            return endpoint;
+        }
+        catch (System.Net.HttpListenerException e)
+        {
+            log.ZLogWarning($"status page: not serving on 127.0.0.1:{port}: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>The control socket; without it the provider still serves (only 'peercomputed invite' cannot reach it), so a failure is a warning.</summary>

@@ -24,6 +24,8 @@ public sealed class HttpHealthCheck(string path) : IReadinessCheck
 
     public string Path => path;
 
+    private string Shown => path.Length > 100 ? path[..100] + "…" : path;
+
     /// <summary>Why the last attempt failed ("GET /health answered 500 Internal Server Error"); null after a success.</summary>
     public string? LastFailure { get; private set; }
 
@@ -42,12 +44,14 @@ public sealed class HttpHealthCheck(string path) : IReadinessCheck
                 LastFailure = null;
                 return true;
             }
-            LastFailure = $"GET {path} answered {code}{(string.IsNullOrEmpty(response.ReasonPhrase) ? "" : " " + response.ReasonPhrase)}";
+            // The reason phrase is the container's text: bounded, since it goes into every status.
+            string reason = response.ReasonPhrase is { Length: > 0 } phrase ? " " + (phrase.Length > 80 ? phrase[..80] + "…" : phrase) : "";
+            LastFailure = $"GET {Shown} answered {code}{reason}";
             return false;
         }
         catch (HttpRequestException ex)
         {
-            LastFailure = $"GET {path} on port {endpoint.Port}: {ex.Message}";
+            LastFailure = $"GET {Shown} on port {endpoint.Port}: {ex.Message}";
             return false;
         }
     }

@@ -110,8 +110,11 @@ internal sealed class RestartSupervisor : IAsyncDisposable
         try
         {
             var record = tracked.Record;
-            // A stop by the owner, or the provider's own stop of a held container, is no crash.
-            if (record.Phase != RecordPhase.Active || record.ContainerId != exit.ContainerId || record.HeldUntil is not null)
+            // A stop by the owner, or the provider's own stop of a held container, is no crash; nor is an exit the engine
+            // reported late, of a run before the provider's last start (the engine restarts a crashed process within
+            // 100 ms, so a loop can exit again while the provider is still holding it back).
+            if (record.Phase != RecordPhase.Active || record.ContainerId != exit.ContainerId || record.HeldUntil is not null
+                || (record.LastStartAt is { } lastStart && exit.Time < lastStart))
                 return;
             record.LastExitCode = exit.ExitCode;
             record.LastExitAt = exit.Time;
@@ -124,14 +127,12 @@ internal sealed class RestartSupervisor : IAsyncDisposable
                 _routes.Set(record.Spec.Name, null);
                 return;
             }
-            var facts = await _engine.InspectContainerAsync(exit.ContainerId, $"inspecting {record.Spec.Name} after its exit", cancellationToken).ConfigureAwait(false);
-            if (facts is null)
-                return;
-            bool longRun = facts.StartedAt is { } started && exit.Time - started >= _options.RestartResetAfter;
-            record.CrashStreak = longRun ? 1 : record.CrashStreak + 1;
-            var delay = Backoff(record.CrashStreak, _options.RestartBackoffInitial, _options.RestartBackoffMax);
             // Cancels the engine's pending restart (or ends the run it already began): from here the provider starts it.
             await _engine.StopContainerAsync(exit.ContainerId, TimeSpan.FromSeconds(1), $"holding {record.Spec.Name} back after exit {exit.ExitCode}", cancellationToken).ConfigureAwait(false);
+            // A run the provider did not start (the deploy's, or the engine's while the provider was down) counts as long.
+            bool longRun = record.LastStartAt is not { } started || exit.Time - started >= _options.RestartResetAfter;
+            record.CrashStreak = longRun ? 1 : record.CrashStreak + 1;
+            var delay = Backoff(record.CrashStreak, _options.RestartBackoffInitial, _options.RestartBackoffMax);
             var until = exit.Time + delay;
             record.HeldUntil = until;
             record.UpdatedAt = _time.GetUtcNow();
@@ -183,7 +184,8 @@ internal sealed class RestartSupervisor : IAsyncDisposable
                 return;
             record.HeldUntil = null;
             record.ProviderRestarts++;
-            record.UpdatedAt = _time.GetUtcNow();
+            record.LastStartAt = _time.GetUtcNow();
+            record.UpdatedAt = record.LastStartAt.Value;
             await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
             await _engine.StartContainerAsync(containerId, $"starting {record.Spec.Name} again", cancellationToken).ConfigureAwait(false);
             var facts = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", cancellationToken).ConfigureAwait(false);

@@ -41,6 +41,8 @@ internal sealed class DeploymentRecord
     public DateTimeOffset? HeldUntil { get; set; }
     /// <summary>Exits in a row, each after a short run: the backoff's exponent.</summary>
     public int CrashStreak { get; set; }
+    /// <summary>When the provider last started a held container: exits reported with an earlier time belong to runs before it.</summary>
+    public DateTimeOffset? LastStartAt { get; set; }
     public long? LastExitCode { get; set; }
     public DateTimeOffset? LastExitAt { get; set; }
 

@@ -91,12 +91,14 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             throw new ProviderException(ErrorCodes.InvalidRequest, "health check: choose --health-http PATH or --health-tcp, not both.");
         if (request.HealthHttp is null && !request.HealthTcp)
             return tuned ? throw new ProviderException(ErrorCodes.InvalidRequest, "health check: --health-interval, --health-timeout, --health-retries and --health-start-period need --health-http PATH or --health-tcp.") : null;
+        var interval = Milliseconds(request.HealthIntervalMs, HealthCheckSpec.DefaultInterval);
         return new HealthCheckSpec
         {
             Kind = request.HealthTcp ? HealthCheckKind.Tcp : HealthCheckKind.Http,
             Path = request.HealthHttp,
-            Interval = Milliseconds(request.HealthIntervalMs, HealthCheckSpec.DefaultInterval),
-            Timeout = Milliseconds(request.HealthTimeoutMs, HealthCheckSpec.DefaultTimeout),
+            Interval = interval,
+            // A short interval without a timeout of its own: the default timeout would be longer than it.
+            Timeout = Milliseconds(request.HealthTimeoutMs, HealthCheckSpec.DefaultTimeout < interval ? HealthCheckSpec.DefaultTimeout : interval),
             Retries = request.HealthRetries ?? HealthCheckSpec.DefaultRetries,
             StartPeriod = Milliseconds(request.HealthStartPeriodMs, HealthCheckSpec.DefaultStartPeriod),
         };

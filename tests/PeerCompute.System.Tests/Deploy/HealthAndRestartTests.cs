@@ -21,7 +21,7 @@ public class HealthAndRestartTests
         var (_, user, _) = cluster;
 
         var result = await user.CtlAsync("deploy", DeployWorkflowTests.TestImage, "--name", "sick", "--json",
-            "--health-http", "/health", "--health-interval", "1s", "--health-retries", "2",
+            "--health-http", "/health", "--health-interval", "1s", "--health-timeout", "1s", "--health-retries", "2",
             "--", "sh", "-c", "while true; do printf 'HTTP/1.0 500 Internal Server Error\\r\\nContent-Length: 0\\r\\n\\r\\n' | nc -l -p 8080 >/dev/null; done");
         await Assert.That(result.ExitCode).IsEqualTo(1).Because(result.ToString());
         await Assert.That(JsonDocument.Parse(result.StandardOutput).RootElement.GetProperty("error").GetProperty("code").GetString()).IsEqualTo("not_answering");
@@ -44,7 +44,7 @@ public class HealthAndRestartTests
         await using var cluster = await TrustedCluster.StartAsync();
         var (_, user, _) = cluster;
 
-        var deployed = JsonDocument.Parse(await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "well", "--json", "--health-http", "/", "--health-interval", "1s")).RootElement;
+        var deployed = JsonDocument.Parse(await user.CtlOkAsync("deploy", DeployWorkflowTests.TestImage, "--name", "well", "--json", "--health-http", "/", "--health-interval", "1s", "--health-timeout", "1s")).RootElement;
         await Assert.That(deployed.GetProperty("state").GetString()).IsEqualTo("running");
         var well = await DeploymentAsync(user, "well", d => d.GetProperty("health").GetString() == "healthy", "the deployment to be healthy");
         await Assert.That(well.GetProperty("healthSource").GetString()).IsEqualTo("provider");

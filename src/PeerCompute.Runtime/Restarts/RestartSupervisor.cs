@@ -106,29 +106,44 @@ internal sealed class RestartSupervisor : IAsyncDisposable
     {
         if (exit.DeploymentId is not { } id || !_deployments.TryGetValue(id, out var tracked))
             return;
+        // The gate is held for the record's changes only, not across the engine's stop: a reconcile pass skips a
+        // deployment whose gate is taken, and a container removed behind the runtime's back exits too.
         await tracked.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var record = tracked.Record;
-            // A stop by the owner, or the provider's own stop of a held container, is no crash; nor is an exit the engine
-            // reported late, of a run before the provider's last start (the engine restarts a crashed process within
-            // 100 ms, so a loop can exit again while the provider is still holding it back).
-            if (record.Phase != RecordPhase.Active || record.ContainerId != exit.ContainerId || record.HeldUntil is not null
-                || (record.LastStartAt is { } lastStart && exit.Time < lastStart))
+            if (!IsCrash(record, exit))
                 return;
             record.LastExitCode = exit.ExitCode;
             record.LastExitAt = exit.Time;
-            var mode = record.Spec.Restart ?? RestartMode.UnlessStopped;
-            bool restarts = mode == RestartMode.UnlessStopped || (mode == RestartMode.OnFailure && exit.ExitCode != 0);
-            if (!restarts)
+            if (!PolicyRestarts(record, exit.ExitCode))
             {
                 record.UpdatedAt = _time.GetUtcNow();
                 await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
                 _routes.Set(record.Spec.Name, null);
                 return;
             }
+        }
+        finally
+        {
+            tracked.Gate.Release();
+        }
+        try
+        {
             // Cancels the engine's pending restart (or ends the run it already began): from here the provider starts it.
-            await _engine.StopContainerAsync(exit.ContainerId, TimeSpan.FromSeconds(1), $"holding {record.Spec.Name} back after exit {exit.ExitCode}", cancellationToken).ConfigureAwait(false);
+            await _engine.StopContainerAsync(exit.ContainerId, TimeSpan.FromSeconds(1), $"holding {tracked.Record.Spec.Name} back after exit {exit.ExitCode}", cancellationToken).ConfigureAwait(false);
+        }
+        catch (RuntimeException ex)
+        {
+            _logger.LogWarning("Could not hold deployment {Id} back after its exit ({Reason}); the engine's policy restarts it", id, ex.Message);
+            return;
+        }
+        await tracked.Gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var record = tracked.Record;
+            if (!IsCrash(record, exit))
+                return;
             // A run the provider did not start (the deploy's, or the engine's while the provider was down) counts as long.
             bool longRun = record.LastStartAt is not { } started || exit.Time - started >= _options.RestartResetAfter;
             record.CrashStreak = longRun ? 1 : record.CrashStreak + 1;
@@ -141,14 +156,31 @@ internal sealed class RestartSupervisor : IAsyncDisposable
             _logger.LogInformation("Deployment {Id} ({Name}) exited with {Code}; start {Streak} of a crash loop in {Delay} s", record.Id, record.Spec.Name, exit.ExitCode, record.CrashStreak, delay.TotalSeconds);
             Schedule(tracked, until);
         }
-        catch (RuntimeException ex)
-        {
-            _logger.LogWarning(ex, "Could not hold deployment {Id} back after its exit; the engine's policy restarts it", id);
-        }
         finally
         {
             tracked.Gate.Release();
         }
+    }
+
+    /// <summary>
+    /// A stop by the owner, or the provider's own stop of a held container, is no crash; nor is an exit the engine
+    /// reported late, of a run before the provider's last start (the engine restarts a crashed process within 100 ms,
+    /// so a loop can exit again while the provider is still holding it back).
+    /// </summary>
+    private static bool IsCrash(DeploymentRecord record, ContainerExit exit)
+        => record.Phase == RecordPhase.Active && record.ContainerId == exit.ContainerId && record.HeldUntil is null
+            && !(record.LastStartAt is { } lastStart && exit.Time < lastStart);
+
+    /// <summary>Whether the container's restart policy (the deployment's, else the provider's) restarts after this exit.</summary>
+    private bool PolicyRestarts(DeploymentRecord record, long exitCode)
+    {
+        var mode = record.Spec.Restart ?? _options.RestartPolicy switch
+        {
+            ContainerRestartPolicy.No => RestartMode.No,
+            ContainerRestartPolicy.OnFailure => RestartMode.OnFailure,
+            _ => RestartMode.UnlessStopped,
+        };
+        return mode == RestartMode.UnlessStopped || (mode == RestartMode.OnFailure && exitCode != 0);
     }
 
     private void Schedule(TrackedDeployment tracked, DateTimeOffset until)

@@ -9,6 +9,7 @@ using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Docker;
 using PeerCompute.Runtime.Engine;
 using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Health;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
 using PeerCompute.Runtime.Network;
@@ -20,7 +21,7 @@ using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Runtime;
 
-/// <summary>Waiting for a deployment to answer (the readiness probe on the container's own address).</summary>
+/// <summary>Waiting for a deployment to answer (the readiness probe on the container's own address): its HTTP health check when it has one, else a TCP connect.</summary>
 public sealed partial class ContainerRuntime
 {
     public async Task<ReadinessResult> WaitUntilReadyAsync(DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken = default)
@@ -42,7 +43,8 @@ public sealed partial class ContainerRuntime
             // A restart since the deploy is an exit too (the restart policy hides a crash loop behind "running").
             return last is { Running: true, Restarting: false } && last.RestartCount == deployed.RestartCount;
         }
-        var outcome = await ReadinessProbe.WaitAsync(TcpReadinessCheck.Instance, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
+        IReadinessCheck check = record.Spec.Health is { Kind: HealthCheckKind.Http, Path: { } path } ? new HttpHealthCheck(path) : TcpReadinessCheck.Instance;
+        var outcome = await ReadinessProbe.WaitAsync(check, endpoint, options, StillRunning, _time, cancellationToken).ConfigureAwait(false);
         // An answer at the container's address proves nothing once the container stopped: the engine gives a freed
         // address to the next container at once, so a crash loop's address may be answered by another deployment.
         if (outcome == ReadinessOutcome.Ready && !await StillRunning(cancellationToken).ConfigureAwait(false))
@@ -51,7 +53,7 @@ public sealed partial class ContainerRuntime
         {
             ReadinessOutcome.Ready => new(outcome, deployed, []),
             ReadinessOutcome.NotAnswering => new(outcome, StatusProjection.Project(record, last, _time.GetUtcNow()),
-                last?.Pid is { } pid ? ListeningPorts.Read(pid) : []),
+                last?.Pid is { } pid ? ListeningPorts.Read(pid) : [], (check as HttpHealthCheck)?.LastFailure),
             _ => new(outcome, await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false), []),
         };
     }

@@ -9,11 +9,13 @@ using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Docker;
 using PeerCompute.Runtime.Engine;
 using PeerCompute.Runtime.Firewall;
+using PeerCompute.Runtime.Health;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
 using PeerCompute.Runtime.Network;
 using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Reconcile;
+using PeerCompute.Runtime.Restarts;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.State;
 using PeerCompute.Runtime.Status;
@@ -40,6 +42,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
     private readonly ImageGrantStore _imageGrants;
     private readonly ImageAccess _images;
     private readonly Reconciler _reconciler;
+    private readonly HealthMonitor _health;
+    private readonly RestartSupervisor _restarts;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, TrackedDeployment> _deployments = new(StringComparer.Ordinal);
@@ -74,6 +78,10 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         _images = new ImageAccess(_engine, new RegistryGuard(_options.AllowedRegistries, _logger), _imageGrants);
         _egress = new EgressGate(_options, _logger);
         _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _claimLock, _time, _logger);
+        if (_options.RestartBackoffInitial <= TimeSpan.Zero || _options.RestartBackoffMax < _options.RestartBackoffInitial)
+            throw new ArgumentException("RestartBackoffInitial must be positive and RestartBackoffMax at least as long.", nameof(options));
+        _health = new HealthMonitor(_engine, _deployments, _time, _logger);
+        _restarts = new RestartSupervisor(_options, _engine, _store, _deployments, Routes, _time, _logger);
     }
 
     /// <summary>The egress firewall this runtime keeps installed; null when it manages none (no options, or open egress).</summary>
@@ -127,6 +135,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
             if (await _egress.RefreshAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
                 problems.Add(egressProblem);
             var report = await _reconciler.RunAsync(removeOrphans: false, problems, cancellationToken).ConfigureAwait(false);
+            _health.Start();
+            _restarts.Start();
             _started = true;
             return report;
         }
@@ -340,6 +350,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         await _startGate.WaitAsync().ConfigureAwait(false);
         try
         {
+            await _restarts.DisposeAsync().ConfigureAwait(false);
+            await _health.DisposeAsync().ConfigureAwait(false);
             Routes.Complete();
             _engine.Dispose();
             _stateLock?.Dispose();
@@ -418,7 +430,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         if (record.ContainerId is { } containerId && record.Phase != RecordPhase.Vanished)
             container = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", cancellationToken).ConfigureAwait(false);
 
-        var status = StatusProjection.Project(record, container, _time.GetUtcNow());
+        var status = StatusProjection.Project(record, container, _time.GetUtcNow(), _health.ReportFor(record));
         if (includeUsage && status.State == DeploymentState.Running)
             status = status with { Usage = await _engine.ReadUsageAsync(container!.Id, cancellationToken).ConfigureAwait(false) };
         if (StatusProjection.WantsLastLines(status, container) && _options.StatusLogLines > 0)

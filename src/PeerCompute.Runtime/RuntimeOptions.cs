@@ -80,6 +80,14 @@ public sealed record RuntimeOptions
     public TimeSpan OrphanGracePeriod { get; init; } = TimeSpan.FromMinutes(10);
     public TimeSpan StateLockTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The provider's first wait before it starts a container that exited and that its restart policy restarts (see <see cref="Restarts.RestartSupervisor"/>); it doubles after each short run.</summary>
+    public TimeSpan RestartBackoffInitial { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>The cap of that wait (<c>--restart-backoff-max</c>): a crash loop starts at most once per this period.</summary>
+    public TimeSpan RestartBackoffMax { get; init; } = DefaultRestartBackoffMax;
+    public static readonly TimeSpan DefaultRestartBackoffMax = TimeSpan.FromMinutes(5);
+    /// <summary>A run at least this long ends a crash loop: the next exit waits <see cref="RestartBackoffInitial"/> again.</summary>
+    public TimeSpan RestartResetAfter { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Log lines shown in the status of a container that is not running, so an early exit explains itself.</summary>
     public int StatusLogLines { get; init; } = 20;
 

@@ -36,7 +36,14 @@ public sealed record DeployRequest(
     IReadOnlyList<string>? Command = null,
     bool WritableRootfs = false,
     RegistryCredentials? Registry = null,
-    bool NoWait = false) : ISignedRequest
+    bool NoWait = false,
+    string? HealthHttp = null,
+    bool HealthTcp = false,
+    long? HealthIntervalMs = null,
+    long? HealthTimeoutMs = null,
+    int? HealthRetries = null,
+    long? HealthStartPeriodMs = null,
+    string? Restart = null) : ISignedRequest
 {
     public const int DefaultCpuMillicores = 500;
     public const long DefaultMemoryBytes = 256L * 1024 * 1024;
@@ -76,7 +83,15 @@ public sealed record DeploymentInfo(
     int Restarts = 0,
     double? CpuPercent = null,
     long? MemoryUsageBytes = null,
-    IReadOnlyList<string>? LastLogLines = null);
+    IReadOnlyList<string>? LastLogLines = null,
+    string? Restart = null,
+    string? Health = null,
+    string? HealthSource = null,
+    DateTimeOffset? HealthFailedAt = null,
+    string? HealthFailure = null,
+    int? LastExitCode = null,
+    DateTimeOffset? LastExitAt = null,
+    DateTimeOffset? NextRestartAt = null);
 
 public sealed record CapacityInfo(
     int MaxCpuMillicores,

@@ -68,6 +68,12 @@ public sealed record ProviderConfig
     /// <summary>Run --writable deployments although the engine cannot cap their writable layer (--allow-unbounded-writable).</summary>
     public bool AllowUnboundedWritable { get; init; }
 
+    public const double DefaultRestartBackoffMaxSeconds = 300;
+    public const double MinRestartBackoffMaxSeconds = 0.5;
+    public const double MaxRestartBackoffMaxSeconds = 86400;
+    /// <summary>Longest wait, in seconds, before the provider starts a crash-looping container again (--restart-backoff-max).</summary>
+    public double RestartBackoffMaxSeconds { get; init; } = DefaultRestartBackoffMaxSeconds;
+
     /// <summary>libp2p connections at once, in their handshake or open (--max-connections).</summary>
     public int MaxConnections { get; init; } = DefaultMaxConnections;
     /// <summary>Open connections of peers not in the trust list (--max-untrusted-connections).</summary>
@@ -199,6 +205,12 @@ public sealed record ProviderConfig
             c = c with { MaxImageBytes = Quantities.TryParseBytes(imageSize, out long cap) && cap > 0 ? cap : throw Bad(source, "max-image-size", imageSize, "expected a size such as 8GiB") };
         if (file.AllowUnboundedWritable is { } unbounded)
             c = c with { AllowUnboundedWritable = unbounded };
+        if (file.RestartBackoffMax is { } backoff)
+            c = c with
+            {
+                RestartBackoffMaxSeconds = backoff is >= MinRestartBackoffMaxSeconds and <= MaxRestartBackoffMaxSeconds ? backoff
+                    : throw Bad(source, "restart-backoff-max", backoff.ToString(System.Globalization.CultureInfo.InvariantCulture), $"expected seconds from {MinRestartBackoffMaxSeconds} to {MaxRestartBackoffMaxSeconds}"),
+            };
         c = c with
         {
             MaxConnections = AtLeastOne(file.MaxConnections, c.MaxConnections, source, "max-connections"),
@@ -299,7 +311,8 @@ public sealed record ProviderConfigFile(
     int? UntrustedIdleTimeout = null,
     int? MaxUntrustedPeers = null,
     IReadOnlyList<string>? Relay = null,
-    int? StatusPort = null);
+    int? StatusPort = null,
+    double? RestartBackoffMax = null);
 
 /// <summary>A setting that may name one value (<c>"gateway": "gw:8443"</c>, as before several were possible) or a list.</summary>
 internal sealed class OneOrManyConverter : JsonConverter<IReadOnlyList<string>>

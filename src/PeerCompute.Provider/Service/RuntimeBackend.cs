@@ -26,6 +26,10 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             Command = request.Command,
             ReadOnlyRootFilesystem = !request.WritableRootfs,
             RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.Deployments.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
+            Health = HealthOf(request),
+            Restart = request.Restart is null ? null
+                : RestartModes.TryParse(request.Restart, out var restart) ? restart
+                : throw new ProviderException(ErrorCodes.InvalidRequest, $"restart: '{request.Restart}' is not one of no, on-failure, unless-stopped."),
         };
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
@@ -38,7 +42,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         if (deploymentsChanged is not null)
             await deploymentsChanged().ConfigureAwait(false);
         if (ready is { Outcome: ReadinessOutcome.NotAnswering })
-            throw new ProviderException(ErrorCodes.NotAnswering, NotAnsweringMessage(status, ready.Listening));
+            throw new ProviderException(ErrorCodes.NotAnswering, NotAnsweringMessage(status, ready.Listening, ready.CheckFailure));
         return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes);
     }
 
@@ -79,12 +83,42 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             yield return new LogEntry(entry.Stream == LogStream.Stderr ? "stderr" : "stdout", entry.Timestamp, entry.Text);
     }
 
+    /// <summary>The health check a request asks for; the runtime checks the values' ranges.</summary>
+    private static HealthCheckSpec? HealthOf(DeployRequest request)
+    {
+        bool tuned = request.HealthIntervalMs is not null || request.HealthTimeoutMs is not null || request.HealthRetries is not null || request.HealthStartPeriodMs is not null;
+        if (request.HealthHttp is not null && request.HealthTcp)
+            throw new ProviderException(ErrorCodes.InvalidRequest, "health check: choose --health-http PATH or --health-tcp, not both.");
+        if (request.HealthHttp is null && !request.HealthTcp)
+            return tuned ? throw new ProviderException(ErrorCodes.InvalidRequest, "health check: --health-interval, --health-timeout, --health-retries and --health-start-period need --health-http PATH or --health-tcp.") : null;
+        var interval = Milliseconds(request.HealthIntervalMs, HealthCheckSpec.DefaultInterval);
+        return new HealthCheckSpec
+        {
+            Kind = request.HealthTcp ? HealthCheckKind.Tcp : HealthCheckKind.Http,
+            Path = request.HealthHttp,
+            Interval = interval,
+            // A short interval without a timeout of its own: the default timeout would be longer than it.
+            Timeout = Milliseconds(request.HealthTimeoutMs, HealthCheckSpec.DefaultTimeout < interval ? HealthCheckSpec.DefaultTimeout : interval),
+            Retries = request.HealthRetries ?? HealthCheckSpec.DefaultRetries,
+            StartPeriod = Milliseconds(request.HealthStartPeriodMs, HealthCheckSpec.DefaultStartPeriod),
+        };
+
+        static TimeSpan Milliseconds(long? value, TimeSpan fallback) => value switch
+        {
+            null => fallback,
+            < 0 or > 24L * 3600 * 1000 => throw new ProviderException(ErrorCodes.InvalidRequest, $"health check: {value} ms is out of range."),
+            { } ms => TimeSpan.FromMilliseconds(ms),
+        };
+    }
+
     private DeploymentInfo ToInfo(DeploymentStatus s) => new(
         s.Id, s.Name, s.Image, StateText(s.State), s.CpuMillicores, s.MemoryBytes, s.CreatedAt,
         LocalUrl(s), s.State is DeploymentState.Running ? publicUrlFor(s.Name) : null,
         s.ExitCode is { } code ? (int)code : null, s.OomKilled, (int)s.RestartCount,
         s.Usage is { } u ? u.CpuMillicores / 10.0 : null, s.Usage?.MemoryBytes,
-        s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)]);
+        s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)],
+        RestartModes.Format(s.Restart), s.Health is { } h ? h.State.ToString().ToLowerInvariant() : null, s.Health?.Source,
+        s.Health?.LastFailureAt, s.Health?.LastFailure, s.LastExitCode is { } last ? (int)last : null, s.LastExitAt, s.NextRestartAt);
 
     /// <summary>By id, or by name; another owner's deployments do not exist for this owner.</summary>
     private async Task<DeploymentStatus> FindAsync(string idOrName, PeerId owner, CancellationToken cancellationToken)
@@ -96,8 +130,11 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
     }
 
     /// <summary>Says the deployment stays, and what to do about it; scripts match "running, but nothing answers on port N inside the container".</summary>
-    private string NotAnsweringMessage(DeploymentStatus s, IReadOnlyList<int> listening)
+    private string NotAnsweringMessage(DeploymentStatus s, IReadOnlyList<int> listening, string? checkFailure)
     {
+        if (checkFailure is not null)
+            return $"{s.Name} ({s.Id}) is running, but its health check did not pass within {readiness.Timeout.TotalSeconds:0.#} s (last: {checkFailure}). "
+                + $"It stays deployed: see its output with `peerctl logs {s.Name}`, stop it with `peerctl stop {s.Name}`.";
         string where = listening.Count == 0 ? "" : $" (it listens on {string.Join(", ", listening)})";
         string redeploy = listening is [int port] ? $", or stop it and deploy again with --port {port}" : "";
         return $"{s.Name} ({s.Id}) is running, but nothing answers on port {s.ContainerPort} inside the container{where} after {readiness.Timeout.TotalSeconds:0.#} s. "

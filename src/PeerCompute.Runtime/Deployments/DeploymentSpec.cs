@@ -56,6 +56,12 @@ public sealed record DeploymentSpec
     public bool HostPid { get; init; }
     public bool HostIpc { get; init; }
     public bool HostUts { get; init; }
+
+    /// <summary>The provider's own health check of the deployment; null: none (an image's own HEALTHCHECK still runs, in the engine).</summary>
+    public HealthCheckSpec? Health { get; init; }
+
+    /// <summary>What happens when the process exits; null: the provider's default (unless-stopped).</summary>
+    public RestartMode? Restart { get; init; }
 }
 
 /// <summary>Registry login for one pull.</summary>

@@ -37,11 +37,37 @@ internal static class DeploymentSpecValidator
 
         ValidateEnvironment(spec.Environment, options);
         ValidateCommand(spec.Command, options);
+        if (spec.Health is { } health)
+            ValidateHealth(health);
+        if (spec.Restart is { } restart && !Enum.IsDefined(restart))
+            throw Invalid($"restart: {(int)restart} is not one of no, on-failure, unless-stopped");
 
         if (spec.RegistryCredentials is { } credentials && (string.IsNullOrEmpty(credentials.Username) || credentials.Password is null))
             throw Invalid("registry credentials: username and password are both required");
 
         return image;
+    }
+
+    private static void ValidateHealth(HealthCheckSpec health)
+    {
+        if (!Enum.IsDefined(health.Kind))
+            throw Invalid($"health check: kind {(int)health.Kind} is neither http nor tcp");
+        if (health.Kind == HealthCheckKind.Http)
+        {
+            if (health.Path is not { Length: > 0 } path || path[0] != '/' || path.Length > HealthCheckSpec.MaxPathLength
+                || path.Any(c => c <= ' ' || c == 0x7f || c == '#'))
+                throw Invalid($"health check path: '{Shorten(health.Path ?? "")}' must start with '/', have no spaces, control characters or '#', and be at most {HealthCheckSpec.MaxPathLength} characters");
+        }
+        else if (health.Path is not null)
+            throw Invalid("health check: a TCP check takes no path");
+        if (health.Interval < HealthCheckSpec.MinInterval || health.Interval > HealthCheckSpec.MaxInterval)
+            throw Invalid($"health check interval: {health.Interval.TotalSeconds:0.###} s is not within {HealthCheckSpec.MinInterval.TotalSeconds:0} s to {HealthCheckSpec.MaxInterval.TotalHours:0} h");
+        if (health.Timeout < HealthCheckSpec.MinTimeout || health.Timeout > health.Interval)
+            throw Invalid($"health check timeout: {health.Timeout.TotalSeconds:0.###} s is not within {HealthCheckSpec.MinTimeout.TotalSeconds:0.#} s and the interval ({health.Interval.TotalSeconds:0.###} s)");
+        if (health.Retries is < 1 or > HealthCheckSpec.MaxRetries)
+            throw Invalid($"health check retries: {health.Retries} is not within 1-{HealthCheckSpec.MaxRetries}");
+        if (health.StartPeriod < TimeSpan.Zero || health.StartPeriod > HealthCheckSpec.MaxStartPeriod)
+            throw Invalid($"health check start period: {health.StartPeriod.TotalSeconds:0.###} s is not within 0 s to {HealthCheckSpec.MaxStartPeriod.TotalHours:0} h");
     }
 
     private static void RefuseHostAccess(DeploymentSpec spec)

@@ -32,6 +32,21 @@ internal static class SpecHash
                     writer.WriteStringValue(argument);
                 writer.WriteEndArray();
             }
+            // Written only when set, so the hashes of deployments made before these existed stay as they were.
+            if (spec.Restart is { } restart)
+                writer.WriteString("restart", RestartModes.Format(restart));
+            if (spec.Health is { } health)
+            {
+                writer.WriteStartObject("health");
+                writer.WriteString("kind", health.Kind.ToString());
+                if (health.Path is not null)
+                    writer.WriteString("path", health.Path);
+                writer.WriteNumber("interval", health.Interval.Ticks);
+                writer.WriteNumber("timeout", health.Timeout.Ticks);
+                writer.WriteNumber("retries", health.Retries);
+                writer.WriteNumber("startPeriod", health.StartPeriod.Ticks);
+                writer.WriteEndObject();
+            }
             writer.WriteEndObject();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));

@@ -33,6 +33,8 @@ internal static class ContainerSpecBuilder
             Cmd = spec.Command?.ToList()!,
             Labels = spec.Labels.ToDictionary(),
             ExposedPorts = new Dictionary<string, EmptyStruct> { [port] = default },
+            // Null keeps the image's own HEALTHCHECK (the engine runs it; its result is read from inspect).
+            Healthcheck = spec.DisableImageHealthcheck ? new HealthcheckConfig { Test = ["NONE"] } : null!,
             AttachStdin = false,
             AttachStdout = false,
             AttachStderr = false,

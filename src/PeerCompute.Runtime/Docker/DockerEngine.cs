@@ -155,7 +155,52 @@ internal sealed class DockerEngine : IContainerEngine
             LoopbackPorts = LoopbackPorts(inspect.NetworkSettings?.Ports),
             Address = state.Running ? BridgeAddress(inspect.NetworkSettings?.Networks) : null,
             Pid = state.Running && state.Pid > 0 ? (int)state.Pid : null,
+            FinishedAt = ParseEngineTime(state.FinishedAt),
+            Health = state.Health is { Status: { Length: > 0 } healthStatus and not "none" } health ? HealthOf(healthStatus, health.Log) : null,
         };
+    }
+
+    private static EngineHealth HealthOf(string status, IList<HealthcheckResult>? log)
+    {
+        var failed = log?.LastOrDefault(r => r.ExitCode != 0);
+        string? output = failed?.Output?.Trim();
+        if (output is { Length: > 200 })
+            output = output[..200] + "…";
+        return new EngineHealth(status, failed is null || failed.End == default ? null : new DateTimeOffset(DateTime.SpecifyKind(failed.End, DateTimeKind.Utc)),
+            failed is null ? null : string.IsNullOrEmpty(output) ? $"the image's HEALTHCHECK exited with {failed.ExitCode}" : $"the image's HEALTHCHECK exited with {failed.ExitCode}: {output}");
+    }
+
+    public async IAsyncEnumerable<ContainerExit> WatchExitsAsync(string instance, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var exits = System.Threading.Channels.Channel.CreateUnbounded<ContainerExit>(new() { SingleReader = true });
+        var parameters = new ContainerEventsParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["type"] = new Dictionary<string, bool> { ["container"] = true },
+                ["event"] = new Dictionary<string, bool> { ["die"] = true },
+                ["label"] = new Dictionary<string, bool> { [$"{ContainerNaming.Managed}=true"] = true, [$"{ContainerNaming.Instance}={instance}"] = true },
+            },
+        };
+        var sink = new Progress(message =>
+        {
+            if (message.Actor is not { ID: { } id } actor)
+                return;
+            IDictionary<string, string> attributes = actor.Attributes ?? new Dictionary<string, string>();
+            long code = attributes.TryGetValue("exitCode", out string? text) && long.TryParse(text, CultureInfo.InvariantCulture, out long parsed) ? parsed : -1;
+            var time = message.TimeNano is > 0 and { } nanos ? DateTimeOffset.UnixEpoch.AddTicks(nanos / 100) : DateTimeOffset.UtcNow;
+            exits.Writer.TryWrite(new ContainerExit(id, attributes.TryGetValue(ContainerNaming.DeploymentId, out string? deployment) ? deployment : null, code, time));
+        });
+        var watch = _errors.RunAsync("watching container exits", () => _docker.System.MonitorEventsAsync(parameters, sink, cancellationToken), cancellationToken)
+            .ContinueWith(t => exits.Writer.TryComplete(t.Exception?.InnerException), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await foreach (var exit in exits.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            yield return exit;
+        await watch.ConfigureAwait(false);
+    }
+
+    private sealed class Progress(Action<Message> report) : IProgress<Message>
+    {
+        public void Report(Message value) => report(value);
     }
 
     public async Task<IReadOnlyList<ContainerSummary>> ListContainersAsync(string instance, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.State;
 
@@ -39,6 +40,8 @@ internal sealed record ContainerDefinition
     public required string LogMaxSize { get; init; }
     public required int LogMaxFiles { get; init; }
     public required ContainerRestartPolicy RestartPolicy { get; init; }
+    /// <summary>The provider checks the deployment's health itself: the image's own HEALTHCHECK is turned off (it would run beside it, inside the container).</summary>
+    public bool DisableImageHealthcheck { get; init; }
 
     /// <param name="writableLayerBytes">The writable layer's cap, when the engine enforces one (see <see cref="EngineStorage.CapsWritableLayer"/>).</param>
     public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null)
@@ -77,7 +80,14 @@ internal sealed record ContainerDefinition
             WritableLayerBytes = writableLayerBytes,
             LogMaxSize = options.LogMaxSize,
             LogMaxFiles = options.LogMaxFiles,
-            RestartPolicy = options.RestartPolicy,
+            RestartPolicy = spec.Restart switch
+            {
+                RestartMode.No => ContainerRestartPolicy.No,
+                RestartMode.OnFailure => ContainerRestartPolicy.OnFailure,
+                RestartMode.UnlessStopped => ContainerRestartPolicy.UnlessStopped,
+                _ => options.RestartPolicy,
+            },
+            DisableImageHealthcheck = spec.Health is not null,
         };
     }
 }

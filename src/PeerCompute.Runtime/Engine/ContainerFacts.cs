@@ -24,7 +24,14 @@ internal sealed record ContainerFacts
     public IPAddress? Address { get; init; }
     /// <summary>The host's PID of the container's first process while it runs; null otherwise.</summary>
     public int? Pid { get; init; }
+    /// <summary>When the last run ended; null when it never ended.</summary>
+    public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>The image's own HEALTHCHECK as the engine runs it; null when the container has none.</summary>
+    public EngineHealth? Health { get; init; }
 }
+
+/// <summary>The engine's health status of a container with a HEALTHCHECK: starting, healthy or unhealthy, and its last failed check.</summary>
+internal sealed record EngineHealth(string Status, DateTimeOffset? LastFailureAt, string? LastFailure);
 
 /// <summary>What the engine reports about an image it holds (inspect).</summary>
 internal sealed record ImageFacts(long Size, IReadOnlyList<int> ExposedTcpPorts);

@@ -86,4 +86,17 @@ internal interface IContainerEngine : IDisposable
     /// on until the container stops or the token is cancelled.
     /// </summary>
     IAsyncEnumerable<ContainerLogLine> ReadLogsAsync(string containerId, LogOptions options, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Every exit of a container of this instance as it happens (the engine's "die" events), until cancelled or the
+    /// connection breaks (then it throws). An engine without events never yields: restarts are then the engine's alone.
+    /// </summary>
+    async IAsyncEnumerable<ContainerExit> WatchExitsAsync(string instance, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        yield break;
+    }
 }
+
+/// <summary>A container's process exited: its id, the deployment label, exit code (-1 when the engine did not say), and when.</summary>
+internal sealed record ContainerExit(string ContainerId, string? DeploymentId, long ExitCode, DateTimeOffset Time);

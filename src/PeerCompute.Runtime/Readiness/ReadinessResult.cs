@@ -18,4 +18,5 @@ public enum ReadinessOutcome
 /// For <see cref="ReadinessOutcome.NotAnswering"/>: the TCP ports something inside the container listens on, when the
 /// provider can tell (empty when it cannot, or nothing listens).
 /// </param>
-public sealed record ReadinessResult(ReadinessOutcome Outcome, DeploymentStatus Status, IReadOnlyList<int> Listening);
+/// <param name="CheckFailure">For <see cref="ReadinessOutcome.NotAnswering"/> with an HTTP health check: its last answer ("GET /health answered 500 ...").</param>
+public sealed record ReadinessResult(ReadinessOutcome Outcome, DeploymentStatus Status, IReadOnlyList<int> Listening, string? CheckFailure = null);

@@ -35,6 +35,16 @@ internal sealed class DeploymentRecord
     /// <summary>Why the record is in its phase when that is not obvious (vanished, interrupted deploy).</summary>
     public string? Reason { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>Starts the provider made after holding a crash-looping container back (the engine counts its own restarts).</summary>
+    public long ProviderRestarts { get; set; }
+    /// <summary>While the provider holds a crash-looping container back: when it starts it again.</summary>
+    public DateTimeOffset? HeldUntil { get; set; }
+    /// <summary>Exits in a row, each after a short run: the backoff's exponent.</summary>
+    public int CrashStreak { get; set; }
+    /// <summary>When the provider last started a held container: exits reported with an earlier time belong to runs before it.</summary>
+    public DateTimeOffset? LastStartAt { get; set; }
+    public long? LastExitCode { get; set; }
+    public DateTimeOffset? LastExitAt { get; set; }
 
     public bool HoldsCapacity => Phase is RecordPhase.Admitted or RecordPhase.Active;
 

@@ -58,7 +58,28 @@ public sealed record DeploymentStatus
     public IReadOnlyList<ContainerLogLine> LastLogLines { get; init; } = [];
     /// <summary>Why the deployment is in its state, when that is not obvious.</summary>
     public string? Reason { get; init; }
+    /// <summary>What happens when the process exits.</summary>
+    public RestartMode Restart { get; init; }
+    /// <summary>The provider's health check, or the image's own HEALTHCHECK; null when it has neither.</summary>
+    public HealthReport? Health { get; init; }
+    /// <summary>The last exit of the process (also once it runs again), when one was seen.</summary>
+    public long? LastExitCode { get; init; }
+    public DateTimeOffset? LastExitAt { get; init; }
+    /// <summary>When the provider starts a crash-looping container it holds back again; null when it holds none.</summary>
+    public DateTimeOffset? NextRestartAt { get; init; }
 }
+
+public enum HealthState
+{
+    /// <summary>No check passed yet since the container started.</summary>
+    Starting,
+    Healthy,
+    /// <summary>The check failed its retries in a row.</summary>
+    Unhealthy,
+}
+
+/// <summary>A deployment's health: the state, which check says it (<c>provider</c> or <c>image</c>), and its last failure.</summary>
+public sealed record HealthReport(HealthState State, string Source, DateTimeOffset? LastFailureAt, string? LastFailure);
 
 /// <summary>What a reconcile pass found and did.</summary>
 public sealed record ReconcileReport(

@@ -1,4 +1,5 @@
 using System.Net;
+using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Engine;
 using PeerCompute.Runtime.State;
 
@@ -14,7 +15,8 @@ internal static class StatusProjection
 
     /// <summary>The status without usage figures and log lines (those take further engine calls: see <see cref="WantsLastLines"/>).</summary>
     /// <param name="container">The engine's facts; null when there is no container (or it was not asked, for a vanished record).</param>
-    public static DeploymentStatus Project(DeploymentRecord record, ContainerFacts? container, DateTimeOffset now)
+    /// <param name="providerHealth">The provider's own check's view, when the deployment has one.</param>
+    public static DeploymentStatus Project(DeploymentRecord record, ContainerFacts? container, DateTimeOffset now, HealthReport? providerHealth = null)
     {
         DeploymentState state;
         string? reason = record.Reason;
@@ -28,7 +30,7 @@ internal static class StatusProjection
             if (state == DeploymentState.Vanished)
                 reason ??= DisappearedReason;
         }
-        else if (container.Restarting)
+        else if (container.Restarting || (record.HeldUntil is not null && !container.Running))
             state = DeploymentState.Restarting;
         else if (container.Running)
             state = DeploymentState.Running;
@@ -60,12 +62,22 @@ internal static class StatusProjection
             ContainerAddress = running ? container!.Address : null,
             ExitCode = container is not null && !running && startedAt is not null ? container.ExitCode : null,
             OomKilled = container?.OomKilled ?? false,
-            RestartCount = container?.RestartCount ?? 0,
+            RestartCount = (container?.RestartCount ?? 0) + record.ProviderRestarts,
             StartedAt = startedAt,
             Uptime = running && startedAt is { } started ? now - started : null,
             Reason = reason,
+            Restart = record.Spec.Restart ?? RestartMode.UnlessStopped,
+            Health = state != DeploymentState.Running && state != DeploymentState.Restarting ? null
+                : providerHealth ?? (container?.Health is { } engine ? EngineHealthReport(engine) : null),
+            LastExitCode = record.LastExitAt is not null ? record.LastExitCode : container is { Running: false, FinishedAt: not null } ? container.ExitCode : null,
+            LastExitAt = record.LastExitAt ?? (container is { Running: false } ? container.FinishedAt : null),
+            NextRestartAt = state == DeploymentState.Restarting ? record.HeldUntil : null,
         };
     }
+
+    private static HealthReport EngineHealthReport(EngineHealth health) => new(
+        health.Status switch { "healthy" => HealthState.Healthy, "unhealthy" => HealthState.Unhealthy, _ => HealthState.Starting },
+        "image", health.LastFailureAt, health.LastFailure);
 
     /// <summary>A container that is not running, or has restarted, explains itself with its last log lines.</summary>
     public static bool WantsLastLines(DeploymentStatus status, ContainerFacts? container)

@@ -41,6 +41,7 @@ internal sealed class DaemonCommands
     /// <param name="maxUntrustedPeers">Untrusted peers whose addresses are remembered (default 256; the one heard from longest ago goes first).</param>
     /// <param name="relay">A libp2p relay to stay reachable through (besides the gateway's own, which --gateway uses by itself), e.g. /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…; repeat for several.</param>
     /// <param name="statusPort">Serve a status page (deployments, use against caps, tunnels, refused requests) on http://127.0.0.1:PORT/ (default none).</param>
+    /// <param name="restartBackoffMax">Longest wait, in seconds, before a crash-looping deployment is started again (default 300): the wait doubles from 0.5 s after each exit that follows a short run, up to this.</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
     /// <param name="logFormat">text (one line per event) or json.</param>
     [Command("")]
@@ -72,6 +73,7 @@ internal sealed class DaemonCommands
         int? maxUntrustedPeers = null,
         RepeatedOption? relay = null,
         int? statusPort = null,
+        double? restartBackoffMax = null,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -87,7 +89,7 @@ internal sealed class DaemonCommands
                 MaxConnections: maxConnections, MaxUntrustedConnections: maxUntrustedConnections,
                 MaxUntrustedConnectionsPerAddress: maxUntrustedConnectionsPerAddress, MaxHandshakes: maxHandshakes,
                 MaxHandshakesPerAddress: maxHandshakesPerAddress, HandshakeTimeout: handshakeTimeout,
-                UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values, StatusPort: statusPort), "the command line");
+                UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values, StatusPort: statusPort, RestartBackoffMax: restartBackoffMax), "the command line");
             if (effective.ConnectionLimitsProblem is { } problem)
                 throw new ConfigException(problem + ".");
             if (effective.GatewayPinsProblem is { } pinsProblem)

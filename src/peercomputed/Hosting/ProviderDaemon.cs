@@ -50,6 +50,7 @@ internal sealed class ProviderDaemon
             MaxWritableBytes = config.MaxWritableBytes,
             MaxImageBytes = config.MaxImageBytes,
             AllowUnboundedWritable = config.AllowUnboundedWritable,
+            RestartBackoffMax = TimeSpan.FromSeconds(config.RestartBackoffMaxSeconds),
         };
         if (config.AllowRegistry.Count > 0)
             log.ZLogWarning($"images may be pulled from these registries on blocked addresses (--allow-registry): {string.Join(", ", config.AllowRegistry)}");

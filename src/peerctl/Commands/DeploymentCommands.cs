@@ -40,10 +40,33 @@ internal sealed class DeploymentCommands
     /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp); the provider caps its size, or refuses it (writable_unbounded) where its storage cannot.</param>
     /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes, via (direct or relay).</param>
     /// <param name="noWait">Answer once the container started, without waiting for its port to answer (by default a port that does not answer within 15 s is an error, not_answering; the deployment stays either way).</param>
+    /// <param name="healthHttp">PATH: the provider checks the deployment with GET PATH on its port (2xx or 3xx is healthy), e.g. /healthz; the deploy also waits for it to pass before it prints the URL.</param>
+    /// <param name="healthTcp">The provider checks the deployment by connecting to its port.</param>
+    /// <param name="healthInterval">Time between health checks (default 10s): 500ms, 10s, 1m.</param>
+    /// <param name="healthTimeout">Longest one health check may take (default 3s).</param>
+    /// <param name="healthRetries">Failed checks in a row that make it unhealthy (default 3).</param>
+    /// <param name="healthStartPeriod">After each start, failed checks in this period do not count (default 0s).</param>
+    /// <param name="restart">When the process exits: unless-stopped (default: always restart, with a growing wait while it keeps crashing), on-failure (only after a non-zero exit) or no.</param>
     [Command("deploy")]
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
-        int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, bool noWait = false, CancellationToken cancellationToken = default)
+        int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, bool noWait = false,
+        string? healthHttp = null, bool healthTcp = false, string? healthInterval = null, string? healthTimeout = null, int? healthRetries = null,
+        string? healthStartPeriod = null, string? restart = null, CancellationToken cancellationToken = default)
     {
+        if (healthHttp is not null && healthTcp)
+            throw new UsageException("--health-http and --health-tcp: choose one.");
+        if (healthHttp is not null && (healthHttp.Length == 0 || healthHttp[0] != '/'))
+            throw new UsageException($"--health-http '{healthHttp}' is not a path (example: /healthz).");
+        bool healthTuned = healthInterval is not null || healthTimeout is not null || healthRetries is not null || healthStartPeriod is not null;
+        if (healthTuned && healthHttp is null && !healthTcp)
+            throw new UsageException("--health-interval, --health-timeout, --health-retries and --health-start-period need --health-http PATH or --health-tcp.");
+        if (healthRetries is < 1)
+            throw new UsageException($"--health-retries {healthRetries}: expected 1 or more.");
+        long? intervalMs = Duration(healthInterval, "--health-interval");
+        long? timeoutMs = Duration(healthTimeout, "--health-timeout");
+        long? startPeriodMs = Duration(healthStartPeriod, "--health-start-period");
+        if (restart is not null and not ("no" or "on-failure" or "unless-stopped"))
+            throw new UsageException($"--restart '{restart}': expected no, on-failure or unless-stopped.");
         if (!Quantities.TryParseMillicores(cpu, out int millicores))
             throw new UsageException($"--cpu '{cpu}' is not a CPU amount (examples: 500m, 0.5, 2).");
         if (!Quantities.TryParseBytes(memory, out long bytes))
@@ -61,7 +84,9 @@ internal sealed class DeploymentCommands
 
         await WithProviderAsync(peer, json, replyTimeout: null, async (session, _) =>
         {
-            var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable, NoWait: noWait);
+            var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable, NoWait: noWait,
+                HealthHttp: healthHttp, HealthTcp: healthTcp, HealthIntervalMs: intervalMs, HealthTimeoutMs: timeoutMs, HealthRetries: healthRetries,
+                HealthStartPeriodMs: startPeriodMs, Restart: restart);
             var progress = new PullDisplay();
             DeployResponse response;
             try
@@ -116,6 +141,13 @@ internal sealed class DeploymentCommands
                 WriteTable(Header, [.. status.Deployments.Select(Row)]);
             if (status.Capacity is { } c)
                 Console.Out.WriteLine($"\n{CapacityLine(session.Target.DisplayName, c)}");
+            foreach (var d in status.Deployments)
+            {
+                if (HealthLine(d) is { } health)
+                    Console.Out.WriteLine($"\n{health}");
+                if (RestartLine(d) is { } restarts)
+                    Console.Out.WriteLine(restarts);
+            }
             foreach (var d in status.Deployments.Where(d => d.State != "running" && d.LastLogLines is { Count: > 0 }))
             {
                 Console.Out.WriteLine($"\n{Show(d.Name)} is {Show(d.State)}{(d.ExitCode is { } code ? $" (exit code {code}{(d.OomKilled ? ", killed: out of memory" : "")})" : "")}; last log lines:");
@@ -321,12 +353,48 @@ internal sealed class DeploymentCommands
     [
         .. new[]
         {
-            d.Name, d.Id, d.State + (d.ExitCode is { } c && d.State != "running" ? $" ({c})" : ""), d.Image,
+            d.Name, d.Id, d.State + (d.ExitCode is { } c && d.State != "running" ? $" ({c})" : "") + (d.Health is { } h && d.State == "running" ? $" ({h})" : ""), d.Image,
             Quantities.FormatMillicores(d.CpuMillicores), Quantities.FormatBytes(d.MemoryBytes),
             d.State == "running" ? Age(DateTimeOffset.UtcNow - d.CreatedAt) : "-",
             d.PublicUrl ?? d.LocalUrl ?? "-",
         }.Select(Show),
     ];
+
+    /// <summary>A duration option: 500ms, 10s, 1m, 1h, or a number of seconds; null when not given.</summary>
+    private static long? Duration(string? text, string option)
+    {
+        if (text is null)
+            return null;
+        string t = text.Trim();
+        (string number, double scale) = t.EndsWith("ms", StringComparison.Ordinal) ? (t[..^2], 1.0)
+            : t.EndsWith('s') ? (t[..^1], 1000.0)
+            : t.EndsWith('m') ? (t[..^1], 60_000.0)
+            : t.EndsWith('h') ? (t[..^1], 3_600_000.0)
+            : (t, 1000.0);
+        if (!double.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) || value < 0 || value * scale > 24 * 3_600_000.0)
+            throw new UsageException($"{option} '{text}' is not a duration (examples: 500ms, 10s, 1m).");
+        return (long)Math.Round(value * scale);
+    }
+
+    /// <summary>"web: healthy (provider check); last failure at ...: reason", for a deployment with a health check.</summary>
+    private static string? HealthLine(DeploymentInfo d)
+    {
+        if (d.Health is not { } health)
+            return null;
+        string source = d.HealthSource == "image" ? "the image's HEALTHCHECK" : "provider check";
+        string failure = d.HealthFailedAt is { } at ? $"; last failure at {at.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z: {d.HealthFailure}" : "";
+        return Show($"{d.Name}: {health} ({source}){failure}");
+    }
+
+    /// <summary>"web: 4 restarts (restart unless-stopped); last exit 1 at ...; next attempt at ... (in 2s)", once it exited.</summary>
+    private static string? RestartLine(DeploymentInfo d)
+    {
+        if (d.Restarts == 0 && d.LastExitAt is null && d.NextRestartAt is null)
+            return null;
+        string exit = d.LastExitAt is { } at ? $"; last exit {d.LastExitCode?.ToString(CultureInfo.InvariantCulture) ?? "?"} at {at.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z" : "";
+        string next = d.NextRestartAt is { } n ? $"; next attempt at {n.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z (in {Math.Max(0, (n - DateTimeOffset.UtcNow).TotalSeconds):0.#}s)" : "";
+        return Show($"{d.Name}: {d.Restarts} restart{(d.Restarts == 1 ? "" : "s")} (restart {d.Restart ?? "unless-stopped"}){exit}{next}");
+    }
 
     /// <summary>A provider that could not be asked: its state is "error" and the message takes the rest of the line.</summary>
     private static string[] ErrorRow(string provider, string message) => [provider, "-", "-", "error", Show(message), "", "", "", ""];

@@ -56,6 +56,9 @@ public sealed record DeploymentSpec
     public bool HostPid { get; init; }
     public bool HostIpc { get; init; }
     public bool HostUts { get; init; }
+
+    /// <summary>Named volumes of the owner (never host paths), created on first use; null or empty: none.</summary>
+    public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
 }
 
 /// <summary>Registry login for one pull.</summary>

@@ -39,9 +39,12 @@ internal sealed record ContainerDefinition
     public required string LogMaxSize { get; init; }
     public required int LogMaxFiles { get; init; }
     public required ContainerRestartPolicy RestartPolicy { get; init; }
+    /// <summary>The deployment's volumes: host folders the runtime made and mounted (never the requester's paths), bound read-write.</summary>
+    public IReadOnlyList<VolumeBind> Volumes { get; init; } = [];
 
     /// <param name="writableLayerBytes">The writable layer's cap, when the engine enforces one (see <see cref="EngineStorage.CapsWritableLayer"/>).</param>
-    public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null)
+    /// <param name="volumes">Where each of the deployment's volumes is mounted on the host, and at which path in the container.</param>
+    public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null, IReadOnlyList<VolumeBind>? volumes = null)
     {
         var spec = record.Spec;
         return new ContainerDefinition
@@ -78,6 +81,10 @@ internal sealed record ContainerDefinition
             LogMaxSize = options.LogMaxSize,
             LogMaxFiles = options.LogMaxFiles,
             RestartPolicy = options.RestartPolicy,
+            Volumes = volumes ?? [],
         };
     }
 }
+
+/// <summary>A runtime-made host folder bound at <paramref name="Target"/> in the container.</summary>
+internal sealed record VolumeBind(string Source, string Target);

@@ -174,4 +174,34 @@ public sealed class VolumeTests
         await Assert.That(harness.Runtime.GetCapacity().UsedStorageBytes).IsEqualTo(0);
         await Assert.That(LoopMounts.Under(harness.StateFolder)).IsEmpty();
     }
+
+    [Test]
+    public async Task After_a_reboot_the_engine_cannot_start_a_container_without_its_volume_and_the_provider_starts_it_once_mounted()
+    {
+        await using var harness = await RuntimeHarness.StartAsync();
+        const string serve = "[ -f /srv/index.html ] || echo on-volume > /srv/index.html; exec httpd -f -p 8080 -h /srv";
+        var spec = RuntimeHarness.Busybox("pages", RuntimeHarness.Shell(serve)) with { VolumeMounts = [new VolumeMount("pages", "/srv", Size)] };
+        var deployed = await harness.Runtime.DeployAsync(spec, Owner);
+        await Assert.That(await Http.GetWhenReadyAsync(deployed.HostPort!.Value)).Contains("on-volume");
+
+        // The reboot: the provider and the container stop, the host's mounts are gone.
+        await harness.Runtime.DisposeAsync();
+        (await Cli.DockerAsync("stop", "-t", "1", deployed.ContainerId!)).EnsureSuccess("docker stop");
+        string mountPoint = Path.Combine(harness.StateFolder, "volumes", "mnt", Volumes.VolumeRecord.KeyFor(Owner, "pages"));
+        await TestProcess.RunAsync("umount", [mountPoint]);
+        await Assert.That(LoopMounts.Under(harness.StateFolder)).IsEmpty();
+
+        // The engine restarting it before the provider runs: refused, so nothing lands on the host's disk.
+        var early = await Cli.DockerAsync("start", deployed.ContainerId!);
+        await Assert.That(early.ExitCode).IsNotEqualTo(0);
+        await Assert.That(Directory.EnumerateFileSystemEntries(mountPoint)).IsEmpty();
+
+        var rebooted = await harness.OpenRuntimeAsync();
+        var status = await Eventually.WaitAsync(async () =>
+        {
+            var s = await rebooted.GetStatusAsync(deployed.Id, Owner, includeUsage: false);
+            return s.State == Status.DeploymentState.Running && s.HostPort is not null ? s : null;
+        }, "the deployment running again");
+        await Assert.That(await Http.GetWhenReadyAsync(status.HostPort!.Value)).Contains("on-volume");
+    }
 }

@@ -204,4 +204,22 @@ public sealed class VolumeTests
         }, "the deployment running again");
         await Assert.That(await Http.GetWhenReadyAsync(status.HostPort!.Value)).Contains("on-volume");
     }
+
+    [Test]
+    public async Task Two_deploys_that_first_use_one_volume_at_once_share_one_volume_counted_once()
+    {
+        await using var harness = await RuntimeHarness.StartAsync(o => o with { MaxStorageBytes = 48 * RuntimeOptions.MiB });
+        var volume = new VolumeMount("shared", "/data", Size);
+        var both = await Task.WhenAll(
+            harness.Runtime.DeployAsync(WithVolume("left", "echo left > /data/left", volume), Owner),
+            harness.Runtime.DeployAsync(WithVolume("right", "echo right > /data/right", volume), Owner));
+        foreach (var deployed in both)
+            await Http.GetWhenReadyAsync(deployed.HostPort!.Value);
+
+        var listed = (await harness.Runtime.ListVolumesAsync(Owner)).Single();
+        await Assert.That(listed.UsedBy).IsEquivalentTo(["left", "right"]);
+        await Assert.That(harness.Runtime.GetCapacity().UsedStorageBytes).IsEqualTo(Size);
+        string seen = await RunAsync(harness, harness.Runtime, WithVolume("reader", "echo \"files=$(ls /data | tr '\\n' ' ')\"", volume));
+        await Assert.That(ContainerOutput.Line(seen, "files").Trim()).IsEqualTo("left right");
+    }
 }

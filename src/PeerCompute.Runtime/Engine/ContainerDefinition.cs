@@ -47,7 +47,7 @@ internal sealed record ContainerDefinition
     public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null, IReadOnlyList<VolumeBind>? volumes = null)
     {
         var spec = record.Spec;
-        return new ContainerDefinition
+        var definition = new ContainerDefinition
         {
             Name = record.ContainerName,
             Hostname = spec.Name,
@@ -83,6 +83,10 @@ internal sealed record ContainerDefinition
             RestartPolicy = options.RestartPolicy,
             Volumes = volumes ?? [],
         };
+        // So a record rebuilt from the labels still holds its volumes in use.
+        if (spec.VolumeMounts is { Count: > 0 } mounts)
+            definition = definition with { Labels = new Dictionary<string, string>(definition.Labels) { [ContainerNaming.Volumes] = string.Join(',', mounts.Select(v => v.Name)) } };
+        return definition;
     }
 }
 

@@ -110,4 +110,24 @@ public sealed class VolumeSpecTests
         await Assert.That(runtime.GetCapacity().Deploys).IsEqualTo(0);
         await runtime.DeployAsync(MemoryRuntime.App(), "12D3KooWOwnerMemory");
     }
+
+    [Test]
+    public async Task A_record_rebuilt_from_the_labels_keeps_its_volumes_in_use()
+    {
+        var record = new State.DeploymentRecord
+        {
+            Id = Engine.ContainerNaming.NewDeploymentId(),
+            Owner = "12D3KooWOwnerMemory",
+            Spec = With(new VolumeMount("db", "/var/lib/db"), new VolumeMount("cache", "/cache")),
+            SpecHash = "h",
+            CreatedAt = DateTimeOffset.UnixEpoch,
+        };
+        Images.ImageReference.TryParse(record.Spec.Image, out var image, out _);
+        var definition = Engine.ContainerDefinition.For(record, image!, Options);
+        await Assert.That(definition.Labels[Engine.ContainerNaming.Volumes]).IsEqualTo("db,cache");
+
+        var rebuilt = Reconcile.LabelRecord.Rebuild(new Engine.ContainerSummary { Id = "c1", Labels = definition.Labels }, DateTimeOffset.UnixEpoch, out string? missing);
+        await Assert.That(missing).IsNull();
+        await Assert.That(rebuilt!.Spec.VolumeMounts!.Select(v => v.Name)).IsEquivalentTo(["db", "cache"]);
+    }
 }

@@ -19,6 +19,7 @@ using PeerCompute.Runtime.Restarts;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.State;
 using PeerCompute.Runtime.Status;
+using PeerCompute.Runtime.Volumes;
 
 namespace PeerCompute.Runtime;
 
@@ -44,6 +45,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
     private readonly Reconciler _reconciler;
     private readonly HealthMonitor _health;
     private readonly RestartSupervisor _restarts;
+    private readonly LoopVolumes _loopVolumes;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, TrackedDeployment> _deployments = new(StringComparer.Ordinal);
@@ -77,6 +79,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         _imageGrants = new ImageGrantStore(_store.StateFolder);
         _images = new ImageAccess(_engine, new RegistryGuard(_options.AllowedRegistries, _logger), _imageGrants);
         _egress = new EgressGate(_options, _logger);
+        _loopVolumes = new LoopVolumes(_options.ResolveVolumesFolder(), _options.LoopControlPath);
         _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _claimLock, _time, _logger);
         if (_options.RestartBackoffInitial <= TimeSpan.Zero || _options.RestartBackoffMax < _options.RestartBackoffInitial)
             throw new ArgumentException("RestartBackoffInitial must be positive and RestartBackoffMax at least as long.", nameof(options));
@@ -127,6 +130,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                     if (record.HoldsCapacity)
                         _admission.Restore(record.Id, record.Spec.CpuMillicores, record.Spec.MemoryBytes);
                 }
+                await LoadVolumesAsync(problems, cancellationToken).ConfigureAwait(false);
                 _recordsLoaded = true;
             }
             await BridgeNetwork.EnsureAsync(_engine, _options.NetworkName, cancellationToken).ConfigureAwait(false);
@@ -135,6 +139,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
             if (await _egress.RefreshAsync(cancellationToken).ConfigureAwait(false) is { } egressProblem)
                 problems.Add(egressProblem);
             var report = await _reconciler.RunAsync(removeOrphans: false, problems, cancellationToken).ConfigureAwait(false);
+            // Volumes first: the restart supervisor may start a held container, which needs its volumes mounted.
+            await MountVolumesAsync(problems, cancellationToken).ConfigureAwait(false);
             _health.Start();
             _restarts.Start();
             _started = true;
@@ -162,6 +168,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         ValidateOwner(owner);
         ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
         long? writableCap = WritableLayerCap(spec);
+        if (spec.VolumeMounts is { Count: > 0 } && _loopVolumes.Problem is { } volumesProblem)
+            throw new RuntimeException(RuntimeErrorCode.VolumesUnavailable, volumesProblem);
 
         string id = ContainerNaming.NewDeploymentId();
         var now = _time.GetUtcNow();
@@ -177,6 +185,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         };
         var tracked = new TrackedDeployment(record);
         tracked.Gate.Wait(0);
+        List<ClaimedVolume> volumes;
         // The name is the deployment's public hostname label, so it is unique on the provider across owners;
         // checked and claimed at once so two concurrent deploys of one name cannot both pass.
         lock (_claimLock)
@@ -185,7 +194,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 throw new RuntimeException(RuntimeErrorCode.NameTaken, holder.Record.Owner == owner
                     ? $"You already have a deployment named '{spec.Name}' on this provider; stop it first or choose another --name."
                     : $"The name '{spec.Name}' is taken on this provider by another user's deployment; choose another --name.");
-            _admission.Admit(id, spec.CpuMillicores, spec.MemoryBytes);
+            volumes = ClaimVolumes(id, spec, owner);
             _deployments[id] = tracked;
         }
         string? containerId = null;
@@ -195,6 +204,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         var egress = _egress.EnsureDeployAllowedAsync(cancellationToken);
         // Written before the container exists: a crash from here on is found again by reconcile.
         var admitted = _store.SaveAsync(record, cancellationToken);
+        var volumesReady = PrepareVolumesAsync(volumes, cancellationToken);
         try
         {
             var ensured = await _images.EnsureAsync(image, owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
@@ -208,7 +218,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 record.SpecHash = SpecHash.Compute(spec);
             }
 
-            containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options, writableCap), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
+            var binds = await volumesReady.ConfigureAwait(false);
+            containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options, writableCap, binds), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;
             await egress.ConfigureAwait(false);
             await _engine.StartContainerAsync(containerId, $"starting the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
@@ -225,8 +236,9 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         catch (Exception ex)
         {
             // Whatever failed first, the steps still running are waited for: their failures are this one's consequences.
-            await Task.WhenAll(egress, admitted).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            await Task.WhenAll(egress, admitted, volumesReady).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
             await UndoDeployAsync(record, containerId).ConfigureAwait(false);
+            await DropCreatedVolumesAsync(volumes).ConfigureAwait(false);
             if (ex is RuntimeException or OperationCanceledException)
                 throw;
             throw new RuntimeException(RuntimeErrorCode.DockerError, $"deploying {spec.Name}: {ex.Message}", ex);

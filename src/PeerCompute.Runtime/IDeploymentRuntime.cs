@@ -74,4 +74,13 @@ public interface IDeploymentRuntime : IAsyncDisposable
 
     /// <summary>Caps, what admitted deployments hold, what is free, and how many are active. Needs no engine.</summary>
     CapacityReport GetCapacity();
+
+    /// <summary>The owner's volumes: size cap, bytes in use, and the deployments that mount them.</summary>
+    Task<IReadOnlyList<Volumes.VolumeInfo>> ListVolumesAsync(string owner, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes one of the owner's volumes and its data, and frees its storage. Refused with
+    /// <see cref="RuntimeErrorCode.VolumeInUse"/> while a deployment mounts it; another owner's volume is <see cref="RuntimeErrorCode.NotFound"/>.
+    /// </summary>
+    Task RemoveVolumeAsync(string owner, string name, CancellationToken cancellationToken = default);
 }

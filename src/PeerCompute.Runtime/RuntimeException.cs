@@ -40,6 +40,10 @@ public enum RuntimeErrorCode
     WritableUnbounded,
     /// <summary>The image is larger than the provider's image size cap.</summary>
     ImageTooLarge,
+    /// <summary>The volume is mounted by a deployment (named in the message); stop it first.</summary>
+    VolumeInUse,
+    /// <summary>The provider cannot make volumes (no loop devices: <c>/dev/loop-control</c> is absent, or the tools are missing).</summary>
+    VolumesUnavailable,
 }
 
 /// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>

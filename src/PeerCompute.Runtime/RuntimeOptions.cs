@@ -22,6 +22,8 @@ public sealed record RuntimeOptions
     public int MaxCpuMillicores { get; init; } = 4000;
     public long MaxMemoryBytes { get; init; } = 4 * GiB;
     public int MaxDeploys { get; init; } = 10;
+    /// <summary>Sum of the sizes of all volumes (each volume holds its full size from creation until removed).</summary>
+    public long MaxStorageBytes { get; init; } = 10 * GiB;
 
     // Per-request sanity bounds: below these a container cannot run at all.
     public int MinCpuMillicores { get; init; } = 10;
@@ -67,6 +69,17 @@ public sealed record RuntimeOptions
     /// </summary>
     public IReadOnlyList<string> AllowedRegistries { get; init; } = [];
 
+    // Volumes.
+    /// <summary>Size of a volume asked for without one (<c>NAME:/path</c>).</summary>
+    public long DefaultVolumeBytes { get; init; } = 1 * GiB;
+    /// <summary>The smallest volume: below this, ext4's own metadata takes most of it.</summary>
+    public long MinVolumeBytes { get; init; } = 16 * MiB;
+    /// <summary>Where volume files and their mount points live; null means <c>volumes</c> in the state folder.</summary>
+    public string? VolumesFolder { get; init; }
+    /// <summary>The loop control device volumes need; when it is absent, a deploy with volumes is refused (<see cref="RuntimeErrorCode.VolumesUnavailable"/>).</summary>
+    public string LoopControlPath { get; init; } = "/dev/loop-control";
+    public int MaxVolumesPerDeployment { get; init; } = 8;
+
     // Spec bounds.
     public int MaxEnvironmentVariables { get; init; } = 128;
     public int MaxEnvironmentBytes { get; init; } = 32 * 1024;
@@ -92,6 +105,8 @@ public sealed record RuntimeOptions
     public int StatusLogLines { get; init; } = 20;
 
     internal string ResolveStateFolder() => StateFolder ?? PeerComputeHome.Resolve().ProviderStateFolder;
+
+    internal string ResolveVolumesFolder() => Path.GetFullPath(VolumesFolder ?? Path.Combine(ResolveStateFolder(), "volumes"));
 
     internal Uri ResolveDockerEndpoint()
     {

@@ -16,4 +16,5 @@ app.Add<IdentityCommands>();
 app.Add<PeersCommands>("peers");
 app.Add<DeploymentCommands>();
 app.Add<DiscoverCommands>();
+app.Add<VolumeCommands>("volume");
 return await CliApp.RunAsync(args, "peerctl", "identity, trust list and deployments on trusted providers.", a => app.RunAsync(a)).ConfigureAwait(false);

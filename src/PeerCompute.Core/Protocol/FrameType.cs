@@ -14,6 +14,8 @@ public enum FrameType : byte
     Error = 9,
     DeployProgress = 10,
     RequestSignature = 11,
+    VolumeRequest = 30,
+    VolumeResponse = 31,
 }
 
 public static class FrameTypes
@@ -32,5 +34,5 @@ public static class FrameTypes
     }
 
     public static bool IsRequest(FrameType type) =>
-        type is FrameType.DeployRequest or FrameType.StopRequest or FrameType.StatusRequest or FrameType.LogsRequest;
+        type is FrameType.DeployRequest or FrameType.StopRequest or FrameType.StatusRequest or FrameType.LogsRequest or FrameType.VolumeRequest;
 }

@@ -43,7 +43,8 @@ public sealed record DeployRequest(
     long? HealthTimeoutMs = null,
     int? HealthRetries = null,
     long? HealthStartPeriodMs = null,
-    string? Restart = null) : ISignedRequest
+    string? Restart = null,
+    IReadOnlyList<string>? Volumes = null) : ISignedRequest
 {
     public const int DefaultCpuMillicores = 500;
     public const long DefaultMemoryBytes = 256L * 1024 * 1024;
@@ -99,11 +100,14 @@ public sealed record CapacityInfo(
     int MaxDeploys,
     int UsedCpuMillicores,
     long UsedMemoryBytes,
-    int Deploys)
+    int Deploys,
+    long MaxStorageBytes = 0,
+    long UsedStorageBytes = 0)
 {
     public int FreeCpuMillicores => MaxCpuMillicores - UsedCpuMillicores;
     public long FreeMemoryBytes => MaxMemoryBytes - UsedMemoryBytes;
     public int FreeDeploys => MaxDeploys - Deploys;
+    public long FreeStorageBytes => MaxStorageBytes - UsedStorageBytes;
 }
 
 public sealed record StatusResponse(string Provider, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity = null) : ICheckedMessage
@@ -114,6 +118,23 @@ public sealed record StatusResponse(string Provider, IReadOnlyList<DeploymentInf
 public sealed record LogsRequest(string Deployment, long Timestamp, string Nonce, int? Tail = null, bool Follow = false, DateTimeOffset? Since = null) : ISignedRequest;
 
 public sealed record LogEntry(string Stream, DateTimeOffset Time, string Text);
+
+/// <summary>The caller's volumes on a provider: <see cref="List"/> them, or <see cref="Remove"/> one (<see cref="Name"/>).</summary>
+public sealed record VolumeRequest(string Action, long Timestamp, string Nonce, string? Name = null) : ISignedRequest
+{
+    public const string List = "list";
+    public const string Remove = "remove";
+}
+
+/// <param name="UsedBytes">Bytes in use on the volume's filesystem; null when the provider cannot tell (not mounted).</param>
+/// <param name="UsedBy">Names of the deployments that mount it now.</param>
+public sealed record VolumeSummary(string Name, long SizeBytes, long? UsedBytes, IReadOnlyList<string> UsedBy, DateTimeOffset CreatedAt);
+
+/// <summary>The caller's volumes (after the removal, for <see cref="VolumeRequest.Remove"/>) and the provider's storage.</summary>
+public sealed record VolumeResponse(string Provider, IReadOnlyList<VolumeSummary> Volumes, long MaxStorageBytes, long UsedStorageBytes) : ICheckedMessage
+{
+    string? ICheckedMessage.Problem => Volumes.Contains(null!) ? "a volume is null" : null;
+}
 
 /// <summary>A refusal or failure. <see cref="Code"/> is stable for scripts; <see cref="Message"/> is for people.</summary>
 public sealed record ErrorResponse(string Code, string Message);
@@ -145,6 +166,10 @@ public static class ErrorCodes
     public const string RuntimeUnavailable = "runtime_unavailable";
     public const string WritableUnbounded = "writable_unbounded";
     public const string ImageTooLarge = "image_too_large";
+    /// <summary>A volume cannot be removed while a deployment mounts it.</summary>
+    public const string VolumeInUse = "volume_in_use";
+    /// <summary>The provider cannot make volumes (no loop devices); the message says why.</summary>
+    public const string VolumesUnavailable = "volumes_unavailable";
     /// <summary>The deployment runs (and stays), but nothing answered on its port before the provider's deadline.</summary>
     public const string NotAnswering = "not_answering";
     public const string Internal = "internal";
@@ -169,4 +194,6 @@ public static class ErrorCodes
 [JsonSerializable(typeof(LogEntry))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(RequestSignature))]
+[JsonSerializable(typeof(VolumeRequest))]
+[JsonSerializable(typeof(VolumeResponse))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -18,6 +18,8 @@ public sealed record ProviderConfig
     public const int DefaultGatewayPort = 8443;
     public const long DefaultMaxWritableBytes = 1L << 30;
     public const long DefaultMaxImageBytes = 8L << 30;
+    public const long DefaultMaxStorageBytes = 10L << 30;
+    public const long DefaultVolumeSizeBytes = 1L << 30;
     // libp2p connection limits, sized for a Raspberry Pi: 128 in all, of which strangers (no key in the trust list) can
     // hold at most 32 in their handshake and 48 open, so 48 are always left for trusted peers.
     public const int DefaultMaxConnections = 128;
@@ -90,6 +92,13 @@ public sealed record ProviderConfig
     public int UntrustedIdleTimeoutSeconds { get; init; } = DefaultUntrustedIdleTimeoutSeconds;
     /// <summary>Untrusted peers whose addresses are remembered (from identify) at most (--max-untrusted-peers).</summary>
     public int MaxUntrustedPeers { get; init; } = DefaultMaxUntrustedPeers;
+
+    /// <summary>Sum of the sizes of all volumes (--max-storage).</summary>
+    public long MaxStorageBytes { get; init; } = DefaultMaxStorageBytes;
+    /// <summary>Size of a volume asked for without one (--default-volume-size).</summary>
+    public long DefaultVolumeBytes { get; init; } = DefaultVolumeSizeBytes;
+    /// <summary>Where volume files and their mounts live (--volumes-folder); null: provider/volumes in the home.</summary>
+    public string? VolumesFolder { get; init; }
 
     /// <summary>Connections only trusted peers can have: what strangers cannot take even all together.</summary>
     public int ReservedForTrusted => MaxConnections - MaxHandshakes - MaxUntrustedConnections;
@@ -211,6 +220,12 @@ public sealed record ProviderConfig
                 RestartBackoffMaxSeconds = backoff is >= MinRestartBackoffMaxSeconds and <= MaxRestartBackoffMaxSeconds ? backoff
                     : throw Bad(source, "restart-backoff-max", backoff.ToString(System.Globalization.CultureInfo.InvariantCulture), $"expected seconds from {MinRestartBackoffMaxSeconds} to {MaxRestartBackoffMaxSeconds}"),
             };
+        if (file.MaxStorage is { } storage)
+            c = c with { MaxStorageBytes = Quantities.TryParseBytes(storage, out long cap) ? cap : throw Bad(source, "max-storage", storage, "expected a size such as 10GB") };
+        if (file.DefaultVolumeSize is { } volumeSize)
+            c = c with { DefaultVolumeBytes = Quantities.TryParseBytes(volumeSize, out long size) && size >= MinVolumeBytes ? size : throw Bad(source, "default-volume-size", volumeSize, "expected a size of at least 16MiB, e.g. 1GB") };
+        if (file.VolumesFolder is { } volumesFolder)
+            c = c with { VolumesFolder = Path.IsPathFullyQualified(volumesFolder) ? volumesFolder : throw Bad(source, "volumes-folder", volumesFolder, "expected an absolute path") };
         c = c with
         {
             MaxConnections = AtLeastOne(file.MaxConnections, c.MaxConnections, source, "max-connections"),
@@ -256,6 +271,9 @@ public sealed record ProviderConfig
 
     private static int? ParseLogBudget(string text) =>
         Quantities.TryParseBytes(text, out long bytes) && bytes is > 0 and <= MaxStatusLogBytes ? (int)bytes : null;
+
+    /// <summary>The smallest volume the runtime makes (ext4's own metadata takes much of less).</summary>
+    public const long MinVolumeBytes = 16L << 20;
 
     /// <summary>Below this a writable layer could not hold what an engine writes into a new container.</summary>
     public const long MinWritableBytes = 16L << 20;
@@ -312,7 +330,10 @@ public sealed record ProviderConfigFile(
     int? MaxUntrustedPeers = null,
     IReadOnlyList<string>? Relay = null,
     int? StatusPort = null,
-    double? RestartBackoffMax = null);
+    double? RestartBackoffMax = null,
+    string? MaxStorage = null,
+    string? DefaultVolumeSize = null,
+    string? VolumesFolder = null);
 
 /// <summary>A setting that may name one value (<c>"gateway": "gw:8443"</c>, as before several were possible) or a list.</summary>
 internal sealed class OneOrManyConverter : JsonConverter<IReadOnlyList<string>>

@@ -13,6 +13,10 @@ public interface IProviderBackend
     Task<StatusResponse> StatusAsync(StatusRequest request, PeerId owner, CancellationToken cancellationToken);
 
     IAsyncEnumerable<LogEntry> LogsAsync(LogsRequest request, PeerId owner, CancellationToken cancellationToken);
+
+    /// <summary>Lists the owner's volumes, or removes one of them.</summary>
+    Task<VolumeResponse> VolumesAsync(VolumeRequest request, PeerId owner, CancellationToken cancellationToken)
+        => throw new ProviderException(ErrorCodes.VolumesUnavailable, "This provider offers no volumes.");
 }
 
 /// <summary>A refusal the backend sends back as an error frame.</summary>

@@ -102,6 +102,20 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
                     await SendLogsAsync(stream, writer, logs, remote, cancellationToken).ConfigureAwait(false);
                     break;
                 }
+                case FrameType.VolumeRequest:
+                {
+                    var volumes = FrameCodec.Deserialize(request.Payload, ProtocolJsonContext.Default.VolumeRequest);
+                    if (!Admit(remote, request, volumes, signature, "volume " + volumes.Action, out var refusal))
+                    {
+                        await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    var response = await backend.VolumesAsync(volumes, remote, cancellationToken).ConfigureAwait(false);
+                    if (volumes.Action == VolumeRequest.Remove)
+                        logger.ZLogInformation($"removed volume {volumes.Name} of {remote.ToString()}");
+                    await writer.WriteAsync(FrameType.VolumeResponse, response, ProtocolJsonContext.Default.VolumeResponse, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
             }
         }
         catch (FrameException ex)

@@ -30,6 +30,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             Restart = request.Restart is null ? null
                 : RestartModes.TryParse(request.Restart, out var restart) ? restart
                 : throw new ProviderException(ErrorCodes.InvalidRequest, $"restart: '{request.Restart}' is not one of no, on-failure, unless-stopped."),
+            VolumeMounts = request.Volumes is { } volumes ? [.. volumes.Select(ParseVolume)] : null,
         };
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
@@ -72,8 +73,32 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         return new StatusResponse(
             provider.ToString(),
             [.. list.Select(ToInfo)],
-            new CapacityInfo(capacity.TotalCpuMillicores, capacity.TotalMemoryBytes, capacity.MaxDeploys, capacity.UsedCpuMillicores, capacity.UsedMemoryBytes, capacity.Deploys));
+            new CapacityInfo(capacity.TotalCpuMillicores, capacity.TotalMemoryBytes, capacity.MaxDeploys, capacity.UsedCpuMillicores, capacity.UsedMemoryBytes, capacity.Deploys,
+                capacity.TotalStorageBytes, capacity.UsedStorageBytes));
     }
+
+    public async Task<VolumeResponse> VolumesAsync(VolumeRequest request, PeerId owner, CancellationToken cancellationToken)
+    {
+        switch (request.Action)
+        {
+            case VolumeRequest.List:
+                break;
+            case VolumeRequest.Remove when !string.IsNullOrEmpty(request.Name):
+                await Call(async () => { await runtime.RemoveVolumeAsync(owner.ToString(), request.Name, cancellationToken).ConfigureAwait(false); return 0; }).ConfigureAwait(false);
+                break;
+            case VolumeRequest.Remove:
+                throw new ProviderException(ErrorCodes.InvalidRequest, "Removing a volume needs its name.");
+            default:
+                throw new ProviderException(ErrorCodes.InvalidRequest, $"Unknown volume action '{request.Action}' (expected {VolumeRequest.List} or {VolumeRequest.Remove}).");
+        }
+        var volumes = await Call(() => runtime.ListVolumesAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
+        var capacity = runtime.GetCapacity();
+        return new VolumeResponse(provider.ToString(), [.. volumes.Select(v => new VolumeSummary(v.Name, v.SizeBytes, v.UsedBytes, v.UsedBy, v.CreatedAt))],
+            capacity.TotalStorageBytes, capacity.UsedStorageBytes);
+    }
+
+    private static VolumeMount ParseVolume(string text)
+        => VolumeMount.TryParse(text, out var mount, out string error) ? mount : throw new ProviderException(ErrorCodes.InvalidRequest, error);
 
     public async IAsyncEnumerable<LogEntry> LogsAsync(LogsRequest request, PeerId owner, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
@@ -177,6 +202,8 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         RuntimeErrorCode.NotFound => ErrorCodes.NotFound,
         RuntimeErrorCode.WritableUnbounded => ErrorCodes.WritableUnbounded,
         RuntimeErrorCode.ImageTooLarge => ErrorCodes.ImageTooLarge,
+        RuntimeErrorCode.VolumeInUse => ErrorCodes.VolumeInUse,
+        RuntimeErrorCode.VolumesUnavailable => ErrorCodes.VolumesUnavailable,
         _ => ErrorCodes.Internal,
     };
 

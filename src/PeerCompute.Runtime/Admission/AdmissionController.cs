@@ -11,13 +11,17 @@ internal sealed class AdmissionController
     private readonly Lock _gate = new();
     private readonly Dictionary<string, (int Cpu, long Memory)> _held = new(StringComparer.Ordinal);
     private readonly RuntimeOptions _options;
+    /// <summary>Volumes hold storage from their creation until they are removed, whatever their deployments do.</summary>
+    private readonly Dictionary<string, long> _volumes = new(StringComparer.Ordinal);
     private int _cpu;
     private long _memory;
+    private long _storage;
 
     public AdmissionController(RuntimeOptions options) => _options = options;
 
     /// <summary>Reserves room for a deployment or throws <see cref="RuntimeErrorCode.CapacityExceeded"/> naming the cap.</summary>
-    public void Admit(string id, int cpuMillicores, long memoryBytes)
+    /// <param name="newVolumes">Volumes this deployment creates (key and size): their storage is reserved in the same step, or nothing is.</param>
+    public void Admit(string id, int cpuMillicores, long memoryBytes, IReadOnlyList<(string Key, long Bytes)>? newVolumes = null)
     {
         lock (_gate)
         {
@@ -29,7 +33,30 @@ internal sealed class AdmissionController
                 throw Exceeded($"max-cpu: requested {cpuMillicores}m, free {_options.MaxCpuMillicores - _cpu}m of {_options.MaxCpuMillicores}m");
             if (_memory + memoryBytes > _options.MaxMemoryBytes)
                 throw Exceeded($"max-memory: requested {DeploymentSpecValidator.Bytes(memoryBytes)}, free {DeploymentSpecValidator.Bytes(_options.MaxMemoryBytes - _memory)} of {DeploymentSpecValidator.Bytes(_options.MaxMemoryBytes)}");
+            long storage = 0;
+            foreach (var (key, bytes) in newVolumes ?? [])
+                storage += _volumes.ContainsKey(key) ? 0 : bytes;
+            if (_storage + storage > _options.MaxStorageBytes)
+                throw Exceeded($"max-storage: new volumes need {DeploymentSpecValidator.Bytes(storage)}, free {DeploymentSpecValidator.Bytes(_options.MaxStorageBytes - _storage)} of {DeploymentSpecValidator.Bytes(_options.MaxStorageBytes)}");
             Hold(id, cpuMillicores, memoryBytes);
+            foreach (var (key, bytes) in newVolumes ?? [])
+                HoldVolume(key, bytes);
+        }
+    }
+
+    /// <summary>Counts a volume found on start without checking the cap: it exists already.</summary>
+    public void RestoreVolume(string key, long bytes)
+    {
+        lock (_gate)
+            HoldVolume(key, bytes);
+    }
+
+    public void ReleaseVolume(string key)
+    {
+        lock (_gate)
+        {
+            if (_volumes.Remove(key, out long bytes))
+                _storage -= bytes;
         }
     }
 
@@ -64,7 +91,7 @@ internal sealed class AdmissionController
     public CapacityReport Report(int running)
     {
         lock (_gate)
-            return new CapacityReport(_options.MaxCpuMillicores, _options.MaxMemoryBytes, _options.MaxDeploys, _cpu, _memory, _held.Count, running);
+            return new CapacityReport(_options.MaxCpuMillicores, _options.MaxMemoryBytes, _options.MaxDeploys, _cpu, _memory, _held.Count, running, _options.MaxStorageBytes, _storage);
     }
 
     private void Hold(string id, int cpu, long memory)
@@ -72,6 +99,12 @@ internal sealed class AdmissionController
         _held[id] = (cpu, memory);
         _cpu += cpu;
         _memory += memory;
+    }
+
+    private void HoldVolume(string key, long bytes)
+    {
+        if (_volumes.TryAdd(key, bytes))
+            _storage += bytes;
     }
 
     private static RuntimeException Exceeded(string message) => new(RuntimeErrorCode.CapacityExceeded, message);

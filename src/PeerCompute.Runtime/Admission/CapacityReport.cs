@@ -8,9 +8,13 @@ public sealed record CapacityReport(
     int UsedCpuMillicores,
     long UsedMemoryBytes,
     int Deploys,
-    int Running)
+    int Running,
+    long TotalStorageBytes = 0,
+    long UsedStorageBytes = 0)
 {
     public int FreeCpuMillicores => TotalCpuMillicores - UsedCpuMillicores;
     public long FreeMemoryBytes => TotalMemoryBytes - UsedMemoryBytes;
     public int FreeDeploys => MaxDeploys - Deploys;
+    /// <summary>Storage not yet held by volumes.</summary>
+    public long FreeStorageBytes => TotalStorageBytes - UsedStorageBytes;
 }

@@ -62,6 +62,8 @@ public sealed record DeploymentSpec
 
     /// <summary>What happens when the process exits; null: the provider's default (unless-stopped).</summary>
     public RestartMode? Restart { get; init; }
+    /// <summary>Named volumes of the owner (never host paths), created on first use; null or empty: none.</summary>
+    public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
 }
 
 /// <summary>Registry login for one pull.</summary>

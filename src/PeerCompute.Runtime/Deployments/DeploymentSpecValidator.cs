@@ -42,6 +42,8 @@ internal static class DeploymentSpecValidator
         if (spec.Restart is { } restart && !Enum.IsDefined(restart))
             throw Invalid($"restart: {(int)restart} is not one of no, on-failure, unless-stopped");
 
+        ValidateVolumes(spec.VolumeMounts, options);
+
         if (spec.RegistryCredentials is { } credentials && (string.IsNullOrEmpty(credentials.Username) || credentials.Password is null))
             throw Invalid("registry credentials: username and password are both required");
 
@@ -75,7 +77,7 @@ internal static class DeploymentSpecValidator
         if (spec.Privileged)
             throw Invalid("privileged: privileged containers are never allowed");
         if (spec.Volumes is { Count: > 0 })
-            throw Invalid("volumes: host mounts and volumes are not allowed");
+            throw Invalid("volumes: host paths and engine volumes are not allowed; use a named volume of your own (--volume NAME:/path[:SIZE])");
         if (spec.Devices is { Count: > 0 })
             throw Invalid("devices: host devices are not allowed");
         if (spec.CapAdd is { Count: > 0 })
@@ -109,6 +111,45 @@ internal static class DeploymentSpecValidator
         }
         if (total > options.MaxEnvironmentBytes)
             throw Invalid($"environment: {total} bytes in all, at most {options.MaxEnvironmentBytes}");
+    }
+
+    /// <summary>Paths the container's own setup owns: a volume there would hide or replace it.</summary>
+    private static readonly string[] s_reservedPaths = ["/proc", "/sys", "/dev", "/tmp", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"];
+
+    private static void ValidateVolumes(IReadOnlyList<VolumeMount>? volumes, RuntimeOptions options)
+    {
+        if (volumes is null)
+            return;
+        if (volumes.Count > options.MaxVolumesPerDeployment)
+            throw Invalid($"volumes: {volumes.Count} volumes, at most {options.MaxVolumesPerDeployment}");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var volume in volumes)
+        {
+            if (volume is null)
+                throw Invalid("volumes: a volume is missing");
+            if (!VolumeMount.IsName(volume.Name))
+                throw Invalid($"volume: '{Shorten(volume.Name)}' is not a volume name (1-{VolumeMount.MaxNameLength} lowercase letters, digits, '-' or '_'); host paths are never mounted");
+            if (!names.Add(volume.Name))
+                throw Invalid($"volume: {volume.Name} is mounted twice");
+            string path = volume.Path ?? "";
+            if (!path.StartsWith('/') || path == "/" || path.Contains('\0') || path.Contains(':') || path.Length > 4096
+                || path.Split('/').Any(part => part is "." or ".."))
+                throw Invalid($"volume: the path '{Shorten(path)}' of {volume.Name} must be an absolute path inside the container (not /, no '.' or '..' parts)");
+            path = path.TrimEnd('/');
+            if (s_reservedPaths.Any(r => path == r || path.StartsWith(r + "/", StringComparison.Ordinal)))
+                throw Invalid($"volume: {volume.Name} cannot be mounted at {path}; {string.Join(", ", s_reservedPaths)} belong to the container's own setup");
+            if (paths.Any(p => p == path || p.StartsWith(path + "/", StringComparison.Ordinal) || path.StartsWith(p + "/", StringComparison.Ordinal)))
+                throw Invalid($"volume: {volume.Name} at {path} overlaps another volume's path");
+            paths.Add(path);
+            if (volume.SizeBytes is { } size)
+            {
+                if (size < options.MinVolumeBytes)
+                    throw Invalid($"volume: {volume.Name}'s size {Bytes(size)} is below the minimum of {Bytes(options.MinVolumeBytes)}");
+                if (size > options.MaxStorageBytes)
+                    throw Invalid($"volume: {volume.Name}'s size {Bytes(size)} is more than this provider's whole max-storage of {Bytes(options.MaxStorageBytes)}");
+            }
+        }
     }
 
     private static void ValidateCommand(IReadOnlyList<string>? command, RuntimeOptions options)

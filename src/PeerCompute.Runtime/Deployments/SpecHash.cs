@@ -47,6 +47,14 @@ internal static class SpecHash
                 writer.WriteNumber("startPeriod", health.StartPeriod.Ticks);
                 writer.WriteEndObject();
             }
+            // Only when present, so the hashes of deployments without volumes stay what they were.
+            if (spec.VolumeMounts is { Count: > 0 } volumes)
+            {
+                writer.WriteStartArray("volumes");
+                foreach (var volume in volumes)
+                    writer.WriteStringValue(volume.Name + ":" + volume.Path);
+                writer.WriteEndArray();
+            }
             writer.WriteEndObject();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));

@@ -44,7 +44,16 @@ internal static class ContainerSpecBuilder
             {
                 Privileged = false,
                 Binds = [],
-                Mounts = [],
+                // Only the runtime's own volume folders (see LoopVolumes): the filesystem is mounted nosuid,nodev on the
+                // host, and CapDrop ALL with no-new-privileges leave nothing setuid or a device node could grant anyway.
+                Mounts = [.. spec.Volumes.Select(v => new Mount
+                {
+                    Type = "bind",
+                    Source = v.Source,
+                    Target = v.Target,
+                    ReadOnly = false,
+                    BindOptions = new BindOptions { Propagation = "rprivate" },
+                })],
                 Devices = [],
                 VolumesFrom = [],
                 CapDrop = ["ALL"],

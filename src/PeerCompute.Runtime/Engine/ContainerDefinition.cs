@@ -42,12 +42,15 @@ internal sealed record ContainerDefinition
     public required ContainerRestartPolicy RestartPolicy { get; init; }
     /// <summary>The provider checks the deployment's health itself: the image's own HEALTHCHECK is turned off (it would run beside it, inside the container).</summary>
     public bool DisableImageHealthcheck { get; init; }
+    /// <summary>The deployment's volumes: host folders the runtime made and mounted (never the requester's paths), bound read-write.</summary>
+    public IReadOnlyList<VolumeBind> Volumes { get; init; } = [];
 
     /// <param name="writableLayerBytes">The writable layer's cap, when the engine enforces one (see <see cref="EngineStorage.CapsWritableLayer"/>).</param>
-    public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null)
+    /// <param name="volumes">Where each of the deployment's volumes is mounted on the host, and at which path in the container.</param>
+    public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null, IReadOnlyList<VolumeBind>? volumes = null)
     {
         var spec = record.Spec;
-        return new ContainerDefinition
+        var definition = new ContainerDefinition
         {
             Name = record.ContainerName,
             Hostname = spec.Name,
@@ -88,6 +91,14 @@ internal sealed record ContainerDefinition
                 _ => options.RestartPolicy,
             },
             DisableImageHealthcheck = spec.Health is not null,
+            Volumes = volumes ?? [],
         };
+        // So a record rebuilt from the labels still holds its volumes in use.
+        if (spec.VolumeMounts is { Count: > 0 } mounts)
+            definition = definition with { Labels = new Dictionary<string, string>(definition.Labels) { [ContainerNaming.Volumes] = string.Join(',', mounts.Select(v => v.Name)) } };
+        return definition;
     }
 }
+
+/// <summary>A runtime-made host folder bound at <paramref name="Target"/> in the container.</summary>
+internal sealed record VolumeBind(string Source, string Target);

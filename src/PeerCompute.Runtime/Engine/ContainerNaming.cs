@@ -16,6 +16,8 @@ internal static class ContainerNaming
     public const string Port = Prefix + "port";
     public const string CpuMillicores = Prefix + "cpu-millicores";
     public const string MemoryBytes = Prefix + "memory-bytes";
+    /// <summary>The names of the owner's volumes it mounts, comma-separated; absent when none.</summary>
+    public const string Volumes = Prefix + "volumes";
 
     public static string NameFor(string deploymentId) => "pc-" + deploymentId;
 

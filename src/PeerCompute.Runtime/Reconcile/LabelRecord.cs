@@ -45,7 +45,14 @@ internal static class LabelRecord
             {
                 Id = id!,
                 Owner = owner,
-                Spec = new DeploymentSpec { Name = name, Image = image, ContainerPort = (int)port, CpuMillicores = (int)cpu, MemoryBytes = memory },
+                Spec = new DeploymentSpec
+                {
+                    Name = name, Image = image, ContainerPort = (int)port, CpuMillicores = (int)cpu, MemoryBytes = memory,
+                    // Only the names (the mount paths are not needed to show or stop it): the volumes stay in use.
+                    VolumeMounts = container.Label(ContainerNaming.Volumes) is { Length: > 0 } volumes
+                        ? [.. volumes.Split(',').Where(VolumeMount.IsName).Select(n => new VolumeMount(n, "/"))]
+                        : null,
+                },
                 // The label's, not a hash of this partial spec: the container still matches its record on the next pass.
                 SpecHash = specHash,
                 CreatedAt = createdAt,

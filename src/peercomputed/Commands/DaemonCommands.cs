@@ -42,6 +42,9 @@ internal sealed class DaemonCommands
     /// <param name="relay">A libp2p relay to stay reachable through (besides the gateway's own, which --gateway uses by itself), e.g. /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…; repeat for several.</param>
     /// <param name="statusPort">Serve a status page (deployments, use against caps, tunnels, refused requests) on http://127.0.0.1:PORT/ (default none).</param>
     /// <param name="restartBackoffMax">Longest wait, in seconds, before a crash-looping deployment is started again (default 300): the wait doubles from 0.5 s after each exit that follows a short run, up to this.</param>
+    /// <param name="maxStorage">Sum of the sizes of all volumes (default 10GB); each volume holds its whole size from creation until removed.</param>
+    /// <param name="defaultVolumeSize">Size of a volume asked for without one, --volume NAME:/path (default 1GB).</param>
+    /// <param name="volumesFolder">Where volume files (sparse ext4 images) and their mounts live (default provider/volumes in the home).</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
     /// <param name="logFormat">text (one line per event) or json.</param>
     [Command("")]
@@ -74,6 +77,9 @@ internal sealed class DaemonCommands
         RepeatedOption? relay = null,
         int? statusPort = null,
         double? restartBackoffMax = null,
+        string? maxStorage = null,
+        string? defaultVolumeSize = null,
+        string? volumesFolder = null,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -89,7 +95,8 @@ internal sealed class DaemonCommands
                 MaxConnections: maxConnections, MaxUntrustedConnections: maxUntrustedConnections,
                 MaxUntrustedConnectionsPerAddress: maxUntrustedConnectionsPerAddress, MaxHandshakes: maxHandshakes,
                 MaxHandshakesPerAddress: maxHandshakesPerAddress, HandshakeTimeout: handshakeTimeout,
-                UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values, StatusPort: statusPort, RestartBackoffMax: restartBackoffMax), "the command line");
+                UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values, StatusPort: statusPort, RestartBackoffMax: restartBackoffMax,
+                MaxStorage: maxStorage, DefaultVolumeSize: defaultVolumeSize, VolumesFolder: volumesFolder), "the command line");
             if (effective.ConnectionLimitsProblem is { } problem)
                 throw new ConfigException(problem + ".");
             if (effective.GatewayPinsProblem is { } pinsProblem)

@@ -35,7 +35,7 @@ internal sealed class ProviderDaemon
     {
         var log = loggers.CreateLogger("peercomputed");
         log.ZLogInformation($"peercomputed {PeerCompute.Cli.CliApp.Version} starting as {identity.PeerId.ToString()}");
-        log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {Core.Resources.Quantities.FormatBytes(config.MaxMemoryBytes)}, max-deploys {config.MaxDeploys}; listen {string.Join(", ", config.EffectiveListen)}; gateway {(config.Gateways.Count == 0 ? "none" : string.Join(", ", config.Gateways))}; mdns {(config.NoMdns ? "off" : "on")}");
+        log.ZLogInformation($"home {home.Path}; max-cpu {config.MaxCpuMillicores}m, max-memory {Core.Resources.Quantities.FormatBytes(config.MaxMemoryBytes)}, max-deploys {config.MaxDeploys}, max-storage {Core.Resources.Quantities.FormatBytes(config.MaxStorageBytes)}; listen {string.Join(", ", config.EffectiveListen)}; gateway {(config.Gateways.Count == 0 ? "none" : string.Join(", ", config.Gateways))}; mdns {(config.NoMdns ? "off" : "on")}");
 
         var runtimeOptions = new RuntimeOptions
         {
@@ -51,6 +51,9 @@ internal sealed class ProviderDaemon
             MaxImageBytes = config.MaxImageBytes,
             AllowUnboundedWritable = config.AllowUnboundedWritable,
             RestartBackoffMax = TimeSpan.FromSeconds(config.RestartBackoffMaxSeconds),
+            MaxStorageBytes = config.MaxStorageBytes,
+            DefaultVolumeBytes = config.DefaultVolumeBytes,
+            VolumesFolder = config.VolumesFolder,
         };
         if (config.AllowRegistry.Count > 0)
             log.ZLogWarning($"images may be pulled from these registries on blocked addresses (--allow-registry): {string.Join(", ", config.AllowRegistry)}");
@@ -73,12 +76,14 @@ internal sealed class ProviderDaemon
         log.ZLogInformation($"runtime ready: adopted {report.Adopted.Count}, vanished {report.Vanished.Count}, orphans {report.Orphans.Count} ({report.OrphansRemoved.Count} removed)");
         if (report.Recovered.Count + report.Unreadable.Count > 0)
             log.ZLogWarning($"unreadable records: {report.Recovered.Count} deployments adopted again from their containers' labels, {report.Unreadable.Count} containers kept for the operator (see the lines below)");
-        foreach (string problem in report.Problems.Where(p => p != runtime.EgressProblem))
+        foreach (string problem in report.Problems.Where(p => p != runtime.EgressProblem && p != runtime.VolumesProblem))
             log.ZLogWarning($"reconcile: {problem}");
         if (runtime.EgressProblem is { } egressProblem)
             log.ZLogError($"deploys are refused until the egress firewall is in place: {egressProblem}. {(egressProblem.StartsWith(EgressFirewall.BypassedPrefix, StringComparison.Ordinal) ? "Let the engine filter with iptables (its default), so FORWARD jumps to DOCKER-USER," : "Run peercomputed as root or with CAP_NET_ADMIN (the systemd unit grants it),")} or start it with --egress open to run containers without egress filtering.");
 
         LogStorage(runtime.Storage!, config, log);
+        if (runtime.VolumesProblem is { } volumesProblem)
+            log.ZLogWarning($"deploys with volumes are refused (volumes_unavailable): {volumesProblem}");
 
         var trust = new TrustStore(home);
         var guard = new RequestGuard(peer => IsTrusted(trust, peer, log));

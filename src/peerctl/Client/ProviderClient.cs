@@ -55,6 +55,15 @@ internal sealed class ProviderClient(PeerIdentity identity, Func<CancellationTok
         return frame.Type == FrameType.StatusResponse ? FrameCodec.Deserialize(frame.Payload, ProtocolJsonContext.Default.StatusResponse) : throw Unexpected(frame);
     }
 
+    public async Task<VolumeResponse> VolumesAsync(string action, string? name, CancellationToken cancellationToken)
+    {
+        var request = new VolumeRequest(action, RequestSigning.Now(), RequestSigning.NewNonce(), name);
+        await using var stream = await openStream(cancellationToken).ConfigureAwait(false);
+        await new FrameWriter(stream).WriteSignedAsync(identity, FrameType.VolumeRequest, request, ProtocolJsonContext.Default.VolumeRequest, cancellationToken).ConfigureAwait(false);
+        using var frame = await ReadAsync(new FrameReader(stream), cancellationToken).ConfigureAwait(false);
+        return frame.Type == FrameType.VolumeResponse ? FrameCodec.Deserialize(frame.Payload, ProtocolJsonContext.Default.VolumeResponse) : throw Unexpected(frame);
+    }
+
     public async IAsyncEnumerable<LogEntry> LogsAsync(string deployment, int? tail, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var request = new LogsRequest(deployment, RequestSigning.Now(), RequestSigning.NewNonce(), tail, follow);

@@ -39,6 +39,7 @@ internal sealed class DeploymentCommands
     /// <param name="env">KEY=VALUE environment variable; repeat for several.</param>
     /// <param name="writable">Give the container a writable root filesystem (default read-only, with a writable /tmp); the provider caps its size, or refuses it (writable_unbounded) where its storage cannot.</param>
     /// <param name="json">Print one JSON object: id, name, provider, providerName, state, localUrl, publicUrl, cpuMillicores, memoryBytes, via (direct or relay).</param>
+    /// <param name="volume">NAME:/path[:SIZE]: mount your named volume NAME at /path, created on first use with SIZE (default: the provider's, 1GB), kept until `peerctl volume rm NAME`; repeat for several. NAME is never a host path.</param>
     /// <param name="noWait">Answer once the container started, without waiting for its port to answer (by default a port that does not answer within 15 s is an error, not_answering; the deployment stays either way).</param>
     /// <param name="healthHttp">PATH: the provider checks the deployment with GET PATH on its port (2xx or 3xx is healthy), e.g. /healthz; the deploy also waits for it to pass before it prints the URL.</param>
     /// <param name="healthTcp">The provider checks the deployment by connecting to its port.</param>
@@ -51,7 +52,7 @@ internal sealed class DeploymentCommands
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
         int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, bool noWait = false,
         string? healthHttp = null, bool healthTcp = false, string? healthInterval = null, string? healthTimeout = null, int? healthRetries = null,
-        string? healthStartPeriod = null, string? restart = null, CancellationToken cancellationToken = default)
+        string? healthStartPeriod = null, string? restart = null, RepeatedOption? volume = null, CancellationToken cancellationToken = default)
     {
         if (healthHttp is not null && healthTcp)
             throw new UsageException("--health-http and --health-tcp: choose one.");
@@ -81,12 +82,21 @@ internal sealed class DeploymentCommands
                 throw new UsageException($"--env '{pair}' is not KEY=VALUE.");
             variables[pair[..eq]] = pair[(eq + 1)..];
         }
+        var volumes = new List<string>();
+        foreach (string text in volume?.Values ?? [])
+        {
+            int colon = text.IndexOf(':');
+            // Refused here too (the provider refuses it anyway): a host path looks like one, and a person should hear why at once.
+            if (colon <= 0 || text[..colon].Contains('/') || text[..colon].Contains('.'))
+                throw new UsageException($"--volume '{text}' is not NAME:/path[:SIZE] with a volume NAME of yours (host paths are never mounted), e.g. --volume data:/var/lib/app:1GB.");
+            volumes.Add(text);
+        }
 
         await WithProviderAsync(peer, json, replyTimeout: null, async (session, _) =>
         {
             var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable, NoWait: noWait,
                 HealthHttp: healthHttp, HealthTcp: healthTcp, HealthIntervalMs: intervalMs, HealthTimeoutMs: timeoutMs, HealthRetries: healthRetries,
-                HealthStartPeriodMs: startPeriodMs, Restart: restart);
+                HealthStartPeriodMs: startPeriodMs, Restart: restart, Volumes: volumes.Count > 0 ? volumes : null);
             var progress = new PullDisplay();
             DeployResponse response;
             try
@@ -284,7 +294,7 @@ internal sealed class DeploymentCommands
     /// <paramref name="replyTimeout"/> (null: only the caller's token), so a provider that keeps the connection but
     /// never answers is an error naming it and the timeout, not a hang.
     /// </summary>
-    private static async Task WithProviderAsync(string? peer, bool json, TimeSpan? replyTimeout, Func<ProviderSession, CancellationToken, Task> action, CancellationToken cancellationToken)
+    internal static async Task WithProviderAsync(string? peer, bool json, TimeSpan? replyTimeout, Func<ProviderSession, CancellationToken, Task> action, CancellationToken cancellationToken)
     {
         var home = PeerComputeHome.Resolve();
         ProviderTarget target;
@@ -400,10 +410,10 @@ internal sealed class DeploymentCommands
     private static string[] ErrorRow(string provider, string message) => [provider, "-", "-", "error", Show(message), "", "", "", ""];
 
     private static string CapacityLine(string provider, CapacityInfo c) =>
-        $"{provider}: {c.Deploys}/{c.MaxDeploys} deployments, cpu {c.UsedCpuMillicores}m/{c.MaxCpuMillicores}m, memory {Quantities.FormatBytes(c.UsedMemoryBytes)}/{Quantities.FormatBytes(c.MaxMemoryBytes)} in use";
+        $"{provider}: {c.Deploys}/{c.MaxDeploys} deployments, cpu {c.UsedCpuMillicores}m/{c.MaxCpuMillicores}m, memory {Quantities.FormatBytes(c.UsedMemoryBytes)}/{Quantities.FormatBytes(c.MaxMemoryBytes)}{(c.MaxStorageBytes > 0 ? $", volumes {Quantities.FormatBytes(c.UsedStorageBytes)}/{Quantities.FormatBytes(c.MaxStorageBytes)}" : "")} in use";
 
     /// <summary>Columns padded to the widest cell; the STATE column coloured on a terminal; an error row's message is not padded.</summary>
-    private static void WriteTable(string[] header, List<string[]> rows)
+    internal static void WriteTable(string[] header, List<string[]> rows)
     {
         int state = Array.IndexOf(header, "STATE");
         var widths = header.Select((h, i) => Math.Max(h.Length, rows.Where(r => !IsError(r) || i <= state).Select(r => r[i].Length).DefaultIfEmpty(0).Max())).ToArray();
@@ -418,7 +428,7 @@ internal sealed class DeploymentCommands
     }
 
     /// <summary>Provider-supplied text for a person: no control characters reach the terminal.</summary>
-    private static string Show(string? text) => TerminalText.Neutralise(text);
+    internal static string Show(string? text) => TerminalText.Neutralise(text);
 
     private static string Age(TimeSpan age) => age.TotalDays >= 1 ? $"{(int)age.TotalDays}d" : age.TotalHours >= 1 ? $"{(int)age.TotalHours}h" : age.TotalMinutes >= 1 ? $"{(int)age.TotalMinutes}m" : $"{Math.Max(0, (int)age.TotalSeconds)}s";
 

@@ -27,6 +27,9 @@ internal sealed record AllStatusOutput(IReadOnlyList<ProviderStatusOutput> Provi
 
 internal sealed record StopOutput(string Id, string Name, string State, string Via);
 
+/// <summary><c>peerctl volume ls --json</c> and <c>volume rm --json</c> (the volumes left).</summary>
+internal sealed record VolumesOutput(string Provider, string ProviderName, IReadOnlyList<VolumeSummary> Volumes, long MaxStorageBytes, long UsedStorageBytes, string Via);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
 [JsonSerializable(typeof(IdOutput))]
 [JsonSerializable(typeof(PeersOutput))]
@@ -35,6 +38,7 @@ internal sealed record StopOutput(string Id, string Name, string State, string V
 [JsonSerializable(typeof(StatusOutput))]
 [JsonSerializable(typeof(StopOutput))]
 [JsonSerializable(typeof(AllStatusOutput))]
+[JsonSerializable(typeof(VolumesOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOut

@@ -63,6 +63,8 @@ internal sealed class RuntimeHarness : IAsyncDisposable
         // A private engine removes its own containers when it goes.
         if (_engine is null)
             await TestEngine.RemoveContainersOfInstanceAsync(Options.Instance);
+        // Volumes stay mounted across runtimes by design; the test's go with it.
+        await LoopMounts.RemoveUnderAsync(StateFolder);
         try
         {
             Directory.Delete(StateFolder, recursive: true);

@@ -126,6 +126,8 @@ internal sealed class TrustedCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Daemon.DisposeAsync();
+        // Volumes stay mounted when the provider stops (by design); the test's go with its homes.
+        await LoopMounts.RemoveUnderAsync(Provider.Home);
         foreach (var gateway in Gateways)
             await gateway.DisposeAsync();
         foreach (var node in Enumerable.Reverse(_nodes))

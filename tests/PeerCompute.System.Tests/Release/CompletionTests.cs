@@ -6,7 +6,8 @@ namespace PeerCompute.System.Tests.Release;
 internal sealed class CompletionTests
 {
     [Test]
-    [Arguments("peerctl ''", "--help --version completion deploy discover id init invite logs peers status stop")]
+    [Arguments("peerctl ''", "--help --version completion deploy discover id init invite logs peers status stop volume")]
+    [Arguments("peerctl volume ''", "--help ls rm")]
     [Arguments("peerctl invite --", "--addr --expires --help --json --name")]
     [Arguments("peerctl st", "status stop")]
     [Arguments("peerctl peers ''", "--help add edit list remove")]

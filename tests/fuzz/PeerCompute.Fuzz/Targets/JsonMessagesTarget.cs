@@ -26,7 +26,9 @@ public sealed class JsonMessagesTarget : FuzzTarget
     {
         if (input.IsEmpty)
             return;
-        var type = (FrameType)(1 + input[0] % 11);
+        // 0-10: the frame types 1-11 (the seeds' first bytes); 11 and 12: the volume pair, numbered 30 and 31.
+        int pick = input[0] % 13;
+        var type = pick switch { 11 => FrameType.VolumeRequest, 12 => FrameType.VolumeResponse, _ => (FrameType)(1 + pick) };
         var rest = input[1..];
         int sep = rest.IndexOf((byte)0xFF);
         var json = sep < 0 ? rest : rest[..sep];
@@ -72,6 +74,17 @@ public sealed class JsonMessagesTarget : FuzzTarget
                 break;
             case FrameType.DeployProgress:
                 RoundTrip(json, ProtocolJsonContext.Default.DeployProgress, r => Check(r.Status is not null, "DeployProgress with a null status"));
+                break;
+            case FrameType.VolumeRequest:
+                Signed(type, json, signatureJson, ProtocolJsonContext.Default.VolumeRequest, r => Check(r.Action is not null && r.Nonce is not null, "VolumeRequest with a null field"));
+                break;
+            case FrameType.VolumeResponse:
+                RoundTrip(json, ProtocolJsonContext.Default.VolumeResponse, r =>
+                {
+                    Check(r.Provider is not null && r.Volumes is not null, "VolumeResponse with a null field");
+                    foreach (var v in r.Volumes!)
+                        Check(v is not null && v.Name is not null && v.UsedBy is not null, "a null volume or field in VolumeResponse");
+                });
                 break;
             case FrameType.RequestSignature:
                 RoundTrip(json, ProtocolJsonContext.Default.RequestSignature, r => Check(r.Signer is not null && r.Signature is not null, "RequestSignature with a null field"));

@@ -39,6 +39,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
     private readonly EgressGate _egress;
     private readonly ImageGrantStore _imageGrants;
     private readonly ImageAccess _images;
+    private readonly PreviousLogStore _previousLogs;
     private readonly Reconciler _reconciler;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -73,6 +74,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         _imageGrants = new ImageGrantStore(_store.StateFolder);
         _images = new ImageAccess(_engine, new RegistryGuard(_options.AllowedRegistries, _logger), _imageGrants);
         _egress = new EgressGate(_options, _logger);
+        _previousLogs = new PreviousLogStore(_store.StateFolder, _options.PreviousLogsBytes);
         _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _claimLock, _time, _logger);
     }
 
@@ -173,7 +175,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         {
             if (_deployments.Values.FirstOrDefault(t => t.Record.Spec.Name == spec.Name) is { } holder)
                 throw new RuntimeException(RuntimeErrorCode.NameTaken, holder.Record.Owner == owner
-                    ? $"You already have a deployment named '{spec.Name}' on this provider; stop it first or choose another --name."
+                    ? $"You already have a deployment named '{spec.Name}' on this provider ({holder.Record.Id}); update it (UpdateAsync) or choose another --name."
                     : $"The name '{spec.Name}' is taken on this provider by another user's deployment; choose another --name.");
             _admission.Admit(id, spec.CpuMillicores, spec.MemoryBytes);
             _deployments[id] = tracked;
@@ -205,6 +207,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
 
             record.Phase = RecordPhase.Active;
             record.UpdatedAt = _time.GetUtcNow();
+            record.Revisions.Add(new RevisionRecord { Number = record.Revision, Spec = spec, ImageDigest = ensured.Id, CreatedAt = record.UpdatedAt, Result = RevisionResult.Running });
             var active = _store.SaveAsync(record, cancellationToken);
             var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
             await active.ConfigureAwait(false);
@@ -390,6 +393,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
     private void Forget(DeploymentRecord record)
     {
         _store.Delete(record.Id);
+        _previousLogs.Delete(record.Id);
         _admission.Release(record.Id);
         _deployments.TryRemove(record.Id, out _);
         Routes.Set(record.Spec.Name, null);

@@ -40,6 +40,8 @@ public enum RuntimeErrorCode
     WritableUnbounded,
     /// <summary>The image is larger than the provider's image size cap.</summary>
     ImageTooLarge,
+    /// <summary>An update's new container did not become ready (or exited); the previous one keeps serving.</summary>
+    UpdateFailed,
 }
 
 /// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>

@@ -80,6 +80,21 @@ public sealed record RuntimeOptions
     public TimeSpan OrphanGracePeriod { get; init; } = TimeSpan.FromMinutes(10);
     public TimeSpan StateLockTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Revisions kept in a deployment's record (for <c>history</c> and <c>rollback</c>); the oldest are forgotten first.</summary>
+    public int RevisionHistory { get; init; } = 10;
+
+    /// <summary>
+    /// Bytes of a replaced (or failed update's) container's log kept per deployment before the container is removed,
+    /// for <c>logs --previous</c>; its last lines are kept. 0 keeps none.
+    /// </summary>
+    public long PreviousLogsBytes { get; init; } = 4 * MiB;
+
+    /// <summary>
+    /// During an update, after the route moved to the new container: how long the old one may take to finish the
+    /// connections it still serves before it is stopped (then with <see cref="StopTimeout"/>).
+    /// </summary>
+    public TimeSpan UpdateDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Log lines shown in the status of a container that is not running, so an early exit explains itself.</summary>
     public int StatusLogLines { get; init; } = 20;
 

@@ -81,6 +81,16 @@ public sealed record ProviderConfig
     /// <summary>Untrusted peers whose addresses are remembered (from identify) at most (--max-untrusted-peers).</summary>
     public int MaxUntrustedPeers { get; init; } = DefaultMaxUntrustedPeers;
 
+    /// <summary>Bytes of a replaced container's log kept per deployment for <c>logs --previous</c> (--previous-logs-size; 0 keeps none).</summary>
+    public long PreviousLogsBytes { get; init; } = DefaultPreviousLogsBytes;
+    public const long DefaultPreviousLogsBytes = 4L << 20;
+    /// <summary>Revisions kept per deployment for history and rollback (--revision-history).</summary>
+    public int RevisionHistory { get; init; } = DefaultRevisionHistory;
+    public const int DefaultRevisionHistory = 10;
+    /// <summary>Seconds a replaced container may take to finish its connections before it is stopped (--update-drain-timeout).</summary>
+    public int UpdateDrainTimeoutSeconds { get; init; } = DefaultUpdateDrainTimeoutSeconds;
+    public const int DefaultUpdateDrainTimeoutSeconds = 30;
+
     /// <summary>Connections only trusted peers can have: what strangers cannot take even all together.</summary>
     public int ReservedForTrusted => MaxConnections - MaxHandshakes - MaxUntrustedConnections;
 
@@ -183,6 +193,13 @@ public sealed record ProviderConfig
             UntrustedIdleTimeoutSeconds = Seconds(file.UntrustedIdleTimeout, c.UntrustedIdleTimeoutSeconds, source, "untrusted-idle-timeout"),
             MaxUntrustedPeers = AtLeastOne(file.MaxUntrustedPeers, c.MaxUntrustedPeers, source, "max-untrusted-peers"),
         };
+        if (file.PreviousLogsSize is { } previousLogs)
+            c = c with { PreviousLogsBytes = previousLogs.Trim() == "0" ? 0 : Quantities.TryParseBytes(previousLogs, out long kept) && kept >= 0 && kept <= 1L << 30 ? kept : throw Bad(source, "previous-logs-size", previousLogs, "expected a size up to 1GiB, e.g. 4MiB, or 0 to keep none") };
+        c = c with
+        {
+            RevisionHistory = AtLeastOne(file.RevisionHistory, c.RevisionHistory, source, "revision-history"),
+            UpdateDrainTimeoutSeconds = Seconds(file.UpdateDrainTimeout, c.UpdateDrainTimeoutSeconds, source, "update-drain-timeout"),
+        };
         if (file.LogFormat is { } format)
             c = c with { LogFormat = format is "text" or "json" ? format : throw Bad(source, "log-format", format) };
         return c;
@@ -271,7 +288,10 @@ public sealed record ProviderConfigFile(
     int? HandshakeTimeout = null,
     int? UntrustedIdleTimeout = null,
     int? MaxUntrustedPeers = null,
-    IReadOnlyList<string>? Relay = null);
+    IReadOnlyList<string>? Relay = null,
+    string? PreviousLogsSize = null,
+    int? RevisionHistory = null,
+    int? UpdateDrainTimeout = null);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow, WriteIndented = true)]
 [JsonSerializable(typeof(ProviderConfigFile))]

@@ -62,6 +62,17 @@ internal sealed class Reconciler
             {
                 byDeployment[id] = container;
             }
+            else if (id is not null && _deployments.TryGetValue(id, out tracked) && tracked.Record.ContainerId == container.Id
+                && container.Label(ContainerNaming.Owner) == tracked.Record.Owner && container.Label(ContainerNaming.SpecHash) == tracked.Record.SpecHash)
+            {
+                // Two containers of one spec (an update to the same spec): the record's own is the one, never its sibling.
+                orphans.Add(byDeployment[id]);
+                byDeployment[id] = container;
+            }
+            else if (id is not null && _deployments.TryGetValue(id, out tracked) && tracked.Record.NextContainerId == container.Id)
+            {
+                // An update's new container while the update runs: neither adopted nor an orphan.
+            }
             else
             {
                 orphans.Add(container);

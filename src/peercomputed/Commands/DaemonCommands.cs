@@ -40,6 +40,9 @@ internal sealed class DaemonCommands
     /// <param name="untrustedIdleTimeout">Seconds an untrusted peer's connection may stay without an open stream before it is closed (default 30).</param>
     /// <param name="maxUntrustedPeers">Untrusted peers whose addresses are remembered (default 256; the one heard from longest ago goes first).</param>
     /// <param name="relay">A libp2p relay to stay reachable through (besides the gateway's own, which --gateway uses by itself), e.g. /ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…; repeat for several.</param>
+    /// <param name="previousLogsSize">Bytes of a replaced container's log kept per deployment for 'peerctl logs --previous' (default 4MiB; its last lines; 0 keeps none).</param>
+    /// <param name="revisionHistory">Revisions kept per deployment for 'peerctl history' and 'rollback' (default 10).</param>
+    /// <param name="updateDrainTimeout">Seconds a container replaced by an update may take to finish the connections it serves before it is stopped (default 30).</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
     /// <param name="logFormat">text (one line per event) or json.</param>
     [Command("")]
@@ -70,6 +73,9 @@ internal sealed class DaemonCommands
         int? untrustedIdleTimeout = null,
         int? maxUntrustedPeers = null,
         RepeatedOption? relay = null,
+        string? previousLogsSize = null,
+        int? revisionHistory = null,
+        int? updateDrainTimeout = null,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -85,7 +91,8 @@ internal sealed class DaemonCommands
                 MaxConnections: maxConnections, MaxUntrustedConnections: maxUntrustedConnections,
                 MaxUntrustedConnectionsPerAddress: maxUntrustedConnectionsPerAddress, MaxHandshakes: maxHandshakes,
                 MaxHandshakesPerAddress: maxHandshakesPerAddress, HandshakeTimeout: handshakeTimeout,
-                UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values), "the command line");
+                UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values,
+                PreviousLogsSize: previousLogsSize, RevisionHistory: revisionHistory, UpdateDrainTimeout: updateDrainTimeout), "the command line");
             if (effective.ConnectionLimitsProblem is { } problem)
                 throw new ConfigException(problem + ".");
             foreach (string address in effective.Listen)

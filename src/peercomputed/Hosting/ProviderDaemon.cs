@@ -50,6 +50,9 @@ internal sealed class ProviderDaemon
             MaxWritableBytes = config.MaxWritableBytes,
             MaxImageBytes = config.MaxImageBytes,
             AllowUnboundedWritable = config.AllowUnboundedWritable,
+            PreviousLogsBytes = config.PreviousLogsBytes,
+            RevisionHistory = config.RevisionHistory,
+            UpdateDrainTimeout = TimeSpan.FromSeconds(config.UpdateDrainTimeoutSeconds),
         };
         if (config.AllowRegistry.Count > 0)
             log.ZLogWarning($"images may be pulled from these registries on blocked addresses (--allow-registry): {string.Join(", ", config.AllowRegistry)}");

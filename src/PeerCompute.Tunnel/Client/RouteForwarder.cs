@@ -59,18 +59,24 @@ internal sealed class RouteForwarder(
         foreach (var splice in _splices.Keys)
         {
             var current = names.Contains(splice.Name) ? await resolveRoute(splice.Name, cancellationToken).ConfigureAwait(false) : null;
-            if (current is not null && current.Equals(splice.Target))
-                continue;
-            if (current is null)
-            {
-                logger.LogDebug("route {Name}: closing a kept connection to {Target}: the route is gone", splice.Name, splice.Target);
-                splice.CutNow();
-            }
-            else if (Interlocked.Exchange(ref splice.Draining, 1) == 0)
-            {
-                logger.LogDebug("route {Name}: the route moved to {Current}: closing the kept connection to {Target} once it is idle", splice.Name, current, splice.Target);
-                _ = CutWhenIdleAsync(splice);
-            }
+            Judge(splice, current);
+        }
+    }
+
+    /// <summary>Leaves a splice whose route still answers at its target, cuts one whose route is gone, drains one whose route moved.</summary>
+    private void Judge(Splice splice, IPEndPoint? current)
+    {
+        if (current is not null && current.Equals(splice.Target))
+            return;
+        if (current is null)
+        {
+            logger.LogDebug("route {Name}: closing a kept connection to {Target}: the route is gone", splice.Name, splice.Target);
+            splice.CutNow();
+        }
+        else if (Interlocked.Exchange(ref splice.Draining, 1) == 0)
+        {
+            logger.LogDebug("route {Name}: the route moved to {Current}: closing the kept connection to {Target} once it is idle", splice.Name, current, splice.Target);
+            _ = CutWhenIdleAsync(splice);
         }
     }
 
@@ -131,8 +137,7 @@ internal sealed class RouteForwarder(
             try
             {
                 // A change between the lookup above and the registration would have missed this splice.
-                if (!routes().Contains(name) || !target.Equals(await resolveRoute(name, cancellationToken).ConfigureAwait(false)))
-                    await cut.CancelAsync().ConfigureAwait(false);
+                Judge(splice, routes().Contains(name) ? await resolveRoute(name, cancellationToken).ConfigureAwait(false) : null);
                 await AnswerAsync(stream, RouteStatus.Connected, cancellationToken).ConfigureAwait(false);
                 var end = await StreamSplice.RunAsync(stream, upstream, options.SpliceBufferSize, cut.Token, activity).ConfigureAwait(false);
                 if (end == SpliceEnd.ContainerClosedWithoutAnswer)

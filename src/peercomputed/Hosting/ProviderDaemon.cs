@@ -111,7 +111,7 @@ internal sealed class ProviderDaemon
                 if (s.State is TunnelState.Connected or TunnelState.Stopped)
                     log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}");
             };
-            tunnelRun = tunnel.RunAsync(stop);
+            tunnelRun = Task.WhenAll(tunnel.RunAsync(stop), FollowRoutesAsync(tunnel, runtime, stop));
         }
         var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits);
 
@@ -226,6 +226,23 @@ internal sealed class ProviderDaemon
     }
 
     /// <summary>The control socket; without it the provider still serves (only 'peercomputed invite' cannot reach it), so a failure is a warning.</summary>
+    /// <summary>
+    /// Tells the tunnel of every route change the moment the runtime makes it, not only after a request: an update moves
+    /// its route mid-request (then drains the old container), and the kept connections to the old one must learn of the
+    /// move then, to close once idle.
+    /// </summary>
+    private static async Task FollowRoutesAsync(TunnelClient tunnel, ContainerRuntime runtime, CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var _ in runtime.Routes.WatchAsync(stop).ConfigureAwait(false))
+                tunnel.SetRoutes(PublicRoutes.Names(runtime));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
     private static ControlSocket? StartControl(PeerComputeHome home, Func<InviteAnswer> invite, ILogger log)
     {
         string path = ControlSocket.PathIn(home);

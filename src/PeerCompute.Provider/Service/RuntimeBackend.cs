@@ -101,7 +101,13 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         {
             list = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
         }
-        return new StatusResponse(provider.ToString(), [.. list.Select(ToInfo)], CapacityOf(runtime.GetCapacity()));
+        var infos = new List<DeploymentInfo>();
+        foreach (var s in list)
+        {
+            var history = await Call(() => runtime.GetHistoryAsync(s.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
+            infos.Add(ToInfo(s) with { Revision = history.LastOrDefault(r => r.Result == RevisionResult.Running)?.Number });
+        }
+        return new StatusResponse(provider.ToString(), infos, CapacityOf(runtime.GetCapacity()));
     }
 
     private static CapacityInfo CapacityOf(PeerCompute.Runtime.Admission.CapacityReport capacity)

@@ -349,8 +349,8 @@ internal sealed class DeploymentCommands
             }
             catch (ProviderRefusedException ex)
             {
-                // not_answering is no refusal: the deployment was made and runs.
-                throw Fail(json, ex.Code, ex.Code == ErrorCodes.NotAnswering ? $"{target.DisplayName}: {ex.Message}" : $"{target.DisplayName} refused: {ex.Message}");
+                // not_answering and update_failed are no refusals: the deployment was made (or updated) and runs.
+                throw Fail(json, ex.Code, ex.Code is ErrorCodes.NotAnswering or ErrorCodes.UpdateFailed ? $"{target.DisplayName}: {ex.Message}" : $"{target.DisplayName} refused: {ex.Message}");
             }
             catch (FrameException ex)
             {

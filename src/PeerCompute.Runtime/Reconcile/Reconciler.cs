@@ -69,9 +69,10 @@ internal sealed class Reconciler
                 orphans.Add(byDeployment[id]);
                 byDeployment[id] = container;
             }
-            else if (id is not null && _deployments.TryGetValue(id, out tracked) && tracked.Record.NextContainerId == container.Id)
+            else if (id is not null && _deployments.TryGetValue(id, out tracked) && tracked.Record.NextContainerId == container.Id && tracked.Gate.CurrentCount == 0)
             {
-                // An update's new container while the update runs: neither adopted nor an orphan.
+                // An update's new container while the update runs: neither adopted nor an orphan. Once no update runs
+                // (the provider stopped during one), it is an orphan like any other.
             }
             else
             {
@@ -89,6 +90,12 @@ internal sealed class Reconciler
             try
             {
                 var record = tracked.Record;
+                if (record.NextContainerId is not null)
+                {
+                    // An update interrupted by a provider stop: the old container is still the deployment's.
+                    record.NextContainerId = null;
+                    await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
+                }
                 byDeployment.TryGetValue(record.Id, out var container);
                 if (container is not null)
                 {

@@ -410,7 +410,7 @@ internal sealed class DeploymentCommands
             Console.Out.WriteLine(string.Join("  ", cells.Select((v, i) => i == state ? Colors.State(v, widths[i]) : i == cells.Length - 1 ? v : v.PadRight(widths[i]))).TrimEnd());
         }
 
-        bool IsError(string[] row) => row[state] == "error" && row[^1].Length == 0 && row[state + 1].Length > 0;
+        bool IsError(string[] row) => state >= 0 && row[state] == "error" && row[^1].Length == 0 && row[state + 1].Length > 0;
     }
 
     /// <summary>Provider-supplied text for a person: no control characters reach the terminal.</summary>

@@ -27,7 +27,12 @@ public sealed partial class ContainerRuntime
     public async Task<ReadinessResult> WaitUntilReadyAsync(DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken = default)
     {
         EnsureStarted();
-        var record = Find(deployed.Id, deployed.Owner).Record;
+        return await WaitReadyCoreAsync(Find(deployed.Id, deployed.Owner).Record, deployed, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The readiness wait for <paramref name="record"/>'s container (an update's candidate has a record of its own until it takes over).</summary>
+    private async Task<ReadinessResult> WaitReadyCoreAsync(DeploymentRecord record, DeploymentStatus deployed, ReadinessOptions options, CancellationToken cancellationToken)
+    {
         if (deployed.State != DeploymentState.Running || record.ContainerId is not { } containerId)
             return new(ReadinessOutcome.NotRunning, deployed, []);
         // The published loopback port is the fallback for an engine that reports no address: it can only say "not yet".

@@ -42,6 +42,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
     private readonly EgressGate _egress;
     private readonly ImageGrantStore _imageGrants;
     private readonly ImageAccess _images;
+    private readonly PreviousLogStore _previousLogs;
     private readonly Reconciler _reconciler;
     private readonly HealthMonitor _health;
     private readonly RestartSupervisor _restarts;
@@ -80,6 +81,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         _images = new ImageAccess(_engine, new RegistryGuard(_options.AllowedRegistries, _logger), _imageGrants);
         _egress = new EgressGate(_options, _logger);
         _loopVolumes = new LoopVolumes(_options.ResolveVolumesFolder(), _options.LoopControlPath);
+        _previousLogs = new PreviousLogStore(_store.StateFolder, _options.PreviousLogsBytes);
         _reconciler = new Reconciler(_options, _engine, _store, _admission, Routes, _deployments, _claimLock, _time, _logger);
         if (_options.RestartBackoffInitial <= TimeSpan.Zero || _options.RestartBackoffMax < _options.RestartBackoffInitial)
             throw new ArgumentException("RestartBackoffInitial must be positive and RestartBackoffMax at least as long.", nameof(options));
@@ -192,7 +194,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         {
             if (_deployments.Values.FirstOrDefault(t => t.Record.Spec.Name == spec.Name) is { } holder)
                 throw new RuntimeException(RuntimeErrorCode.NameTaken, holder.Record.Owner == owner
-                    ? $"You already have a deployment named '{spec.Name}' on this provider; stop it first or choose another --name."
+                    ? $"You already have a deployment named '{spec.Name}' on this provider ({holder.Record.Id}); update it (UpdateAsync) or choose another --name."
                     : $"The name '{spec.Name}' is taken on this provider by another user's deployment; choose another --name.");
             volumes = ClaimVolumes(id, spec, owner);
             _deployments[id] = tracked;
@@ -226,6 +228,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
 
             record.Phase = RecordPhase.Active;
             record.UpdatedAt = _time.GetUtcNow();
+            record.Revisions.Add(new RevisionRecord { Number = record.Revision, Spec = spec, ImageDigest = ensured.Id, CreatedAt = record.UpdatedAt, Result = RevisionResult.Running });
             var active = _store.SaveAsync(record, cancellationToken);
             var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
             await active.ConfigureAwait(false);
@@ -414,6 +417,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
     private void Forget(DeploymentRecord record)
     {
         _store.Delete(record.Id);
+        _previousLogs.Delete(record.Id);
         _admission.Release(record.Id);
         _deployments.TryRemove(record.Id, out _);
         Routes.Set(record.Spec.Name, null);

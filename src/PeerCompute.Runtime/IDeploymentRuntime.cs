@@ -4,6 +4,7 @@ using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
 using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Routes;
+using PeerCompute.Runtime.State;
 using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Runtime;
@@ -71,6 +72,24 @@ public interface IDeploymentRuntime : IAsyncDisposable
     /// sequence goes on until the container stops or the token is cancelled.
     /// </summary>
     IAsyncEnumerable<ContainerLogLine> StreamLogsAsync(string id, string owner, LogOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces deployment <paramref name="id"/>'s container with one running <paramref name="spec"/> (same name); the
+    /// id and the route's name stay. Rolling (the default): the new container starts beside the old one (admission
+    /// counts both), the route moves once it is ready, the old one finishes its connections and stops. A new container
+    /// that does not become ready or exits is removed (its log kept for <see cref="ReadPreviousLogsAsync"/>), the old
+    /// one keeps serving, and the failure is <see cref="RuntimeErrorCode.UpdateFailed"/> with its last lines.
+    /// </summary>
+    Task<UpdateResult> UpdateAsync(string id, string owner, DeploymentSpec spec, UpdateOptions options, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>An update back to the spec of the revision that served before the current one.</summary>
+    Task<UpdateResult> RollbackAsync(string id, string owner, UpdateOptions options, CancellationToken cancellationToken = default);
+
+    /// <summary>The deployment's revisions, oldest first (at most <see cref="RuntimeOptions.RevisionHistory"/>).</summary>
+    Task<IReadOnlyList<DeploymentRevision>> GetHistoryAsync(string id, string owner, CancellationToken cancellationToken = default);
+
+    /// <summary>The kept log of the deployment's previous container (replaced by an update, or a failed update's); <see cref="RuntimeErrorCode.NotFound"/> when there is none.</summary>
+    IAsyncEnumerable<ContainerLogLine> ReadPreviousLogsAsync(string id, string owner, CancellationToken cancellationToken = default);
 
     /// <summary>Caps, what admitted deployments hold, what is free, and how many are active. Needs no engine.</summary>
     CapacityReport GetCapacity();

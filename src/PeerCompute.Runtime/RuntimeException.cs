@@ -44,6 +44,8 @@ public enum RuntimeErrorCode
     VolumeInUse,
     /// <summary>The provider cannot make volumes (no loop devices: <c>/dev/loop-control</c> is absent, or the tools are missing).</summary>
     VolumesUnavailable,
+    /// <summary>An update's new container did not become ready (or exited); the previous one keeps serving.</summary>
+    UpdateFailed,
 }
 
 /// <summary>The one exception type of the runtime layer: a machine-readable code and a reason a person can act on.</summary>

@@ -100,6 +100,20 @@ public sealed record RuntimeOptions
     public static readonly TimeSpan DefaultRestartBackoffMax = TimeSpan.FromMinutes(5);
     /// <summary>A run at least this long ends a crash loop: the next exit waits <see cref="RestartBackoffInitial"/> again.</summary>
     public TimeSpan RestartResetAfter { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>Revisions kept in a deployment's record (for <c>history</c> and <c>rollback</c>); the oldest are forgotten first.</summary>
+    public int RevisionHistory { get; init; } = 10;
+
+    /// <summary>
+    /// Bytes of a replaced (or failed update's) container's log kept per deployment before the container is removed,
+    /// for <c>logs --previous</c>; its last lines are kept. 0 keeps none.
+    /// </summary>
+    public long PreviousLogsBytes { get; init; } = 4 * MiB;
+
+    /// <summary>
+    /// During an update, after the route moved to the new container: how long the old one may take to finish the
+    /// connections it still serves before it is stopped (then with <see cref="StopTimeout"/>).
+    /// </summary>
+    public TimeSpan UpdateDrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Log lines shown in the status of a container that is not running, so an early exit explains itself.</summary>
     public int StatusLogLines { get; init; } = 20;

@@ -7,7 +7,8 @@ namespace PeerCompute.Tunnel.Tests;
 
 /// <summary>
 /// The gateway keeps connections to a deployment alive across requests (each one tunnel stream spliced to one
-/// container connection): reused, bounded per deployment, never carrying a request to a replaced deployment, and
+/// container connection): reused, bounded per deployment, closed once idle when its deployment is replaced (a request
+/// in flight then finishes where it started), never carrying a request to a stopped deployment, and
 /// a connection that died while idle costs the next request nothing.
 /// </summary>
 [ParallelLimiter<ProcessTestsLimit>]
@@ -36,7 +37,7 @@ public class GatewayKeepAliveTests
     }
 
     [Test]
-    public async Task A_replaced_deployment_is_never_reached_through_a_kept_connection()
+    public async Task A_replaced_deployments_kept_connection_closes_once_idle_and_later_requests_reach_the_replacement()
     {
         using var pki = TestPki.Create();
         await using var old = await UpstreamServer.StartAsync("old");
@@ -52,13 +53,44 @@ public class GatewayKeepAliveTests
         // The deployment is replaced: same name, another container. The provider is told, as the daemon does.
         routes["web"] = replacement.EndPoint;
         provider.Client.SetRoutes(routes.Keys);
+        // The old container still serves (an update stops it only after the switch), so a request that takes the kept
+        // connection in the moment before it closes is answered there; once closed, every request reaches the new one.
+        await Eventually.WaitAsync(async () => (await client.GetStringAsync(url)).Contains(": new", StringComparison.Ordinal), "a request reaching the replacement");
+        int oldRequests = old.Requests;
         var answers = new List<string>();
         for (int i = 0; i < 5; i++)
             answers.Add(await client.GetStringAsync(url));
 
         await Assert.That(before).Contains(": old");
         await Assert.That(answers.All(a => a.Contains(": new", StringComparison.Ordinal))).IsTrue();
-        await Assert.That(old.Requests).IsEqualTo(1);
+        await Assert.That(old.Requests).IsEqualTo(oldRequests);
+    }
+
+    [Test]
+    public async Task A_request_in_flight_when_its_route_moves_is_answered_by_the_old_container()
+    {
+        using var pki = TestPki.Create();
+        await using var old = await UpstreamServer.StartAsync("old");
+        await using var replacement = await UpstreamServer.StartAsync("new");
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
+        var routes = new Dictionary<string, IPEndPoint> { ["web"] = old.EndPoint };
+        await using var provider = TestProvider.For(gateway, routes).Start();
+        await provider.WaitReadyAsync();
+        using var client = GatewayHttp.Client(gateway);
+        string url = gateway.UrlFor(provider.Label("web"));
+        using var guard = new CancellationTokenSource(TestProvider.Guard);
+
+        var held = client.GetAsync(url + "hold", guard.Token);
+        await old.HoldingAtLeastAsync(1).WaitAsync(guard.Token);
+        routes["web"] = replacement.EndPoint;
+        provider.Client.SetRoutes(routes.Keys);
+        // New requests meanwhile go to the replacement, on connections of their own.
+        string during = await client.GetStringAsync(url, guard.Token);
+        old.ReleaseHeld();
+        var answer = await held;
+
+        await Assert.That(answer.StatusCode).IsEqualTo(HttpStatusCode.OK);
+        await Assert.That(during).Contains(": new");
     }
 
     [Test]

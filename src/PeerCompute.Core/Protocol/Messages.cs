@@ -44,8 +44,16 @@ public sealed record DeployRequest(
     int? HealthRetries = null,
     long? HealthStartPeriodMs = null,
     string? Restart = null,
-    IReadOnlyList<string>? Volumes = null) : ISignedRequest
+    IReadOnlyList<string>? Volumes = null,
+    string? Strategy = null,
+    bool Rollback = false) : ISignedRequest
 {
+    // A deploy under a name the caller already has on the provider is an update of that deployment (same id and URL):
+    // Strategy is how ("rolling", the default, or "recreate"). Rollback: update Name back to its previous revision's
+    // spec; Image and the resources are then ignored.
+    public const string StrategyRolling = "rolling";
+    public const string StrategyRecreate = "recreate";
+
     public const int DefaultCpuMillicores = 500;
     public const long DefaultMemoryBytes = 256L * 1024 * 1024;
 }
@@ -61,13 +69,19 @@ public sealed record DeployResponse(
     string? LocalUrl = null,
     string? PublicUrl = null,
     int CpuMillicores = 0,
-    long MemoryBytes = 0);
+    long MemoryBytes = 0,
+    int? Revision = null,
+    bool Updated = false);
 
 public sealed record StopRequest(string Deployment, long Timestamp, string Nonce) : ISignedRequest;
 
 public sealed record StopResponse(string Id, string Name, string State);
 
-public sealed record StatusRequest(long Timestamp, string Nonce, string? Deployment = null) : ISignedRequest;
+/// <param name="History">With <see cref="Deployment"/>: fill in its <see cref="DeploymentInfo.Revisions"/>.</param>
+public sealed record StatusRequest(long Timestamp, string Nonce, string? Deployment = null, bool History = false) : ISignedRequest;
+
+/// <summary>One revision of a deployment; <see cref="Result"/> is running, replaced, failed or rolled-back.</summary>
+public sealed record RevisionInfo(int Revision, string Image, string? ImageDigest, DateTimeOffset Time, string Result, string? Reason = null, int? RollbackOf = null);
 
 public sealed record DeploymentInfo(
     string Id,
@@ -92,7 +106,9 @@ public sealed record DeploymentInfo(
     string? HealthFailure = null,
     int? LastExitCode = null,
     DateTimeOffset? LastExitAt = null,
-    DateTimeOffset? NextRestartAt = null);
+    DateTimeOffset? NextRestartAt = null,
+    int? Revision = null,
+    IReadOnlyList<RevisionInfo>? Revisions = null);
 
 public sealed record CapacityInfo(
     int MaxCpuMillicores,
@@ -112,10 +128,12 @@ public sealed record CapacityInfo(
 
 public sealed record StatusResponse(string Provider, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity = null) : ICheckedMessage
 {
-    string? ICheckedMessage.Problem => Deployments.Contains(null!) ? "a deployment is null" : null;
+    string? ICheckedMessage.Problem => Deployments.Contains(null!) ? "a deployment is null"
+        : Deployments.Any(d => d.Revisions?.Contains(null!) == true) ? "a revision is null" : null;
 }
 
-public sealed record LogsRequest(string Deployment, long Timestamp, string Nonce, int? Tail = null, bool Follow = false, DateTimeOffset? Since = null) : ISignedRequest;
+/// <param name="Previous">The kept log of the deployment's previous container (replaced by an update, or a failed update's) instead of the running one's.</param>
+public sealed record LogsRequest(string Deployment, long Timestamp, string Nonce, int? Tail = null, bool Follow = false, DateTimeOffset? Since = null, bool Previous = false) : ISignedRequest;
 
 public sealed record LogEntry(string Stream, DateTimeOffset Time, string Text);
 
@@ -173,6 +191,8 @@ public static class ErrorCodes
     /// <summary>The deployment runs (and stays), but nothing answered on its port before the provider's deadline.</summary>
     public const string NotAnswering = "not_answering";
     public const string Internal = "internal";
+    /// <summary>An update's new container did not become ready (or exited): it was removed and the previous version keeps serving.</summary>
+    public const string UpdateFailed = "update_failed";
 }
 
 [JsonSourceGenerationOptions(

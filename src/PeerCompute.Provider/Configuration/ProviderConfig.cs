@@ -99,6 +99,15 @@ public sealed record ProviderConfig
     public long DefaultVolumeBytes { get; init; } = DefaultVolumeSizeBytes;
     /// <summary>Where volume files and their mounts live (--volumes-folder); null: provider/volumes in the home.</summary>
     public string? VolumesFolder { get; init; }
+    /// <summary>Bytes of a replaced container's log kept per deployment for <c>logs --previous</c> (--previous-logs-size; 0 keeps none).</summary>
+    public long PreviousLogsBytes { get; init; } = DefaultPreviousLogsBytes;
+    public const long DefaultPreviousLogsBytes = 4L << 20;
+    /// <summary>Revisions kept per deployment for history and rollback (--revision-history).</summary>
+    public int RevisionHistory { get; init; } = DefaultRevisionHistory;
+    public const int DefaultRevisionHistory = 10;
+    /// <summary>Seconds a replaced container may take to finish its connections before it is stopped (--update-drain-timeout).</summary>
+    public int UpdateDrainTimeoutSeconds { get; init; } = DefaultUpdateDrainTimeoutSeconds;
+    public const int DefaultUpdateDrainTimeoutSeconds = 30;
 
     /// <summary>Connections only trusted peers can have: what strangers cannot take even all together.</summary>
     public int ReservedForTrusted => MaxConnections - MaxHandshakes - MaxUntrustedConnections;
@@ -237,6 +246,13 @@ public sealed record ProviderConfig
             UntrustedIdleTimeoutSeconds = Seconds(file.UntrustedIdleTimeout, c.UntrustedIdleTimeoutSeconds, source, "untrusted-idle-timeout"),
             MaxUntrustedPeers = AtLeastOne(file.MaxUntrustedPeers, c.MaxUntrustedPeers, source, "max-untrusted-peers"),
         };
+        if (file.PreviousLogsSize is { } previousLogs)
+            c = c with { PreviousLogsBytes = previousLogs.Trim() == "0" ? 0 : Quantities.TryParseBytes(previousLogs, out long kept) && kept >= 0 && kept <= 1L << 30 ? kept : throw Bad(source, "previous-logs-size", previousLogs, "expected a size up to 1GiB, e.g. 4MiB, or 0 to keep none") };
+        c = c with
+        {
+            RevisionHistory = AtLeastOne(file.RevisionHistory, c.RevisionHistory, source, "revision-history"),
+            UpdateDrainTimeoutSeconds = Seconds(file.UpdateDrainTimeout, c.UpdateDrainTimeoutSeconds, source, "update-drain-timeout"),
+        };
         if (file.LogFormat is { } format)
             c = c with { LogFormat = format is "text" or "json" ? format : throw Bad(source, "log-format", format) };
         return c;
@@ -333,7 +349,10 @@ public sealed record ProviderConfigFile(
     double? RestartBackoffMax = null,
     string? MaxStorage = null,
     string? DefaultVolumeSize = null,
-    string? VolumesFolder = null);
+    string? VolumesFolder = null,
+    string? PreviousLogsSize = null,
+    int? RevisionHistory = null,
+    int? UpdateDrainTimeout = null);
 
 /// <summary>A setting that may name one value (<c>"gateway": "gw:8443"</c>, as before several were possible) or a list.</summary>
 internal sealed class OneOrManyConverter : JsonConverter<IReadOnlyList<string>>

@@ -6,6 +6,7 @@ using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Images;
 using PeerCompute.Runtime.Logs;
 using PeerCompute.Runtime.Readiness;
+using PeerCompute.Runtime.State;
 using PeerCompute.Runtime.Status;
 
 namespace PeerCompute.Provider.Service;
@@ -15,6 +16,18 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
 {
     public async Task<DeployResponse> DeployAsync(DeployRequest request, PeerId owner, IProgress<DeployProgress> progress, CancellationToken cancellationToken)
     {
+        var strategy = request.Strategy switch
+        {
+            null or DeployRequest.StrategyRolling => UpdateStrategy.Rolling,
+            DeployRequest.StrategyRecreate => UpdateStrategy.Recreate,
+            _ => throw new ProviderException(ErrorCodes.InvalidRequest, $"strategy '{request.Strategy}': expected {DeployRequest.StrategyRolling} or {DeployRequest.StrategyRecreate}"),
+        };
+        if (request.Rollback)
+        {
+            var current = await FindAsync(request.Name ?? "", owner, cancellationToken).ConfigureAwait(false);
+            var rolledBack = await Call(() => runtime.RollbackAsync(current.Id, owner.ToString(), new UpdateOptions(strategy, readiness), cancellationToken)).ConfigureAwait(false);
+            return await UpdatedAsync(rolledBack).ConfigureAwait(false);
+        }
         var spec = new DeploymentSpec
         {
             Name = string.IsNullOrWhiteSpace(request.Name) ? DefaultName(request.Image) : request.Name,
@@ -33,6 +46,13 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             VolumeMounts = request.Volumes is { } volumes ? [.. volumes.Select(ParseVolume)] : null,
         };
         var pullProgress = new Progress(progress);
+        // The caller's own deployment of that name: this deploy is its next revision (another owner's name stays taken).
+        var mine = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
+        if (mine.FirstOrDefault(d => d.Name == spec.Name) is { } existing)
+        {
+            var updated = await Call(() => runtime.UpdateAsync(existing.Id, owner.ToString(), spec, new UpdateOptions(strategy, request.NoWait ? null : readiness), pullProgress, cancellationToken)).ConfigureAwait(false);
+            return await UpdatedAsync(updated).ConfigureAwait(false);
+        }
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
         ReadinessResult? ready = null;
         if (!request.NoWait)
@@ -45,6 +65,15 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         if (ready is { Outcome: ReadinessOutcome.NotAnswering })
             throw new ProviderException(ErrorCodes.NotAnswering, NotAnsweringMessage(status, ready.Listening, ready.CheckFailure));
         return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes);
+    }
+
+    private async Task<DeployResponse> UpdatedAsync(UpdateResult updated)
+    {
+        if (deploymentsChanged is not null)
+            await deploymentsChanged().ConfigureAwait(false);
+        var status = updated.Status;
+        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes,
+            updated.Revision, Updated: true);
     }
 
     public async Task<StopResponse> StopAsync(StopRequest request, PeerId owner, CancellationToken cancellationToken)
@@ -63,19 +92,40 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         if (request.Deployment is { } one)
         {
             var found = await FindAsync(one, owner, cancellationToken).ConfigureAwait(false);
-            list = [await Call(() => runtime.GetStatusAsync(found.Id, owner.ToString(), includeUsage: true, cancellationToken)).ConfigureAwait(false)];
+            var info = ToInfo(await Call(() => runtime.GetStatusAsync(found.Id, owner.ToString(), includeUsage: !request.History, cancellationToken)).ConfigureAwait(false));
+            var history = await Call(() => runtime.GetHistoryAsync(found.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
+            info = info with
+            {
+                Revision = history.LastOrDefault(r => r.Result == RevisionResult.Running)?.Number,
+                Revisions = request.History ? [.. history.Select(r => new RevisionInfo(r.Number, r.Image, r.ImageDigest, r.CreatedAt, ResultText(r.Result), r.Reason, r.RollbackOf))] : null,
+            };
+            var capacityOfOne = runtime.GetCapacity();
+            return new StatusResponse(provider.ToString(), [info], CapacityOf(capacityOfOne));
         }
         else
         {
             list = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
         }
-        var capacity = runtime.GetCapacity();
-        return new StatusResponse(
-            provider.ToString(),
-            [.. list.Select(ToInfo)],
-            new CapacityInfo(capacity.TotalCpuMillicores, capacity.TotalMemoryBytes, capacity.MaxDeploys, capacity.UsedCpuMillicores, capacity.UsedMemoryBytes, capacity.Deploys,
-                capacity.TotalStorageBytes, capacity.UsedStorageBytes));
+        var infos = new List<DeploymentInfo>();
+        foreach (var s in list)
+        {
+            var history = await Call(() => runtime.GetHistoryAsync(s.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
+            infos.Add(ToInfo(s) with { Revision = history.LastOrDefault(r => r.Result == RevisionResult.Running)?.Number });
+        }
+        return new StatusResponse(provider.ToString(), infos, CapacityOf(runtime.GetCapacity()));
     }
+
+    private static CapacityInfo CapacityOf(PeerCompute.Runtime.Admission.CapacityReport capacity)
+        => new(capacity.TotalCpuMillicores, capacity.TotalMemoryBytes, capacity.MaxDeploys, capacity.UsedCpuMillicores, capacity.UsedMemoryBytes, capacity.Deploys,
+            capacity.TotalStorageBytes, capacity.UsedStorageBytes);
+
+    private static string ResultText(RevisionResult result) => result switch
+    {
+        RevisionResult.Running => "running",
+        RevisionResult.Replaced => "replaced",
+        RevisionResult.Failed => "failed",
+        _ => "rolled-back",
+    };
 
     public async Task<VolumeResponse> VolumesAsync(VolumeRequest request, PeerId owner, CancellationToken cancellationToken)
     {
@@ -104,7 +154,8 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
     {
         var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
         var options = new LogOptions { Tail = request.Tail, Follow = request.Follow, Since = request.Since };
-        await foreach (var entry in runtime.StreamLogsAsync(found.Id, owner.ToString(), options, cancellationToken).ConfigureAwait(false))
+        var lines = request.Previous ? PreviousLines(found.Id, owner, options, cancellationToken) : runtime.StreamLogsAsync(found.Id, owner.ToString(), options, cancellationToken);
+        await foreach (var entry in lines.ConfigureAwait(false))
             yield return new LogEntry(entry.Stream == LogStream.Stderr ? "stderr" : "stdout", entry.Timestamp, entry.Text);
     }
 
@@ -134,6 +185,26 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             < 0 or > 24L * 3600 * 1000 => throw new ProviderException(ErrorCodes.InvalidRequest, $"health check: {value} ms is out of range."),
             { } ms => TimeSpan.FromMilliseconds(ms),
         };
+    }
+
+    /// <summary>The kept log of the previous container, cut as the request asks (it no longer grows: there is nothing to follow).</summary>
+    private async IAsyncEnumerable<ContainerLogLine> PreviousLines(string id, PeerId owner, LogOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var all = new List<ContainerLogLine>();
+        try
+        {
+            await foreach (var line in runtime.ReadPreviousLogsAsync(id, owner.ToString(), cancellationToken).ConfigureAwait(false))
+            {
+                if (options.Since is not { } since || line.Timestamp >= since)
+                    all.Add(line);
+            }
+        }
+        catch (RuntimeException ex)
+        {
+            throw new ProviderException(CodeOf(ex.Code), ex.Message);
+        }
+        foreach (var line in options.Tail is { } tail ? all.TakeLast(Math.Max(0, tail)) : all)
+            yield return line;
     }
 
     private DeploymentInfo ToInfo(DeploymentStatus s) => new(
@@ -204,6 +275,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         RuntimeErrorCode.ImageTooLarge => ErrorCodes.ImageTooLarge,
         RuntimeErrorCode.VolumeInUse => ErrorCodes.VolumeInUse,
         RuntimeErrorCode.VolumesUnavailable => ErrorCodes.VolumesUnavailable,
+        RuntimeErrorCode.UpdateFailed => ErrorCodes.UpdateFailed,
         _ => ErrorCodes.Internal,
     };
 

@@ -21,6 +21,10 @@ internal static class ContainerNaming
 
     public static string NameFor(string deploymentId) => "pc-" + deploymentId;
 
+    /// <summary>Revision 1 keeps the name it always had; each update's container has its own, since both run side by side for a moment.</summary>
+    public static string NameFor(string deploymentId, int revision)
+        => revision <= 1 ? NameFor(deploymentId) : $"pc-{deploymentId}-r{revision.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
     public static string NewDeploymentId() => Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
 
     public static bool IsDeploymentId(string? id)

@@ -35,6 +35,46 @@ public static class ListeningPorts
     }
 
     /// <summary>
+    /// How many connections to <paramref name="port"/> the process's network namespace holds (established, or still
+    /// closing with data to send); null when the tables cannot be read. An update waits for this to reach 0 before it
+    /// stops a replaced container.
+    /// </summary>
+    public static int? CountConnections(int pid, int port)
+    {
+        int count = 0;
+        bool read = false;
+        foreach (string table in new[] { "tcp", "tcp6" })
+        {
+            try
+            {
+                count += CountConnections(File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/net/{table}"), port);
+                read = true;
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+        return read ? count : null;
+    }
+
+    /// <summary>The connections to a local <paramref name="port"/> in one table's text: established (01) or closing after the peer's FIN (08, CLOSE_WAIT: a response may still be written).</summary>
+    public static int CountConnections(string table, int port)
+    {
+        int count = 0;
+        foreach (string line in table.Split('\n').Skip(1))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length < 4 || fields[3] is not ("01" or "08"))
+                continue;
+            string local = fields[1];
+            int colon = local.IndexOf(':');
+            if (colon >= 0 && int.TryParse(local.AsSpan(colon + 1), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int localPort) && localPort == port)
+                count++;
+        }
+        return count;
+    }
+
+    /// <summary>
     /// The listening ports of one table's text, leaving out sockets bound to a loopback address (nothing outside the
     /// container reaches those, like the engine's DNS resolver on 127.0.0.11).
     /// </summary>

@@ -62,6 +62,18 @@ internal sealed class Reconciler
             {
                 byDeployment[id] = container;
             }
+            else if (id is not null && _deployments.TryGetValue(id, out tracked) && tracked.Record.ContainerId == container.Id
+                && container.Label(ContainerNaming.Owner) == tracked.Record.Owner && container.Label(ContainerNaming.SpecHash) == tracked.Record.SpecHash)
+            {
+                // Two containers of one spec (an update to the same spec): the record's own is the one, never its sibling.
+                orphans.Add(byDeployment[id]);
+                byDeployment[id] = container;
+            }
+            else if (id is not null && _deployments.TryGetValue(id, out tracked) && tracked.Record.NextContainerId == container.Id && tracked.Gate.CurrentCount == 0)
+            {
+                // An update's new container while the update runs: neither adopted nor an orphan. Once no update runs
+                // (the provider stopped during one), it is an orphan like any other.
+            }
             else
             {
                 orphans.Add(container);
@@ -78,6 +90,12 @@ internal sealed class Reconciler
             try
             {
                 var record = tracked.Record;
+                if (record.NextContainerId is not null)
+                {
+                    // An update interrupted by a provider stop: the old container is still the deployment's.
+                    record.NextContainerId = null;
+                    await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
+                }
                 byDeployment.TryGetValue(record.Id, out var container);
                 if (container is not null)
                 {

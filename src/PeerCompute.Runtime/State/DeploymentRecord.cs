@@ -46,9 +46,45 @@ internal sealed class DeploymentRecord
     public long? LastExitCode { get; set; }
     public DateTimeOffset? LastExitAt { get; set; }
 
+    /// <summary>Which revision of the deployment the container runs: 1 for the first deploy, one more per update.</summary>
+    public int Revision { get; set; } = 1;
+    /// <summary>The revisions, oldest first, at most <see cref="RuntimeOptions.RevisionHistory"/>; empty in a record written before updates existed.</summary>
+    public List<RevisionRecord> Revisions { get; set; } = [];
+    /// <summary>The container of an update in flight; not an orphan while the record names it.</summary>
+    public string? NextContainerId { get; set; }
+
     public bool HoldsCapacity => Phase is RecordPhase.Admitted or RecordPhase.Active;
 
-    public string ContainerName => ContainerNaming.NameFor(Id);
+    public string ContainerName => ContainerNaming.NameFor(Id, Revision);
+}
+
+/// <summary>How a revision ended up.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<RevisionResult>))]
+public enum RevisionResult
+{
+    /// <summary>It is the one that serves now.</summary>
+    Running,
+    /// <summary>An update replaced it.</summary>
+    Replaced,
+    /// <summary>Its container did not become ready (or exited) during the update; the one before kept serving.</summary>
+    Failed,
+    /// <summary>A rollback left it for an earlier revision's spec.</summary>
+    RolledBack,
+}
+
+/// <summary>One revision of a deployment: the spec it ran (kept so a rollback can return to it), and how it ended.</summary>
+internal sealed class RevisionRecord
+{
+    public required int Number { get; init; }
+    public required DeploymentSpec Spec { get; init; }
+    /// <summary>The image the engine ran (its content digest, <c>sha256:...</c>).</summary>
+    public string? ImageDigest { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public RevisionResult Result { get; set; }
+    /// <summary>Why it failed, when it did.</summary>
+    public string? Reason { get; set; }
+    /// <summary>The revision whose spec a rollback returned to.</summary>
+    public int? RollbackOf { get; init; }
 }
 
 // RespectNullableAnnotations: a record with "spec": null (or any required field null) is unreadable, not a record

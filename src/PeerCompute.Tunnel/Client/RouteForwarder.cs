@@ -27,31 +27,72 @@ internal sealed class RouteForwarder(
     /// <summary>Splices running now (each is one gateway connection held open to a container).</summary>
     public int ActiveSplices => _splices.Count;
 
-    private sealed class Splice(string name, IPEndPoint target, CancellationTokenSource cut)
+    private sealed class Splice(string name, IPEndPoint target, CancellationTokenSource cut, SpliceActivity activity)
     {
         public string Name => name;
         public IPEndPoint Target => target;
         public CancellationTokenSource Cut => cut;
+        public SpliceActivity Activity => activity;
+        /// <summary>Set once the route moved away from <see cref="Target"/>: the splice closes when it is idle.</summary>
+        public int Draining;
+
+        public void CutNow()
+        {
+            try
+            {
+                cut.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
     }
 
-    /// <summary>Cuts the splices whose deployment no longer answers at the endpoint they were connected to.</summary>
+    /// <summary>
+    /// Closes the splices whose deployment no longer answers at the endpoint they were connected to. A route that is gone
+    /// closes them at once; a route that moved (an update: the old container still serves) closes each one once no
+    /// request on it waits for its answer, so an update costs no request (<see cref="TunnelClientOptions.DrainQuiet"/>).
+    /// </summary>
     public async Task RevalidateAsync(CancellationToken cancellationToken)
     {
         var names = routes();
         foreach (var splice in _splices.Keys)
         {
             var current = names.Contains(splice.Name) ? await resolveRoute(splice.Name, cancellationToken).ConfigureAwait(false) : null;
-            if (current is not null && current.Equals(splice.Target))
-                continue;
-            logger.LogDebug("route {Name}: closing a kept connection to {Target}: the route {Change}", splice.Name, splice.Target, current is null ? "is gone" : $"moved to {current}");
-            try
-            {
-                splice.Cut.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-            }
+            Judge(splice, current);
         }
+    }
+
+    /// <summary>Leaves a splice whose route still answers at its target, cuts one whose route is gone, drains one whose route moved.</summary>
+    private void Judge(Splice splice, IPEndPoint? current)
+    {
+        if (current is not null && current.Equals(splice.Target))
+            return;
+        if (current is null)
+        {
+            logger.LogDebug("route {Name}: closing a kept connection to {Target}: the route is gone", splice.Name, splice.Target);
+            splice.CutNow();
+        }
+        else if (Interlocked.Exchange(ref splice.Draining, 1) == 0)
+        {
+            logger.LogDebug("route {Name}: the route moved to {Current}: closing the kept connection to {Target} once it is idle", splice.Name, current, splice.Target);
+            _ = CutWhenIdleAsync(splice);
+        }
+    }
+
+    private async Task CutWhenIdleAsync(Splice splice)
+    {
+        try
+        {
+            // Polls the splice's own counters (no I/O): a splice may go idle at any moment, and saying so per byte would cost every byte.
+            while (!splice.Cut.IsCancellationRequested && !splice.Activity.IdleFor(options.DrainQuiet))
+                await Task.Delay(options.DrainPoll, options.Time, splice.Cut.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            return;
+        }
+        splice.CutNow();
     }
 
     /// <summary>Serves <paramref name="stream"/> until both directions are done; never throws, always disposes it.</summary>
@@ -90,15 +131,15 @@ internal sealed class RouteForwarder(
                 return;
             }
             using var cut = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            var splice = new Splice(name, target, cut);
+            var activity = new SpliceActivity(options.Time);
+            var splice = new Splice(name, target, cut, activity);
             _splices.TryAdd(splice, 0);
             try
             {
                 // A change between the lookup above and the registration would have missed this splice.
-                if (!routes().Contains(name) || !target.Equals(await resolveRoute(name, cancellationToken).ConfigureAwait(false)))
-                    await cut.CancelAsync().ConfigureAwait(false);
+                Judge(splice, routes().Contains(name) ? await resolveRoute(name, cancellationToken).ConfigureAwait(false) : null);
                 await AnswerAsync(stream, RouteStatus.Connected, cancellationToken).ConfigureAwait(false);
-                var end = await StreamSplice.RunAsync(stream, upstream, options.SpliceBufferSize, cut.Token).ConfigureAwait(false);
+                var end = await StreamSplice.RunAsync(stream, upstream, options.SpliceBufferSize, cut.Token, activity).ConfigureAwait(false);
                 if (end == SpliceEnd.ContainerClosedWithoutAnswer)
                     logger.LogWarning("route {Name}: the container at {Target} closed the connection without answering: does it listen on the port it was deployed with?", name, target);
                 else if (end == SpliceEnd.GatewayGaveUp)

@@ -12,10 +12,10 @@ namespace PeerCompute.Tunnel.Client;
 internal static class StreamSplice
 {
     /// <summary>Splices until both directions are done; says whether the container answered, and if not, which side gave up.</summary>
-    public static async Task<SpliceEnd> RunAsync(YamuxStream stream, Socket upstream, int bufferSize, CancellationToken cancellationToken)
+    public static async Task<SpliceEnd> RunAsync(YamuxStream stream, Socket upstream, int bufferSize, CancellationToken cancellationToken, SpliceActivity? activity = null)
     {
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var progress = new Progress();
+        var progress = new Progress { Activity = activity };
         var toUpstream = PumpToSocketAsync(stream, upstream, bufferSize, abort, progress);
         var toStream = PumpToStreamAsync(upstream, stream, bufferSize, abort, progress);
         try
@@ -42,6 +42,7 @@ internal static class StreamSplice
         public const int Gateway = 2;
         public long FromContainer;
         public int FirstEnd;
+        public SpliceActivity? Activity;
 
         public void Ended(int side) => Interlocked.CompareExchange(ref FirstEnd, side, 0);
     }
@@ -65,6 +66,7 @@ internal static class StreamSplice
                 }
                 if (read == 0)
                     break;
+                progress.Activity?.Saw(SpliceActivity.ToContainer);
                 await to.SendAsync(buffer.AsMemory(0, read), SocketFlags.None, abort.Token).ConfigureAwait(false);
             }
             to.Shutdown(SocketShutdown.Send);
@@ -98,6 +100,7 @@ internal static class StreamSplice
                     break;
                 }
                 progress.FromContainer += read;
+                progress.Activity?.Saw(SpliceActivity.FromContainer);
                 await to.WriteAsync(buffer.AsMemory(0, read), abort.Token).ConfigureAwait(false);
             }
             await to.CompleteWritesAsync(abort.Token).ConfigureAwait(false);
@@ -136,6 +139,29 @@ internal static class StreamSplice
         }
         return false;
     }
+}
+
+/// <summary>
+/// Which way a splice's bytes went last, and when: a connection whose last bytes were the container's answer and that
+/// has been quiet since is between requests (HTTP keep-alive), so closing it loses nothing: the gateway's client sends
+/// its next request on a new connection. One whose last bytes were the gateway's waits for its answer.
+/// </summary>
+internal sealed class SpliceActivity(TimeProvider time)
+{
+    public const int ToContainer = 1;
+    public const int FromContainer = 2;
+    private int _last;
+    private long _at = time.GetTimestamp();
+
+    public void Saw(int direction)
+    {
+        Volatile.Write(ref _last, direction);
+        Volatile.Write(ref _at, time.GetTimestamp());
+    }
+
+    /// <summary>True when no request is waiting for its answer and nothing moved for <paramref name="quiet"/>.</summary>
+    public bool IdleFor(TimeSpan quiet)
+        => Volatile.Read(ref _last) != ToContainer && time.GetElapsedTime(Volatile.Read(ref _at)) >= quiet;
 }
 
 /// <summary>How a splice ended, as far as the visitor is concerned.</summary>

@@ -55,6 +55,18 @@ public sealed record TunnelClientOptions
     public int SpliceBufferSize { get; init; } = 64 * 1024;
 
     /// <summary>
+    /// After a route moved (an update), how long a kept connection to the old endpoint must have been quiet, with no
+    /// request waiting for its answer, before it is closed (the gateway then opens a new one, to the new endpoint).
+    /// </summary>
+    public TimeSpan DrainQuiet { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How often a draining connection is looked at.</summary>
+    public TimeSpan DrainPoll { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The clock of the drain (tests may pass their own).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
+    /// <summary>
     /// Multiplexer limits; keepalive and dead-link values above override the ones in here. The stream ceiling matches
     /// the gateway's default (<see cref="TunnelLimits"/>): every stream beyond it would be reset here.
     /// </summary>

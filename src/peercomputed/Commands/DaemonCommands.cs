@@ -45,6 +45,9 @@ internal sealed class DaemonCommands
     /// <param name="maxStorage">Sum of the sizes of all volumes (default 10GB); each volume holds its whole size from creation until removed.</param>
     /// <param name="defaultVolumeSize">Size of a volume asked for without one, --volume NAME:/path (default 1GB).</param>
     /// <param name="volumesFolder">Where volume files (sparse ext4 images) and their mounts live (default provider/volumes in the home).</param>
+    /// <param name="previousLogsSize">Bytes of a replaced container's log kept per deployment for 'peerctl logs --previous' (default 4MiB; its last lines; 0 keeps none).</param>
+    /// <param name="revisionHistory">Revisions kept per deployment for 'peerctl history' and 'rollback' (default 10).</param>
+    /// <param name="updateDrainTimeout">Seconds a container replaced by an update may take to finish the connections it serves before it is stopped (default 30).</param>
     /// <param name="config">Config file (default $PEERCOMPUTE_HOME/peercomputed.json).</param>
     /// <param name="logFormat">text (one line per event) or json.</param>
     [Command("")]
@@ -80,6 +83,9 @@ internal sealed class DaemonCommands
         string? maxStorage = null,
         string? defaultVolumeSize = null,
         string? volumesFolder = null,
+        string? previousLogsSize = null,
+        int? revisionHistory = null,
+        int? updateDrainTimeout = null,
         string? config = null,
         string? logFormat = null,
         CancellationToken cancellationToken = default)
@@ -96,7 +102,8 @@ internal sealed class DaemonCommands
                 MaxUntrustedConnectionsPerAddress: maxUntrustedConnectionsPerAddress, MaxHandshakes: maxHandshakes,
                 MaxHandshakesPerAddress: maxHandshakesPerAddress, HandshakeTimeout: handshakeTimeout,
                 UntrustedIdleTimeout: untrustedIdleTimeout, MaxUntrustedPeers: maxUntrustedPeers, Relay: relay?.Values, StatusPort: statusPort, RestartBackoffMax: restartBackoffMax,
-                MaxStorage: maxStorage, DefaultVolumeSize: defaultVolumeSize, VolumesFolder: volumesFolder), "the command line");
+                MaxStorage: maxStorage, DefaultVolumeSize: defaultVolumeSize, VolumesFolder: volumesFolder,
+                PreviousLogsSize: previousLogsSize, RevisionHistory: revisionHistory, UpdateDrainTimeout: updateDrainTimeout), "the command line");
             if (effective.ConnectionLimitsProblem is { } problem)
                 throw new ConfigException(problem + ".");
             if (effective.GatewayPinsProblem is { } pinsProblem)

@@ -54,6 +54,9 @@ internal sealed class ProviderDaemon
             MaxStorageBytes = config.MaxStorageBytes,
             DefaultVolumeBytes = config.DefaultVolumeBytes,
             VolumesFolder = config.VolumesFolder,
+            PreviousLogsBytes = config.PreviousLogsBytes,
+            RevisionHistory = config.RevisionHistory,
+            UpdateDrainTimeout = TimeSpan.FromSeconds(config.UpdateDrainTimeoutSeconds),
         };
         if (config.AllowRegistry.Count > 0)
             log.ZLogWarning($"images may be pulled from these registries on blocked addresses (--allow-registry): {string.Join(", ", config.AllowRegistry)}");
@@ -119,7 +122,7 @@ internal sealed class ProviderDaemon
                         log.ZLogInformation($"gateway tunnel {s.State.ToString().ToLowerInvariant()}{which}");
                 };
             }
-            tunnelRun = tunnels.RunAsync(stop);
+            tunnelRun = Task.WhenAll(tunnels.RunAsync(stop), FollowRoutesAsync(tunnels, runtime, stop));
         }
         var refusals = new RecentRefusals();
         var handler = new ProviderProtocolHandler(guard, backend, loggers.CreateLogger("requests"), statusLimits: config.StatusLimits, refusals: refusals);
@@ -275,6 +278,23 @@ internal sealed class ProviderDaemon
     }
 
     /// <summary>The control socket; without it the provider still serves (only 'peercomputed invite' cannot reach it), so a failure is a warning.</summary>
+    /// <summary>
+    /// Tells the tunnel of every route change the moment the runtime makes it, not only after a request: an update moves
+    /// its route mid-request (then drains the old container), and the kept connections to the old one must learn of the
+    /// move then, to close once idle.
+    /// </summary>
+    private static async Task FollowRoutesAsync(GatewayTunnels tunnel, ContainerRuntime runtime, CancellationToken stop)
+    {
+        try
+        {
+            await foreach (var _ in runtime.Routes.WatchAsync(stop).ConfigureAwait(false))
+                tunnel.SetRoutes(PublicRoutes.Names(runtime));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
+
     private static ControlSocket? StartControl(PeerComputeHome home, Func<InviteAnswer> invite, ILogger log)
     {
         string path = ControlSocket.PathIn(home);

@@ -46,9 +46,9 @@ internal sealed class ProviderClient(PeerIdentity identity, Func<CancellationTok
         return frame.Type == FrameType.StopResponse ? FrameCodec.Deserialize(frame.Payload, ProtocolJsonContext.Default.StopResponse) : throw Unexpected(frame);
     }
 
-    public async Task<StatusResponse> StatusAsync(string? deployment, CancellationToken cancellationToken)
+    public async Task<StatusResponse> StatusAsync(string? deployment, CancellationToken cancellationToken, bool history = false)
     {
-        var request = new StatusRequest(RequestSigning.Now(), RequestSigning.NewNonce(), deployment);
+        var request = new StatusRequest(RequestSigning.Now(), RequestSigning.NewNonce(), deployment, history);
         await using var stream = await openStream(cancellationToken).ConfigureAwait(false);
         await new FrameWriter(stream).WriteSignedAsync(identity, FrameType.StatusRequest, request, ProtocolJsonContext.Default.StatusRequest, cancellationToken).ConfigureAwait(false);
         using var frame = await ReadAsync(new FrameReader(stream), cancellationToken).ConfigureAwait(false);
@@ -64,9 +64,9 @@ internal sealed class ProviderClient(PeerIdentity identity, Func<CancellationTok
         return frame.Type == FrameType.VolumeResponse ? FrameCodec.Deserialize(frame.Payload, ProtocolJsonContext.Default.VolumeResponse) : throw Unexpected(frame);
     }
 
-    public async IAsyncEnumerable<LogEntry> LogsAsync(string deployment, int? tail, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<LogEntry> LogsAsync(string deployment, int? tail, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken, bool previous = false)
     {
-        var request = new LogsRequest(deployment, RequestSigning.Now(), RequestSigning.NewNonce(), tail, follow);
+        var request = new LogsRequest(deployment, RequestSigning.Now(), RequestSigning.NewNonce(), tail, follow, Previous: previous);
         await using var stream = await openStream(cancellationToken).ConfigureAwait(false);
         await new FrameWriter(stream).WriteSignedAsync(identity, FrameType.LogsRequest, request, ProtocolJsonContext.Default.LogsRequest, cancellationToken).ConfigureAwait(false);
         var reader = new FrameReader(stream);

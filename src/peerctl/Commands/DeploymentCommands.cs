@@ -48,12 +48,15 @@ internal sealed class DeploymentCommands
     /// <param name="healthRetries">Failed checks in a row that make it unhealthy (default 3).</param>
     /// <param name="healthStartPeriod">After each start, failed checks in this period do not count (default 0s).</param>
     /// <param name="restart">When the process exits: unless-stopped (default: always restart, with a growing wait while it keeps crashing), on-failure (only after a non-zero exit) or no.</param>
+    /// <param name="strategy">When you already have a deployment of that --name on the provider, this deploy updates it (same id and URL): rolling (default: the new container starts beside the old one and takes the route once it answers; a new one that fails leaves the old one serving, update_failed) or recreate (the old one stops first).</param>
     [Command("deploy")]
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
         int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, bool noWait = false,
         string? healthHttp = null, bool healthTcp = false, string? healthInterval = null, string? healthTimeout = null, int? healthRetries = null,
-        string? healthStartPeriod = null, string? restart = null, RepeatedOption? volume = null, CancellationToken cancellationToken = default)
+        string? healthStartPeriod = null, string? restart = null, RepeatedOption? volume = null, string? strategy = null, CancellationToken cancellationToken = default)
     {
+        if (strategy is not (null or DeployRequest.StrategyRolling or DeployRequest.StrategyRecreate))
+            throw new UsageException($"--strategy '{strategy}': expected {DeployRequest.StrategyRolling} or {DeployRequest.StrategyRecreate}.");
         if (healthHttp is not null && healthTcp)
             throw new UsageException("--health-http and --health-tcp: choose one.");
         if (healthHttp is not null && (healthHttp.Length == 0 || healthHttp[0] != '/'))
@@ -96,28 +99,87 @@ internal sealed class DeploymentCommands
         {
             var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable, NoWait: noWait,
                 HealthHttp: healthHttp, HealthTcp: healthTcp, HealthIntervalMs: intervalMs, HealthTimeoutMs: timeoutMs, HealthRetries: healthRetries,
-                HealthStartPeriodMs: startPeriodMs, Restart: restart, Volumes: volumes.Count > 0 ? volumes : null);
-            var progress = new PullDisplay();
-            DeployResponse response;
-            try
-            {
-                response = await session.Client.DeployAsync(request, progress, cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                Console.Error.Flush();
-            }
+                HealthStartPeriodMs: startPeriodMs, Restart: restart, Volumes: volumes.Count > 0 ? volumes : null,
+                Strategy: strategy);
+
+            await SendDeployAsync(session, request, json, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Return a deployment to its previous revision's image and settings (the same way an update goes: rolling unless
+    /// --strategy recreate). The id and URL stay. Example: peerctl rollback web
+    /// </summary>
+    /// <param name="deployment">DEPLOYMENT: The deployment name.</param>
+    /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
+    /// <param name="strategy">rolling (default) or recreate.</param>
+    /// <param name="json">Print the same object as deploy --json.</param>
+    [Command("rollback")]
+    public async Task Rollback([Argument] string deployment, string? peer = null, string? strategy = null, bool json = false, CancellationToken cancellationToken = default)
+    {
+        if (strategy is not (null or DeployRequest.StrategyRolling or DeployRequest.StrategyRecreate))
+            throw new UsageException($"--strategy '{strategy}': expected {DeployRequest.StrategyRolling} or {DeployRequest.StrategyRecreate}.");
+        await WithProviderAsync(peer, json, replyTimeout: null, async (session, _) =>
+        {
+            var request = new DeployRequest("", RequestSigning.Now(), RequestSigning.NewNonce(), deployment, Strategy: strategy, Rollback: true);
+            await SendDeployAsync(session, request, json, cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>List a deployment's revisions, oldest first: revision, image and its digest, time, result (running, replaced, failed, rolled-back).</summary>
+    /// <param name="deployment">DEPLOYMENT: The deployment name or id.</param>
+    /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
+    /// <param name="json">Print {"id","name","provider","providerName","revisions":[{"revision","image","imageDigest","time","result","reason","rollbackOf"}],"via"}.</param>
+    /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 30).</param>
+    [Command("history")]
+    public async Task History([Argument] string deployment, string? peer = null, bool json = false, int timeout = DefaultStatusTimeoutSeconds, CancellationToken cancellationToken = default)
+    {
+        await WithProviderAsync(peer, json, ReplyTimeout(timeout), async (session, replyToken) =>
+        {
+            var status = await session.Client.StatusAsync(deployment, replyToken, history: true).ConfigureAwait(false);
+            var d = status.Deployments.Single();
+            var revisions = d.Revisions ?? [];
             if (json)
             {
-                JsonOut.Write(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes, session.Via), CliJsonContext.Default.DeployOutput);
+                JsonOut.Write(new HistoryOutput(d.Id, d.Name, status.Provider, session.Target.DisplayName, revisions, session.Via), CliJsonContext.Default.HistoryOutput);
                 return;
             }
-            Console.Out.WriteLine($"Deployed {Show(response.Name)} ({Show(response.Id)}) on {session.Target.DisplayName}: {Show(response.State)}");
-            if (response.PublicUrl is { } publicUrl)
-                Console.Out.WriteLine($"  public: {Show(publicUrl)}");
-            if (!string.IsNullOrEmpty(response.LocalUrl))
-                Console.Out.WriteLine($"  local:  {Show(response.LocalUrl)}  (on the provider's machine)");
+            WriteTable(["REVISION", "IMAGE", "DIGEST", "TIME", "RESULT"], [.. revisions.Select(r => new[]
+            {
+                r.Revision.ToString(CultureInfo.InvariantCulture), r.Image, ShortDigest(r.ImageDigest),
+                r.Time.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+                r.Result + (r.RollbackOf is { } of ? $" (rollback to {of})" : "") + (r.Reason is { } why ? $": {why}" : ""),
+            }.Select(Show).ToArray())]);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string ShortDigest(string? digest) => digest is null ? "-" : digest.StartsWith("sha256:", StringComparison.Ordinal) && digest.Length > 19 ? digest[..19] : digest;
+
+    private static async Task SendDeployAsync(ProviderSession session, DeployRequest request, bool json, CancellationToken cancellationToken)
+    {
+        var progress = new PullDisplay();
+        DeployResponse response;
+        try
+        {
+            response = await session.Client.DeployAsync(request, progress, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Console.Error.Flush();
+        }
+        if (json)
+        {
+            JsonOut.Write(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes, session.Via,
+                response.Revision, response.Updated), CliJsonContext.Default.DeployOutput);
+            return;
+        }
+        string what = !response.Updated ? "Deployed" : request.Rollback ? "Rolled back" : "Updated";
+        string revision = response.Updated && response.Revision is { } r ? $" to revision {r}" : "";
+        Console.Out.WriteLine($"{what} {Show(response.Name)} ({Show(response.Id)}){revision} on {session.Target.DisplayName}: {Show(response.State)}");
+        if (response.PublicUrl is { } publicUrl)
+            Console.Out.WriteLine($"  public: {Show(publicUrl)}");
+        if (!string.IsNullOrEmpty(response.LocalUrl))
+            Console.Out.WriteLine($"  local:  {Show(response.LocalUrl)}  (on the provider's machine)");
     }
 
     /// <summary>
@@ -177,15 +239,18 @@ internal sealed class DeploymentCommands
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="follow">-f, Keep printing new lines until the container stops (Ctrl-C to quit).</param>
     /// <param name="tail">Only the last N lines, e.g. 100.</param>
+    /// <param name="previous">The log of the deployment's previous container (replaced by an update, or a failed update's new one), kept by the provider up to its --previous-logs-size.</param>
     [Command("logs")]
-    public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, CancellationToken cancellationToken = default)
+    public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, bool previous = false, CancellationToken cancellationToken = default)
     {
+        if (previous && follow)
+            throw new UsageException("--previous and --follow: a previous container's log no longer grows; drop --follow.");
         await WithProviderAsync(peer, json: false, replyTimeout: null, async (session, _) =>
         {
             int lines = 0;
             try
             {
-                await foreach (var entry in session.Client.LogsAsync(deployment, tail, follow, cancellationToken).ConfigureAwait(false))
+                await foreach (var entry in session.Client.LogsAsync(deployment, tail, follow, cancellationToken, previous).ConfigureAwait(false))
                 {
                     lines++;
                     bool stderr = entry.Stream == "stderr";
@@ -327,8 +392,8 @@ internal sealed class DeploymentCommands
             }
             catch (ProviderRefusedException ex)
             {
-                // not_answering is no refusal: the deployment was made and runs.
-                throw Fail(json, ex.Code, ex.Code == ErrorCodes.NotAnswering ? $"{target.DisplayName}: {ex.Message}" : $"{target.DisplayName} refused: {ex.Message}");
+                // not_answering and update_failed are no refusals: the deployment was made (or updated) and runs.
+                throw Fail(json, ex.Code, ex.Code is ErrorCodes.NotAnswering or ErrorCodes.UpdateFailed ? $"{target.DisplayName}: {ex.Message}" : $"{target.DisplayName} refused: {ex.Message}");
             }
             catch (FrameException ex)
             {
@@ -424,7 +489,7 @@ internal sealed class DeploymentCommands
             Console.Out.WriteLine(string.Join("  ", cells.Select((v, i) => i == state ? Colors.State(v, widths[i]) : i == cells.Length - 1 ? v : v.PadRight(widths[i]))).TrimEnd());
         }
 
-        bool IsError(string[] row) => row[state] == "error" && row[^1].Length == 0 && row[state + 1].Length > 0;
+        bool IsError(string[] row) => state >= 0 && row[state] == "error" && row[^1].Length == 0 && row[state + 1].Length > 0;
     }
 
     /// <summary>Provider-supplied text for a person: no control characters reach the terminal.</summary>

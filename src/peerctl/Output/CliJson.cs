@@ -12,8 +12,13 @@ internal sealed record IdOutput(string PeerId, string Home);
 internal sealed record PeersOutput(IReadOnlyList<TrustedPeer> Peers);
 
 /// <param name="Via">How peerctl reached the provider: direct or relay.</param>
+/// <param name="Revision">The revision the deployment runs now (an update or rollback made it).</param>
+/// <param name="Updated">True when the deploy updated an existing deployment of that name (same id and URLs).</param>
 internal sealed record DeployOutput(string Id, string Name, string Provider, string ProviderName, string State, string? LocalUrl, string? PublicUrl, int CpuMillicores, long MemoryBytes,
-    string Via);
+    string Via, int? Revision = null, bool Updated = false);
+
+/// <summary><c>peerctl history --json</c>: the deployment and its revisions, oldest first.</summary>
+internal sealed record HistoryOutput(string Id, string Name, string Provider, string ProviderName, IReadOnlyList<RevisionInfo> Revisions, string Via);
 
 internal sealed record StatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity, string Via);
 
@@ -39,6 +44,7 @@ internal sealed record VolumesOutput(string Provider, string ProviderName, IRead
 [JsonSerializable(typeof(StopOutput))]
 [JsonSerializable(typeof(AllStatusOutput))]
 [JsonSerializable(typeof(VolumesOutput))]
+[JsonSerializable(typeof(HistoryOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOut

@@ -18,6 +18,15 @@ public sealed class ListeningPortsTests
         "   2: 0000000000000000FFFF0000020012AC:1F90 0000000000000000FFFF0000010012AC:AEAC 06 00000000:00000000 03:00001767 00000000     0        0 0 3 0000000037700ef1\n";
 
     [Test]
+    public async Task Connections_to_a_port_are_counted_established_but_not_listening_or_time_wait()
+    {
+        // Tcp: one established connection to 8080 (0x1F90); Tcp6: a listener on 8080 and one in TIME_WAIT (06).
+        await Assert.That(ListeningPorts.CountConnections(Tcp, 8080)).IsEqualTo(1);
+        await Assert.That(ListeningPorts.CountConnections(Tcp6, 8080)).IsEqualTo(0);
+        await Assert.That(ListeningPorts.CountConnections(Tcp, 80)).IsEqualTo(0);
+    }
+
+    [Test]
     public async Task Listening_sockets_count_and_connections_do_not()
         => await Assert.That(ListeningPorts.Parse(Tcp6)).IsEquivalentTo([8080]);
 

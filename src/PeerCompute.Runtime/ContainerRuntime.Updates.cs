@@ -138,8 +138,14 @@ public sealed partial class ContainerRuntime
         string? newContainer = null;
         string? digest = null;
         bool oldStopped = false;
+        List<ClaimedVolume> volumes = [];
+        Task<IReadOnlyList<VolumeBind>> volumesReady = Task.FromResult<IReadOnlyList<VolumeBind>>([]);
         try
         {
+            if (spec.VolumeMounts is { Count: > 0 } && _loopVolumes.Problem is { } volumesProblem)
+                throw new RuntimeException(RuntimeErrorCode.VolumesUnavailable, volumesProblem);
+            volumes = ClaimUpdateVolumes(spec, record.Owner);
+            volumesReady = PrepareVolumesAsync(volumes, cancellationToken);
             var egress = _egress.EnsureDeployAllowedAsync(cancellationToken);
             var ensured = await _images.EnsureAsync(image, record.Owner, spec.RegistryCredentials, progress, cancellationToken).ConfigureAwait(false);
             digest = ensured.Id;
@@ -159,7 +165,8 @@ public sealed partial class ContainerRuntime
                 await StopQuietlyAsync(oldContainer, oldSpec.Name).ConfigureAwait(false);
                 oldStopped = true;
             }
-            newContainer = await _engine.CreateContainerAsync(ContainerDefinition.For(candidate, image, _options, writableCap), $"creating the new container for {spec.Name}", cancellationToken).ConfigureAwait(false);
+            var binds = await volumesReady.ConfigureAwait(false);
+            newContainer = await _engine.CreateContainerAsync(ContainerDefinition.For(candidate, image, _options, writableCap, binds), $"creating the new container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             candidate.ContainerId = newContainer;
             record.NextContainerId = newContainer;
             await _store.SaveAsync(record, cancellationToken).ConfigureAwait(false);
@@ -207,6 +214,9 @@ public sealed partial class ContainerRuntime
         {
             if (newContainer is not null)
                 await RetireAsync(record.Id, newContainer, spec, drain: false).ConfigureAwait(false);
+            // A volume still being made is waited for before it is dropped (its failure is this one's consequence).
+            await volumesReady.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+            await DropCreatedVolumesAsync(volumes).ConfigureAwait(false);
             record.NextContainerId = null;
             _admission.Release(OverlapKey(record.Id));
             if (recreate)

@@ -114,12 +114,25 @@ public sealed partial class ContainerRuntime
     /// creates. Entries for new volumes are registered at once, so a concurrent deploy of the same volume waits for this
     /// one's creation instead of making it twice.
     /// </summary>
-    private List<ClaimedVolume> ClaimVolumes(string id, DeploymentSpec spec, string owner)
+    private List<ClaimedVolume> ClaimVolumes(string id, DeploymentSpec spec, string owner) =>
+        ClaimVolumes(spec, owner, created => _admission.Admit(id, spec.CpuMillicores, spec.MemoryBytes, created));
+
+    /// <summary>
+    /// The same for an update, whose CPU and memory are admitted already: the volumes of the new spec (existing ones as
+    /// they are, new ones made), so the data a deployment keeps in them is there in its next revision.
+    /// </summary>
+    private List<ClaimedVolume> ClaimUpdateVolumes(DeploymentSpec spec, string owner)
+    {
+        lock (_claimLock)
+            return ClaimVolumes(spec, owner, created => _admission.AdmitVolumes(created));
+    }
+
+    private List<ClaimedVolume> ClaimVolumes(DeploymentSpec spec, string owner, Action<List<(string Key, long Bytes)>> admit)
     {
         var claimed = new List<ClaimedVolume>();
         if (spec.VolumeMounts is not { Count: > 0 } mounts)
         {
-            _admission.Admit(id, spec.CpuMillicores, spec.MemoryBytes);
+            admit([]);
             return claimed;
         }
         var created = new List<(string Key, long Bytes)>();
@@ -142,7 +155,7 @@ public sealed partial class ContainerRuntime
                 claimed.Add(new ClaimedVolume(mount, new VolumeEntry(record, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)), Created: true));
             }
         }
-        _admission.Admit(id, spec.CpuMillicores, spec.MemoryBytes, created);
+        admit(created);
         foreach (var volume in claimed.Where(v => v.Created))
             _volumes[volume.Entry.Record.Key] = volume.Entry;
         return claimed;

@@ -44,6 +44,21 @@ internal sealed class AdmissionController
         }
     }
 
+    /// <summary>Reserves the storage of volumes an update of a running deployment creates (its CPU and memory are admitted on their own).</summary>
+    public void AdmitVolumes(IReadOnlyList<(string Key, long Bytes)> newVolumes)
+    {
+        lock (_gate)
+        {
+            long storage = 0;
+            foreach (var (key, bytes) in newVolumes)
+                storage += _volumes.ContainsKey(key) ? 0 : bytes;
+            if (_storage + storage > _options.MaxStorageBytes)
+                throw Exceeded($"max-storage: new volumes need {DeploymentSpecValidator.Bytes(storage)}, free {DeploymentSpecValidator.Bytes(_options.MaxStorageBytes - _storage)} of {DeploymentSpecValidator.Bytes(_options.MaxStorageBytes)}");
+            foreach (var (key, bytes) in newVolumes)
+                HoldVolume(key, bytes);
+        }
+    }
+
     /// <summary>Counts a volume found on start without checking the cap: it exists already.</summary>
     public void RestoreVolume(string key, long bytes)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using PeerCompute.Runtime.Deployments;
+using PeerCompute.Runtime.Readiness;
 using PeerCompute.Runtime.Tests.Infrastructure;
 
 namespace PeerCompute.Runtime.Tests.Docker;
@@ -102,6 +103,32 @@ public sealed class VolumeTests
         var rebooted = await harness.OpenRuntimeAsync();
         await Assert.That(LoopMounts.Under(harness.StateFolder)).Contains(mountPoint);
         await Assert.That(ContainerOutput.Line(await RunAsync(harness, rebooted, WithVolume("reader", read, volume)), "read")).IsEqualTo("kept");
+    }
+
+    [Test]
+    [Arguments(UpdateStrategy.Rolling)]
+    [Arguments(UpdateStrategy.Recreate)]
+    public async Task An_update_mounts_the_same_volume_so_the_new_revision_reads_what_the_old_one_wrote(UpdateStrategy strategy)
+    {
+        await using var harness = await RuntimeHarness.StartAsync();
+        var volume = new VolumeMount("state", "/state", Size);
+        var first = await harness.Runtime.DeployAsync(WithVolume("app", "echo v1-data > /state/file", volume), Owner);
+        await harness.Runtime.WaitUntilReadyAsync(first, new ReadinessOptions());
+
+        // The new revision serves the file it finds in the volume.
+        var next = RuntimeHarness.Busybox("app", RuntimeHarness.Shell("mkdir -p /tmp/www && cp /state/file /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"))
+            with { VolumeMounts = [volume with { SizeBytes = null }] };
+        var updated = await harness.Runtime.UpdateAsync(first.Id, Owner, next, new UpdateOptions(strategy, new ReadinessOptions { Timeout = TimeSpan.FromSeconds(30) }));
+        await Assert.That(updated.Revision).IsEqualTo(2);
+        await Assert.That(harness.Runtime.Routes.TryGetUpstream("app", out var upstream)).IsTrue();
+        using var client = new HttpClient();
+        await Assert.That((await client.GetStringAsync($"http://{upstream}/")).Trim()).IsEqualTo("v1-data");
+        // One volume, held once, in use by the deployment's new container.
+        var volumes = await harness.Runtime.ListVolumesAsync(Owner);
+        await Assert.That(volumes.Count).IsEqualTo(1);
+        await Assert.That(harness.Runtime.GetCapacity().UsedStorageBytes).IsEqualTo(Size);
+        var inspect = await TestEngine.InspectAsync(updated.Status.ContainerId!);
+        await Assert.That(inspect.GetProperty("Mounts").EnumerateArray().Any(m => m.GetProperty("Destination").GetString() == "/state")).IsTrue();
     }
 
     [Test]

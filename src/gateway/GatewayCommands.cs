@@ -56,6 +56,8 @@ internal sealed class GatewayCommands
     /// <param name="relayCircuitSeconds">A relayed connection is closed after this many seconds (0: no limit).</param>
     /// <param name="relayCircuitMib">A relayed connection is closed once it carried this many MiB in one direction (0: no limit).</param>
     /// <param name="relayBandwidthMibps">MiB per second relayed to and from one provider, all its connections together (0: no limit).</param>
+    /// <param name="dnsPort">UDP and TCP port of the gateway's authoritative DNS server for DOMAIN (53 once the zone is delegated to this host); 0: no DNS server.</param>
+    /// <param name="publicIp">Public address (IPv4 or IPv6) the DNS server gives for DOMAIN and every name under it. Repeatable; needed with --dns-port.</param>
     [Command("")]
     public async Task Run(
         string domain = DefaultDomain,
@@ -89,6 +91,8 @@ internal sealed class GatewayCommands
         int relayCircuitSeconds = 7200,
         int relayCircuitMib = 1024,
         int relayBandwidthMibps = 32,
+        int dnsPort = 0,
+        RepeatedOption? publicIp = null,
         CancellationToken cancellationToken = default)
     {
         var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds) with
@@ -136,6 +140,17 @@ internal sealed class GatewayCommands
                 },
             },
         };
+        options = options with
+        {
+            DnsPort = dnsPort is >= 0 and <= 65535 ? dnsPort : throw new UsageException($"--dns-port must be between 0 (no DNS server) and 65535 (got {dnsPort})."),
+            PublicAddresses = GatewayOptions.ParsePublicAddresses(publicIp?.Values ?? []),
+        };
+        if (options.DnsPort != 0 && options.PublicAddresses.Count == 0)
+            throw new UsageException("The DNS server (--dns-port) answers with this host's public addresses: give --public-ip ADDRESS (repeatable, IPv4 and IPv6).");
+        if (options.DnsPort == 0 && options.PublicAddresses.Count > 0)
+            throw new UsageException("--public-ip is what the DNS server answers: give --dns-port too (53 once the zone is delegated here).");
+        if (options.DnsPort != 0 && (options.DnsPort == options.HttpsPort || options.DnsPort == options.TunnelPort || options.DnsPort == options.MetricsPort || options.DnsPort == options.RelayPort))
+            throw new UsageException("--dns-port must differ from --https-port, --tunnel-port, --metrics-port and --relay-port.");
         if (options.RelayPort != 0 && (options.RelayPort == options.HttpsPort || options.RelayPort == options.TunnelPort || options.RelayPort == options.MetricsPort))
             throw new UsageException("--relay-port must differ from --https-port, --tunnel-port and --metrics-port.");
         ConsoleApp.Timeout = options.DrainTimeout + TimeSpan.FromSeconds(5);

@@ -106,6 +106,9 @@ internal sealed record GatewayOptions
     /// <summary>The addresses the DNS server gives for every name in the zone (--public-ip).</summary>
     public IReadOnlyList<IPAddress> PublicAddresses { get; init; } = [];
 
+    /// <summary>Certificates from an ACME CA (--acme-directory); null: the certificate comes from files or is self-signed.</summary>
+    public Acme.AcmeOptions? Acme { get; init; }
+
     /// <summary>The DNS server's limits (rate per source, TCP connections).</summary>
     public PeerCompute.Net.Dns.AuthoritativeDnsOptions Dns { get; init; } = new();
 

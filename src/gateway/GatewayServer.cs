@@ -222,6 +222,9 @@ internal sealed class GatewayServer : IAsyncDisposable
 
         using var stopWatching = new CancellationTokenSource();
         var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
+        var acme = _options.Acme is not null && _dns is not null
+            ? new Acme.AcmeCertificates(_options.Acme, _options.Domain, _options.StateFolder, _dns.Zone.Txt, _certificate, _logger).RunAsync(stopWatching.Token)
+            : Task.CompletedTask;
         var trim = TrimWhenIdleAsync(stopWatching.Token);
         try
         {
@@ -235,6 +238,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync(), StopRelayAsync()).ConfigureAwait(false);
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);
+        await acme.ConfigureAwait(false);
         await trim.ConfigureAwait(false);
         // Hostname bindings are written in the background; what is still pending goes to disk before the exit.
         await _bindings.DisposeAsync().ConfigureAwait(false);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
+using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Tests.Support;
 
 namespace PeerCompute.Tunnel.Tests.Gateway;
@@ -63,6 +64,10 @@ public class GatewayAcmeTests
         var wildcard = await Curl.RunAsync(["--cacert", root, "--resolve", $"web-abc.{Domain}:{port}:127.0.0.1", $"https://web-abc.{Domain}:{port}/"]);
         var apex = await Curl.RunAsync(["--cacert", root, "--resolve", $"{Domain}:{port}:127.0.0.1", $"https://{Domain}:{port}/"]);
         using var first = await ServedAsync(gateway.HttpsPort, "web-abc." + Domain);
+        // A provider that trusts only pebble's root connects now, and must stay connected through the renewal.
+        using var pki = TestPki.Create(Domain);
+        await using var provider = TestProvider.Create("127.0.0.1", gateway.TunnelPort, pki, [], configure: o => o with { CaFile = root }).Start();
+        var connected = await provider.WaitForAsync(s => s.State == TunnelState.Connected, Guard);
 
         await Assert.That(wildcard.ExitCode).IsEqualTo(0).Because(wildcard.Error);
         await Assert.That(apex.ExitCode).IsEqualTo(0).Because(apex.Error);
@@ -81,7 +86,11 @@ public class GatewayAcmeTests
         using var second = await ServedAsync(gateway.HttpsPort, "web-abc." + Domain);
         var renewed = await Curl.RunAsync(["--cacert", root, "--resolve", $"web-abc.{Domain}:{port}:127.0.0.1", $"https://web-abc.{Domain}:{port}/"]);
 
+        var afterRenewal = provider.Client.Status;
+
         await Assert.That(renewed.ExitCode).IsEqualTo(0).Because(renewed.Error);
+        await Assert.That(afterRenewal.State).IsEqualTo(TunnelState.Connected);
+        await Assert.That(afterRenewal.ConnectedSince).IsEqualTo(connected.ConnectedSince);
         var twoThirds = first.NotBefore + ((first.NotAfter - first.NotBefore) * 2 / 3);
         // Ordered no earlier than two thirds in (pebble's NotBefore has second precision).
         await Assert.That(second.NotBefore).IsGreaterThanOrEqualTo(twoThirds.AddSeconds(-1));

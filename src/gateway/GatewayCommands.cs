@@ -23,6 +23,7 @@ internal sealed class GatewayCommands
     /// Examples:
     ///   gateway --domain example.org --cert /etc/ssl/wild.pem --key /etc/ssl/wild.key --trust-provider 12D3KooW...
     ///   gateway --domain peercompute.localhost --self-signed --https-port 8443 --tunnel-port 9443 --open
+    ///   gateway --domain example.org --dns-port 53 --public-ip 203.0.113.7 --acme-directory URL --acme-email ops@example.org --trust-provider 12D3KooW...
     /// With --open or --self-signed it listens on loopback only unless --listen says otherwise.
     /// </summary>
     /// <param name="domain">Public domain; deployments are served as NAME-TAG.DOMAIN (needs DNS *.DOMAIN pointing here).</param>

@@ -196,7 +196,12 @@ internal sealed class GatewayServer : IAsyncDisposable
             _tunnels.Start();
             await _app.StartAsync(CancellationToken.None).ConfigureAwait(false);
             await StartRelayAsync().ConfigureAwait(false);
-            _dns?.Start(_options.ListenAddress, _options.DnsPort);
+            if (_dns is not null)
+            {
+                _dns.Start(_options.ListenAddress, _options.DnsPort);
+                _metrics.DnsQueries = () => _dns.Queries;
+                _metrics.DnsRateLimited = () => _dns.RateLimited;
+            }
         }
         catch (Exception e) when (e is TunnelException or IOException or System.Net.Sockets.SocketException)
         {
@@ -222,9 +227,13 @@ internal sealed class GatewayServer : IAsyncDisposable
 
         using var stopWatching = new CancellationTokenSource();
         var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
-        var acme = _options.Acme is not null && _dns is not null
-            ? new Acme.AcmeCertificates(_options.Acme, _options.Domain, _options.StateFolder, _dns.Zone.Txt, _certificate, _logger).RunAsync(stopWatching.Token)
-            : Task.CompletedTask;
+        var acme = Task.CompletedTask;
+        if (_options.Acme is not null && _dns is not null)
+        {
+            var certificates = new Acme.AcmeCertificates(_options.Acme, _options.Domain, _options.StateFolder, _dns.Zone.Txt, _certificate, _logger);
+            _metrics.AcmeFailures = () => certificates.ConsecutiveFailures;
+            acme = certificates.RunAsync(stopWatching.Token);
+        }
         var trim = TrimWhenIdleAsync(stopWatching.Token);
         try
         {

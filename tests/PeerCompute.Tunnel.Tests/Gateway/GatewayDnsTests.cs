@@ -25,12 +25,16 @@ public class GatewayDnsTests
         string aaaa = await DigAsync(dnsPort, "+short", "+tcp", gateway.Domain, "AAAA");
         string soa = await DigAsync(dnsPort, gateway.Domain, "SOA");
         string outside = await DigAsync(dnsPort, "example.com", "A");
+        using var http = new HttpClient();
+        string metrics = await http.GetStringAsync($"http://127.0.0.1:{gateway.MetricsPort}/metrics");
 
         await Assert.That(a.Trim()).IsEqualTo("203.0.113.7");
         await Assert.That(aaaa.Trim()).IsEqualTo("2001:db8::7");
         await Assert.That(soa).Contains("flags: qr aa rd;");
         await Assert.That(soa).Contains($"ns.{gateway.Domain}. hostmaster.{gateway.Domain}.");
         await Assert.That(outside).Contains("status: REFUSED");
+        await Assert.That(metrics).Contains("peercompute_gateway_dns_queries_total 4\n");
+        await Assert.That(metrics).Contains("peercompute_gateway_dns_rate_limited_total 0\n");
     }
 
     [Test]

@@ -97,6 +97,23 @@ public class DnsResponderTests
     }
 
     [Test]
+    public async Task The_txt_store_keeps_to_its_bounds()
+    {
+        var txt = new DnsTxtRecords();
+        for (int i = 0; i < DnsTxtRecords.MaxValuesPerName; i++)
+            txt.Add("_acme-challenge.example.org", $"v{i}");
+        await Assert.That(() => txt.Add("_acme-challenge.example.org", "one more")).Throws<InvalidOperationException>();
+        await Assert.That(() => txt.Add("_acme-challenge.example.org", new string('x', 256))).Throws<ArgumentException>();
+        await Assert.That(() => txt.Add("", "v")).Throws<ArgumentException>();
+        for (int i = 1; i < DnsTxtRecords.MaxNames; i++)
+            txt.Add($"_n{i}.example.org", "v");
+        await Assert.That(() => txt.Add("_too-many.example.org", "v")).Throws<InvalidOperationException>();
+        // A value already there is not a new one: adding it again is fine even when full.
+        txt.Add("_acme-challenge.example.org", "v0");
+        await Assert.That(txt.Get("_acme-challenge.example.org").Count).IsEqualTo(DnsTxtRecords.MaxValuesPerName);
+    }
+
+    [Test]
     public async Task An_empty_non_terminal_above_a_record_is_nodata_not_nxdomain()
     {
         var txt = new DnsTxtRecords();

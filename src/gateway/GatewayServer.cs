@@ -244,7 +244,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         }
         _logger.LogInformation("shutting down: draining requests and tunnels for up to {Seconds} s", _options.DrainTimeout.TotalSeconds);
         SystemdNotify.Notify("STOPPING=1");
-        await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync(), StopRelayAsync()).ConfigureAwait(false);
+        await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync(), StopRelayAsync(), StopDnsAsync()).ConfigureAwait(false);
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);
         await acme.ConfigureAwait(false);
@@ -290,10 +290,14 @@ internal sealed class GatewayServer : IAsyncDisposable
             ? "names under .localhost resolve to this host: no DNS record needed"
             : $"needs a wildcard DNS record *.{domain} -> this host";
 
-    private async Task StopRelayAsync()
+    private async Task StopDnsAsync()
     {
         if (_dns is not null)
             await _dns.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private async Task StopRelayAsync()
+    {
         if (_relay is not null)
             await _relay.DisposeAsync().ConfigureAwait(false);
         if (_relayHost is not null)
@@ -333,6 +337,7 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopDnsAsync().ConfigureAwait(false);
         await StopRelayAsync().ConfigureAwait(false);
         await _tunnels.DisposeAsync().ConfigureAwait(false);
         await _bindings.DisposeAsync().ConfigureAwait(false);

@@ -2,12 +2,13 @@
 # Installs everything the test suite needs on a fresh Debian/Ubuntu machine with the .NET SDK,
 # and starts dockerd. Idempotent: safe to run again. xfsprogs and btrfs-progs format the loop-mounted
 # data roots of the writable-layer tests. nginx-light, wrk, nghttp2-client (h2load) and hyperfine are for the
-# benchmarks (bench/run.sh); they start their own nginx on free loopback ports.
+# benchmarks (bench/run.sh); they start their own nginx on free loopback ports. bind9-dnsutils (dig) and pebble (a
+# test ACME server) check the gateway's DNS server and ACME client.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need=()
-for pkg in docker.io busybox-static docker-registry apache2-utils clang lld qemu-user-static iproute2 iptables curl dash chromium afl++ faketime util-linux xfsprogs btrfs-progs nginx-light wrk nghttp2-client hyperfine; do
+for pkg in docker.io busybox-static docker-registry apache2-utils clang lld qemu-user-static iproute2 iptables curl dash chromium afl++ faketime util-linux xfsprogs btrfs-progs nginx-light wrk nghttp2-client hyperfine bind9-dnsutils pebble; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 # Node may come from elsewhere than Debian (it does on the CI image): only install it when missing.

@@ -23,6 +23,7 @@ internal sealed class GatewayCommands
     /// Examples:
     ///   gateway --domain example.org --cert /etc/ssl/wild.pem --key /etc/ssl/wild.key --trust-provider 12D3KooW...
     ///   gateway --domain peercompute.localhost --self-signed --https-port 8443 --tunnel-port 9443 --open
+    ///   gateway --domain example.org --dns-port 53 --public-ip 203.0.113.7 --acme-directory URL --acme-email ops@example.org --trust-provider 12D3KooW...
     /// With --open or --self-signed it listens on loopback only unless --listen says otherwise.
     /// </summary>
     /// <param name="domain">Public domain; deployments are served as NAME-TAG.DOMAIN (needs DNS *.DOMAIN pointing here).</param>
@@ -56,6 +57,12 @@ internal sealed class GatewayCommands
     /// <param name="relayCircuitSeconds">A relayed connection is closed after this many seconds (0: no limit).</param>
     /// <param name="relayCircuitMib">A relayed connection is closed once it carried this many MiB in one direction (0: no limit).</param>
     /// <param name="relayBandwidthMibps">MiB per second relayed to and from one provider, all its connections together (0: no limit).</param>
+    /// <param name="dnsPort">UDP and TCP port of the gateway's authoritative DNS server for DOMAIN (53 once the zone is delegated to this host); 0: no DNS server.</param>
+    /// <param name="acmeDirectory">ACME directory URL of a CA (RFC 8555): the gateway obtains and renews its certificate for *.DOMAIN and DOMAIN itself, by DNS-01 through its own DNS server (needs --dns-port). Instead of --cert/--key or --self-signed.</param>
+    /// <param name="acmeEmail">Contact address for the ACME account (expiry and policy notices from the CA).</param>
+    /// <param name="acmeCa">PEM root certificate to trust for the ACME server's HTTPS instead of the system's (a test CA such as pebble's).</param>
+    /// <param name="acmeRetrySeconds">Seconds before the first retry after a failed certificate order; each further retry waits twice as long, up to 6 hours.</param>
+    /// <param name="publicIp">Public address (IPv4 or IPv6) the DNS server gives for DOMAIN and every name under it. Repeatable; needed with --dns-port.</param>
     [Command("")]
     public async Task Run(
         string domain = DefaultDomain,
@@ -89,9 +96,16 @@ internal sealed class GatewayCommands
         int relayCircuitSeconds = 7200,
         int relayCircuitMib = 1024,
         int relayBandwidthMibps = 32,
+        int dnsPort = 0,
+        RepeatedOption? publicIp = null,
+        string? acmeDirectory = null,
+        string? acmeEmail = null,
+        string? acmeCa = null,
+        int acmeRetrySeconds = 60,
         CancellationToken cancellationToken = default)
     {
-        var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds) with
+        var acme = AcmeOptionsFrom(acmeDirectory, acmeEmail, acmeCa, acmeRetrySeconds, cert, key, selfSigned, dnsPort);
+        var options = BuildOptions(domain, httpsPort, tunnelPort, listen, rateLimit, rateBurst, cert, key, selfSigned, trustProvider, open, metricsPort, drainSeconds, acme) with
         {
             ResponseHeadersTimeout = responseTimeout is >= 1 and <= 3600 ? TimeSpan.FromSeconds(responseTimeout) : throw new UsageException("--response-timeout must be between 1 and 3600 seconds."),
             UpstreamConnectionsPerHost = upstreamConnections is >= 1 and <= 65536 ? upstreamConnections : throw new UsageException("--upstream-connections must be between 1 and 65536."),
@@ -136,6 +150,17 @@ internal sealed class GatewayCommands
                 },
             },
         };
+        options = options with
+        {
+            DnsPort = dnsPort is >= 0 and <= 65535 ? dnsPort : throw new UsageException($"--dns-port must be between 0 (no DNS server) and 65535 (got {dnsPort})."),
+            PublicAddresses = GatewayOptions.ParsePublicAddresses(publicIp?.Values ?? []),
+        };
+        if (options.DnsPort != 0 && options.PublicAddresses.Count == 0)
+            throw new UsageException("The DNS server (--dns-port) answers with this host's public addresses: give --public-ip ADDRESS (repeatable, IPv4 and IPv6).");
+        if (options.DnsPort == 0 && options.PublicAddresses.Count > 0)
+            throw new UsageException("--public-ip is what the DNS server answers: give --dns-port too (53 once the zone is delegated here).");
+        if (options.DnsPort != 0 && (options.DnsPort == options.HttpsPort || options.DnsPort == options.TunnelPort || options.DnsPort == options.MetricsPort || options.DnsPort == options.RelayPort))
+            throw new UsageException("--dns-port must differ from --https-port, --tunnel-port, --metrics-port and --relay-port.");
         if (options.RelayPort != 0 && (options.RelayPort == options.HttpsPort || options.RelayPort == options.TunnelPort || options.RelayPort == options.MetricsPort))
             throw new UsageException("--relay-port must differ from --https-port, --tunnel-port and --metrics-port.");
         await using var server = GatewayServer.Create(options);
@@ -188,8 +213,31 @@ internal sealed class GatewayCommands
     internal static (string Certificate, string Key) SelfSignedPaths(string stateFolder) =>
         (Path.Combine(stateFolder, "self-signed.crt"), Path.Combine(stateFolder, "self-signed.key"));
 
+    private static Acme.AcmeOptions? AcmeOptionsFrom(string? directory, string? email, string? ca, int retrySeconds, string? cert, string? key, bool selfSigned, int dnsPort)
+    {
+        if (directory is null)
+        {
+            if (email is not null || ca is not null)
+                throw new UsageException("--acme-email and --acme-ca go with --acme-directory URL.");
+            return null;
+        }
+        if (!Uri.TryCreate(directory, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
+            throw new UsageException($"--acme-directory '{directory}' is not an https:// URL.");
+        if (cert is not null || key is not null || selfSigned)
+            throw new UsageException("--acme-directory obtains the certificate itself: leave out --cert, --key and --self-signed.");
+        if (dnsPort == 0)
+            throw new UsageException("--acme-directory proves the wildcard name with DNS-01 through the gateway's own DNS server: give --dns-port and --public-ip.");
+        if (email is null || !email.Contains('@', StringComparison.Ordinal) || email.Any(char.IsWhiteSpace))
+            throw new UsageException("--acme-directory needs --acme-email ADDRESS (the CA's contact for the account).");
+        if (ca is not null && !File.Exists(ca))
+            throw new UsageException($"--acme-ca {ca}: no such file.");
+        if (retrySeconds is < 1 or > 86400)
+            throw new UsageException("--acme-retry-seconds must be between 1 and 86400.");
+        return new Acme.AcmeOptions { Directory = url, Email = email, TrustedRootFile = ca, RetryDelay = TimeSpan.FromSeconds(retrySeconds) };
+    }
+
     private static GatewayOptions BuildOptions(string domain, int httpsPort, int tunnelPort, string? listen, double rateLimit, double? rateBurst,
-        string? cert, string? key, bool selfSigned, RepeatedOption? trustProvider, bool open, int? metricsPort, int drainSeconds)
+        string? cert, string? key, bool selfSigned, RepeatedOption? trustProvider, bool open, int? metricsPort, int drainSeconds, Acme.AcmeOptions? acme)
     {
         string normalized;
         try
@@ -217,7 +265,7 @@ internal sealed class GatewayCommands
             throw new UsageException("--drain-seconds must be between 0 and 3600.");
         if (selfSigned && (cert is not null || key is not null))
             throw new UsageException("Give either --cert FILE --key FILE, or --self-signed, not both.");
-        if (!selfSigned && (cert is null || key is null))
+        if (!selfSigned && acme is null && (cert is null || key is null))
             throw new UsageException("A certificate is needed: --cert FILE --key FILE (a wildcard for *.DOMAIN), or --self-signed for local use.");
         var trusted = GatewayOptions.ParseTrustedProviders(trustProvider?.Values ?? []);
         if (!open && trusted.Count == 0)
@@ -239,8 +287,21 @@ internal sealed class GatewayCommands
                 throw new CliException($"Cannot write the self-signed certificate in {stateFolder}: {e.Message}");
             }
         }
+        if (acme is not null)
+        {
+            try
+            {
+                Acme.AcmeCertificates.EnsureStandIn(stateFolder, normalized);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"Cannot write the stand-in certificate in {stateFolder}: {e.Message}");
+            }
+            (_, cert, key) = Acme.AcmeOptions.Files(stateFolder);
+        }
         return new GatewayOptions
         {
+            Acme = acme,
             Domain = normalized,
             ListenAddress = address,
             ListenDefaulted = listen is null,

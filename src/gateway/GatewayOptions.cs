@@ -100,6 +100,18 @@ internal sealed record GatewayOptions
     /// <summary>A request is abandoned (504) when its container sends nothing for this long.</summary>
     public TimeSpan UpstreamActivityTimeout { get; init; } = TimeSpan.FromSeconds(100);
 
+    /// <summary>UDP and TCP port of the authoritative DNS server for <see cref="Domain"/> on <see cref="ListenAddress"/>; 0: none.</summary>
+    public int DnsPort { get; init; }
+
+    /// <summary>The addresses the DNS server gives for every name in the zone (--public-ip).</summary>
+    public IReadOnlyList<IPAddress> PublicAddresses { get; init; } = [];
+
+    /// <summary>Certificates from an ACME CA (--acme-directory); null: the certificate comes from files or is self-signed.</summary>
+    public Acme.AcmeOptions? Acme { get; init; }
+
+    /// <summary>The DNS server's limits (rate per source, TCP connections).</summary>
+    public PeerCompute.Net.Dns.AuthoritativeDnsOptions Dns { get; init; } = new();
+
     /// <summary>Whether <paramref name="provider"/> may open a tunnel and reserve on the relay: anyone with --open, else those trusted.</summary>
     public bool MayReserve(PeerId provider) => Open || TrustedProviders.Contains(provider);
 
@@ -107,6 +119,26 @@ internal sealed record GatewayOptions
     /// Reads the <c>--trust-provider</c> values: each is a PeerId, or a file with one PeerId per line
     /// (blank lines and <c>#</c> comments ignored).
     /// </summary>
+    public static List<IPAddress> ParsePublicAddresses(IEnumerable<string> values)
+    {
+        var addresses = new List<IPAddress>();
+        foreach (string raw in values)
+        {
+            string value = raw.Trim();
+            if (value.Length == 0)
+                continue;
+            if (!IPAddress.TryParse(value, out var address) || address.AddressFamily is not (System.Net.Sockets.AddressFamily.InterNetwork or System.Net.Sockets.AddressFamily.InterNetworkV6))
+                throw new UsageException($"--public-ip '{value}' is not an IPv4 or IPv6 address.");
+            if (address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any))
+                throw new UsageException($"--public-ip '{value}' is the any-address: give the address visitors reach this host at.");
+            if (!addresses.Contains(address))
+                addresses.Add(address);
+        }
+        if (addresses.Count > PeerCompute.Net.Dns.DnsZone.MaxAddresses)
+            throw new UsageException($"--public-ip is given {addresses.Count} times; at most {PeerCompute.Net.Dns.DnsZone.MaxAddresses}.");
+        return addresses;
+    }
+
     public static HashSet<PeerId> ParseTrustedProviders(IEnumerable<string> values)
     {
         var trusted = new HashSet<PeerId>();

@@ -11,6 +11,7 @@ using PeerCompute.Core.Hosting;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Limits;
 using PeerCompute.Core.Multiformats;
+using PeerCompute.Net.Dns;
 using PeerCompute.Net.Host;
 using PeerCompute.Net.Relay;
 using PeerCompute.Tunnel;
@@ -44,11 +45,13 @@ internal sealed class GatewayServer : IAsyncDisposable
     /// <summary>Connections in their libp2p handshake at once on the relay's port.</summary>
     private const int RelayHandshakes = 128;
     private CircuitRelayServer? _relay;
+    private readonly AuthoritativeDnsServer? _dns;
 
     private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, TunnelInvokers invoker, ILogger logger,
-        Libp2pHost? relayHost)
+        Libp2pHost? relayHost, AuthoritativeDnsServer? dns)
     {
         _relayHost = relayHost;
+        _dns = dns;
         _options = options;
         _app = app;
         _tunnels = tunnels;
@@ -177,7 +180,10 @@ internal sealed class GatewayServer : IAsyncDisposable
                 AgentVersion = "peercompute-gateway/0.1.0",
             }, logger);
         }
-        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost);
+        AuthoritativeDnsServer? dns = options.DnsPort == 0
+            ? null
+            : new AuthoritativeDnsServer(new DnsZone(options.Domain, options.PublicAddresses, new DnsTxtRecords()), options.Dns, logger);
+        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost, dns);
     }
 
     private static Task ServeStatusPageAsync(HttpContext context, GatewayStatusSnapshot status)
@@ -206,6 +212,12 @@ internal sealed class GatewayServer : IAsyncDisposable
             _tunnels.Start();
             await _app.StartAsync(CancellationToken.None).ConfigureAwait(false);
             await StartRelayAsync().ConfigureAwait(false);
+            if (_dns is not null)
+            {
+                _dns.Start(_options.ListenAddress, _options.DnsPort);
+                _metrics.DnsQueries = () => _dns.Queries;
+                _metrics.DnsRateLimited = () => _dns.RateLimited;
+            }
         }
         catch (Exception e) when (e is TunnelException or IOException or System.Net.Sockets.SocketException)
         {
@@ -213,7 +225,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         }
         var pin = CertificatePin.FromCertificate(_certificate.Current.TargetCertificate);
         _logger.LogInformation("gateway up: serving *.{Domain} on {Https} ({Dns}); tunnels on {Tunnel}; certificate key {Pin}{SelfSigned}; providers: {Providers}; rate limit {Rate}/s per client",
-            _options.Domain, new IPEndPoint(_options.ListenAddress, _options.HttpsPort), DnsNeed(_options.Domain), new IPEndPoint(_options.ListenAddress, _options.TunnelPort),
+            _options.Domain, new IPEndPoint(_options.ListenAddress, _options.HttpsPort), _dns is null ? DnsNeed(_options.Domain) : $"authoritative for {_options.Domain}: delegate it here with an NS record", new IPEndPoint(_options.ListenAddress, _options.TunnelPort),
             pin, _options.SelfSigned ? " (self-signed: give providers --gateway-pin " + pin + ")" : "",
             _options.Open ? "any (open)" : $"{_options.TrustedProviders.Count} trusted", _options.RateLimit.RequestsPerSecond);
         if (_options.ListenDefaulted && IPAddress.IsLoopback(_options.ListenAddress))
@@ -222,12 +234,22 @@ internal sealed class GatewayServer : IAsyncDisposable
         if (_relayHost is not null)
             _logger.LogInformation("relay (libp2p circuit relay v2) on port {Port}: {Addresses}", _options.RelayPort,
                 string.Join(", ", _relayHost.ListenAddresses.Select(a => a.WithPeerId(_relayHost.PeerId).ToString())));
+        if (_dns is not null)
+            _logger.LogInformation("dns: authoritative for {Domain} on UDP and TCP {EndPoint}: every name in it -> {Addresses}; name server {NameServer}; no recursion",
+                _options.Domain, _dns.EndPoint, string.Join(", ", _options.PublicAddresses), _dns.Zone.NameServer);
         if (_options.MetricsPort is int metricsPort)
             _logger.LogInformation("metrics on http://127.0.0.1:{Port}/metrics, status page on http://127.0.0.1:{Port}/", metricsPort, metricsPort);
         SystemdNotify.Notify("READY=1");
 
         using var stopWatching = new CancellationTokenSource();
         var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
+        var acme = Task.CompletedTask;
+        if (_options.Acme is not null && _dns is not null)
+        {
+            var certificates = new Acme.AcmeCertificates(_options.Acme, _options.Domain, _options.StateFolder, _dns.Zone.Txt, _certificate, _logger);
+            _metrics.AcmeFailures = () => certificates.ConsecutiveFailures;
+            acme = certificates.RunAsync(stopWatching.Token);
+        }
         var trim = TrimWhenIdleAsync(stopWatching.Token);
         try
         {
@@ -238,9 +260,10 @@ internal sealed class GatewayServer : IAsyncDisposable
         }
         _logger.LogInformation("shutting down: draining requests and tunnels for up to {Seconds} s", _options.DrainTimeout.TotalSeconds);
         SystemdNotify.Notify("STOPPING=1");
-        await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync(), StopRelayAsync()).ConfigureAwait(false);
+        await Task.WhenAll(_app.StopAsync(CancellationToken.None), _tunnels.ShutdownAsync(), StopRelayAsync(), StopDnsAsync()).ConfigureAwait(false);
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);
+        await acme.ConfigureAwait(false);
         await trim.ConfigureAwait(false);
         // Hostname bindings are written in the background; what is still pending goes to disk before the exit.
         await _bindings.DisposeAsync().ConfigureAwait(false);
@@ -283,6 +306,12 @@ internal sealed class GatewayServer : IAsyncDisposable
             ? "names under .localhost resolve to this host: no DNS record needed"
             : $"needs a wildcard DNS record *.{domain} -> this host";
 
+    private async Task StopDnsAsync()
+    {
+        if (_dns is not null)
+            await _dns.DisposeAsync().ConfigureAwait(false);
+    }
+
     private async Task StopRelayAsync()
     {
         if (_relay is not null)
@@ -324,6 +353,7 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await StopDnsAsync().ConfigureAwait(false);
         await StopRelayAsync().ConfigureAwait(false);
         await _tunnels.DisposeAsync().ConfigureAwait(false);
         await _bindings.DisposeAsync().ConfigureAwait(false);

@@ -9,10 +9,18 @@ internal sealed class DnsFormatException(string reason) : Exception(reason);
 internal enum DnsRecordType : ushort
 {
     A = 1,
+    Ns = 2,
+    Cname = 5,
+    Soa = 6,
     Ptr = 12,
     Txt = 16,
     Aaaa = 28,
     Srv = 33,
+    Opt = 41,
+    Ixfr = 251,
+    Axfr = 252,
+    MailB = 253,
+    MailA = 254,
     Any = 255,
 }
 
@@ -23,6 +31,18 @@ internal static class DnsClass
 
     /// <summary>The class without its top bit: what the class is for both unicast DNS and mDNS.</summary>
     public static ushort Code(ushort cls) => (ushort)(cls & 0x7FFF);
+}
+
+/// <summary>Response codes of unicast DNS (RFC 1035 §4.1.1; BADVERS is EDNS's, RFC 6891, split between header and OPT).</summary>
+internal enum DnsResponseCode
+{
+    NoError = 0,
+    FormatError = 1,
+    ServerFailure = 2,
+    NameError = 3,
+    NotImplemented = 4,
+    Refused = 5,
+    BadVersion = 16,
 }
 
 /// <summary>A question; <see cref="Class"/> is the 16 bits as sent.</summary>
@@ -65,10 +85,27 @@ internal sealed record DnsMessage(
 {
     public const ushort ResponseFlag = 0x8000;
     public const ushort AuthoritativeFlag = 0x0400;
+    public const ushort TruncatedFlag = 0x0200;
+    public const ushort RecursionDesiredFlag = 0x0100;
+    public const ushort RecursionAvailableFlag = 0x0080;
+    public const ushort CheckingDisabledFlag = 0x0010;
+
+    /// <summary>The largest UDP message any DNS peer must take, without EDNS (RFC 1035 §4.2.1).</summary>
+    public const int ClassicUdpBytes = 512;
     internal const int HeaderLength = 12;
     internal const int MaxNameLength = 255;
 
     public bool IsResponse => (Flags & ResponseFlag) != 0;
+
+    /// <summary>The 4-bit operation code (0: a standard query).</summary>
+    public int Opcode => (Flags >> 11) & 0xF;
+
+    /// <summary>The header's 4-bit response code (the low bits of an extended one).</summary>
+    public int ResponseCode => Flags & 0xF;
+
+    /// <summary>Flags of a header: QR, the opcode and the low 4 bits of <paramref name="code"/> merged into <paramref name="other"/>.</summary>
+    public static ushort ResponseFlags(int opcode, DnsResponseCode code, ushort other) =>
+        (ushort)(ResponseFlag | ((opcode & 0xF) << 11) | other | ((int)code & 0xF));
 
     /// <summary>Parses a whole packet; false (with a reason) for anything malformed or over a limit. Never throws.</summary>
     public static bool TryParse(ReadOnlySpan<byte> packet, out DnsMessage? message, out string? error, DnsLimits? limits = null)

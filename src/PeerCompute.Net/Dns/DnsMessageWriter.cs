@@ -43,6 +43,46 @@ internal sealed class DnsMessageWriter
         _questionCount++;
     }
 
+    /// <summary>Adds a question exactly as it was received (its name's case kept, which resolvers check), type and class included.</summary>
+    public void AddRawQuestion(ReadOnlySpan<byte> question)
+    {
+        _questions.AddRange(question);
+        _questionCount++;
+    }
+
+    /// <summary>
+    /// The EDNS OPT pseudo-record (RFC 6891 §6.1.2) in the additional section: root owner, the UDP payload size in the
+    /// class, the upper 8 bits of an extended response code and the version (0) in the TTL, no options.
+    /// </summary>
+    public void AddOpt(ushort udpPayloadSize, DnsResponseCode code = DnsResponseCode.NoError) =>
+        AddRecord(DnsSection.Additional, [0], DnsRecordType.Opt, udpPayloadSize, (uint)(((int)code >> 4) & 0xFF) << 24, []);
+
+    /// <summary>TXT record data: each string as one length-prefixed character string; throws for a string over 255 bytes.</summary>
+    public static byte[] TxtData(IEnumerable<string> strings)
+    {
+        var data = new List<byte>();
+        foreach (string s in strings)
+        {
+            byte[] bytes = Encoding.UTF8.GetBytes(s);
+            if (bytes.Length > 255)
+                throw new ArgumentException("TXT string longer than 255 bytes", nameof(strings));
+            data.Add((byte)bytes.Length);
+            data.AddRange(bytes);
+        }
+        return [.. data];
+    }
+
+    /// <summary>SOA record data (RFC 1035 §3.3.13), names uncompressed.</summary>
+    public static byte[] SoaData(string primary, string mailbox, uint serial, uint refresh, uint retry, uint expire, uint minimum)
+    {
+        var data = new List<byte>(64);
+        data.AddRange(EncodeName(primary));
+        data.AddRange(EncodeName(mailbox));
+        foreach (uint value in (ReadOnlySpan<uint>)[serial, refresh, retry, expire, minimum])
+            WriteUInt32(data, value);
+        return [.. data];
+    }
+
     /// <summary>Adds a record whose owner name is already encoded (<see cref="EncodeName"/>), so a name used often is encoded once.</summary>
     public void AddRecord(DnsSection section, ReadOnlySpan<byte> encodedName, DnsRecordType type, ushort cls, uint ttl, ReadOnlySpan<byte> data)
     {

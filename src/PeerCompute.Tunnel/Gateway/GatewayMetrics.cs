@@ -32,6 +32,15 @@ public sealed class GatewayMetrics
     /// <summary>Relayed connections (circuits) open now.</summary>
     public Func<int>? RelayCircuits { get; set; }
 
+    /// <summary>DNS queries received by the gateway's authoritative DNS server, when it runs one.</summary>
+    public Func<long>? DnsQueries { get; set; }
+
+    /// <summary>DNS queries dropped by the per-source rate limit.</summary>
+    public Func<long>? DnsRateLimited { get; set; }
+
+    /// <summary>Failed ACME orders since the last certificate, when the gateway gets its certificate by ACME.</summary>
+    public Func<int>? AcmeFailures { get; set; }
+
     public void RecordResponse(int status)
     {
         if (status is >= 100 and < 600)
@@ -93,6 +102,12 @@ public sealed class GatewayMetrics
             Gauge(text, "peercompute_gateway_relay_reservations", "Providers holding a reservation on the gateway's relay now.", reservations());
         if (RelayCircuits is { } circuits)
             Gauge(text, "peercompute_gateway_relay_circuits", "Relayed connections open now.", circuits());
+        if (DnsQueries is { } dnsQueries)
+            Counter(text, "peercompute_gateway_dns_queries_total", "Queries received by the gateway's DNS server (UDP and TCP).", dnsQueries());
+        if (DnsRateLimited is { } dnsLimited)
+            Counter(text, "peercompute_gateway_dns_rate_limited_total", "DNS queries dropped by the per-source rate limit.", dnsLimited());
+        if (AcmeFailures is { } acmeFailures)
+            Gauge(text, "peercompute_gateway_acme_consecutive_failures", "Failed ACME certificate orders since the last certificate (0: the last order succeeded).", acmeFailures());
         var gc = GC.GetGCMemoryInfo();
         Gauge(text, "peercompute_gateway_managed_heap_bytes", "Managed heap size after the last garbage collection.", gc.HeapSizeBytes);
         Gauge(text, "peercompute_gateway_managed_committed_bytes", "Memory committed for the managed heap.", gc.TotalCommittedBytes);

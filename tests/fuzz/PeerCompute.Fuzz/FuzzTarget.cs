@@ -84,6 +84,7 @@ public static class FuzzTargets
         new Targets.RelayVoucherTarget(),
         new Targets.HolePunchTarget(),
         new Targets.InviteTarget(),
+        new Targets.DnsServerTarget(),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

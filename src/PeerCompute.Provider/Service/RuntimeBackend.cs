@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using PeerCompute.Core.Access;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 using PeerCompute.Runtime;
@@ -26,6 +27,10 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             Command = request.Command,
             ReadOnlyRootFilesystem = !request.WritableRootfs,
             RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.Deployments.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
+            Access = AccessModes.TryParse(request.Access, out var access) ? access
+                : throw new ProviderException(ErrorCodes.InvalidRequest, $"access: '{request.Access}' is not public, private or basic"),
+            BasicUser = request.BasicUser,
+            BasicPasswordHash = request.BasicPasswordHash,
         };
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
@@ -84,7 +89,8 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         LocalUrl(s), s.State is DeploymentState.Running ? publicUrlFor(s.Name) : null,
         s.ExitCode is { } code ? (int)code : null, s.OomKilled, (int)s.RestartCount,
         s.Usage is { } u ? u.CpuMillicores / 10.0 : null, s.Usage?.MemoryBytes,
-        s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)]);
+        s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)],
+        s.Access.ToText());
 
     /// <summary>By id, or by name; another owner's deployments do not exist for this owner.</summary>
     private async Task<DeploymentStatus> FindAsync(string idOrName, PeerId owner, CancellationToken cancellationToken)

@@ -16,6 +16,8 @@ internal static class ContainerNaming
     public const string Port = Prefix + "port";
     public const string CpuMillicores = Prefix + "cpu-millicores";
     public const string MemoryBytes = Prefix + "memory-bytes";
+    /// <summary>public, private or basic; absent on containers made before access rules (they were public).</summary>
+    public const string Access = Prefix + "access";
 
     public static string NameFor(string deploymentId) => "pc-" + deploymentId;
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using PeerCompute.Core.Access;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Engine;
 using PeerCompute.Runtime.State;
@@ -45,7 +46,7 @@ internal static class LabelRecord
             {
                 Id = id!,
                 Owner = owner,
-                Spec = new DeploymentSpec { Name = name, Image = image, ContainerPort = (int)port, CpuMillicores = (int)cpu, MemoryBytes = memory },
+                Spec = new DeploymentSpec { Name = name, Image = image, ContainerPort = (int)port, CpuMillicores = (int)cpu, MemoryBytes = memory, Access = AccessFrom(container) },
                 // The label's, not a hash of this partial spec: the container still matches its record on the next pass.
                 SpecHash = specHash,
                 CreatedAt = createdAt,
@@ -55,6 +56,19 @@ internal static class LabelRecord
             };
         }
         return null;
+    }
+
+    /// <summary>
+    /// The label's access mode, failing closed: a basic deployment's password hash is not in the labels, so it comes back
+    /// private (its owner can still open it with a link); an unknown value is private too. No label: made before access
+    /// rules existed, so public as it was.
+    /// </summary>
+    private static AccessMode AccessFrom(ContainerSummary container)
+    {
+        string? label = container.Label(ContainerNaming.Access);
+        if (label is null)
+            return AccessMode.Public;
+        return AccessModes.TryParse(label, out var mode) && mode == AccessMode.Public ? AccessMode.Public : AccessMode.Private;
     }
 
     private static bool TryPositive(ContainerSummary container, string label, out long value)

@@ -58,6 +58,8 @@ public sealed record DeploymentStatus
     public IReadOnlyList<ContainerLogLine> LastLogLines { get; init; } = [];
     /// <summary>Why the deployment is in its state, when that is not obvious.</summary>
     public string? Reason { get; init; }
+    /// <summary>Who may open the public URL.</summary>
+    public PeerCompute.Core.Access.AccessMode Access { get; init; }
 }
 
 /// <summary>What a reconcile pass found and did.</summary>

@@ -64,6 +64,7 @@ internal static class StatusProjection
             StartedAt = startedAt,
             Uptime = running && startedAt is { } started ? now - started : null,
             Reason = reason,
+            Access = record.Spec.Access,
         };
     }
 

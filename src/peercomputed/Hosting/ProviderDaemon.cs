@@ -85,7 +85,7 @@ internal sealed class ProviderDaemon
         // The gateway's routes come from the runtime's route table, not the engine: it follows deploys, stops and reconciles.
         Task RefreshRoutesAsync()
         {
-            tunnel?.SetRoutes(PublicRoutes.Names(runtime));
+            tunnel?.SetRoutes(PublicRoutes.Names(runtime), PublicRoutes.Access(runtime));
             return Task.CompletedTask;
         }
         var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnel?.GetPublicUrl(name), Readiness, RefreshRoutesAsync);

@@ -15,6 +15,8 @@ internal sealed record PeersOutput(IReadOnlyList<TrustedPeer> Peers);
 internal sealed record DeployOutput(string Id, string Name, string Provider, string ProviderName, string State, string? LocalUrl, string? PublicUrl, int CpuMillicores, long MemoryBytes,
     string Via);
 
+internal sealed record UrlOutput(string Name, string Url, DateTimeOffset Expires);
+
 internal sealed record StatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity, string Via);
 
 /// <summary>
@@ -33,6 +35,7 @@ internal sealed record StopOutput(string Id, string Name, string State, string V
 [JsonSerializable(typeof(TrustedPeer))]
 [JsonSerializable(typeof(DeployOutput))]
 [JsonSerializable(typeof(StatusOutput))]
+[JsonSerializable(typeof(UrlOutput))]
 [JsonSerializable(typeof(StopOutput))]
 [JsonSerializable(typeof(AllStatusOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

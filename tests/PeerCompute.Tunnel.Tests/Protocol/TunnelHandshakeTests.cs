@@ -116,10 +116,10 @@ public class TunnelHandshakeTests
         string tag = TunnelHostname.TagFor(identity.PeerId);
 
         var error = await Assert.ThrowsAsync<TunnelException>(async () =>
-            await RunBothAsync(identity, tag, gatewayVersions: new TunnelVersions(3, 4), providerVersions: TunnelHandshake.Versions));
+            await RunBothAsync(identity, tag, gatewayVersions: new TunnelVersions(4, 5), providerVersions: TunnelHandshake.Versions));
 
         await Assert.That(error!.Kind).IsEqualTo(TunnelErrorKind.Refused);
-        await Assert.That(error.Message).Contains("version 3 to 4");
+        await Assert.That(error.Message).Contains("version 4 to 5");
     }
 
     [Test]

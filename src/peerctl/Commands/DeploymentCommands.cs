@@ -91,7 +91,12 @@ internal sealed class DeploymentCommands
             }
             Console.Out.WriteLine($"Deployed {Show(response.Name)} ({Show(response.Id)}) on {session.Target.DisplayName}: {Show(response.State)}");
             if (response.PublicUrl is { } publicUrl)
-                Console.Out.WriteLine($"  public: {Show(publicUrl)}");
+                Console.Out.WriteLine($"  public: {Show(publicUrl)}{accessMode switch
+                {
+                    AccessMode.Private => $"  (private: open it with the link from peerctl url {Show(response.Name)})",
+                    AccessMode.Basic => $"  (user {Show(basicUser!)} and your password)",
+                    _ => "",
+                }}");
             if (!string.IsNullOrEmpty(response.LocalUrl))
                 Console.Out.WriteLine($"  local:  {Show(response.LocalUrl)}  (on the provider's machine)");
         }, cancellationToken).ConfigureAwait(false);

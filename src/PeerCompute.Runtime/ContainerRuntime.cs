@@ -233,7 +233,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
             var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
             await active.ConfigureAwait(false);
             _logger.LogInformation("Deployed {Id} ({Name}, {Image}) for {Owner} as container {Container}", id, spec.Name, spec.Image, owner, containerId);
-            Routes.Set(spec.Name, StatusProjection.UpstreamOf(status));
+            Routes.Set(spec.Name, StatusProjection.UpstreamOf(status), DeploymentAccess.For(record));
             return status;
         }
         catch (Exception ex)
@@ -278,7 +278,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
                 _admission.Release(record.Id);
             }
-            Routes.Set(record.Spec.Name, null);
+            Routes.Set(record.Spec.Name, null, null);
             return await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -420,7 +420,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         _previousLogs.Delete(record.Id);
         _admission.Release(record.Id);
         _deployments.TryRemove(record.Id, out _);
-        Routes.Set(record.Spec.Name, null);
+        Routes.Set(record.Spec.Name, null, null);
     }
 
     private async Task UndoDeployAsync(DeploymentRecord record, string? containerId)

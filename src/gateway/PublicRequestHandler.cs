@@ -10,8 +10,9 @@ using Yarp.ReverseProxy.Forwarder;
 namespace PeerCompute.Gateway;
 
 /// <summary>
-/// Every public request: hostname → route lookup → rate limit → open-request cap → forward through the provider's tunnel.
-/// Answers: unknown host 404; no provider connected or its tunnel full 503; container not answering on its port or the
+/// Every public request: hostname → route lookup → rate limit → access rule (<see cref="AccessGate"/>) → open-request cap →
+/// forward through the provider's tunnel. Answers: unknown host 404; no link, cookie or password for a private or basic
+/// deployment 401, a bad one 403; no provider connected or its tunnel full 503; container not answering on its port or the
 /// tunnel failing 502; container too slow 504; over the rate limit or with too many requests open 429 (Retry-After).
 /// Each body says which part failed.
 /// </summary>
@@ -27,6 +28,8 @@ internal sealed class PublicRequestHandler(
     ILogger logger,
     DeploymentTraffic traffic)
 {
+    private readonly AccessGate _access = new(logger);
+
     public async Task HandleAsync(HttpContext context)
     {
         string host = RawHost(context.Request);
@@ -69,6 +72,12 @@ internal sealed class PublicRequestHandler(
                 await ReplyAsync(context, StatusCodes.Status503ServiceUnavailable, Describe(TunnelErrorKind.ProviderOffline, ForwarderError.None, label).Message).ConfigureAwait(false);
                 logger.LogWarning("{Label}: 503 no provider is connected", label);
                 return;
+        }
+
+        if (!await _access.AdmitAsync(context, label, tunnel!.AccessOf(label)).ConfigureAwait(false))
+        {
+            metrics.RecordResponse(context.Response.StatusCode);
+            return;
         }
 
         if (!concurrency.TryEnter(client))

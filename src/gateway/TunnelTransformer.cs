@@ -7,7 +7,8 @@ namespace PeerCompute.Gateway;
 /// <summary>
 /// Copies the request as YARP does (hop-by-hop headers dropped), keeps the public Host, and sets the
 /// <c>X-Forwarded-*</c> headers from what the gateway saw, replacing any a client sent (the gateway is the edge).
-/// Answers' cookies are kept to the deployment's own host (<see cref="CookieDomain"/>).
+/// Answers' cookies are kept to the deployment's own host (<see cref="CookieDomain"/>). For a private or basic
+/// deployment, what proved the access (the access cookie, the Authorization header) is not passed on.
 /// </summary>
 internal sealed class TunnelTransformer : HttpTransformer
 {
@@ -39,7 +40,21 @@ internal sealed class TunnelTransformer : HttpTransformer
         headers.TryAddWithoutValidation("X-Forwarded-Host", host);
         headers.Host = host;
         if (httpContext.Features.Get<TunnelRoute>() is { } route)
+        {
             proxyRequest.Options.Set(TunnelForwarding.RouteKey, route);
+            switch (route.Tunnel.AccessOf(route.Label).Mode)
+            {
+                case Core.Access.AccessMode.Private when headers.TryGetValues("Cookie", out var cookies):
+                    string? kept = AccessGate.WithoutAccessCookie(string.Join("; ", cookies));
+                    headers.Remove("Cookie");
+                    if (kept is not null)
+                        headers.TryAddWithoutValidation("Cookie", kept);
+                    break;
+                case Core.Access.AccessMode.Basic:
+                    headers.Remove("Authorization");
+                    break;
+            }
+        }
     }
 
     public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)

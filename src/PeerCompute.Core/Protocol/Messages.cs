@@ -46,7 +46,10 @@ public sealed record DeployRequest(
     string? Restart = null,
     IReadOnlyList<string>? Volumes = null,
     string? Strategy = null,
-    bool Rollback = false) : ISignedRequest
+    bool Rollback = false,
+    string? Access = null,
+    string? BasicUser = null,
+    string? BasicPasswordHash = null) : ISignedRequest
 {
     // A deploy under a name the caller already has on the provider is an update of that deployment (same id and URL):
     // Strategy is how ("rolling", the default, or "recreate"). Rollback: update Name back to its previous revision's
@@ -108,7 +111,8 @@ public sealed record DeploymentInfo(
     DateTimeOffset? LastExitAt = null,
     DateTimeOffset? NextRestartAt = null,
     int? Revision = null,
-    IReadOnlyList<RevisionInfo>? Revisions = null);
+    IReadOnlyList<RevisionInfo>? Revisions = null,
+    string? Access = null);
 
 public sealed record CapacityInfo(
     int MaxCpuMillicores,

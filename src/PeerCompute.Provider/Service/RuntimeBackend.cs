@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using PeerCompute.Core.Access;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 using PeerCompute.Runtime;
@@ -44,6 +45,10 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
                 : RestartModes.TryParse(request.Restart, out var restart) ? restart
                 : throw new ProviderException(ErrorCodes.InvalidRequest, $"restart: '{request.Restart}' is not one of no, on-failure, unless-stopped."),
             VolumeMounts = request.Volumes is { } volumes ? [.. volumes.Select(ParseVolume)] : null,
+            Access = AccessModes.TryParse(request.Access, out var access) ? access
+                : throw new ProviderException(ErrorCodes.InvalidRequest, $"access: '{request.Access}' is not public, private or basic"),
+            BasicUser = request.BasicUser,
+            BasicPasswordHash = request.BasicPasswordHash,
         };
         var pullProgress = new Progress(progress);
         // The caller's own deployment of that name: this deploy is its next revision (another owner's name stays taken).
@@ -214,7 +219,8 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         s.Usage is { } u ? u.CpuMillicores / 10.0 : null, s.Usage?.MemoryBytes,
         s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)],
         RestartModes.Format(s.Restart), s.Health is { } h ? h.State.ToString().ToLowerInvariant() : null, s.Health?.Source,
-        s.Health?.LastFailureAt, s.Health?.LastFailure, s.LastExitCode is { } last ? (int)last : null, s.LastExitAt, s.NextRestartAt);
+        s.Health?.LastFailureAt, s.Health?.LastFailure, s.LastExitCode is { } last ? (int)last : null, s.LastExitAt, s.NextRestartAt,
+        Access: s.Access.ToText());
 
     /// <summary>By id, or by name; another owner's deployments do not exist for this owner.</summary>
     private async Task<DeploymentStatus> FindAsync(string idOrName, PeerId owner, CancellationToken cancellationToken)

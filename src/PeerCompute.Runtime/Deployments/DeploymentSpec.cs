@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using PeerCompute.Core.Access;
 
 namespace PeerCompute.Runtime.Deployments;
 
@@ -44,6 +45,16 @@ public sealed record DeploymentSpec
     /// <summary>Credentials for a private registry, used for this deployment's pull only and never stored.</summary>
     [JsonIgnore]
     public RegistryCredentials? RegistryCredentials { get; init; }
+
+    /// <summary>Who may open the deployment's public URL (<c>--access</c>); public by default.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<AccessMode>))]
+    public AccessMode Access { get; init; }
+
+    /// <summary>The user name of a <see cref="AccessMode.Basic"/> deployment.</summary>
+    public string? BasicUser { get; init; }
+
+    /// <summary>The <see cref="PasswordHash"/> of a <see cref="AccessMode.Basic"/> deployment's password (never the password).</summary>
+    public string? BasicPasswordHash { get; init; }
 
     // Requests the runtime always refuses.
     public bool Privileged { get; init; }

@@ -1,3 +1,4 @@
+using PeerCompute.Core.Access;
 using PeerCompute.Runtime.Images;
 
 namespace PeerCompute.Runtime.Deployments;
@@ -47,6 +48,8 @@ internal static class DeploymentSpecValidator
         if (spec.RegistryCredentials is { } credentials && (string.IsNullOrEmpty(credentials.Username) || credentials.Password is null))
             throw Invalid("registry credentials: username and password are both required");
 
+        ValidateAccess(spec);
+
         return image;
     }
 
@@ -70,6 +73,25 @@ internal static class DeploymentSpecValidator
             throw Invalid($"health check retries: {health.Retries} is not within 1-{HealthCheckSpec.MaxRetries}");
         if (health.StartPeriod < TimeSpan.Zero || health.StartPeriod > HealthCheckSpec.MaxStartPeriod)
             throw Invalid($"health check start period: {health.StartPeriod.TotalSeconds:0.###} s is not within 0 s to {HealthCheckSpec.MaxStartPeriod.TotalHours:0} h");
+    }
+
+    private static void ValidateAccess(DeploymentSpec spec)
+    {
+        switch (spec.Access)
+        {
+            case AccessMode.Public or AccessMode.Private:
+                if (spec.BasicUser is not null || spec.BasicPasswordHash is not null)
+                    throw Invalid($"access: a basic user and password hash belong to --access basic, not {spec.Access.ToText()}");
+                break;
+            case AccessMode.Basic:
+                if (!RouteAccess.IsValidBasicUser(spec.BasicUser))
+                    throw Invalid($"basic user: 1-{RouteAccess.MaxBasicUserLength} printable characters without ':' or spaces");
+                if (!PasswordHash.TryParse(spec.BasicPasswordHash, out _, out string? problem))
+                    throw Invalid($"basic password hash: {problem}");
+                break;
+            default:
+                throw Invalid($"access: unknown mode {(byte)spec.Access}; public, private or basic");
+        }
     }
 
     private static void RefuseHostAccess(DeploymentSpec spec)

@@ -55,6 +55,13 @@ internal static class SpecHash
                     writer.WriteStringValue(volume.Name + ":" + volume.Path);
                 writer.WriteEndArray();
             }
+            // Only when set, so that the hash of every deployment made before access rules existed stays the same.
+            if (spec.Access != PeerCompute.Core.Access.AccessMode.Public)
+            {
+                writer.WriteString("access", spec.Access.ToString());
+                writer.WriteString("basicUser", spec.BasicUser);
+                writer.WriteString("basicPasswordHash", spec.BasicPasswordHash);
+            }
             writer.WriteEndObject();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));

@@ -1,3 +1,4 @@
+using PeerCompute.Core.Access;
 using System.Globalization;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Images;
@@ -70,6 +71,7 @@ internal sealed record ContainerDefinition
                 [ContainerNaming.Port] = spec.ContainerPort.ToString(CultureInfo.InvariantCulture),
                 [ContainerNaming.CpuMillicores] = spec.CpuMillicores.ToString(CultureInfo.InvariantCulture),
                 [ContainerNaming.MemoryBytes] = spec.MemoryBytes.ToString(CultureInfo.InvariantCulture),
+                [ContainerNaming.Access] = spec.Access.ToText(),
             },
             ContainerPort = spec.ContainerPort,
             Network = options.NetworkName,

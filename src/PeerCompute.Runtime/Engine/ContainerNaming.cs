@@ -18,6 +18,8 @@ internal static class ContainerNaming
     public const string MemoryBytes = Prefix + "memory-bytes";
     /// <summary>The names of the owner's volumes it mounts, comma-separated; absent when none.</summary>
     public const string Volumes = Prefix + "volumes";
+    /// <summary>public, private or basic; absent on containers made before access rules (they were public).</summary>
+    public const string Access = Prefix + "access";
 
     public static string NameFor(string deploymentId) => "pc-" + deploymentId;
 

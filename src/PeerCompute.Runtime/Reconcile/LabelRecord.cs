@@ -1,4 +1,5 @@
 using System.Globalization;
+using PeerCompute.Core.Access;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Engine;
 using PeerCompute.Runtime.State;
@@ -47,7 +48,7 @@ internal static class LabelRecord
                 Owner = owner,
                 Spec = new DeploymentSpec
                 {
-                    Name = name, Image = image, ContainerPort = (int)port, CpuMillicores = (int)cpu, MemoryBytes = memory,
+                    Name = name, Image = image, ContainerPort = (int)port, CpuMillicores = (int)cpu, MemoryBytes = memory, Access = AccessFrom(container),
                     // Only the names (the mount paths are not needed to show or stop it): the volumes stay in use.
                     VolumeMounts = container.Label(ContainerNaming.Volumes) is { Length: > 0 } volumes
                         ? [.. volumes.Split(',').Where(VolumeMount.IsName).Select(n => new VolumeMount(n, "/"))]
@@ -62,6 +63,19 @@ internal static class LabelRecord
             };
         }
         return null;
+    }
+
+    /// <summary>
+    /// The label's access mode, failing closed: a basic deployment's password hash is not in the labels, so it comes back
+    /// private (its owner can still open it with a link); an unknown value is private too. No label: made before access
+    /// rules existed, so public as it was.
+    /// </summary>
+    private static AccessMode AccessFrom(ContainerSummary container)
+    {
+        string? label = container.Label(ContainerNaming.Access);
+        if (label is null)
+            return AccessMode.Public;
+        return AccessModes.TryParse(label, out var mode) && mode == AccessMode.Public ? AccessMode.Public : AccessMode.Private;
     }
 
     private static bool TryPositive(ContainerSummary container, string label, out long value)

@@ -1,3 +1,4 @@
+using PeerCompute.Runtime.Deployments;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using PeerCompute.Runtime.Admission;
@@ -114,7 +115,7 @@ internal sealed class Reconciler
                     vanished.Add(record.Id);
                     _logger.LogWarning("Deployment {Id}: {Reason}", record.Id, record.Reason);
                 }
-                _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container));
+                _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container), DeploymentAccess.For(record));
             }
             finally
             {
@@ -161,7 +162,7 @@ internal sealed class Reconciler
                 if (refusal is null)
                 {
                     await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-                    _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container));
+                    _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container), DeploymentAccess.For(record));
                     recovered.Add(record.Id);
                     _logger.LogWarning("Deployment {Id} ({Name}) of {Owner}: {Reason}; its container {Container} is adopted again",
                         record.Id, record.Spec.Name, record.Owner, record.Reason, container.Id);

@@ -120,7 +120,7 @@ internal sealed class RestartSupervisor : IAsyncDisposable
             {
                 record.UpdatedAt = _time.GetUtcNow();
                 await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-                _routes.Set(record.Spec.Name, null);
+                _routes.Set(record.Spec.Name, null, null);
                 return;
             }
         }
@@ -152,7 +152,7 @@ internal sealed class RestartSupervisor : IAsyncDisposable
             record.HeldUntil = until;
             record.UpdatedAt = _time.GetUtcNow();
             await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-            _routes.Set(record.Spec.Name, null);
+            _routes.Set(record.Spec.Name, null, null);
             _logger.LogInformation("Deployment {Id} ({Name}) exited with {Code}; start {Streak} of a crash loop in {Delay} s", record.Id, record.Spec.Name, exit.ExitCode, record.CrashStreak, delay.TotalSeconds);
             Schedule(tracked, until);
         }
@@ -221,7 +221,7 @@ internal sealed class RestartSupervisor : IAsyncDisposable
             await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
             await _engine.StartContainerAsync(containerId, $"starting {record.Spec.Name} again", cancellationToken).ConfigureAwait(false);
             var facts = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", cancellationToken).ConfigureAwait(false);
-            _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(StatusProjection.Project(record, facts, _time.GetUtcNow())));
+            _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(StatusProjection.Project(record, facts, _time.GetUtcNow())), DeploymentAccess.For(record));
         }
         catch (RuntimeException ex)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
+using PeerCompute.Core.Access;
 
 namespace PeerCompute.Runtime.Routes;
 
@@ -20,6 +21,7 @@ public sealed class RouteTable
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, IPEndPoint> _routes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RouteAccess> _access = new(StringComparer.Ordinal);
     private readonly List<ChannelWriter<RouteChange>> _watchers = [];
     private bool _completed;
 
@@ -32,6 +34,13 @@ public sealed class RouteTable
     {
         lock (_lock)
             return _routes.TryGetValue(name, out upstream);
+    }
+
+    /// <summary>The access rules of the routes that are not public.</summary>
+    public IReadOnlyDictionary<string, RouteAccess> AccessSnapshot()
+    {
+        lock (_lock)
+            return new Dictionary<string, RouteAccess>(_access, StringComparer.Ordinal);
     }
 
     /// <summary>Every route as it is now.</summary>
@@ -71,10 +80,16 @@ public sealed class RouteTable
     }
 
     /// <summary>Sets (or with a null upstream removes) a route; watchers hear of it only when it really changed.</summary>
-    internal void Set(string name, IPEndPoint? upstream)
+    /// <param name="access">The deployment's rule, with every route set: no default, since a route set without its rule
+    /// would be served to anyone (an update or a restart once did that to a private deployment).</param>
+    internal void Set(string name, IPEndPoint? upstream, RouteAccess? access)
     {
         lock (_lock)
         {
+            if (upstream is null || access is null || access.Mode == AccessMode.Public)
+                _access.Remove(name);
+            else
+                _access[name] = access;
             if (upstream is null)
             {
                 if (!_routes.Remove(name))

@@ -67,6 +67,8 @@ public sealed record DeploymentStatus
     public DateTimeOffset? LastExitAt { get; init; }
     /// <summary>When the provider starts a crash-looping container it holds back again; null when it holds none.</summary>
     public DateTimeOffset? NextRestartAt { get; init; }
+    /// <summary>Who may open the public URL.</summary>
+    public PeerCompute.Core.Access.AccessMode Access { get; init; }
 }
 
 public enum HealthState

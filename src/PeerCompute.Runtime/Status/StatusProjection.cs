@@ -72,6 +72,7 @@ internal static class StatusProjection
             LastExitCode = record.LastExitAt is not null ? record.LastExitCode : container is { Running: false, FinishedAt: not null } ? container.ExitCode : null,
             LastExitAt = record.LastExitAt ?? (container is { Running: false } ? container.FinishedAt : null),
             NextRestartAt = state == DeploymentState.Restarting ? record.HeldUntil : null,
+            Access = record.Spec.Access,
         };
     }
 

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using PeerCompute.Core.Access;
 using PeerCompute.Core.Identity;
 using PeerCompute.Mux;
 using PeerCompute.Tunnel.Hostnames;
@@ -45,7 +46,7 @@ public sealed class TunnelClient : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         Tag = TunnelHostname.TagFor(identity.PeerId);
         _announcer = new RouteAnnouncer(Tag, options.HandshakeTimeout, routes => Update(s => s with { Routes = routes }), _logger);
-        _forwarder = new RouteForwarder(Tag, () => _announcer.Routes, resolveRoute, options, _logger);
+        _forwarder = new RouteForwarder(Tag, () => _announcer.ServedRoutes, resolveRoute, options, _logger);
         _certificatePolicy = new GatewayCertificatePolicy(options.ServerName ?? options.GatewayHost, options.CaFile, options.Pin);
     }
 
@@ -68,10 +69,11 @@ public sealed class TunnelClient : IAsyncDisposable
     /// Call it after every route change, a moved one included (same name, another endpoint): connections the gateway
     /// keeps open to a route that is gone or moved are closed then.
     /// </summary>
-    public void SetRoutes(IEnumerable<string> names)
+    /// <param name="access">Access rules by deployment name (private or basic URLs); a name without one is public.</param>
+    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null)
     {
         ArgumentNullException.ThrowIfNull(names);
-        _announcer.Set(names);
+        _announcer.Set(names, access);
         _ = RevalidateAsync();
     }
 
@@ -171,7 +173,7 @@ public sealed class TunnelClient : IAsyncDisposable
             long started = Environment.TickCount64;
             try
             {
-                var (session, challenge, relay) = await ConnectAsync(token).ConfigureAwait(false);
+                var (session, challenge, relay, version) = await ConnectAsync(token).ConfigureAwait(false);
                 _logger.LogInformation("tunnel to {Gateway} up: provider tag {Tag}, domain {Domain}", endpoint, Tag, challenge.Domain);
                 Update(s => s with
                 {
@@ -183,7 +185,7 @@ public sealed class TunnelClient : IAsyncDisposable
                     ConnectedSince = DateTimeOffset.UtcNow,
                     Attempt = 0,
                 });
-                error = await ServeAsync(session, token).ConfigureAwait(false);
+                error = await ServeAsync(session, version, token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
@@ -224,7 +226,7 @@ public sealed class TunnelClient : IAsyncDisposable
     };
 
     /// <summary>TCP, TLS 1.3, authentication, then yamux. Throws on any failure; the caller retries.</summary>
-    private async Task<(YamuxSession Session, Challenge Challenge, RelayOffer? Relay)> ConnectAsync(CancellationToken cancellationToken)
+    private async Task<(YamuxSession Session, Challenge Challenge, RelayOffer? Relay, byte Version)> ConnectAsync(CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.HandshakeTimeout);
@@ -245,11 +247,11 @@ public sealed class TunnelClient : IAsyncDisposable
             await _certificatePolicy.AuthenticateAsync(ssl, token).ConfigureAwait(false);
 
             byte[] certificateHash = AuthTranscript.CertificateHash(ssl.RemoteCertificate!);
-            var handshake = await TunnelHandshake.RunProviderAsync(ssl, certificateHash, _identity, Tag, TunnelHandshake.Versions, token).ConfigureAwait(false);
+            var handshake = await TunnelHandshake.RunProviderAsync(ssl, certificateHash, _identity, Tag, _options.Versions, token).ConfigureAwait(false);
 
             var yamux = _options.Yamux with { KeepAliveInterval = _options.KeepAliveInterval, DeadLinkTimeout = _options.DeadLinkTimeout };
             var session = YamuxSession.Start(ssl, isClient: true, yamux);
-            return (session, handshake.Challenge, handshake.Welcome.Relay);
+            return (session, handshake.Challenge, handshake.Welcome.Relay, handshake.Version);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -272,14 +274,14 @@ public sealed class TunnelClient : IAsyncDisposable
     }
 
     /// <summary>Runs one session until it ends (returns its error) or the client stops (drains, returns null).</summary>
-    private async Task<Exception?> ServeAsync(YamuxSession session, CancellationToken cancellationToken)
+    private async Task<Exception?> ServeAsync(YamuxSession session, byte version, CancellationToken cancellationToken)
     {
         // Requests in flight live until the session is closed (after draining), not until the stop request.
         using var sessionScope = new CancellationTokenSource();
         using var controlScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         try
         {
-            _ = _announcer.RunAsync(session, controlScope.Token);
+            _ = _announcer.RunAsync(session, version, controlScope.Token);
             while (await session.AcceptStreamAsync(cancellationToken).ConfigureAwait(false) is { } stream)
                 _ = _forwarder.ForwardAsync(stream, sessionScope.Token);
             // The session ended by itself (dead link, gateway gone or restarting).

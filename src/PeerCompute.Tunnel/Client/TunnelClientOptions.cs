@@ -6,6 +6,9 @@ namespace PeerCompute.Tunnel.Client;
 /// <summary>Where the provider's tunnel goes and every limit it keeps, with defaults.</summary>
 public sealed record TunnelClientOptions
 {
+    /// <summary>The tunnel protocol versions offered; tests lower it to play a provider talking to an older gateway.</summary>
+    internal Protocol.TunnelVersions Versions { get; init; } = Protocol.TunnelHandshake.Versions;
+
     /// <summary>The gateway's host name or IP address.</summary>
     public required string GatewayHost { get; init; }
 

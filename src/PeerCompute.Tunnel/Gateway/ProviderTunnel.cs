@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using PeerCompute.Core.Access;
 using PeerCompute.Core.Identity;
 using PeerCompute.Mux;
 using PeerCompute.Tunnel.Hostnames;
@@ -15,7 +16,10 @@ public sealed class ProviderTunnel : IAsyncDisposable
     private readonly HostnameBindings _bindings;
     private readonly GatewayMetrics? _metrics;
     private readonly ILogger _logger;
-    private Dictionary<string, byte[]> _routes = new(StringComparer.Ordinal);
+    private Dictionary<string, AnnouncedRoute> _routes = new(StringComparer.Ordinal);
+
+    /// <summary>A route as the provider announced it: the header each of its streams starts with, and who may use it.</summary>
+    private sealed record AnnouncedRoute(byte[] Header, RouteAccess Access);
 
     internal ProviderTunnel(PeerId peerId, string tag, EndPoint? remote, YamuxSession yamux, TunnelServerOptions options, HostnameBindings bindings, GatewayMetrics? metrics, ILogger logger)
     {
@@ -42,6 +46,9 @@ public sealed class ProviderTunnel : IAsyncDisposable
 
     public bool Serves(string label) => Volatile.Read(ref _routes).ContainsKey(label);
 
+    /// <summary>Who may use <paramref name="label"/>, as its provider said (public for a provider before tunnel protocol version 3).</summary>
+    public RouteAccess AccessOf(string label) => Volatile.Read(ref _routes).TryGetValue(label, out var route) ? route.Access : RouteAccess.Public;
+
     /// <summary>False once the session is closed or either side sent GoAway: no new request may use it.</summary>
     public bool IsAvailable => !_yamux.IsClosed && !_yamux.IsGoingAway;
 
@@ -59,7 +66,7 @@ public sealed class ProviderTunnel : IAsyncDisposable
     /// </summary>
     public async ValueTask<RouteStream> OpenRouteAsync(string label, CancellationToken cancellationToken)
     {
-        if (!Volatile.Read(ref _routes).TryGetValue(label, out byte[]? header))
+        if (!Volatile.Read(ref _routes).TryGetValue(label, out var route))
             throw new TunnelException(TunnelErrorKind.UnknownRoute, $"{label} is not served by provider {PeerId}");
         YamuxStream stream;
         try
@@ -78,7 +85,7 @@ public sealed class ProviderTunnel : IAsyncDisposable
         }
         try
         {
-            await stream.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(route.Header, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or OperationCanceledException)
         {
@@ -108,7 +115,7 @@ public sealed class ProviderTunnel : IAsyncDisposable
                     var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelFrame.MaxPayload, timeout.Token).ConfigureAwait(false);
                     if (type != TunnelMessageType.SetRoutes || !SetRoutes.TryParse(payload, out var request))
                         throw new TunnelException(TunnelErrorKind.Protocol, $"unexpected control message {(byte)type} from provider {PeerId}");
-                    var results = await ApplyRoutesAsync(request.Labels, timeout.Token).ConfigureAwait(false);
+                    var results = await ApplyRoutesAsync(request, timeout.Token).ConfigureAwait(false);
                     await stream.WriteAsync(new RoutesResult(results).Encode(), timeout.Token).ConfigureAwait(false);
                     await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
                 }
@@ -130,12 +137,15 @@ public sealed class ProviderTunnel : IAsyncDisposable
         }
     }
 
-    private async Task<List<RouteResult>> ApplyRoutesAsync(IReadOnlyList<string> labels, CancellationToken cancellationToken)
+    private async Task<List<RouteResult>> ApplyRoutesAsync(SetRoutes request, CancellationToken cancellationToken)
     {
+        var labels = request.Labels;
         var results = new List<RouteResult>(labels.Count);
-        var accepted = new Dictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (string label in labels)
+        var accepted = new Dictionary<string, AnnouncedRoute>(StringComparer.Ordinal);
+        for (int i = 0; i < labels.Count; i++)
         {
+            string label = labels[i];
+            var access = request.AccessAt(i);
             string? refusal = null;
             if (!TunnelHostname.TryParseLabel(label, out _, out string tag))
                 refusal = "not a hostname label of the form name-tag";
@@ -143,8 +153,10 @@ public sealed class ProviderTunnel : IAsyncDisposable
                 refusal = $"tag '{tag}' belongs to another provider; this provider's tag is '{Tag}'";
             else if (accepted.Count >= _options.MaxRoutesPerProvider && !accepted.ContainsKey(label))
                 refusal = $"at most {_options.MaxRoutesPerProvider} hostnames per provider";
+            else if (access.Problem() is { } problem)
+                refusal = problem; // never served open because its rule cannot be kept
             if (refusal is null)
-                accepted[label] = RouteHeader.Encode(label);
+                accepted[label] = new AnnouncedRoute(RouteHeader.Encode(label), access);
             else
                 _logger.LogWarning("provider {Peer}: refused hostname {Label}: {Reason}", PeerId, label, refusal);
             results.Add(new RouteResult(label, refusal is null, refusal ?? ""));

@@ -47,11 +47,12 @@ internal sealed class GatewayTunnels : IAsyncDisposable
 
     public IReadOnlyList<(string Address, TunnelClient Client)> All => _tunnels;
 
-    public void SetRoutes(IEnumerable<string> names)
+    /// <param name="access">The access rule of each route that is not public; a route missing here is served to anyone.</param>
+    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, PeerCompute.Core.Access.RouteAccess> access)
     {
         var list = names as IReadOnlyCollection<string> ?? [.. names];
         foreach (var (_, client) in _tunnels)
-            client.SetRoutes(list);
+            client.SetRoutes(list, access);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using ConsoleAppFramework;
 using PeerCompute.Cli;
+using PeerCompute.Core.Access;
 using PeerCompute.Core.Identity;
 using PeerCompute.Core.Protocol;
 using PeerCompute.Core.Resources;
@@ -49,12 +50,21 @@ internal sealed class DeploymentCommands
     /// <param name="healthStartPeriod">After each start, failed checks in this period do not count (default 0s).</param>
     /// <param name="restart">When the process exits: unless-stopped (default: always restart, with a growing wait while it keeps crashing), on-failure (only after a non-zero exit) or no.</param>
     /// <param name="strategy">When you already have a deployment of that --name on the provider, this deploy updates it (same id and URL): rolling (default: the new container starts beside the old one and takes the route once it answers; a new one that fails leaves the old one serving, update_failed) or recreate (the old one stops first).</param>
+    /// <param name="access">Who may open the public URL: public (default), private (only with a link from peerctl url, signed by you) or basic (a user name and password; see --basic-user).</param>
+    /// <param name="basicUser">The user name for --access basic. The password is read from $PEERCTL_BASIC_PASSWORD, else from standard input, else asked for; only its PBKDF2 hash leaves this machine.</param>
     [Command("deploy")]
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
         int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, bool noWait = false,
         string? healthHttp = null, bool healthTcp = false, string? healthInterval = null, string? healthTimeout = null, int? healthRetries = null,
-        string? healthStartPeriod = null, string? restart = null, RepeatedOption? volume = null, string? strategy = null, CancellationToken cancellationToken = default)
+        string? healthStartPeriod = null, string? restart = null, RepeatedOption? volume = null, string? strategy = null, string access = "public", string? basicUser = null, CancellationToken cancellationToken = default)
     {
+        if (!AccessModes.TryParse(access, out var accessMode))
+            throw new UsageException($"--access '{access}' is not public, private or basic.");
+        if (accessMode == AccessMode.Basic && !RouteAccess.IsValidBasicUser(basicUser))
+            throw new UsageException(basicUser is null ? "--access basic needs --basic-user NAME." : $"--basic-user '{basicUser}' must be 1-{RouteAccess.MaxBasicUserLength} printable characters without ':' or spaces.");
+        if (accessMode != AccessMode.Basic && basicUser is not null)
+            throw new UsageException("--basic-user goes with --access basic.");
+        string? passwordHash = accessMode == AccessMode.Basic ? PasswordHash.Create(BasicPassword.Read()) : null;
         if (strategy is not (null or DeployRequest.StrategyRolling or DeployRequest.StrategyRecreate))
             throw new UsageException($"--strategy '{strategy}': expected {DeployRequest.StrategyRolling} or {DeployRequest.StrategyRecreate}.");
         if (healthHttp is not null && healthTcp)
@@ -100,9 +110,8 @@ internal sealed class DeploymentCommands
             var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable, NoWait: noWait,
                 HealthHttp: healthHttp, HealthTcp: healthTcp, HealthIntervalMs: intervalMs, HealthTimeoutMs: timeoutMs, HealthRetries: healthRetries,
                 HealthStartPeriodMs: startPeriodMs, Restart: restart, Volumes: volumes.Count > 0 ? volumes : null,
-                Strategy: strategy);
-
-            await SendDeployAsync(session, request, json, cancellationToken).ConfigureAwait(false);
+                Strategy: strategy, Access: accessMode == AccessMode.Public ? null : accessMode.ToText(), BasicUser: basicUser, BasicPasswordHash: passwordHash);
+            await SendDeployAsync(session, request, json, cancellationToken, accessMode, basicUser).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -155,7 +164,8 @@ internal sealed class DeploymentCommands
 
     private static string ShortDigest(string? digest) => digest is null ? "-" : digest.StartsWith("sha256:", StringComparison.Ordinal) && digest.Length > 19 ? digest[..19] : digest;
 
-    private static async Task SendDeployAsync(ProviderSession session, DeployRequest request, bool json, CancellationToken cancellationToken)
+    private static async Task SendDeployAsync(ProviderSession session, DeployRequest request, bool json, CancellationToken cancellationToken,
+        AccessMode access = AccessMode.Public, string? basicUser = null)
     {
         var progress = new PullDisplay();
         DeployResponse response;
@@ -177,9 +187,76 @@ internal sealed class DeploymentCommands
         string revision = response.Updated && response.Revision is { } r ? $" to revision {r}" : "";
         Console.Out.WriteLine($"{what} {Show(response.Name)} ({Show(response.Id)}){revision} on {session.Target.DisplayName}: {Show(response.State)}");
         if (response.PublicUrl is { } publicUrl)
-            Console.Out.WriteLine($"  public: {Show(publicUrl)}");
+            Console.Out.WriteLine($"  public: {Show(publicUrl)}{access switch
+            {
+                AccessMode.Private => $"  (private: open it with the link from peerctl url {Show(response.Name)})",
+                AccessMode.Basic => $"  (user {Show(basicUser!)} and your password)",
+                _ => "",
+            }}");
         if (!string.IsNullOrEmpty(response.LocalUrl))
             Console.Out.WriteLine($"  local:  {Show(response.LocalUrl)}  (on the provider's machine)");
+    }
+
+    /// <summary>
+    /// Print a link to a private deployment: its public URL with a token signed by your identity, valid for this
+    /// deployment's hostname until it expires. Whoever opens it gets a cookie for that hostname; the link itself is
+    /// the secret, so share it as one. Examples: peerctl url web --expires 2h
+    /// </summary>
+    /// <param name="deployment">DEPLOYMENT: The deployment name or id.</param>
+    /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
+    /// <param name="expires">How long the link works: 90s, 30m, 2h, 7d (at most 366d; default 24h).</param>
+    /// <param name="json">Print {"name","url","expires"}.</param>
+    [Command("url")]
+    public async Task Url([Argument] string deployment, string? peer = null, string expires = "24h", bool json = false, CancellationToken cancellationToken = default)
+    {
+        if (!TryParseLifetime(expires, out var lifetime) || lifetime <= TimeSpan.Zero || lifetime > UrlToken.MaxLifetime)
+            throw new UsageException($"--expires '{expires}' is not a lifetime up to 366d (examples: 90s, 30m, 2h, 7d).");
+        await WithProviderAsync(peer, json, ReplyTimeout(DefaultStatusTimeoutSeconds), async (session, replyToken) =>
+        {
+            var status = await session.Client.StatusAsync(deployment, replyToken).ConfigureAwait(false);
+            var found = status.Deployments.FirstOrDefault() ?? throw Fail(json, ErrorCodes.NotFound, $"no deployment {deployment} on {session.Target.DisplayName}");
+            if (found.PublicUrl is not { } publicUrl)
+                throw Fail(json, "no_public_url", $"{Show(found.Name)} has no public URL now (it is {Show(found.State)}, or its provider has no gateway connected).");
+            if (!AccessModes.TryParse(found.Access, out var mode) || mode != AccessMode.Private)
+                throw Fail(json, "not_private", mode == AccessMode.Basic
+                    ? $"{Show(found.Name)} is opened with its user name and password, not a link: {Show(publicUrl)}"
+                    : $"{Show(found.Name)} is public and needs no link: {Show(publicUrl)}");
+            var until = DateTimeOffset.UtcNow + lifetime;
+            var uri = new Uri(publicUrl);
+            PeerIdentity identity;
+            try
+            {
+                identity = IdentityStore.Load(PeerComputeHome.Resolve());
+            }
+            catch (IdentityException ex)
+            {
+                throw Fail(json, "local_setup", ex.Message);
+            }
+            string link;
+            using (identity)
+                link = new UriBuilder(uri) { Query = UrlToken.QueryParameter + "=" + UrlToken.Create(identity, uri.Host, until) }.Uri.AbsoluteUri;
+            if (json)
+                JsonOut.Write(new UrlOutput(found.Name, link, until), CliJsonContext.Default.UrlOutput);
+            else
+                Console.Out.WriteLine(link);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>90s, 30m, 2h, 7d.</summary>
+    internal static bool TryParseLifetime(string text, out TimeSpan lifetime)
+    {
+        lifetime = default;
+        if (text.Length < 2 || !long.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out long count) || count > 1_000_000)
+            return false;
+        lifetime = char.ToLowerInvariant(text[^1]) switch
+        {
+            's' => TimeSpan.FromSeconds(count),
+            'm' => TimeSpan.FromMinutes(count),
+            'h' => TimeSpan.FromHours(count),
+            'd' => TimeSpan.FromDays(count),
+            _ => TimeSpan.MinValue,
+        };
+        return lifetime != TimeSpan.MinValue;
     }
 
     /// <summary>

@@ -20,6 +20,8 @@ internal sealed record DeployOutput(string Id, string Name, string Provider, str
 /// <summary><c>peerctl history --json</c>: the deployment and its revisions, oldest first.</summary>
 internal sealed record HistoryOutput(string Id, string Name, string Provider, string ProviderName, IReadOnlyList<RevisionInfo> Revisions, string Via);
 
+internal sealed record UrlOutput(string Name, string Url, DateTimeOffset Expires);
+
 internal sealed record StatusOutput(string Provider, string ProviderName, IReadOnlyList<DeploymentInfo> Deployments, CapacityInfo? Capacity, string Via);
 
 /// <summary>
@@ -41,6 +43,7 @@ internal sealed record VolumesOutput(string Provider, string ProviderName, IRead
 [JsonSerializable(typeof(TrustedPeer))]
 [JsonSerializable(typeof(DeployOutput))]
 [JsonSerializable(typeof(StatusOutput))]
+[JsonSerializable(typeof(UrlOutput))]
 [JsonSerializable(typeof(StopOutput))]
 [JsonSerializable(typeof(AllStatusOutput))]
 [JsonSerializable(typeof(VolumesOutput))]

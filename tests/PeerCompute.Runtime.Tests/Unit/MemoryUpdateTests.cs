@@ -26,6 +26,26 @@ public sealed class MemoryUpdateTests
     }
 
     [Test]
+    public async Task An_update_or_rollback_of_a_private_deployment_keeps_its_route_private()
+    {
+        await using var harness = await MemoryRuntime.StartAsync();
+        harness.Engine.Images.UnionWith(["app:2"]);
+        var spec = MemoryRuntime.App() with { Access = PeerCompute.Core.Access.AccessMode.Private };
+        var first = await harness.Runtime.DeployAsync(spec, Owner);
+        string name = first.Name;
+        await Assert.That(harness.Runtime.Routes.AccessSnapshot()[name].Mode).IsEqualTo(PeerCompute.Core.Access.AccessMode.Private);
+
+        await harness.Runtime.UpdateAsync(first.Id, Owner, spec with { Image = "app:2" }, Rolling);
+        // Without its rule the route would be served to anyone: the access map is what the gateway is told.
+        await Assert.That(harness.Runtime.Routes.AccessSnapshot().TryGetValue(name, out var afterUpdate)).IsTrue();
+        await Assert.That(afterUpdate!.Mode).IsEqualTo(PeerCompute.Core.Access.AccessMode.Private);
+
+        await harness.Runtime.RollbackAsync(first.Id, Owner, Rolling);
+        await Assert.That(harness.Runtime.Routes.AccessSnapshot().TryGetValue(name, out var afterRollback)).IsTrue();
+        await Assert.That(afterRollback!.Mode).IsEqualTo(PeerCompute.Core.Access.AccessMode.Private);
+    }
+
+    [Test]
     public async Task History_is_bounded_and_survives_a_provider_restart()
     {
         await using var harness = await MemoryRuntime.StartAsync(o => o with { RevisionHistory = 2 });

@@ -1,4 +1,5 @@
 using System.Net;
+using PeerCompute.Core.Access;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.Tests.Fakes;
 
@@ -15,16 +16,16 @@ public sealed class RouteTableTests
     {
         var table = new RouteTable();
         var a = new IPEndPoint(IPAddress.Loopback, 40001);
-        table.Set("a", a);
+        table.Set("a", a, RouteAccess.Public);
         using var cancel = new CancellationTokenSource(Patience);
         await using var watch = table.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
 
         await Assert.That(await watch.MoveNextAsync()).IsTrue();
         await Assert.That(watch.Current).IsEqualTo(new RouteChange("a", a));
-        table.Set("a", new IPEndPoint(IPAddress.Loopback, 40001)); // the same: no change
-        table.Set("b", new IPEndPoint(IPAddress.Loopback, 40002));
-        table.Set("a", null);
-        table.Set("missing", null); // nothing to remove: no change
+        table.Set("a", new IPEndPoint(IPAddress.Loopback, 40001), RouteAccess.Public); // the same: no change
+        table.Set("b", new IPEndPoint(IPAddress.Loopback, 40002), RouteAccess.Public);
+        table.Set("a", null, null);
+        table.Set("missing", null, null); // nothing to remove: no change
         await Assert.That(await watch.MoveNextAsync()).IsTrue();
         await Assert.That(watch.Current.Name).IsEqualTo("b");
         await Assert.That(await watch.MoveNextAsync()).IsTrue();

@@ -1,4 +1,5 @@
 using System.Net;
+using PeerCompute.Core.Access;
 using PeerCompute.Core.Identity;
 using PeerCompute.Tunnel.Client;
 using PeerCompute.Tunnel.Hostnames;
@@ -27,7 +28,7 @@ internal sealed class TestProvider : IAsyncDisposable
     public string Label(string name) => TunnelHostname.LabelFor(name, Tag);
 
     public static TestProvider Create(string host, int port, TestPki pki, Dictionary<string, IPEndPoint> routes, PeerIdentity? identity = null,
-        Func<TunnelClientOptions, TunnelClientOptions>? configure = null)
+        Func<TunnelClientOptions, TunnelClientOptions>? configure = null, IReadOnlyDictionary<string, RouteAccess>? access = null)
     {
         identity ??= PeerIdentity.Generate();
         var options = new TunnelClientOptions
@@ -42,13 +43,13 @@ internal sealed class TestProvider : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var client = new TunnelClient(identity, options, (name, _) =>
             ValueTask.FromResult<IPEndPoint?>(routes.TryGetValue(name, out var endpoint) ? endpoint : null));
-        client.SetRoutes(routes.Keys);
+        client.SetRoutes(routes.Keys, access);
         return new TestProvider(identity, client, routes);
     }
 
     public static TestProvider For(GatewayProcess gateway, Dictionary<string, IPEndPoint> routes, PeerIdentity? identity = null,
-        Func<TunnelClientOptions, TunnelClientOptions>? configure = null) =>
-        Create("127.0.0.1", gateway.TunnelPort, gateway.Pki, routes, identity, configure);
+        Func<TunnelClientOptions, TunnelClientOptions>? configure = null, IReadOnlyDictionary<string, RouteAccess>? access = null) =>
+        Create("127.0.0.1", gateway.TunnelPort, gateway.Pki, routes, identity, configure, access);
 
     public TestProvider Start()
     {

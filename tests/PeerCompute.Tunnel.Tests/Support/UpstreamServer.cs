@@ -33,6 +33,9 @@ internal sealed class UpstreamServer : IAsyncDisposable
 
     public int Requests;
 
+    /// <summary>The path of every request that arrived, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Paths { get; } = new();
+
     /// <summary>The connections requests came on (Kestrel's connection ids), each with the requests it carried.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, int> Connections { get; } = new();
 
@@ -97,6 +100,7 @@ internal sealed class UpstreamServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context, string name)
     {
         Interlocked.Increment(ref Requests);
+        Paths.Enqueue(context.Request.Path.Value ?? "");
         Connections.AddOrUpdate(context.Connection.Id, 1, (_, n) => n + 1);
         var request = context.Request;
         var response = context.Response;

@@ -36,7 +36,10 @@ public sealed record DeployRequest(
     IReadOnlyList<string>? Command = null,
     bool WritableRootfs = false,
     RegistryCredentials? Registry = null,
-    bool NoWait = false) : ISignedRequest
+    bool NoWait = false,
+    string? App = null,
+    string? Service = null,
+    bool Private = false) : ISignedRequest
 {
     public const int DefaultCpuMillicores = 500;
     public const long DefaultMemoryBytes = 256L * 1024 * 1024;
@@ -76,7 +79,9 @@ public sealed record DeploymentInfo(
     int Restarts = 0,
     double? CpuPercent = null,
     long? MemoryUsageBytes = null,
-    IReadOnlyList<string>? LastLogLines = null);
+    IReadOnlyList<string>? LastLogLines = null,
+    string? App = null,
+    string? Service = null);
 
 public sealed record CapacityInfo(
     int MaxCpuMillicores,

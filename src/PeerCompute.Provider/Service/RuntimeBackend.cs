@@ -26,6 +26,9 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             Command = request.Command,
             ReadOnlyRootFilesystem = !request.WritableRootfs,
             RegistryCredentials = request.Registry is { } r ? new PeerCompute.Runtime.Deployments.RegistryCredentials(r.Username, r.Password) { ServerAddress = r.ServerAddress } : null,
+            App = request.App,
+            Service = request.Service,
+            Private = request.Private,
         };
         var pullProgress = new Progress(progress);
         var status = await Call(() => runtime.DeployAsync(spec, owner.ToString(), pullProgress, cancellationToken)).ConfigureAwait(false);
@@ -39,7 +42,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             await deploymentsChanged().ConfigureAwait(false);
         if (ready is { Outcome: ReadinessOutcome.NotAnswering })
             throw new ProviderException(ErrorCodes.NotAnswering, NotAnsweringMessage(status, ready.Listening));
-        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes);
+        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), PublicUrl(status), status.CpuMillicores, status.MemoryBytes);
     }
 
     public async Task<StopResponse> StopAsync(StopRequest request, PeerId owner, CancellationToken cancellationToken)
@@ -57,8 +60,16 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         IReadOnlyList<DeploymentStatus> list;
         if (request.Deployment is { } one)
         {
-            var found = await FindAsync(one, owner, cancellationToken).ConfigureAwait(false);
-            list = [await Call(() => runtime.GetStatusAsync(found.Id, owner.ToString(), includeUsage: true, cancellationToken)).ConfigureAwait(false)];
+            var mine = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
+            // A deployment by id or name, else every service of the app of that name.
+            var found = mine.FirstOrDefault(d => d.Id == one) ?? mine.FirstOrDefault(d => d.Name == one);
+            var services = found is null ? [.. mine.Where(d => d.App == one)] : new List<DeploymentStatus> { found };
+            if (services.Count == 0)
+                throw new ProviderException(ErrorCodes.NotFound, $"No deployment '{one}'.");
+            var detailed = new List<DeploymentStatus>(services.Count);
+            foreach (var service in services)
+                detailed.Add(await Call(() => runtime.GetStatusAsync(service.Id, owner.ToString(), includeUsage: true, cancellationToken)).ConfigureAwait(false));
+            list = detailed;
         }
         else
         {
@@ -81,10 +92,14 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
 
     private DeploymentInfo ToInfo(DeploymentStatus s) => new(
         s.Id, s.Name, s.Image, StateText(s.State), s.CpuMillicores, s.MemoryBytes, s.CreatedAt,
-        LocalUrl(s), s.State is DeploymentState.Running ? publicUrlFor(s.Name) : null,
+        LocalUrl(s), s.State is DeploymentState.Running ? PublicUrl(s) : null,
         s.ExitCode is { } code ? (int)code : null, s.OomKilled, (int)s.RestartCount,
         s.Usage is { } u ? u.CpuMillicores / 10.0 : null, s.Usage?.MemoryBytes,
-        s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)]);
+        s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)],
+        s.App, s.Service);
+
+    /// <summary>A private service of an app has none: only its app's other services reach it.</summary>
+    private string? PublicUrl(DeploymentStatus s) => s.Private ? null : publicUrlFor(s.Name);
 
     /// <summary>By id, or by name; another owner's deployments do not exist for this owner.</summary>
     private async Task<DeploymentStatus> FindAsync(string idOrName, PeerId owner, CancellationToken cancellationToken)

@@ -32,6 +32,13 @@ internal static class SpecHash
                     writer.WriteStringValue(argument);
                 writer.WriteEndArray();
             }
+            // Only when set, so the hashes of deployments made before apps existed stay what their labels say.
+            if (spec.App is not null)
+            {
+                writer.WriteString("app", spec.App);
+                writer.WriteString("service", spec.Service);
+                writer.WriteBoolean("private", spec.Private);
+            }
             writer.WriteEndObject();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));

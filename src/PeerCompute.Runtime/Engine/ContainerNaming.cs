@@ -16,6 +16,8 @@ internal static class ContainerNaming
     public const string Port = Prefix + "port";
     public const string CpuMillicores = Prefix + "cpu-millicores";
     public const string MemoryBytes = Prefix + "memory-bytes";
+    /// <summary>On a service of an app, and on the app's network: the app's name.</summary>
+    public const string App = Prefix + "app";
 
     public static string NameFor(string deploymentId) => "pc-" + deploymentId;
 

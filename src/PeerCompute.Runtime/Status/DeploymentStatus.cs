@@ -58,6 +58,11 @@ public sealed record DeploymentStatus
     public IReadOnlyList<ContainerLogLine> LastLogLines { get; init; } = [];
     /// <summary>Why the deployment is in its state, when that is not obvious.</summary>
     public string? Reason { get; init; }
+    /// <summary>The app this deployment is a service of (see <see cref="Deployments.DeploymentSpec.App"/>).</summary>
+    public string? App { get; init; }
+    public string? Service { get; init; }
+    /// <summary>Reached by its app's other services only: no loopback port, no public URL.</summary>
+    public bool Private { get; init; }
 }
 
 /// <summary>What a reconcile pass found and did.</summary>

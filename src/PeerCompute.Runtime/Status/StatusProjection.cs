@@ -64,6 +64,9 @@ internal static class StatusProjection
             StartedAt = startedAt,
             Uptime = running && startedAt is { } started ? now - started : null,
             Reason = reason,
+            App = record.Spec.App,
+            Service = record.Spec.Service,
+            Private = record.Spec.Private,
         };
     }
 

@@ -54,9 +54,19 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
     {
         lock (_lock)
         {
-            if (!_networks.TryAdd(network.Name, new NetworkFacts(network.Name, IsBridge: true, InterContainerTrafficOff: true)))
+            if (!_networks.TryAdd(network.Name, new NetworkFacts(network.Name, IsBridge: true, InterContainerTrafficOff: !network.InterContainer)))
                 throw new RuntimeException(RuntimeErrorCode.DockerError, $"creating network {network.Name}: it already exists");
             _calls.Add("create-network " + network.Name);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task RemoveNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_networks.Remove(name))
+                _calls.Add("remove-network " + name);
         }
         return Task.CompletedTask;
     }

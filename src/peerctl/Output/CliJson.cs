@@ -27,6 +27,11 @@ internal sealed record AllStatusOutput(IReadOnlyList<ProviderStatusOutput> Provi
 
 internal sealed record StopOutput(string Id, string Name, string State, string Via);
 
+/// <summary><c>peerctl up --json</c>: the app and its services as deployed, in start order; <c>down --json</c>: the services removed.</summary>
+internal sealed record AppOutput(string App, string Provider, string ProviderName, IReadOnlyList<DeployOutput> Services, string Via);
+
+internal sealed record AppDownOutput(string App, IReadOnlyList<StopOutput> Removed, string Via);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
 [JsonSerializable(typeof(IdOutput))]
 [JsonSerializable(typeof(PeersOutput))]
@@ -35,6 +40,8 @@ internal sealed record StopOutput(string Id, string Name, string State, string V
 [JsonSerializable(typeof(StatusOutput))]
 [JsonSerializable(typeof(StopOutput))]
 [JsonSerializable(typeof(AllStatusOutput))]
+[JsonSerializable(typeof(AppOutput))]
+[JsonSerializable(typeof(AppDownOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOut

@@ -61,6 +61,13 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
         return Task.CompletedTask;
     }
 
+    /// <summary>What the runtime asked the container to be.</summary>
+    public ContainerDefinition DefinitionOf(string containerId)
+    {
+        lock (_lock)
+            return _containers[containerId].Definition;
+    }
+
     public Task RemoveNetworkAsync(string name, CancellationToken cancellationToken)
     {
         lock (_lock)
@@ -147,7 +154,7 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
             var container = Get(containerId, doing);
             container.State = ContainerState.Running;
             container.StartedAt = _time.GetUtcNow();
-            container.HostPort = _nextPort++;
+            container.HostPort = container.Definition.PublishPort ? _nextPort++ : null;
             _calls.Add("start " + containerId);
         }
         return Task.CompletedTask;
@@ -267,7 +274,7 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
             container.State = ContainerState.Running;
             container.RestartCount++;
             container.StartedAt = _time.GetUtcNow();
-            container.HostPort = _nextPort++;
+            container.HostPort = container.Definition.PublishPort ? _nextPort++ : null;
         }
     }
 

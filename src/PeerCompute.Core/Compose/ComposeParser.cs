@@ -23,6 +23,9 @@ public static class ComposeParser
     /// <summary>Largest file read, in characters.</summary>
     public const int MaxFileChars = 256 * 1024;
 
+    /// <summary>Deepest nesting of mappings and lists read (the subset needs 6); the node tree is built recursively.</summary>
+    public const int MaxDepth = 32;
+
     /// <param name="fileName">Prefixes every message (<c>compose.yaml:12: …</c>).</param>
     public static ComposeApp Parse(string text, string fileName = "compose.yaml")
     {
@@ -45,11 +48,17 @@ public static class ComposeParser
             var stream = new YamlStream();
             try
             {
+                CheckDepth(text);
                 stream.Load(new StringReader(text));
             }
             catch (YamlException ex)
             {
                 throw Fail(ex.Start.Line, $"not valid YAML: {YamlReason(ex)}");
+            }
+            catch (ArgumentException ex)
+            {
+                // The representation model refuses some event sequences the parser accepts (an alias as a key) without a position.
+                throw new ComposeException($"{file}: not valid YAML: {ex.Message}");
             }
             if (stream.Documents.Count == 0)
                 throw new ComposeException($"{file}: empty: a Compose file needs 'services'");
@@ -92,6 +101,43 @@ public static class ComposeParser
             var app = new ComposeApp(name, list, volumes);
             CheckReferences(app);
             return app;
+        }
+
+        /// <summary>Walks the parser's events (no recursion) so that a deeply nested file is refused before the tree is built.</summary>
+        private void CheckDepth(string text)
+        {
+            var parser = new Parser(new StringReader(text));
+            int depth = 0;
+            long line = 1;
+            while (NextEvent(parser, ref line))
+            {
+                switch (parser.Current)
+                {
+                    case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
+                        if (++depth > MaxDepth)
+                            throw Fail(parser.Current.Start.Line, $"nested deeper than {MaxDepth} levels");
+                        break;
+                    case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
+                        depth--;
+                        break;
+                }
+            }
+        }
+
+        private bool NextEvent(Parser parser, ref long line)
+        {
+            try
+            {
+                bool more = parser.MoveNext();
+                if (parser.Current is { } current)
+                    line = current.End.Line;
+                return more;
+            }
+            catch (InvalidOperationException)
+            {
+                // YamlDotNet's scanner throws this (not a YamlException) on some malformed input, e.g. an unclosed flow mapping.
+                throw Fail(line, "not valid YAML: the YAML reader could not go on after this line (an unclosed '{' or '['?)");
+            }
         }
 
         private ComposeVolume ReadVolume(string name, YamlNode value, YamlNode keyNode)

@@ -288,7 +288,15 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 }
             }
             Forget(record);
-            await ReleaseAppNetworkAsync(record, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await ReleaseAppNetworkAsync(record, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RuntimeException ex)
+            {
+                // The deployment is gone either way; a network left behind is reused by the app's next deploy.
+                _logger.LogWarning(ex, "Could not remove the network of app {App} after removing {Id}", record.Spec.App, record.Id);
+            }
         }
         finally
         {

@@ -36,11 +36,38 @@ internal sealed class EgressGate
         try
         {
             await firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
-            await firewall.VerifyAsync(cancellationToken).ConfigureAwait(false);
+            await VerifySettledAsync(firewall, cancellationToken).ConfigureAwait(false);
         }
         catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
         {
             throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"deploy refused: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>How long a bypass is looked at again before it counts (see <see cref="VerifySettledAsync"/>).</summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The engine (Docker 20.10) inserts a new network's FORWARD rules at the top, ahead of FORWARD's jump to
+    /// DOCKER-USER, and moves that jump first again a moment later: an app's first deploy creates a network, and a
+    /// check in that moment (its own or a concurrent deploy's) would see the rules bypassed. A bypass is read again
+    /// until <see cref="SettleTime"/> has passed before it counts.
+    /// </summary>
+    private static async Task VerifySettledAsync(EgressFirewall firewall, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + SettleTime;
+        while (true)
+        {
+            try
+            {
+                await firewall.VerifyAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable
+                && ex.Message.StartsWith(EgressFirewall.BypassedPrefix, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
@@ -100,7 +127,7 @@ internal sealed class EgressGate
         {
             await Firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
             // Installed is not enough: the engine must also send forwarded traffic through them.
-            await Firewall.VerifyAsync(cancellationToken).ConfigureAwait(false);
+            await VerifySettledAsync(Firewall, cancellationToken).ConfigureAwait(false);
             Problem = null;
             if (before is not null)
                 _logger.LogInformation("Egress firewall in place again: deploys are accepted");

@@ -97,7 +97,14 @@ internal sealed partial class DeploymentCommands
             using (var reply = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
             {
                 reply.CancelAfter(limit);
-                status = await session.Client.StatusAsync(app, reply.Token).ConfigureAwait(false);
+                try
+                {
+                    status = await session.Client.StatusAsync(app, reply.Token).ConfigureAwait(false);
+                }
+                catch (Client.ProviderRefusedException ex) when (ex.Code == ErrorCodes.NotFound)
+                {
+                    throw new CliException($"No app '{app}' of yours on {session.Target.DisplayName}.", code: ErrorCodes.NotFound);
+                }
             }
             var services = status.Deployments.Where(d => d.App == app).OrderByDescending(d => d.CreatedAt).ToList();
             if (services.Count == 0)

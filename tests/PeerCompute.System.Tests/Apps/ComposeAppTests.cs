@@ -81,7 +81,7 @@ public class ComposeAppTests
 
         var gone = await user.CtlAsync("down", "shop");
         await Assert.That(gone.ExitCode).IsEqualTo(1);
-        await Assert.That(gone.StandardError).Contains("No app 'shop'");
+        await Assert.That(gone.StandardError).Contains("No app 'shop' of yours on maya");
     }
 
     [Test]

@@ -129,6 +129,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 foreach (var record in await _store.LoadAllAsync(problems, cancellationToken).ConfigureAwait(false))
                 {
                     _deployments[record.Id] = new TrackedDeployment(record);
+                    if (record.Spec.App is { } app)
+                        _egress.TrackApp(AppNetwork.NameFor(_options.Instance, record.Owner, app));
                     if (record.HoldsCapacity)
                         _admission.Restore(record.Id, record.Spec.CpuMillicores, record.Spec.MemoryBytes);
                 }
@@ -220,6 +222,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 record.SpecHash = SpecHash.Compute(spec);
             }
 
+            if (spec.App is { } app)
+                await EnsureAppNetworkAsync(owner, app, cancellationToken).ConfigureAwait(false);
             var binds = await volumesReady.ConfigureAwait(false);
             containerId = await _engine.CreateContainerAsync(ContainerDefinition.For(record, image, _options, writableCap, binds), $"creating the container for {spec.Name}", cancellationToken).ConfigureAwait(false);
             record.ContainerId = containerId;
@@ -309,6 +313,15 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 }
             }
             Forget(record);
+            try
+            {
+                await ReleaseAppNetworkAsync(record, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RuntimeException ex)
+            {
+                // The deployment is gone either way; a network left behind is reused by the app's next deploy.
+                _logger.LogWarning(ex, "Could not remove the network of app {App} after removing {Id}", record.Spec.App, record.Id);
+            }
         }
         finally
         {
@@ -438,6 +451,40 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
             }
         }
         Forget(record);
+        try
+        {
+            await ReleaseAppNetworkAsync(record, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (RuntimeException ex)
+        {
+            _logger.LogWarning(ex, "Could not remove the network of app {App} after failed deploy {Id}", record.Spec.App, record.Id);
+        }
+    }
+
+    /// <summary>The app's own network and its egress rules, before its first container is created.</summary>
+    private async Task EnsureAppNetworkAsync(string owner, string app, CancellationToken cancellationToken)
+    {
+        string network = AppNetwork.NameFor(_options.Instance, owner, app);
+        await AppNetwork.EnsureAsync(_engine, network, new Dictionary<string, string>
+        {
+            [ContainerNaming.Managed] = "true",
+            [ContainerNaming.Instance] = _options.Instance,
+            [ContainerNaming.Owner] = owner,
+            [ContainerNaming.App] = app,
+        }, cancellationToken).ConfigureAwait(false);
+        await _egress.EnsureAppAllowedAsync(network, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The app's network and rules go with its last deployment.</summary>
+    private async Task ReleaseAppNetworkAsync(DeploymentRecord record, CancellationToken cancellationToken)
+    {
+        if (record.Spec.App is not { } app)
+            return;
+        if (_deployments.Values.Any(t => t.Record.Owner == record.Owner && t.Record.Spec.App == app))
+            return;
+        string network = AppNetwork.NameFor(_options.Instance, record.Owner, app);
+        await _engine.RemoveNetworkAsync(network, cancellationToken).ConfigureAwait(false);
+        await _egress.RemoveAppAsync(network, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<DeploymentStatus> StatusCoreAsync(DeploymentRecord record, bool includeUsage, CancellationToken cancellationToken)

@@ -49,7 +49,10 @@ public sealed record DeployRequest(
     bool Rollback = false,
     string? Access = null,
     string? BasicUser = null,
-    string? BasicPasswordHash = null) : ISignedRequest
+    string? BasicPasswordHash = null,
+    string? App = null,
+    string? Service = null,
+    bool Private = false) : ISignedRequest
 {
     // A deploy under a name the caller already has on the provider is an update of that deployment (same id and URL):
     // Strategy is how ("rolling", the default, or "recreate"). Rollback: update Name back to its previous revision's
@@ -112,7 +115,9 @@ public sealed record DeploymentInfo(
     DateTimeOffset? NextRestartAt = null,
     int? Revision = null,
     IReadOnlyList<RevisionInfo>? Revisions = null,
-    string? Access = null);
+    string? Access = null,
+    string? App = null,
+    string? Service = null);
 
 public sealed record CapacityInfo(
     int MaxCpuMillicores,

@@ -49,6 +49,9 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
                 : throw new ProviderException(ErrorCodes.InvalidRequest, $"access: '{request.Access}' is not public, private or basic"),
             BasicUser = request.BasicUser,
             BasicPasswordHash = request.BasicPasswordHash,
+            App = request.App,
+            Service = request.Service,
+            Private = request.Private,
         };
         var pullProgress = new Progress(progress);
         // The caller's own deployment of that name: this deploy is its next revision (another owner's name stays taken).
@@ -69,7 +72,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             await deploymentsChanged().ConfigureAwait(false);
         if (ready is { Outcome: ReadinessOutcome.NotAnswering })
             throw new ProviderException(ErrorCodes.NotAnswering, NotAnsweringMessage(status, ready.Listening, ready.CheckFailure));
-        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes);
+        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), PublicUrl(status), status.CpuMillicores, status.MemoryBytes);
     }
 
     private async Task<DeployResponse> UpdatedAsync(UpdateResult updated)
@@ -93,24 +96,28 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
 
     public async Task<StatusResponse> StatusAsync(StatusRequest request, PeerId owner, CancellationToken cancellationToken)
     {
-        IReadOnlyList<DeploymentStatus> list;
         if (request.Deployment is { } one)
         {
-            var found = await FindAsync(one, owner, cancellationToken).ConfigureAwait(false);
-            var info = ToInfo(await Call(() => runtime.GetStatusAsync(found.Id, owner.ToString(), includeUsage: !request.History, cancellationToken)).ConfigureAwait(false));
-            var history = await Call(() => runtime.GetHistoryAsync(found.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
-            info = info with
+            var mine = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
+            // A deployment by id or name, else every service of the app of that name.
+            var found = mine.FirstOrDefault(d => d.Id == one) ?? mine.FirstOrDefault(d => d.Name == one);
+            var services = found is null ? [.. mine.Where(d => d.App == one)] : new List<DeploymentStatus> { found };
+            if (services.Count == 0)
+                throw new ProviderException(ErrorCodes.NotFound, $"No deployment '{one}'.");
+            var detailed = new List<DeploymentInfo>(services.Count);
+            foreach (var service in services)
             {
-                Revision = history.LastOrDefault(r => r.Result == RevisionResult.Running)?.Number,
-                Revisions = request.History ? [.. history.Select(r => new RevisionInfo(r.Number, r.Image, r.ImageDigest, r.CreatedAt, ResultText(r.Result), r.Reason, r.RollbackOf))] : null,
-            };
-            var capacityOfOne = runtime.GetCapacity();
-            return new StatusResponse(provider.ToString(), [info], CapacityOf(capacityOfOne));
+                var info = ToInfo(await Call(() => runtime.GetStatusAsync(service.Id, owner.ToString(), includeUsage: !request.History, cancellationToken)).ConfigureAwait(false));
+                var history = await Call(() => runtime.GetHistoryAsync(service.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
+                detailed.Add(info with
+                {
+                    Revision = history.LastOrDefault(r => r.Result == RevisionResult.Running)?.Number,
+                    Revisions = request.History ? [.. history.Select(r => new RevisionInfo(r.Number, r.Image, r.ImageDigest, r.CreatedAt, ResultText(r.Result), r.Reason, r.RollbackOf))] : null,
+                });
+            }
+            return new StatusResponse(provider.ToString(), detailed, CapacityOf(runtime.GetCapacity()));
         }
-        else
-        {
-            list = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
-        }
+        var list = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
         var infos = new List<DeploymentInfo>();
         foreach (var s in list)
         {
@@ -214,13 +221,16 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
 
     private DeploymentInfo ToInfo(DeploymentStatus s) => new(
         s.Id, s.Name, s.Image, StateText(s.State), s.CpuMillicores, s.MemoryBytes, s.CreatedAt,
-        LocalUrl(s), s.State is DeploymentState.Running ? publicUrlFor(s.Name) : null,
+        LocalUrl(s), s.State is DeploymentState.Running ? PublicUrl(s) : null,
         s.ExitCode is { } code ? (int)code : null, s.OomKilled, (int)s.RestartCount,
         s.Usage is { } u ? u.CpuMillicores / 10.0 : null, s.Usage?.MemoryBytes,
         s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)],
         RestartModes.Format(s.Restart), s.Health is { } h ? h.State.ToString().ToLowerInvariant() : null, s.Health?.Source,
         s.Health?.LastFailureAt, s.Health?.LastFailure, s.LastExitCode is { } last ? (int)last : null, s.LastExitAt, s.NextRestartAt,
-        Access: s.Access.ToText());
+        Access: s.Access.ToText(), App: s.App, Service: s.Service);
+
+    /// <summary>A private service of an app has none: only its app's other services reach it.</summary>
+    private string? PublicUrl(DeploymentStatus s) => s.Private ? null : publicUrlFor(s.Name);
 
     /// <summary>By id, or by name; another owner's deployments do not exist for this owner.</summary>
     private async Task<DeploymentStatus> FindAsync(string idOrName, PeerId owner, CancellationToken cancellationToken)

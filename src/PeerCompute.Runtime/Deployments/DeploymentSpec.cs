@@ -75,6 +75,18 @@ public sealed record DeploymentSpec
     public RestartMode? Restart { get; init; }
     /// <summary>Named volumes of the owner (never host paths), created on first use; null or empty: none.</summary>
     public IReadOnlyList<VolumeMount>? VolumeMounts { get; init; }
+
+    /// <summary>
+    /// The app (from a Compose file) this deployment is a service of: the app's services share a network of their own
+    /// (per owner and app), where each is reached by its <see cref="Service"/> name. Null: the provider's shared bridge.
+    /// </summary>
+    public string? App { get; init; }
+
+    /// <summary>The service's name inside its <see cref="App"/> (its network alias there); set exactly when <see cref="App"/> is.</summary>
+    public string? Service { get; init; }
+
+    /// <summary>The port is for the app's other services only: not published on the provider's loopback, no public URL.</summary>
+    public bool Private { get; init; }
 }
 
 /// <summary>Registry login for one pull.</summary>

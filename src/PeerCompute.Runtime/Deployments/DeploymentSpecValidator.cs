@@ -19,6 +19,14 @@ internal static class DeploymentSpecValidator
 
         if (!IsDnsLabel(spec.Name))
             throw Invalid($"name: '{Shorten(spec.Name)}' must be 1-{MaxNameLength} lowercase letters, digits or '-', not starting or ending with '-'");
+        if (spec.App is not null && !IsDnsLabel(spec.App))
+            throw Invalid($"app: '{Shorten(spec.App)}' must be 1-{MaxNameLength} lowercase letters, digits or '-', not starting or ending with '-'");
+        if (spec.Service is not null && !IsDnsLabel(spec.Service))
+            throw Invalid($"service: '{Shorten(spec.Service)}' must be 1-{MaxNameLength} lowercase letters, digits or '-', not starting or ending with '-'");
+        if ((spec.App is null) != (spec.Service is null))
+            throw Invalid("app and service: give both (a service of an app) or neither");
+        if (spec.Private && spec.App is null)
+            throw Invalid("private: only a service of an app can be private (its app's other services are the only ones that reach it)");
 
         if (!ImageReference.TryParse(spec.Image, out var image, out string? imageError))
             throw Invalid(imageError);

@@ -62,6 +62,13 @@ internal static class SpecHash
                 writer.WriteString("basicUser", spec.BasicUser);
                 writer.WriteString("basicPasswordHash", spec.BasicPasswordHash);
             }
+            // Only when set, so the hashes of deployments made before apps existed stay what their labels say.
+            if (spec.App is not null)
+            {
+                writer.WriteString("app", spec.App);
+                writer.WriteString("service", spec.Service);
+                writer.WriteBoolean("private", spec.Private);
+            }
             writer.WriteEndObject();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));

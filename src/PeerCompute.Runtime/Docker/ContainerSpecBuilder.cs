@@ -40,6 +40,10 @@ internal static class ContainerSpecBuilder
             AttachStderr = false,
             Tty = false,
             OpenStdin = false,
+            NetworkingConfig = spec.NetworkAliases.Count == 0 ? null! : new NetworkingConfig
+            {
+                EndpointsConfig = new Dictionary<string, EndpointSettings> { [spec.Network] = new EndpointSettings { Aliases = [.. spec.NetworkAliases] } },
+            },
             HostConfig = new HostConfig
             {
                 Privileged = false,
@@ -80,11 +84,13 @@ internal static class ContainerSpecBuilder
                 {
                     [TmpfsPath] = string.Create(CultureInfo.InvariantCulture, $"rw,nosuid,nodev,size={spec.TmpfsSizeBytes}"),
                 },
-                PortBindings = new Dictionary<string, IList<PortBinding>>
-                {
-                    // Empty host port: the engine picks a free one.
-                    [port] = [new PortBinding { HostIP = LoopbackAddress, HostPort = "" }],
-                },
+                PortBindings = spec.PublishPort
+                    ? new Dictionary<string, IList<PortBinding>>
+                    {
+                        // Empty host port: the engine picks a free one.
+                        [port] = [new PortBinding { HostIP = LoopbackAddress, HostPort = "" }],
+                    }
+                    : new Dictionary<string, IList<PortBinding>>(),
                 PublishAllPorts = false,
                 LogConfig = new LogConfig
                 {

@@ -57,10 +57,17 @@ internal sealed class DockerEngine : IContainerEngine
             Options = new Dictionary<string, string>
             {
                 [BridgeNameOption] = network.Name,
-                [IccOption] = "false",
+                [IccOption] = network.InterContainer ? "true" : "false",
             },
             Labels = network.Labels.ToDictionary(),
         }, cancellationToken), cancellationToken);
+
+    public async Task RemoveNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        if (await FindNetworkAsync(name, cancellationToken).ConfigureAwait(false) is null)
+            return;
+        await _errors.RunAsync($"removing network {name}", () => _docker.Networks.DeleteNetworkAsync(name, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
 
     public Task<string?> FindImageAsync(ImageReference image, CancellationToken cancellationToken)
         => _images.FindAsync(image, cancellationToken);

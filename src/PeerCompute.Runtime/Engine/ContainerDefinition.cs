@@ -2,6 +2,7 @@ using PeerCompute.Core.Access;
 using System.Globalization;
 using PeerCompute.Runtime.Deployments;
 using PeerCompute.Runtime.Images;
+using PeerCompute.Runtime.Network;
 using PeerCompute.Runtime.State;
 
 namespace PeerCompute.Runtime.Engine;
@@ -26,6 +27,10 @@ internal sealed record ContainerDefinition
     public required int ContainerPort { get; init; }
     /// <summary>The network the container joins (and no other).</summary>
     public required string Network { get; init; }
+    /// <summary>Other names the container is reached by on <see cref="Network"/> (an app's service name).</summary>
+    public IReadOnlyList<string> NetworkAliases { get; init; } = [];
+    /// <summary>Publish <see cref="ContainerPort"/> on 127.0.0.1; false for an app's private service.</summary>
+    public bool PublishPort { get; init; } = true;
 
     public required int CpuMillicores { get; init; }
     /// <summary>Memory limit; swap is not allowed beyond it.</summary>
@@ -51,6 +56,23 @@ internal sealed record ContainerDefinition
     public static ContainerDefinition For(DeploymentRecord record, ImageReference image, RuntimeOptions options, long? writableLayerBytes = null, IReadOnlyList<VolumeBind>? volumes = null)
     {
         var spec = record.Spec;
+        var labels = new Dictionary<string, string>
+        {
+            [ContainerNaming.Managed] = "true",
+            [ContainerNaming.Instance] = options.Instance,
+            [ContainerNaming.DeploymentId] = record.Id,
+            [ContainerNaming.Owner] = record.Owner,
+            [ContainerNaming.SpecHash] = record.SpecHash,
+            [ContainerNaming.CreatedAt] = record.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
+            [ContainerNaming.Name] = spec.Name,
+            [ContainerNaming.Image] = spec.Image,
+            [ContainerNaming.Port] = spec.ContainerPort.ToString(CultureInfo.InvariantCulture),
+            [ContainerNaming.CpuMillicores] = spec.CpuMillicores.ToString(CultureInfo.InvariantCulture),
+            [ContainerNaming.MemoryBytes] = spec.MemoryBytes.ToString(CultureInfo.InvariantCulture),
+            [ContainerNaming.Access] = spec.Access.ToText(),
+        };
+        if (spec.App is not null)
+            labels[ContainerNaming.App] = spec.App;
         var definition = new ContainerDefinition
         {
             Name = record.ContainerName,
@@ -58,23 +80,11 @@ internal sealed record ContainerDefinition
             Image = image.LocalName,
             Environment = spec.Environment,
             Command = spec.Command,
-            Labels = new Dictionary<string, string>
-            {
-                [ContainerNaming.Managed] = "true",
-                [ContainerNaming.Instance] = options.Instance,
-                [ContainerNaming.DeploymentId] = record.Id,
-                [ContainerNaming.Owner] = record.Owner,
-                [ContainerNaming.SpecHash] = record.SpecHash,
-                [ContainerNaming.CreatedAt] = record.CreatedAt.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
-                [ContainerNaming.Name] = spec.Name,
-                [ContainerNaming.Image] = spec.Image,
-                [ContainerNaming.Port] = spec.ContainerPort.ToString(CultureInfo.InvariantCulture),
-                [ContainerNaming.CpuMillicores] = spec.CpuMillicores.ToString(CultureInfo.InvariantCulture),
-                [ContainerNaming.MemoryBytes] = spec.MemoryBytes.ToString(CultureInfo.InvariantCulture),
-                [ContainerNaming.Access] = spec.Access.ToText(),
-            },
+            Labels = labels,
             ContainerPort = spec.ContainerPort,
-            Network = options.NetworkName,
+            Network = spec.App is null ? options.NetworkName : AppNetwork.NameFor(options.Instance, record.Owner, spec.App),
+            NetworkAliases = spec.Service is null ? [] : [spec.Service],
+            PublishPort = !spec.Private,
             CpuMillicores = spec.CpuMillicores,
             MemoryBytes = spec.MemoryBytes,
             PidsLimit = options.PidsLimit,

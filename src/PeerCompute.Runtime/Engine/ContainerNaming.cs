@@ -20,6 +20,8 @@ internal static class ContainerNaming
     public const string Volumes = Prefix + "volumes";
     /// <summary>public, private or basic; absent on containers made before access rules (they were public).</summary>
     public const string Access = Prefix + "access";
+    /// <summary>On a service of an app, and on the app's network: the app's name.</summary>
+    public const string App = Prefix + "app";
 
     public static string NameFor(string deploymentId) => "pc-" + deploymentId;
 

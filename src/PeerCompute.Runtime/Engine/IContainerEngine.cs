@@ -26,6 +26,9 @@ internal interface IContainerEngine : IDisposable
 
     Task CreateNetworkAsync(NetworkDefinition network, CancellationToken cancellationToken);
 
+    /// <summary>Removes the network; nothing when there is none. Fails while a container is attached.</summary>
+    Task RemoveNetworkAsync(string name, CancellationToken cancellationToken);
+
     /// <summary>
     /// The id of the image the engine holds under the reference (a pinned digest checked to be really what it holds);
     /// null when it holds none.

@@ -20,11 +20,14 @@ public sealed class EgressFirewall
     private readonly ILogger _logger;
     // Read-then-restore must not interleave (a deploy and a reconcile at once would both insert a jump).
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly string? _sameBridge;
 
-    public EgressFirewall(string bridge, EgressOptions options, ILogger? logger = null)
+    /// <param name="interContainer">The bridge's containers may reach each other (an app's own network, see <see cref="EgressRules.ChainRules"/>).</param>
+    public EgressFirewall(string bridge, EgressOptions options, ILogger? logger = null, bool interContainer = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(bridge);
         Bridge = bridge;
+        _sameBridge = interContainer ? bridge : null;
         _options = options;
         Chain = options.ResolveChainName(bridge);
         if (Chain.Length > 28)
@@ -58,9 +61,9 @@ public sealed class EgressFirewall
         bool changed = false;
         foreach (var family in new[] { IpFamily.V4, IpFamily.V6 })
         {
-            changed |= await WithRetryAsync(family, saved => EgressRules.IsCurrent(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved)
+            changed |= await WithRetryAsync(family, saved => EgressRules.IsCurrent(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved, _sameBridge)
                 ? null
-                : EgressRules.ApplyScript(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved), cancellationToken).ConfigureAwait(false);
+                : EgressRules.ApplyScript(family, Bridge, Chain, _options.AllowedRanges, resolvers, saved, _sameBridge), cancellationToken).ConfigureAwait(false);
         }
         if (changed)
             _logger.LogInformation("Egress firewall for {Bridge} installed (chain {Chain}; allowed {Allowed}; DNS {Resolvers})",

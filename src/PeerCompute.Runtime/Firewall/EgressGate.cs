@@ -10,12 +10,81 @@ namespace PeerCompute.Runtime.Firewall;
 internal sealed class EgressGate
 {
     private readonly ILogger _logger;
+    private readonly EgressOptions? _appOptions;
+    // Apps' own bridges, each with its own chain; kept in place by every refresh like the shared bridge's.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, EgressFirewall> _apps = new(StringComparer.Ordinal);
 
     public EgressGate(RuntimeOptions options, ILogger logger)
     {
         _logger = logger;
         if (options.Egress is { Open: false } egress)
+        {
             Firewall = new EgressFirewall(options.NetworkName, egress, logger);
+            _appOptions = egress with { ChainName = null };
+        }
+    }
+
+    /// <summary>
+    /// Fail closed for an app's bridge: installs (or repairs) its chain, which lets the app's containers reach each
+    /// other and filters everything else as on the shared bridge, and checks forwarded traffic meets it.
+    /// </summary>
+    public async Task EnsureAppAllowedAsync(string bridge, CancellationToken cancellationToken)
+    {
+        if (_appOptions is null)
+            return;
+        var firewall = _apps.GetOrAdd(bridge, b => new EgressFirewall(b, _appOptions, _logger, interContainer: true));
+        try
+        {
+            await firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
+            await VerifySettledAsync(firewall, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
+        {
+            throw new RuntimeException(RuntimeErrorCode.EgressUnavailable, $"deploy refused: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>How long a bypass is looked at again before it counts (see <see cref="VerifySettledAsync"/>).</summary>
+    public static readonly TimeSpan SettleTime = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// The engine (Docker 20.10) inserts a new network's FORWARD rules at the top, ahead of FORWARD's jump to
+    /// DOCKER-USER, and moves that jump first again a moment later: an app's first deploy creates a network, and a
+    /// check in that moment (its own or a concurrent deploy's) would see the rules bypassed. A bypass is read again
+    /// until <see cref="SettleTime"/> has passed before it counts.
+    /// </summary>
+    private static async Task VerifySettledAsync(EgressFirewall firewall, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + SettleTime;
+        while (true)
+        {
+            try
+            {
+                await firewall.VerifyAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable
+                && ex.Message.StartsWith(EgressFirewall.BypassedPrefix, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Keeps an app bridge's rules in place from now on (an app found again on start).</summary>
+    public void TrackApp(string bridge)
+    {
+        if (_appOptions is not null)
+            _apps.GetOrAdd(bridge, b => new EgressFirewall(b, _appOptions, _logger, interContainer: true));
+    }
+
+    /// <summary>Removes an app bridge's chain and jumps (its app is gone).</summary>
+    public async Task RemoveAppAsync(string bridge, CancellationToken cancellationToken)
+    {
+        if (_appOptions is null)
+            return;
+        var firewall = _apps.TryRemove(bridge, out var known) ? known : new EgressFirewall(bridge, _appOptions, _logger, interContainer: true);
+        await firewall.RemoveAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The firewall kept installed; null when none is managed (no options, or open egress).</summary>
@@ -26,7 +95,21 @@ internal sealed class EgressGate
 
     /// <summary>Installs or repairs the rules; returns the reason when they cannot be. Start and reconcile go on either way.</summary>
     public async Task<string?> RefreshAsync(CancellationToken cancellationToken)
-        => (await CheckAsync(cancellationToken).ConfigureAwait(false))?.Message;
+    {
+        string? problem = (await CheckAsync(cancellationToken).ConfigureAwait(false))?.Message;
+        foreach (var app in _apps.Values)
+        {
+            try
+            {
+                await app.EnsureAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RuntimeException ex) when (ex.Code == RuntimeErrorCode.EgressUnavailable)
+            {
+                problem ??= ex.Message;
+            }
+        }
+        return problem;
+    }
 
     /// <summary>Fail closed: no container starts unless its egress rules are in place right now.</summary>
     public async Task EnsureDeployAllowedAsync(CancellationToken cancellationToken)
@@ -44,7 +127,7 @@ internal sealed class EgressGate
         {
             await Firewall.EnsureAsync(cancellationToken).ConfigureAwait(false);
             // Installed is not enough: the engine must also send forwarded traffic through them.
-            await Firewall.VerifyAsync(cancellationToken).ConfigureAwait(false);
+            await VerifySettledAsync(Firewall, cancellationToken).ConfigureAwait(false);
             Problem = null;
             if (before is not null)
                 _logger.LogInformation("Egress firewall in place again: deploys are accepted");

@@ -32,7 +32,9 @@ public static class EgressRules
     internal const string InputHook = "INPUT";
 
     /// <summary>The chain's rules in <c>iptables -S</c> form (so they compare with what is installed).</summary>
-    internal static IReadOnlyList<string> ChainRules(IpFamily family, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers)
+    /// <param name="sameBridge">A bridge whose containers may reach each other (an app's own network): traffic from it back out
+    /// to it returns to the engine's rules before the blocked ranges, which hold the bridge's own subnet.</param>
+    internal static IReadOnlyList<string> ChainRules(IpFamily family, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, string? sameBridge = null)
     {
         var addressFamily = family == IpFamily.V4 ? AddressFamily.InterNetwork : AddressFamily.InterNetworkV6;
         string reject = family == IpFamily.V4 ? "-j REJECT --reject-with icmp-admin-prohibited" : "-j REJECT --reject-with icmp6-adm-prohibited";
@@ -40,6 +42,8 @@ public static class EgressRules
         {
             $"-A {chain} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN",
         };
+        if (sameBridge is not null)
+            rules.Add($"-A {chain} -o {sameBridge} -j RETURN");
         foreach (var range in allowed.Where(r => r.BaseAddress.AddressFamily == addressFamily).Distinct())
             rules.Add($"-A {chain} -d {Format(range)} -j RETURN");
         foreach (var resolver in resolvers.Where(r => r.AddressFamily == addressFamily).Distinct())
@@ -142,7 +146,7 @@ public static class EgressRules
     /// The batch that (re)installs the chain and puts its two jumps first, removing older copies of the jumps.
     /// Never declares (and so never flushes) a chain it does not own.
     /// </summary>
-    internal static string ApplyScript(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
+    internal static string ApplyScript(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved, string? sameBridge = null)
     {
         var script = new StringBuilder("*filter\n");
         // Declaring our own chain creates it, or (with --noflush) empties it, in the same transaction as the refill.
@@ -150,7 +154,7 @@ public static class EgressRules
         string forwardHook = ForwardHookFor(family, saved);
         if (forwardHook == ForwardHook && !HasChain(saved, ForwardHook))
             script.Append(':').Append(ForwardHook).Append(" - [0:0]\n"); // the engine is not up yet; it keeps a chain it finds
-        foreach (string rule in ChainRules(family, chain, allowed, resolvers))
+        foreach (string rule in ChainRules(family, chain, allowed, resolvers, sameBridge))
             script.Append(rule).Append('\n');
         foreach (string jump in Jumps(saved, chain))
             script.Append("-D ").Append(jump).Append('\n');
@@ -180,12 +184,12 @@ public static class EgressRules
     }
 
     /// <summary>True when the chain holds exactly the wanted rules and both jumps come first in their hooks.</summary>
-    internal static bool IsCurrent(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved)
+    internal static bool IsCurrent(IpFamily family, string bridge, string chain, IReadOnlyList<IPNetwork> allowed, IReadOnlyList<IPAddress> resolvers, IReadOnlyList<string> saved, string? sameBridge = null)
     {
         if (!HasChain(saved, chain))
             return false;
         var installed = saved.Where(l => l.StartsWith($"-A {chain} ", StringComparison.Ordinal)).Select(Normalize);
-        if (!installed.SequenceEqual(ChainRules(family, chain, allowed, resolvers).Select(Normalize), StringComparer.Ordinal))
+        if (!installed.SequenceEqual(ChainRules(family, chain, allowed, resolvers, sameBridge).Select(Normalize), StringComparer.Ordinal))
             return false;
         string jump = JumpSpec(bridge, chain);
         return FirstRule(saved, ForwardHookFor(family, saved)) == jump && FirstRule(saved, InputHook) == jump

@@ -69,6 +69,11 @@ public sealed record DeploymentStatus
     public DateTimeOffset? NextRestartAt { get; init; }
     /// <summary>Who may open the public URL.</summary>
     public PeerCompute.Core.Access.AccessMode Access { get; init; }
+    /// <summary>The app this deployment is a service of (see <see cref="Deployments.DeploymentSpec.App"/>).</summary>
+    public string? App { get; init; }
+    public string? Service { get; init; }
+    /// <summary>Reached by its app's other services only: no loopback port, no public URL.</summary>
+    public bool Private { get; init; }
 }
 
 public enum HealthState

@@ -73,6 +73,9 @@ internal static class StatusProjection
             LastExitAt = record.LastExitAt ?? (container is { Running: false } ? container.FinishedAt : null),
             NextRestartAt = state == DeploymentState.Restarting ? record.HeldUntil : null,
             Access = record.Spec.Access,
+            App = record.Spec.App,
+            Service = record.Spec.Service,
+            Private = record.Spec.Private,
         };
     }
 

@@ -13,7 +13,7 @@ using PeerCompute.Ctl.Output;
 namespace PeerCompute.Ctl.Commands;
 
 /// <summary>Deployments on trusted providers.</summary>
-internal sealed class DeploymentCommands
+internal sealed partial class DeploymentCommands
 {
     private static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
@@ -264,7 +264,7 @@ internal sealed class DeploymentCommands
     /// asked: one table with a PROVIDER column; a provider that cannot be asked is a row with its error, and the exit
     /// code is 1 only if none answered.
     /// </summary>
-    /// <param name="deployment">DEPLOYMENT: A deployment name or id.</param>
+    /// <param name="deployment">DEPLOYMENT: A deployment name or id, or an app's name (its services).</param>
     /// <param name="peer">Provider name or PeerId (optional: default all trusted providers).</param>
     /// <param name="json">Print {"provider","providerName","deployments":[...],"capacity":{...},"via"}; for several providers {"providers":[that, or {"provider","providerName","error":{"code","message"}}]}.</param>
     /// <param name="timeout">Seconds to wait for the provider's answer once connected (default 30).</param>
@@ -312,16 +312,19 @@ internal sealed class DeploymentCommands
     /// shows (no output yet) on stderr. Examples: peerctl logs web --follow
     /// peerctl logs web --tail 20
     /// </summary>
-    /// <param name="deployment">DEPLOYMENT: The deployment name or id.</param>
+    /// <param name="deployment">DEPLOYMENT: The deployment name or id; or an app's name, with SERVICE.</param>
+    /// <param name="service">SERVICE: A service of the app named first (peerctl logs APP SERVICE): the deployment APP-SERVICE.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="follow">-f, Keep printing new lines until the container stops (Ctrl-C to quit).</param>
     /// <param name="tail">Only the last N lines, e.g. 100.</param>
     /// <param name="previous">The log of the deployment's previous container (replaced by an update, or a failed update's new one), kept by the provider up to its --previous-logs-size.</param>
     [Command("logs")]
-    public async Task Logs([Argument] string deployment, string? peer = null, bool follow = false, int? tail = null, bool previous = false, CancellationToken cancellationToken = default)
+    public async Task Logs([Argument] string deployment, [Argument] string? service = null, string? peer = null, bool follow = false, int? tail = null, bool previous = false, CancellationToken cancellationToken = default)
     {
         if (previous && follow)
             throw new UsageException("--previous and --follow: a previous container's log no longer grows; drop --follow.");
+        if (service is not null)
+            deployment = PeerCompute.Core.Compose.AppRequests.DeploymentName(deployment, service);
         await WithProviderAsync(peer, json: false, replyTimeout: null, async (session, _) =>
         {
             int lines = 0;

@@ -36,6 +36,10 @@ internal sealed record StopOutput(string Id, string Name, string State, string V
 
 /// <summary><c>peerctl volume ls --json</c> and <c>volume rm --json</c> (the volumes left).</summary>
 internal sealed record VolumesOutput(string Provider, string ProviderName, IReadOnlyList<VolumeSummary> Volumes, long MaxStorageBytes, long UsedStorageBytes, string Via);
+/// <summary><c>peerctl up --json</c>: the app and its services as deployed, in start order; <c>down --json</c>: the services removed.</summary>
+internal sealed record AppOutput(string App, string Provider, string ProviderName, IReadOnlyList<DeployOutput> Services, string Via);
+
+internal sealed record AppDownOutput(string App, IReadOnlyList<StopOutput> Removed, string Via);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = false)]
 [JsonSerializable(typeof(IdOutput))]
@@ -48,6 +52,8 @@ internal sealed record VolumesOutput(string Provider, string ProviderName, IRead
 [JsonSerializable(typeof(AllStatusOutput))]
 [JsonSerializable(typeof(VolumesOutput))]
 [JsonSerializable(typeof(HistoryOutput))]
+[JsonSerializable(typeof(AppOutput))]
+[JsonSerializable(typeof(AppDownOutput))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;
 
 internal static class JsonOut

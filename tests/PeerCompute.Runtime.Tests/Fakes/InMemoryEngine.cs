@@ -54,9 +54,26 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
     {
         lock (_lock)
         {
-            if (!_networks.TryAdd(network.Name, new NetworkFacts(network.Name, IsBridge: true, InterContainerTrafficOff: true)))
+            if (!_networks.TryAdd(network.Name, new NetworkFacts(network.Name, IsBridge: true, InterContainerTrafficOff: !network.InterContainer)))
                 throw new RuntimeException(RuntimeErrorCode.DockerError, $"creating network {network.Name}: it already exists");
             _calls.Add("create-network " + network.Name);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>What the runtime asked the container to be.</summary>
+    public ContainerDefinition DefinitionOf(string containerId)
+    {
+        lock (_lock)
+            return _containers[containerId].Definition;
+    }
+
+    public Task RemoveNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_networks.Remove(name))
+                _calls.Add("remove-network " + name);
         }
         return Task.CompletedTask;
     }
@@ -137,7 +154,7 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
             var container = Get(containerId, doing);
             container.State = ContainerState.Running;
             container.StartedAt = _time.GetUtcNow();
-            container.HostPort = _nextPort++;
+            container.HostPort = container.Definition.PublishPort ? _nextPort++ : null;
             _calls.Add("start " + containerId);
         }
         return Task.CompletedTask;
@@ -257,7 +274,7 @@ internal sealed class InMemoryEngine(TimeProvider? time = null) : IContainerEngi
             container.State = ContainerState.Running;
             container.RestartCount++;
             container.StartedAt = _time.GetUtcNow();
-            container.HostPort = _nextPort++;
+            container.HostPort = container.Definition.PublishPort ? _nextPort++ : null;
         }
     }
 

@@ -45,6 +45,16 @@ public sealed class EgressRulesTests
     }
 
     [Test]
+    public async Task An_apps_chain_returns_traffic_back_to_its_own_bridge_before_any_refusal()
+    {
+        var rules = EgressRules.ChainRules(IpFamily.V4, "PCEGRESS-pca0123456789ab", [], [], sameBridge: "pca0123456789ab");
+
+        await Assert.That(rules[0]).IsEqualTo("-A PCEGRESS-pca0123456789ab -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN");
+        await Assert.That(rules[1]).IsEqualTo("-A PCEGRESS-pca0123456789ab -o pca0123456789ab -j RETURN");
+        await Assert.That(rules.Skip(2)).IsEquivalentTo(EgressRules.ChainRules(IpFamily.V4, "PCEGRESS-pca0123456789ab", [], []).Skip(1), TUnit.Assertions.Enums.CollectionOrdering.Matching);
+    }
+
+    [Test]
     public async Task IPv6_chain_blocks_unique_local_and_link_local_and_takes_only_v6_allowances()
     {
         var rules = EgressRules.ChainRules(IpFamily.V6, Chain,

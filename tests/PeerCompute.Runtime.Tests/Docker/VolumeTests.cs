@@ -132,6 +132,35 @@ public sealed class VolumeTests
     }
 
     [Test]
+    public async Task A_reboot_of_the_engine_and_the_provider_brings_the_deployment_back_with_its_volume()
+    {
+        await using var engine = await PrivateEngine.StartAsync();
+        await using var harness = await RuntimeHarness.StartAsync(engine: engine);
+        // Each start adds a line to the volume and serves the file: the lines count the starts that the data outlived.
+        const string script = "echo boot >> /data/boots; mkdir -p /tmp/www; cp /data/boots /tmp/www/index.html; exec httpd -f -p 8080 -h /tmp/www";
+        var deployed = await harness.Runtime.DeployAsync(
+            RuntimeHarness.Busybox("diary", RuntimeHarness.Shell(script)) with { VolumeMounts = [new VolumeMount("diary", "/data", Size)] }, Owner);
+        await Assert.That((await Http.GetWhenReadyAsync(deployed.HostPort!.Value)).Trim()).IsEqualTo("boot");
+
+        // The reboot: the provider goes, the engine goes (its containers with it), and so does the volume's mount.
+        await harness.Runtime.DisposeAsync();
+        await engine.StopDockerdAsync();
+        await LoopMounts.RemoveUnderAsync(harness.StateFolder);
+        await Assert.That(LoopMounts.Under(harness.StateFolder)).IsEmpty();
+        await engine.StartDockerdAsync();
+        var rebooted = await harness.OpenRuntimeAsync();
+
+        var back = await Eventually.WaitAsync(async () =>
+        {
+            var s = await rebooted.GetStatusAsync(deployed.Id, Owner, includeUsage: false);
+            return s is { State: Status.DeploymentState.Running, HostPort: not null } ? s : null;
+        }, "the deployment to run again after the reboot", TimeSpan.FromSeconds(90));
+        string page = await Http.GetWhenReadyAsync(back.HostPort!.Value);
+        await Assert.That(page.Split('\n', StringSplitOptions.RemoveEmptyEntries)).IsEquivalentTo(new[] { "boot", "boot" });
+        await Assert.That((await rebooted.ListVolumesAsync(Owner)).Single().Name).IsEqualTo("diary");
+    }
+
+    [Test]
     public async Task Another_owner_neither_mounts_nor_removes_a_volume_of_the_same_name()
     {
         await using var harness = await RuntimeHarness.StartAsync();

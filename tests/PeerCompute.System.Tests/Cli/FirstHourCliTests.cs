@@ -64,7 +64,7 @@ public partial class FirstHourCliTests
     [Arguments(new[] { "peers", "ad", Maya }, "error: Unknown command 'peers ad'. Did you mean 'peerctl peers add'? Run 'peerctl --help' for the list of commands.")]
     [Arguments(new[] { "deploy", "web:1", "--port", "http" }, "error: --port takes a container port number, e.g. 8080; 'http' is not one.")]
     [Arguments(new[] { "logs", "web", "--tail", "all" }, "error: --tail takes a whole number (only the last N lines), e.g. 100; 'all' is not one.")]
-    [Arguments(new[] { "logs" }, "error: 'peerctl logs' needs DEPLOYMENT (The deployment name or id). Run 'peerctl logs --help'.")]
+    [Arguments(new[] { "logs" }, "error: 'peerctl logs' needs DEPLOYMENT (The deployment name or id; or an app's name, with SERVICE). Run 'peerctl logs --help'.")]
     public async Task A_typo_or_a_bad_value_gets_a_suggestion_and_exit_2(string[] args, string message)
     {
         var result = await TestProcess.RunAsync(PeerNode.Peerctl, args, NoHome);

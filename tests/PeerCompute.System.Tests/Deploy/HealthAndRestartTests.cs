@@ -14,6 +14,18 @@ public class HealthAndRestartTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
 
+    /// <summary>
+    /// httpd answering 500 at /health.sh, at every check (a CGI script run through httpd's interpreter setting: the
+    /// deployment's /tmp is noexec). Not an nc loop: between two of its connections nothing listens, and a check that
+    /// lands there fails for another reason than the one under test.
+    /// </summary>
+    private const string Answering500 = """
+        mkdir -p /tmp/www
+        printf 'printf "Status: 500 Internal Server Error\\r\\nContent-Type: text/plain\\r\\n\\r\\nsick\\n"\n' > /tmp/www/health.sh
+        echo '*.sh:/bin/sh' > /tmp/httpd.conf
+        exec httpd -f -p 8080 -h /tmp/www -c /tmp/httpd.conf
+        """;
+
     [Test]
     public async Task A_health_path_answering_500_fails_the_deploy_and_status_says_unhealthy()
     {
@@ -21,16 +33,16 @@ public class HealthAndRestartTests
         var (_, user, _) = cluster;
 
         var result = await user.CtlAsync("deploy", DeployWorkflowTests.TestImage, "--name", "sick", "--json",
-            "--health-http", "/health", "--health-interval", "1s", "--health-timeout", "1s", "--health-retries", "2",
-            "--", "sh", "-c", "while true; do printf 'HTTP/1.0 500 Internal Server Error\\r\\nContent-Length: 0\\r\\n\\r\\n' | nc -l -p 8080 >/dev/null; done");
+            "--health-http", "/health.sh", "--health-interval", "1s", "--health-timeout", "1s", "--health-retries", "2",
+            "--", "sh", "-c", Answering500);
         await Assert.That(result.ExitCode).IsEqualTo(1).Because(result.ToString());
         await Assert.That(JsonDocument.Parse(result.StandardOutput).RootElement.GetProperty("error").GetProperty("code").GetString()).IsEqualTo("not_answering");
         await Assert.That(result.StandardError).Contains("its health check did not pass");
-        await Assert.That(result.StandardError).Contains("GET /health answered 500 Internal Server Error");
+        await Assert.That(result.StandardError).Contains("GET /health.sh answered 500 Internal Server Error");
 
         var sick = await DeploymentAsync(user, "sick", d => d.GetProperty("health").GetString() == "unhealthy", "the deployment to be unhealthy");
         await Assert.That(sick.GetProperty("state").GetString()).IsEqualTo("running");
-        await Assert.That(sick.GetProperty("healthFailure").GetString()).IsEqualTo("GET /health answered 500 Internal Server Error");
+        await Assert.That(sick.GetProperty("healthFailure").GetString()).IsEqualTo("GET /health.sh answered 500 Internal Server Error");
         await Assert.That(sick.GetProperty("healthFailedAt").ValueKind).IsEqualTo(JsonValueKind.String);
 
         var human = await user.CtlOkAsync("status", "sick");

@@ -6,13 +6,13 @@ namespace PeerCompute.System.Tests.Release;
 internal sealed class CompletionTests
 {
     [Test]
-    [Arguments("peerctl ''", "--help --version completion deploy discover id init invite logs peers status stop volume")]
+    [Arguments("peerctl ''", "--help --version completion deploy discover down history id init invite logs peers rollback status stop up url volume")]
     [Arguments("peerctl volume ''", "--help ls rm")]
     [Arguments("peerctl invite --", "--addr --expires --help --json --name")]
     [Arguments("peerctl st", "status stop")]
     [Arguments("peerctl peers ''", "--help add edit list remove")]
     [Arguments("peerctl deploy web:1 --p", "--peer --port")]
-    [Arguments("peerctl logs web --", "--follow --help --peer --tail")]
+    [Arguments("peerctl logs web --", "--follow --help --peer --previous --tail")]
     [Arguments("peerctl deploy web:1 --peer m", "maya")]
     [Arguments("peerctl peers remove ''", "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA maya")]
     [Arguments("peerctl deploy web:1 -- ''", "")]

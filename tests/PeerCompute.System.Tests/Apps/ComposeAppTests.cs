@@ -125,7 +125,7 @@ public class ComposeAppTests
             volumes: ["data:/data"]
             healthcheck:
               test: ["CMD", "wget", "-q", "--spider", "http://localhost:6379/key"]
-              interval: 200ms
+              interval: 1s
               timeout: 1s
         volumes:
           data:

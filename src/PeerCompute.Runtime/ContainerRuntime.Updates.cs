@@ -176,7 +176,9 @@ public sealed partial class ContainerRuntime
             var ready = options.Readiness is { } readiness
                 ? await WaitReadyCoreAsync(candidate, started, readiness, cancellationToken).ConfigureAwait(false)
                 : started.State == DeploymentState.Running ? new ReadinessResult(ReadinessOutcome.Ready, started, []) : new ReadinessResult(ReadinessOutcome.NotRunning, started, []);
-            if (ready.Outcome != ReadinessOutcome.Ready || StatusProjection.UpstreamOf(ready.Status) is not { } upstream)
+            // An app's private service publishes no port: it has no route to switch, only its container to replace.
+            var upstream = StatusProjection.UpstreamOf(ready.Status);
+            if (ready.Outcome != ReadinessOutcome.Ready || ready.Status.State != DeploymentState.Running || (upstream is null && !spec.Private))
             {
                 string reason = ready.Outcome == ReadinessOutcome.NotAnswering
                     ? $"the new container did not answer on port {spec.ContainerPort} within {options.Readiness!.Timeout.TotalSeconds:0.#} s"

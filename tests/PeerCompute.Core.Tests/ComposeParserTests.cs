@@ -187,6 +187,11 @@ public class ComposeParserTests
     [Arguments("    healthcheck:\n      test: [\"RUN\", \"x\"]\n", "starting with CMD, CMD-SHELL or NONE")]
     [Arguments("    healthcheck:\n      test: x\n      interval: soon\n", "'soon' is not a duration")]
     [Arguments("    healthcheck:\n      interval: 1s\n", "services.web.healthcheck.test is missing")]
+    [Arguments("    healthcheck:\n      x-peercompute: {health-http: healthz}\n", "services.web.healthcheck.x-peercompute.health-http: 'healthz' is not a path starting with '/'")]
+    [Arguments("    healthcheck:\n      x-peercompute: {health-http: /h, health-tcp: true}\n", "health-http or health-tcp, not both")]
+    [Arguments("    healthcheck:\n      x-peercompute: {health-cmd: x}\n", "services.web.healthcheck.x-peercompute.health-cmd is not supported")]
+    [Arguments("    restart: on-failure:3\n", "services.web.restart: 'on-failure:3': a retry count is not supported")]
+    [Arguments("    restart: sometimes\n", "services.web.restart: 'sometimes' is not no, on-failure, unless-stopped or always")]
     public async Task Invalid_values_inside_the_subset_are_refused_with_a_reason(string webBody, string expected)
     {
         var ex = Assert.Throws<ComposeException>(() => ComposeParser.Parse(

@@ -35,6 +35,7 @@ public sealed record ComposeApp(string? Name, IReadOnlyList<ComposeService> Serv
 /// <param name="CpuMillicores">From <c>deploy.resources.limits.cpus</c>; null: the provider's default.</param>
 /// <param name="MemoryBytes">From <c>deploy.resources.limits.memory</c>; null: the provider's default.</param>
 /// <param name="Line">Where the service is declared, for messages about it.</param>
+/// <param name="Restart">From <c>restart</c>: no, on-failure or unless-stopped (<c>always</c> reads as unless-stopped); null: the provider's default.</param>
 public sealed record ComposeService(
     string Name,
     string Image,
@@ -47,7 +48,8 @@ public sealed record ComposeService(
     ComposeHealthcheck? Healthcheck,
     int? CpuMillicores,
     long? MemoryBytes,
-    int Line);
+    int Line,
+    string? Restart = null);
 
 /// <summary>A named volume mounted into a service (<c>NAME:/path[:ro]</c>).</summary>
 public sealed record ComposeMount(string Volume, string Target, bool ReadOnly, int Line);
@@ -56,13 +58,16 @@ public enum DependencyCondition
 {
     /// <summary><c>service_started</c> (and the short list form): the dependency's container runs.</summary>
     Started,
-    /// <summary><c>service_healthy</c>: the dependency passes its health check (until health checks are wired: its port answers).</summary>
+    /// <summary><c>service_healthy</c>: the dependency passes its health check (without one: its port answers).</summary>
     Healthy,
 }
 
 public sealed record ComposeDependency(string Service, DependencyCondition Condition, int Line);
 
 /// <summary>A service's <c>healthcheck</c>; <see cref="Test"/> is the command as Compose gives it (<c>CMD</c>/<c>CMD-SHELL</c> form).</summary>
+/// <param name="HttpPath">From <c>x-peercompute: {health-http: /path}</c>: the provider's HTTP check, used instead of <see cref="Test"/>.</param>
+/// <param name="Tcp">From <c>x-peercompute: {health-tcp: true}</c>: the provider's TCP check, used instead of <see cref="Test"/>.</param>
+/// <param name="TestLine">Where <c>test</c> is (0: not given), for messages about it.</param>
 public sealed record ComposeHealthcheck(
     IReadOnlyList<string> Test,
     TimeSpan? Interval,
@@ -70,7 +75,10 @@ public sealed record ComposeHealthcheck(
     int? Retries,
     TimeSpan? StartPeriod,
     bool Disabled,
-    int Line);
+    int Line,
+    string? HttpPath = null,
+    bool Tcp = false,
+    int TestLine = 0);
 
 /// <summary>A top-level named volume; <see cref="SizeBytes"/> from <c>x-peercompute: {size: 1GB}</c>, null when not given.</summary>
 public sealed record ComposeVolume(string Name, long? SizeBytes, int Line);

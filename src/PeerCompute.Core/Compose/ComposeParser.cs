@@ -181,6 +181,7 @@ public static class ComposeParser
             ComposeHealthcheck? healthcheck = null;
             int? cpu = null;
             long? memory = null;
+            string? restart = null;
             foreach (var (key, node) in Entries(map, path))
             {
                 string at = $"{path}.{key}";
@@ -215,6 +216,17 @@ public static class ComposeParser
                     case "deploy":
                         (cpu, memory) = ReadDeploy(node, at);
                         break;
+                    case "restart":
+                        string policy = Scalar(node, at);
+                        restart = policy switch
+                        {
+                            "no" or "on-failure" or "unless-stopped" => policy,
+                            // A stopped deployment is removed, so "always" and "unless-stopped" differ in nothing a provider does.
+                            "always" => "unless-stopped",
+                            _ when policy.StartsWith("on-failure:", StringComparison.Ordinal) => throw Fail(node, $"{at}: '{policy}': a retry count is not supported (on-failure retries with backoff)"),
+                            _ => throw Fail(node, $"{at}: '{policy}' is not no, on-failure, unless-stopped or always"),
+                        };
+                        break;
                     default:
                         throw Unsupported(map, key, path);
                 }
@@ -229,7 +241,7 @@ public static class ComposeParser
                 if (!seen.Add(mount.Target))
                     throw Fail(mount.Line, $"{path}.volumes: {mount.Target} is mounted twice");
             }
-            return new ComposeService(name, image, command, environment, published ?? exposed, published is not null, mounts, dependsOn, healthcheck, cpu, memory, (int)LineOf(keyNode));
+            return new ComposeService(name, image, command, environment, published ?? exposed, published is not null, mounts, dependsOn, healthcheck, cpu, memory, (int)LineOf(keyNode), restart);
         }
 
         private void ReadEnvironment(YamlNode node, string at, Dictionary<string, string> into)
@@ -413,12 +425,21 @@ public static class ComposeParser
             TimeSpan? interval = null, timeout = null, startPeriod = null;
             int? retries = null;
             bool disabled = false;
-            foreach (var (key, value) in Entries(map, at))
+            string? httpPath = null;
+            bool tcp = false;
+            int testLine = 0;
+            foreach (var (key, value) in Entries(map, at, extensions: false))
             {
                 string path = $"{at}.{key}";
                 switch (key)
                 {
+                    case "x-peercompute":
+                        (httpPath, tcp) = ReadHealthExtension(value, path);
+                        break;
+                    case var other when other.StartsWith("x-", StringComparison.Ordinal):
+                        break;
                     case "test":
+                        testLine = (int)LineOf(value);
                         test = value is YamlSequenceNode ? Strings(value, path) : ["CMD-SHELL", Scalar(value, path)];
                         if (test is [] || (test[0] is not ("CMD" or "CMD-SHELL" or "NONE")) || (test[0] != "NONE" && test.Count < 2))
                             throw Fail(value, $"{path}: a command as a string, or a list starting with CMD, CMD-SHELL or NONE");
@@ -445,11 +466,37 @@ public static class ComposeParser
                         throw Unsupported(map, key, at);
                 }
             }
-            if (test is null && !disabled)
-                throw Fail(map, $"{at}.test is missing");
+            if (test is null && !disabled && httpPath is null && !tcp)
+                throw Fail(map, $"{at}.test is missing (or give the provider's check: x-peercompute: {{health-http: /path}} or {{health-tcp: true}})");
             if (test is ["NONE", ..])
                 disabled = true;
-            return new ComposeHealthcheck(test ?? ["NONE"], interval, timeout, retries, startPeriod, disabled, (int)LineOf(map));
+            return new ComposeHealthcheck(test ?? ["NONE"], interval, timeout, retries, startPeriod, disabled, (int)LineOf(map), httpPath, tcp, testLine);
+        }
+
+        private (string? HttpPath, bool Tcp) ReadHealthExtension(YamlNode node, string at)
+        {
+            string? httpPath = null;
+            bool tcp = false;
+            foreach (var (key, value) in Entries(Mapping(node, at), at, extensions: false))
+            {
+                string path = $"{at}.{key}";
+                switch (key)
+                {
+                    case "health-http":
+                        httpPath = Scalar(value, path);
+                        if (!httpPath.StartsWith('/') || httpPath.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+                            throw Fail(value, $"{path}: '{httpPath}' is not a path starting with '/'");
+                        break;
+                    case "health-tcp":
+                        tcp = Boolean(value, path);
+                        break;
+                    default:
+                        throw Unsupported(node, key, at);
+                }
+            }
+            if (httpPath is not null && tcp)
+                throw Fail(node, $"{at}: health-http or health-tcp, not both");
+            return (httpPath, tcp);
         }
 
         private (int? Cpu, long? Memory) ReadDeploy(YamlNode node, string at)

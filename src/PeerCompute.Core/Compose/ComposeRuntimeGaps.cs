@@ -1,23 +1,25 @@
 namespace PeerCompute.Core.Compose;
 
 /// <summary>
-/// THE one place that refuses what a Compose file may say but providers cannot run yet. Parsed and validated fully
-/// into <see cref="ComposeApp"/>, these parts wait for their runtime: named volumes (<c>--volume NAME:/path[:SIZE]</c>)
-/// and health checks (<c>--health-http</c>/<c>--health-tcp</c>). Once a provider can act on one, map it in
+/// THE one place that refuses what a Compose file may say but providers cannot run: read-only volume mounts (a
+/// provider mounts a volume read-write), and health checks that run a command inside the container (providers check
+/// from outside: HTTP or TCP, see <see cref="AppRequests.ProviderCheck"/>). Once a provider can act on one, map it in
 /// <see cref="AppRequests.For"/> and delete its refusal here.
 /// </summary>
 public static class ComposeRuntimeGaps
 {
-    /// <summary>Throws a <see cref="ComposeException"/> naming the first part of the file that cannot run yet (line and key).</summary>
+    /// <summary>Throws a <see cref="ComposeException"/> naming the first part of the file that cannot run (line and key).</summary>
     public static void Refuse(ComposeApp app, string fileName = "compose.yaml")
     {
         foreach (var service in app.Services)
         {
-            if (service.Volumes is [var mount, ..])
-                throw new ComposeException($"{fileName}:{mount.Line}: services.{service.Name}.volumes: named volumes are not yet supported by providers");
-            if (service.Healthcheck is { Disabled: false } health)
-                throw new ComposeException($"{fileName}:{health.Line}: services.{service.Name}.healthcheck: health checks are not yet supported by providers (service_healthy waits for the service's port meanwhile)");
+            if (service.Volumes.FirstOrDefault(m => m.ReadOnly) is { } readOnly)
+                throw new ComposeException($"{fileName}:{readOnly.Line}: services.{service.Name}.volumes: {readOnly.Volume}:{readOnly.Target} is read-only; providers mount volumes read-write only (leave out ro / read_only)");
+            if (service.Healthcheck is { Disabled: false } health && AppRequests.ProviderCheck(service, out string reason) is null)
+            {
+                bool aboutTest = service.Port is not null && health.TestLine > 0;
+                throw new ComposeException($"{fileName}:{(aboutTest ? health.TestLine : health.Line)}: services.{service.Name}.healthcheck{(aboutTest ? ".test" : "")}: {reason}");
+            }
         }
-        // A declared volume no service mounts needs nothing from the provider.
     }
 }

@@ -80,7 +80,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         if (deploymentsChanged is not null)
             await deploymentsChanged().ConfigureAwait(false);
         var status = updated.Status;
-        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), publicUrlFor(status.Name), status.CpuMillicores, status.MemoryBytes,
+        return new DeployResponse(status.Id, status.Name, provider.ToString(), StateText(status.State), LocalUrl(status), PublicUrl(status), status.CpuMillicores, status.MemoryBytes,
             updated.Revision, Updated: true);
     }
 

@@ -12,12 +12,13 @@ internal sealed partial class DeploymentCommands
     /// <summary>
     /// Deploy the services of a Compose file as one app, each after the services it depends on. Services reach each
     /// other by service name on the app's own network; a service with ports gets its own URL, the others none.
+    /// Up again with a changed file updates each service in the same order (same deployments, URLs and volumes).
     /// Anything in the file outside the supported subset is refused with its line. Example: peerctl up -f compose.yaml --name shop
     /// </summary>
     /// <param name="file">-f, The Compose file (default compose.yaml).</param>
     /// <param name="name">App name (default: the file's top-level name, else its folder); each service deploys as NAME-SERVICE.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
-    /// <param name="json">Print {"app","provider","providerName","services":[as deploy --json prints],"via"}.</param>
+    /// <param name="json">Print {"app","provider","providerName","services":[as deploy --json prints, with "updated" and "revision" for an update],"via"}.</param>
     [Command("up")]
     public async Task Up(string file = "compose.yaml", string? name = null, string? peer = null, bool json = false, CancellationToken cancellationToken = default)
     {
@@ -61,10 +62,12 @@ internal sealed partial class DeploymentCommands
                     {
                         Console.Error.Flush();
                     }
-                    deployed.Add(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes, session.Via));
+                    deployed.Add(new DeployOutput(response.Id, response.Name, response.Provider, session.Target.DisplayName, response.State, response.LocalUrl, response.PublicUrl, response.CpuMillicores, response.MemoryBytes, session.Via,
+                        response.Revision, response.Updated));
                     if (json)
                         continue;
-                    Console.Out.WriteLine($"Started {Show(response.Name)} ({Show(response.Id)}): {Show(response.State)}");
+                    string revision = response.Updated && response.Revision is { } r ? $" to revision {r}" : "";
+                    Console.Out.WriteLine($"{(response.Updated ? "Updated" : "Started")} {Show(response.Name)} ({Show(response.Id)}){revision}: {Show(response.State)}");
                     if (response.PublicUrl is { } publicUrl)
                         Console.Out.WriteLine($"  public: {Show(publicUrl)}");
                     if (!string.IsNullOrEmpty(response.LocalUrl))
@@ -82,7 +85,7 @@ internal sealed partial class DeploymentCommands
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Remove an app's services (every deployment of yours made by up with that app name). Volumes are kept.</summary>
+    /// <summary>Remove an app's services (every deployment of yours made by up with that app name). Volumes are kept: the next up finds their data; peerctl volume rm APP-VOLUME removes one.</summary>
     /// <param name="app">APP: The app's name.</param>
     /// <param name="peer">Provider name or PeerId (optional with one provider).</param>
     /// <param name="json">Print {"app","removed":[{"id","name","state","via"}],"via"}.</param>

@@ -15,6 +15,26 @@ public sealed class MemoryAppTests
         => MemoryRuntime.App($"{app}-{service}") with { App = app, Service = service, Private = isPrivate };
 
     [Test]
+    public async Task A_private_service_is_updated_in_place_on_its_apps_network_though_it_publishes_no_port()
+    {
+        await using var harness = await MemoryRuntime.StartAsync();
+        harness.Engine.Images.UnionWith(["app:2"]);
+        string network = AppNetwork.NameFor(harness.Options.Instance, Owner, "shop");
+        var store = await harness.Runtime.DeployAsync(Service("shop", "store", isPrivate: true), Owner);
+
+        // Before: with no loopback port there was no route to switch, and the update was refused as "not running".
+        var updated = await harness.Runtime.UpdateAsync(store.Id, Owner, Service("shop", "store", isPrivate: true) with { Image = "app:2" }, new UpdateOptions());
+
+        await Assert.That(updated.Status.Id).IsEqualTo(store.Id);
+        await Assert.That(updated.Status.Image).IsEqualTo("app:2");
+        await Assert.That(updated.Status.HostPort).IsNull();
+        await Assert.That(harness.Engine.ContainerIds).IsEquivalentTo([updated.Status.ContainerId!]);
+        var definition = harness.Engine.DefinitionOf(updated.Status.ContainerId!);
+        await Assert.That(definition.Network).IsEqualTo(network);
+        await Assert.That(definition.NetworkAliases.Single()).IsEqualTo("store");
+    }
+
+    [Test]
     public async Task The_apps_network_comes_with_its_first_service_and_goes_with_its_last()
     {
         await using var harness = await MemoryRuntime.StartAsync();

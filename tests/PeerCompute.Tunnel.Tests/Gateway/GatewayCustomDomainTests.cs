@@ -67,4 +67,23 @@ public class GatewayCustomDomainTests
         await Assert.That(redirect.Headers["Location"]).IsEqualTo($"https://{Custom}:{port}/path?q=1");
         await Assert.That(File.Exists(Path.Combine(home, "gateway", "acme", "domains", Custom + ".pem"))).IsTrue();
     }
+
+    [Test]
+    public async Task A_gateway_without_custom_domains_refuses_the_domain_and_still_serves_the_generated_name()
+    {
+        using var pki = TestPki.Create();
+        await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
+        await using var upstream = await UpstreamServer.StartAsync();
+        await using var provider = TestProvider.For(gateway, new() { ["web"] = upstream.EndPoint });
+        provider.Client.SetRoutes(["web"], domains: new Dictionary<string, IReadOnlyList<string>> { ["web"] = [Custom] });
+        provider.Start();
+
+        var status = await provider.WaitForAsync(s => s.Routes.ContainsKey(Custom) && s.Routes.ContainsKey(provider.Label("web")));
+        var generated = await Curl.GetAsync(gateway, provider.Label("web"));
+
+        await Assert.That(status.Routes[Custom].Accepted).IsFalse();
+        await Assert.That(status.Routes[Custom].Reason).Contains("serves no custom domains");
+        await Assert.That(status.Routes[provider.Label("web")].Accepted).IsTrue();
+        await Assert.That(generated.Body).Contains(UpstreamServer.PageMarker);
+    }
 }

@@ -10,8 +10,9 @@ public sealed record DomainClaim(string Domain, string Label, bool Verified);
 /// <summary>
 /// The custom domains deployments hold at this gateway (<c>domains.txt</c> in the state folder, one
 /// <c>domain label verified</c> line each). A domain is held by the first deployment that announces it and stays held
-/// until that provider announces its routes without it: a reconnect re-announces it, a restart reads it back, and any
-/// other deployment's claim meanwhile is refused. The label's tag is bound to the provider's PeerId by
+/// until its provider announces that deployment without it: a reconnect re-announces it, a restart reads it back, a
+/// moment without routes (a provider starting up) or the deployment's removal leaves it held, and any other
+/// provider's claim meanwhile is refused. The label's tag is bound to the provider's PeerId by
 /// <see cref="HostnameBindings"/>, so holding a domain is holding it for that identity. A held domain is served only
 /// once verified (the gateway checks that its DNS points at the deployment's hostname), which a claimant cannot fake.
 /// </summary>
@@ -61,10 +62,11 @@ public sealed class DomainClaims
     }
 
     /// <summary>
-    /// Applies one provider's announcement (<paramref name="tag"/>; domain → label for each of its accepted routes):
-    /// releases the domains its routes no longer carry, then claims the rest. Returns a refusal per refused domain.
+    /// Applies one provider's announcement (<paramref name="tag"/>; its accepted <paramref name="labels"/>, and domain → label
+    /// for each domain they carry): releases the domains held by an announced label that no longer carries them, then
+    /// claims the rest. Returns a refusal per refused domain.
     /// </summary>
-    public async Task<Dictionary<string, string>> ApplyAsync(string tag, IReadOnlyList<(string Domain, string Label)> wanted, CancellationToken cancellationToken)
+    public async Task<Dictionary<string, string>> ApplyAsync(string tag, IReadOnlyCollection<string> labels, IReadOnlyList<(string Domain, string Label)> wanted, CancellationToken cancellationToken)
     {
         var refusals = new Dictionary<string, string>(StringComparer.Ordinal);
         bool changed = false;
@@ -72,7 +74,7 @@ public sealed class DomainClaims
         lock (_lock)
         {
             var wantedDomains = wanted.Select(w => w.Domain).ToHashSet(StringComparer.Ordinal);
-            foreach (var claim in _claims.Values.Where(c => TagOf(c.Label) == tag && !wantedDomains.Contains(c.Domain)).ToList())
+            foreach (var claim in _claims.Values.Where(c => TagOf(c.Label) == tag && labels.Contains(c.Label) && !wantedDomains.Contains(c.Domain)).ToList())
             {
                 _claims.Remove(claim.Domain);
                 changed = true;

@@ -168,7 +168,7 @@ public sealed class ProviderTunnel : IAsyncDisposable
                     wanted.Add((domain, labels[i]));
         if (_options.Domains is { } claims)
         {
-            var refused = await claims.ApplyAsync(Tag, wanted, cancellationToken).ConfigureAwait(false);
+            var refused = await claims.ApplyAsync(Tag, accepted.Keys, wanted, cancellationToken).ConfigureAwait(false);
             foreach (var (domain, label) in wanted)
             {
                 if (refused.TryGetValue(domain, out string? reason))

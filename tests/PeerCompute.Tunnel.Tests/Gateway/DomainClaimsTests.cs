@@ -14,12 +14,12 @@ public class DomainClaimsTests
     {
         string folder = Directory.CreateTempSubdirectory("pc-domain-claims-").FullName;
         var claims = DomainClaims.Load(folder, Zone);
-        var first = await claims.ApplyAsync(OwnerTag, [("www.example.org", "web-" + OwnerTag)], CancellationToken.None);
+        var first = await claims.ApplyAsync(OwnerTag, ["web-" + OwnerTag], [("www.example.org", "web-" + OwnerTag)], CancellationToken.None);
         await claims.SetVerifiedAsync("www.example.org", "web-" + OwnerTag, true, CancellationToken.None);
-        var again = await claims.ApplyAsync(OwnerTag, [("www.example.org", "web-" + OwnerTag)], CancellationToken.None);
+        var again = await claims.ApplyAsync(OwnerTag, ["web-" + OwnerTag], [("www.example.org", "web-" + OwnerTag)], CancellationToken.None);
 
         var restarted = DomainClaims.Load(folder, Zone);
-        var rival = await restarted.ApplyAsync(RivalTag, [("www.example.org", "site-" + RivalTag)], CancellationToken.None);
+        var rival = await restarted.ApplyAsync(RivalTag, ["site-" + RivalTag], [("www.example.org", "site-" + RivalTag)], CancellationToken.None);
 
         await Assert.That(first).IsEmpty();
         await Assert.That(again).IsEmpty();
@@ -29,17 +29,20 @@ public class DomainClaimsTests
     }
 
     [Test]
-    public async Task A_domain_withdrawn_by_its_holder_is_free_and_one_moved_between_its_deployments_must_be_verified_again()
+    public async Task A_domain_stays_held_through_an_empty_announcement_is_freed_when_its_deployment_drops_it_and_one_moved_between_its_deployments_must_be_verified_again()
     {
         var claims = DomainClaims.Load(null, Zone);
-        await claims.ApplyAsync(OwnerTag, [("www.example.org", "web-" + OwnerTag)], CancellationToken.None);
+        await claims.ApplyAsync(OwnerTag, ["web-" + OwnerTag], [("www.example.org", "web-" + OwnerTag)], CancellationToken.None);
         await claims.SetVerifiedAsync("www.example.org", "web-" + OwnerTag, true, CancellationToken.None);
-        await claims.ApplyAsync(OwnerTag, [("www.example.org", "api-" + OwnerTag)], CancellationToken.None);
+        await claims.ApplyAsync(OwnerTag, ["api-" + OwnerTag], [("www.example.org", "api-" + OwnerTag)], CancellationToken.None);
         string? afterMove = claims.VerifiedLabel("www.example.org");
-        await claims.ApplyAsync(OwnerTag, [], CancellationToken.None);
-        var rival = await claims.ApplyAsync(RivalTag, [("www.example.org", "site-" + RivalTag)], CancellationToken.None);
+        await claims.ApplyAsync(OwnerTag, [], [], CancellationToken.None);
+        var stillHeld = await claims.ApplyAsync(RivalTag, ["site-" + RivalTag], [("www.example.org", "site-" + RivalTag)], CancellationToken.None);
+        await claims.ApplyAsync(OwnerTag, ["api-" + OwnerTag], [], CancellationToken.None);
+        var rival = await claims.ApplyAsync(RivalTag, ["site-" + RivalTag], [("www.example.org", "site-" + RivalTag)], CancellationToken.None);
 
         await Assert.That(afterMove).IsNull();
+        await Assert.That(stillHeld.ContainsKey("www.example.org")).IsTrue();
         await Assert.That(rival).IsEmpty();
         await Assert.That(claims.All.Single().Label).IsEqualTo("site-" + RivalTag);
     }
@@ -48,7 +51,7 @@ public class DomainClaimsTests
     public async Task Two_deployments_of_one_provider_cannot_share_a_domain_and_names_in_the_gateways_zone_or_malformed_are_refused()
     {
         var claims = DomainClaims.Load(null, Zone);
-        var refusals = await claims.ApplyAsync(OwnerTag,
+        var refusals = await claims.ApplyAsync(OwnerTag, ["web-" + OwnerTag, "api-" + OwnerTag],
             [("www.example.org", "web-" + OwnerTag), ("www.example.org", "api-" + OwnerTag), ("evil." + Zone, "web-" + OwnerTag), ("Bad_Name.org", "web-" + OwnerTag), ("localhost", "web-" + OwnerTag)],
             CancellationToken.None);
 

@@ -204,7 +204,7 @@ public sealed partial class ContainerRuntime
             _admission.Release(OverlapKey(record.Id));
             _admission.Release(record.Id);
             _admission.Restore(record.Id, spec.CpuMillicores, spec.MemoryBytes);
-            Routes.Set(spec.Name, upstream, DeploymentAccess.For(record));
+            Routes.Set(spec.Name, upstream, DeploymentAccess.For(record), record.Spec.Domains);
             await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
             _logger.LogInformation("Updated {Id} ({Name}) to revision {Revision} ({Image}) as container {Container}", record.Id, spec.Name, revision, spec.Image, newContainer);
 
@@ -324,7 +324,7 @@ public sealed partial class ContainerRuntime
         {
             await _engine.StartContainerAsync(containerId, $"starting the previous container of {record.Spec.Name} again", CancellationToken.None).ConfigureAwait(false);
             var status = await StatusCoreAsync(record, includeUsage: false, CancellationToken.None).ConfigureAwait(false);
-            Routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(status), DeploymentAccess.For(record));
+            Routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(status), DeploymentAccess.For(record), record.Spec.Domains);
         }
         catch (RuntimeException ex)
         {

@@ -237,7 +237,7 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
             var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
             await active.ConfigureAwait(false);
             _logger.LogInformation("Deployed {Id} ({Name}, {Image}) for {Owner} as container {Container}", id, spec.Name, spec.Image, owner, containerId);
-            Routes.Set(spec.Name, StatusProjection.UpstreamOf(status), DeploymentAccess.For(record));
+            Routes.Set(spec.Name, StatusProjection.UpstreamOf(status), DeploymentAccess.For(record), record.Spec.Domains);
             return status;
         }
         catch (Exception ex)

@@ -62,6 +62,9 @@ internal sealed class GatewayCommands
     /// <param name="acmeEmail">Contact address for the ACME account (expiry and policy notices from the CA).</param>
     /// <param name="acmeCa">PEM root certificate to trust for the ACME server's HTTPS instead of the system's (a test CA such as pebble's).</param>
     /// <param name="acmeRetrySeconds">Seconds before the first retry after a failed certificate order; each further retry waits twice as long, up to 6 hours.</param>
+    /// <param name="httpPort">Port of a plain-HTTP listener (80 in production): answers ACME HTTP-01 challenges for custom domains and redirects everything else to HTTPS; 0: none. With --acme-directory it turns custom domains on.</param>
+    /// <param name="resolver">DNS resolver (HOST:PORT, or HOST for port 53) the gateway asks whether a custom domain points at its deployment; default: the system's (/etc/resolv.conf).</param>
+    /// <param name="domainCheckSeconds">Seconds between looks at a custom domain whose DNS does not point here yet.</param>
     /// <param name="publicIp">Public address (IPv4 or IPv6) the DNS server gives for DOMAIN and every name under it. Repeatable; needed with --dns-port.</param>
     [Command("")]
     public async Task Run(
@@ -102,6 +105,9 @@ internal sealed class GatewayCommands
         string? acmeEmail = null,
         string? acmeCa = null,
         int acmeRetrySeconds = 60,
+        int httpPort = 0,
+        string? resolver = null,
+        int domainCheckSeconds = 60,
         CancellationToken cancellationToken = default)
     {
         var acme = AcmeOptionsFrom(acmeDirectory, acmeEmail, acmeCa, acmeRetrySeconds, cert, key, selfSigned, dnsPort);
@@ -154,7 +160,17 @@ internal sealed class GatewayCommands
         {
             DnsPort = dnsPort is >= 0 and <= 65535 ? dnsPort : throw new UsageException($"--dns-port must be between 0 (no DNS server) and 65535 (got {dnsPort})."),
             PublicAddresses = GatewayOptions.ParsePublicAddresses(publicIp?.Values ?? []),
+            HttpPort = httpPort is >= 0 and <= 65535 ? httpPort : throw new UsageException($"--http-port must be between 0 (none) and 65535 (got {httpPort})."),
+            CustomDomains = new CustomDomainOptions
+            {
+                Resolver = resolver is null ? null : ParseResolver(resolver),
+                CheckInterval = domainCheckSeconds is >= 1 and <= 86400 ? TimeSpan.FromSeconds(domainCheckSeconds) : throw new UsageException("--domain-check-seconds must be between 1 and 86400."),
+            },
         };
+        if (options.HttpPort != 0 && (options.HttpPort == options.HttpsPort || options.HttpPort == options.TunnelPort || options.HttpPort == options.MetricsPort || options.HttpPort == options.RelayPort || options.HttpPort == options.DnsPort))
+            throw new UsageException("--http-port must differ from --https-port, --tunnel-port, --metrics-port, --relay-port and --dns-port.");
+        if (resolver is not null && !options.ServesCustomDomains)
+            throw new UsageException("--resolver checks custom domains, which need --acme-directory and --http-port.");
         if (options.DnsPort != 0 && options.PublicAddresses.Count == 0)
             throw new UsageException("The DNS server (--dns-port) answers with this host's public addresses: give --public-ip ADDRESS (repeatable, IPv4 and IPv6).");
         if (options.DnsPort == 0 && options.PublicAddresses.Count > 0)
@@ -212,6 +228,16 @@ internal sealed class GatewayCommands
 
     internal static (string Certificate, string Key) SelfSignedPaths(string stateFolder) =>
         (Path.Combine(stateFolder, "self-signed.crt"), Path.Combine(stateFolder, "self-signed.key"));
+
+    /// <summary>A --resolver value: an IP address with an optional port (53 when none), IPv6 in brackets when it has one.</summary>
+    internal static IPEndPoint ParseResolver(string value)
+    {
+        if (IPAddress.TryParse(value, out var address))
+            return new IPEndPoint(address, 53);
+        if (IPEndPoint.TryParse(value, out var endpoint) && endpoint.Port != 0)
+            return endpoint;
+        throw new UsageException($"--resolver '{value}' is not an IP address or ADDRESS:PORT (a resolver is named by address, not by name).");
+    }
 
     private static Acme.AcmeOptions? AcmeOptionsFrom(string? directory, string? email, string? ca, int retrySeconds, string? cert, string? key, bool selfSigned, int dnsPort)
     {

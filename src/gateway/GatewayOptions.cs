@@ -109,6 +109,15 @@ internal sealed record GatewayOptions
     /// <summary>Certificates from an ACME CA (--acme-directory); null: the certificate comes from files or is self-signed.</summary>
     public Acme.AcmeOptions? Acme { get; init; }
 
+    /// <summary>Port of the plain-HTTP listener (ACME HTTP-01 challenges; everything else is redirected to HTTPS); 0: none.</summary>
+    public int HttpPort { get; init; }
+
+    /// <summary>Custom domains' DNS checks and their pace (--resolver, --domain-check-seconds).</summary>
+    public CustomDomainOptions CustomDomains { get; init; } = new();
+
+    /// <summary>Custom domains need certificates for names outside the zone: ACME with HTTP-01, so a plain-HTTP listener.</summary>
+    public bool ServesCustomDomains => Acme is not null && HttpPort != 0;
+
     /// <summary>The DNS server's limits (rate per source, TCP connections).</summary>
     public PeerCompute.Net.Dns.AuthoritativeDnsOptions Dns { get; init; } = new();
 

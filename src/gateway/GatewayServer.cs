@@ -46,6 +46,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     private const int RelayHandshakes = 128;
     private CircuitRelayServer? _relay;
     private readonly AuthoritativeDnsServer? _dns;
+    private CustomDomains? _customDomains;
 
     private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, TunnelInvokers invoker, ILogger logger,
         Libp2pHost? relayHost, AuthoritativeDnsServer? dns)
@@ -66,11 +67,14 @@ internal sealed class GatewayServer : IAsyncDisposable
     {
         ReloadingCertificate certificate;
         HostnameBindings bindings;
+        DomainClaims? claims = null;
         PeerIdentity? relayIdentity = null;
         try
         {
             certificate = new ReloadingCertificate(options.CertificateFile!, options.KeyFile!);
             bindings = HostnameBindings.Load(options.StateFolder, options.MaxHostnameBindings);
+            if (options.ServesCustomDomains)
+                claims = DomainClaims.Load(options.StateFolder, options.Domain);
             if (options.RelayPort != 0)
                 relayIdentity = IdentityStore.LoadOrCreate(options.RelayKeyFile);
         }
@@ -98,6 +102,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         // receives per 4 KiB of a request body (an upload). Reading straight away halves them; an idle connection then
         // holds its 4 KiB block while it waits.
         builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>(sockets => sockets.WaitForDataBeforeAllocatingBuffer = false);
+        CustomDomains? customDomains = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -113,9 +118,12 @@ internal sealed class GatewayServer : IAsyncDisposable
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
                     HandshakeTimeout = options.TlsHandshakeTimeout,
-                    OnConnection = _ => ValueTask.FromResult(TunnelTls.PublicHttpsOptions(certificate.Current)),
+                    OnConnection = hello => ValueTask.FromResult(TunnelTls.PublicHttpsOptions(
+                        customDomains?.CertificateFor(hello.ClientHelloInfo.ServerName) ?? certificate.Current)),
                 });
             });
+            if (options.HttpPort != 0)
+                kestrel.Listen(options.ListenAddress, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
             if (options.MetricsPort is int metricsPort)
                 kestrel.Listen(IPAddress.Loopback, metricsPort, listen => listen.Protocols = HttpProtocols.Http1);
         });
@@ -136,6 +144,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             TrustedProviders = options.TrustedProviders,
             Relay = relayIdentity is null ? null : new PeerCompute.Tunnel.Protocol.RelayOffer(relayIdentity.PeerId, (ushort)options.RelayPort, []),
             DrainTimeout = options.DrainTimeout,
+            Domains = claims,
             HandshakeTimeout = options.TunnelHandshakeTimeout,
             MaxPendingHandshakesPerAddress = options.TunnelHandshakesPerAddress,
             FirstByteTimeout = options.TunnelFirstByteTimeout,
@@ -146,7 +155,10 @@ internal sealed class GatewayServer : IAsyncDisposable
         metrics.RateLimitBuckets = () => limiter.TrackedClients;
         var traffic = new DeploymentTraffic();
         var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, new InFlightLimiter(options.MaxRequestsPerClient), metrics,
-            app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger, traffic);
+            app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger, traffic, claims);
+        if (claims is not null)
+            customDomains = new CustomDomains(claims, options.CustomDomains, options.Acme!, options.Domain, options.StateFolder, logger);
+        int httpPortValue = options.HttpPort;
         int? metricsPortValue = options.MetricsPort;
         var startedAt = DateTimeOffset.UtcNow;
         GatewayStatusSnapshot Status()
@@ -160,6 +172,8 @@ internal sealed class GatewayServer : IAsyncDisposable
         {
             if (metricsPortValue is int port && context.Connection.LocalPort == port && !context.Request.IsHttps)
                 return context.Request.Path == "/" ? ServeStatusPageAsync(context, Status()) : ServeMetricsAsync(context, metrics);
+            if (httpPortValue != 0 && context.Connection.LocalPort == httpPortValue && !context.Request.IsHttps)
+                return ServePlainHttpAsync(context, customDomains, options.HttpsPort);
             return handler.HandleAsync(context);
         });
         Libp2pHost? relayHost = null;
@@ -183,7 +197,37 @@ internal sealed class GatewayServer : IAsyncDisposable
         AuthoritativeDnsServer? dns = options.DnsPort == 0
             ? null
             : new AuthoritativeDnsServer(new DnsZone(options.Domain, options.PublicAddresses, new DnsTxtRecords()), options.Dns, logger);
-        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost, dns);
+        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost, dns) { _customDomains = customDomains };
+    }
+
+    private const string ChallengePath = "/.well-known/acme-challenge/";
+
+    /// <summary>
+    /// The plain-HTTP port: the key authorization of an HTTP-01 challenge in progress (RFC 8555 §8.3), 404 for any other
+    /// token; every other request is sent to the same name and path over HTTPS (308, so the method and body stay).
+    /// </summary>
+    private static Task ServePlainHttpAsync(HttpContext context, CustomDomains? customDomains, int httpsPort)
+    {
+        string path = context.Request.Path.Value ?? "/";
+        if (path.StartsWith(ChallengePath, StringComparison.Ordinal))
+        {
+            if (customDomains?.KeyAuthorization(path[ChallengePath.Length..]) is { } keyAuthorization)
+            {
+                context.Response.ContentType = "application/octet-stream";
+                return context.Response.WriteAsync(keyAuthorization, context.RequestAborted);
+            }
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        }
+        if (PublicRequestHandler.NormalizeHost(PublicRequestHandler.RawHost(context.Request)) is not { } host)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return context.Response.WriteAsync("a request needs a Host header naming a site\n", context.RequestAborted);
+        }
+        string port = httpsPort == 443 ? "" : ":" + httpsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.StatusCode = StatusCodes.Status308PermanentRedirect;
+        context.Response.Headers.Location = $"https://{host}{port}{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
+        return Task.CompletedTask;
     }
 
     private static Task ServeStatusPageAsync(HttpContext context, GatewayStatusSnapshot status)
@@ -250,6 +294,12 @@ internal sealed class GatewayServer : IAsyncDisposable
             _metrics.AcmeFailures = () => certificates.ConsecutiveFailures;
             acme = certificates.RunAsync(stopWatching.Token);
         }
+        var domains = _customDomains?.RunAsync(stopWatching.Token) ?? Task.CompletedTask;
+        if (_customDomains is not null)
+            _logger.LogInformation("custom domains: on; HTTP-01 challenges and redirects to HTTPS on {EndPoint}; DNS checked through {Resolver}",
+                new IPEndPoint(_options.ListenAddress, _options.HttpPort), _options.CustomDomains.Resolver?.ToString() ?? "the system's resolver");
+        else if (_options.HttpPort != 0)
+            _logger.LogInformation("plain HTTP on {EndPoint}: redirects to HTTPS (custom domains need --acme-directory too)", new IPEndPoint(_options.ListenAddress, _options.HttpPort));
         var trim = TrimWhenIdleAsync(stopWatching.Token);
         try
         {
@@ -264,6 +314,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         stopWatching.Cancel();
         await watch.ConfigureAwait(false);
         await acme.ConfigureAwait(false);
+        await domains.ConfigureAwait(false);
         await trim.ConfigureAwait(false);
         // Hostname bindings are written in the background; what is still pending goes to disk before the exit.
         await _bindings.DisposeAsync().ConfigureAwait(false);

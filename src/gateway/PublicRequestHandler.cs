@@ -26,14 +26,15 @@ internal sealed class PublicRequestHandler(
     TunnelInvokers invokers,
     ForwarderRequestConfig requestConfig,
     ILogger logger,
-    DeploymentTraffic traffic)
+    DeploymentTraffic traffic,
+    DomainClaims? customDomains = null)
 {
     private readonly AccessGate _access = new(logger);
 
     public async Task HandleAsync(HttpContext context)
     {
         string host = RawHost(context.Request);
-        if (!TunnelHostname.TryGetLabel(host, domain, out string label))
+        if (!TunnelHostname.TryGetLabel(host, domain, out string label) && !TryGetCustomLabel(host, out label))
         {
             await ReplyAsync(context, StatusCodes.Status404NotFound, $"no deployment is served at {Printable(host)}").ConfigureAwait(false);
             return;
@@ -172,6 +173,47 @@ internal sealed class PublicRequestHandler(
     /// punycode, and a label such as <c>xn--…</c> that is not valid punycode makes it throw on every request.
     /// </summary>
     internal static string RawHost(HttpRequest request) => request.Headers.Host.ToString();
+
+    /// <summary>The label a verified custom domain routes to (Host without port or trailing dot, ASCII case folded).</summary>
+    private bool TryGetCustomLabel(string host, out string label)
+    {
+        label = "";
+        if (customDomains is null)
+            return false;
+        string? name = NormalizeHost(host);
+        if (name is null || customDomains.VerifiedLabel(name) is not { } found)
+            return false;
+        label = found;
+        return true;
+    }
+
+    /// <summary>A Host header as a lower-case DNS name (port and trailing dot removed); null when it is not one.</summary>
+    internal static string? NormalizeHost(string host)
+    {
+        if (host.Length is 0 or > 260 || host[0] == '[')
+            return null;
+        int colon = host.LastIndexOf(':');
+        if (colon >= 0)
+        {
+            if (host.AsSpan(colon + 1).ContainsAnyExcept("0123456789"))
+                return null;
+            host = host[..colon];
+        }
+        host = host.TrimEnd('.');
+        if (host.Length is 0 or > 253)
+            return null;
+        var lower = new char[host.Length];
+        for (int i = 0; i < host.Length; i++)
+        {
+            char c = host[i];
+            if (c is >= 'A' and <= 'Z')
+                c = (char)(c + 32);
+            if (!(c is >= 'a' and <= 'z' or >= '0' and <= '9' or '-' or '.'))
+                return null;
+            lower[i] = c;
+        }
+        return new string(lower);
+    }
 
     internal static string ClientKey(IPAddress? address) => AddressKey.For(address);
 

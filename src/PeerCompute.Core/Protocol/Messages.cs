@@ -52,7 +52,8 @@ public sealed record DeployRequest(
     string? BasicPasswordHash = null,
     string? App = null,
     string? Service = null,
-    bool Private = false) : ISignedRequest
+    bool Private = false,
+    IReadOnlyList<string>? Domains = null) : ISignedRequest
 {
     // A deploy under a name the caller already has on the provider is an update of that deployment (same id and URL):
     // Strategy is how ("rolling", the default, or "recreate"). Rollback: update Name back to its previous revision's

@@ -49,7 +49,7 @@ internal enum DnsResponseCode
 internal readonly record struct DnsQuestion(string Name, DnsRecordType Type, ushort Class);
 
 /// <summary>
-/// One resource record; <see cref="Class"/> is the 16 bits as sent. For class IN, <see cref="Target"/> is set for PTR
+/// One resource record; <see cref="Class"/> is the 16 bits as sent. For class IN, <see cref="Target"/> is set for PTR and CNAME
 /// (the decompressed name) and <see cref="Strings"/> for TXT; other types and classes keep their raw <see cref="Data"/>
 /// (SRV/A/AAAA are tolerated, not interpreted).
 /// </summary>
@@ -188,11 +188,12 @@ internal sealed record DnsMessage(
             switch (type)
             {
                 case DnsRecordType.Ptr:
+                case DnsRecordType.Cname:
                 {
                     int p = dataStart;
                     string target = ReadName(packet, ref p, limits);
                     if (p != dataStart + length)
-                        throw new DnsFormatException("PTR data length does not match its name");
+                        throw new DnsFormatException($"{type.ToString().ToUpperInvariant()} data length does not match its name");
                     records.Add(new DnsRecord(name, type, cls, ttl, target, [], ReadOnlyMemory<byte>.Empty));
                     break;
                 }

@@ -52,6 +52,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             App = request.App,
             Service = request.Service,
             Private = request.Private,
+            Domains = request.Domains is { Count: > 0 } domains ? [.. domains.Select(d => d.Trim().TrimEnd('.').ToLowerInvariant()).Distinct(StringComparer.Ordinal)] : null,
         };
         var pullProgress = new Progress(progress);
         // The caller's own deployment of that name: this deploy is its next revision (another owner's name stays taken).

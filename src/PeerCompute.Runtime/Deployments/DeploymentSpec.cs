@@ -87,6 +87,12 @@ public sealed record DeploymentSpec
 
     /// <summary>The port is for the app's other services only: not published on the provider's loopback, no public URL.</summary>
     public bool Private { get; init; }
+
+    /// <summary>Custom domains (<c>--domain</c>) the gateway serves this deployment at once each one's DNS points at its hostname.</summary>
+    public IReadOnlyList<string>? Domains { get; init; }
+
+    /// <summary>Custom domains one deployment may have (what one route carries to a gateway).</summary>
+    public const int MaxDomains = PeerCompute.Core.Protocol.CustomDomain.MaxPerDeployment;
 }
 
 /// <summary>Registry login for one pull.</summary>

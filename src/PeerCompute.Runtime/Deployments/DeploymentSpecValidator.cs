@@ -57,6 +57,7 @@ internal static class DeploymentSpecValidator
             throw Invalid("registry credentials: username and password are both required");
 
         ValidateAccess(spec);
+        ValidateDomains(spec);
 
         return image;
     }
@@ -81,6 +82,19 @@ internal static class DeploymentSpecValidator
             throw Invalid($"health check retries: {health.Retries} is not within 1-{HealthCheckSpec.MaxRetries}");
         if (health.StartPeriod < TimeSpan.Zero || health.StartPeriod > HealthCheckSpec.MaxStartPeriod)
             throw Invalid($"health check start period: {health.StartPeriod.TotalSeconds:0.###} s is not within 0 s to {HealthCheckSpec.MaxStartPeriod.TotalHours:0} h");
+    }
+
+    private static void ValidateDomains(DeploymentSpec spec)
+    {
+        if (spec.Domains is not { } domains)
+            return;
+        if (domains.Count > DeploymentSpec.MaxDomains)
+            throw Invalid($"domains: {domains.Count} given; at most {DeploymentSpec.MaxDomains} per deployment");
+        if (domains.Count > 0 && spec.Private)
+            throw Invalid("domains: a private service of an app has no public URL, so no custom domain");
+        foreach (string domain in domains)
+            if (!PeerCompute.Core.Protocol.CustomDomain.IsValid(domain))
+                throw Invalid($"domain '{domain}': not a fully qualified domain name in lower case (labels of a-z, 0-9 and '-', at least one dot, no trailing dot)");
     }
 
     private static void ValidateAccess(DeploymentSpec spec)

@@ -69,6 +69,14 @@ internal static class SpecHash
                 writer.WriteString("service", spec.Service);
                 writer.WriteBoolean("private", spec.Private);
             }
+            // Only when set, so the hashes of deployments made before custom domains existed stay what they were.
+            if (spec.Domains is { Count: > 0 } domains)
+            {
+                writer.WriteStartArray("domains");
+                foreach (string domain in domains)
+                    writer.WriteStringValue(domain);
+                writer.WriteEndArray();
+            }
             writer.WriteEndObject();
         }
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));

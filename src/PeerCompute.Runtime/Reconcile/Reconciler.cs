@@ -115,7 +115,7 @@ internal sealed class Reconciler
                     vanished.Add(record.Id);
                     _logger.LogWarning("Deployment {Id}: {Reason}", record.Id, record.Reason);
                 }
-                _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container), DeploymentAccess.For(record));
+                _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container), DeploymentAccess.For(record), record.Spec.Domains);
             }
             finally
             {
@@ -162,7 +162,7 @@ internal sealed class Reconciler
                 if (refusal is null)
                 {
                     await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-                    _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container), DeploymentAccess.For(record));
+                    _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(record, container), DeploymentAccess.For(record), record.Spec.Domains);
                     recovered.Add(record.Id);
                     _logger.LogWarning("Deployment {Id} ({Name}) of {Owner}: {Reason}; its container {Container} is adopted again",
                         record.Id, record.Spec.Name, record.Owner, record.Reason, container.Id);

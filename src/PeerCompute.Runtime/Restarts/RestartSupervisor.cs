@@ -221,7 +221,7 @@ internal sealed class RestartSupervisor : IAsyncDisposable
             await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
             await _engine.StartContainerAsync(containerId, $"starting {record.Spec.Name} again", cancellationToken).ConfigureAwait(false);
             var facts = await _engine.InspectContainerAsync(containerId, $"inspecting {record.Spec.Name}", cancellationToken).ConfigureAwait(false);
-            _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(StatusProjection.Project(record, facts, _time.GetUtcNow())), DeploymentAccess.For(record));
+            _routes.Set(record.Spec.Name, StatusProjection.UpstreamOf(StatusProjection.Project(record, facts, _time.GetUtcNow())), DeploymentAccess.For(record), record.Spec.Domains);
         }
         catch (RuntimeException ex)
         {

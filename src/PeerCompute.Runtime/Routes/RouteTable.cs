@@ -22,6 +22,7 @@ public sealed class RouteTable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, IPEndPoint> _routes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RouteAccess> _access = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, IReadOnlyList<string>> _domains = new(StringComparer.Ordinal);
     private readonly List<ChannelWriter<RouteChange>> _watchers = [];
     private bool _completed;
 
@@ -41,6 +42,13 @@ public sealed class RouteTable
     {
         lock (_lock)
             return new Dictionary<string, RouteAccess>(_access, StringComparer.Ordinal);
+    }
+
+    /// <summary>The custom domains of the routes that have any.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> DomainsSnapshot()
+    {
+        lock (_lock)
+            return new Dictionary<string, IReadOnlyList<string>>(_domains, StringComparer.Ordinal);
     }
 
     /// <summary>Every route as it is now.</summary>
@@ -82,10 +90,15 @@ public sealed class RouteTable
     /// <summary>Sets (or with a null upstream removes) a route; watchers hear of it only when it really changed.</summary>
     /// <param name="access">The deployment's rule, with every route set: no default, since a route set without its rule
     /// would be served to anyone (an update or a restart once did that to a private deployment).</param>
-    internal void Set(string name, IPEndPoint? upstream, RouteAccess? access)
+    /// <param name="domains">The deployment's custom domains, if any.</param>
+    internal void Set(string name, IPEndPoint? upstream, RouteAccess? access, IReadOnlyList<string>? domains = null)
     {
         lock (_lock)
         {
+            if (upstream is null || domains is not { Count: > 0 })
+                _domains.Remove(name);
+            else
+                _domains[name] = domains;
             if (upstream is null || access is null || access.Mode == AccessMode.Public)
                 _access.Remove(name);
             else

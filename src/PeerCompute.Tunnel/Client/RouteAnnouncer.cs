@@ -21,6 +21,7 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
     private readonly Channel<bool> _changed = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private string[] _routes = [];
     private Dictionary<string, RouteAccess> _access = new(StringComparer.Ordinal);
+    private Dictionary<string, IReadOnlyList<string>> _domains = new(StringComparer.Ordinal);
     private string[] _served = [];
     private bool _servedWithRules;
 
@@ -44,7 +45,7 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
     }
 
     /// <summary>Replaces the routes; names that cannot be a hostname label are left out and logged.</summary>
-    public void Set(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null)
+    public void Set(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null)
     {
         var valid = new List<string>();
         foreach (string name in names.Distinct(StringComparer.Ordinal))
@@ -58,10 +59,15 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
         foreach (string name in valid)
             if (access?.GetValueOrDefault(name) is { Mode: not AccessMode.Public } rule)
                 rules[name] = rule;
+        var custom = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (string name in valid)
+            if (domains?.GetValueOrDefault(name) is { Count: > 0 } list)
+                custom[name] = [.. list.Select(d => d.Trim().TrimEnd('.').ToLowerInvariant()).Distinct(StringComparer.Ordinal).Take(SetRoutes.MaxDomainsPerLabel)];
         lock (_lock)
         {
             _routes = [.. valid];
             _access = rules;
+            _domains = custom;
             // Until the next exchange says otherwise, a route with a rule is not served: never open before the gateway knows.
             _served = [.. _served.Where(n => valid.Contains(n) && (!rules.ContainsKey(n) || _servedWithRules))];
         }
@@ -118,12 +124,20 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
     {
         IReadOnlyList<string> routes;
         Dictionary<string, RouteAccess> access;
+        Dictionary<string, IReadOnlyList<string>> custom;
         lock (_lock)
         {
             routes = _routes;
             access = _access;
+            custom = _domains;
         }
         var (names, rules, withheld) = Plan(routes, access, version);
+        List<IReadOnlyList<string>>? domains = null;
+        if (custom.Count > 0 && version >= TunnelHandshake.CustomDomainVersion)
+            domains = [.. names.Select(n => custom.GetValueOrDefault(n) ?? [])];
+        else if (custom.Count > 0)
+            logger.LogWarning("the gateway speaks tunnel protocol version {Version}, which does not serve custom domains (version {Needed} or later does): {Domains} not served there",
+                version, TunnelHandshake.CustomDomainVersion, string.Join(", ", custom.Values.SelectMany(d => d)));
         foreach (string name in withheld)
             logger.LogWarning("deployment {Name} is {Mode}, but the gateway speaks tunnel protocol version {Version}, which cannot enforce that (version {Needed} or later can): no public URL for it on this gateway",
                 name, access[name].Mode.ToText(), version, TunnelHandshake.AccessControlVersion);
@@ -137,7 +151,7 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
             _served = [.. names];
             _servedWithRules = version >= TunnelHandshake.AccessControlVersion;
         }
-        await stream.WriteAsync(new SetRoutes(labels, rules).Encode(), timeout.Token).ConfigureAwait(false);
+        await stream.WriteAsync(new SetRoutes(labels, rules, domains).Encode(), timeout.Token).ConfigureAwait(false);
         await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
         var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelHandshake.MaxControlPayload, timeout.Token).ConfigureAwait(false);
         if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))

@@ -70,10 +70,11 @@ public sealed class TunnelClient : IAsyncDisposable
     /// keeps open to a route that is gone or moved are closed then.
     /// </summary>
     /// <param name="access">Access rules by deployment name (private or basic URLs); a name without one is public.</param>
-    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null)
+    /// <param name="domains">Custom domains by deployment name (each a CNAME to the deployment's hostname), which the gateway verifies before serving.</param>
+    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null)
     {
         ArgumentNullException.ThrowIfNull(names);
-        _announcer.Set(names, access);
+        _announcer.Set(names, access, domains);
         _ = RevalidateAsync();
     }
 

@@ -161,6 +161,25 @@ public sealed class ProviderTunnel : IAsyncDisposable
                 _logger.LogWarning("provider {Peer}: refused hostname {Label}: {Reason}", PeerId, label, refusal);
             results.Add(new RouteResult(label, refusal is null, refusal ?? ""));
         }
+        var wanted = new List<(string Domain, string Label)>();
+        for (int i = 0; i < labels.Count; i++)
+            if (accepted.ContainsKey(labels[i]))
+                foreach (string domain in request.DomainsAt(i))
+                    wanted.Add((domain, labels[i]));
+        if (_options.Domains is { } claims)
+        {
+            var refused = await claims.ApplyAsync(Tag, accepted.Keys, wanted, cancellationToken).ConfigureAwait(false);
+            foreach (var (domain, label) in wanted)
+            {
+                if (refused.TryGetValue(domain, out string? reason))
+                    _logger.LogWarning("provider {Peer}: refused custom domain {Domain} for {Label}: {Reason}", PeerId, domain, label, reason);
+                results.Add(new RouteResult(domain, reason is null, reason ?? $"served once its DNS points at {label}.{_options.Domain} (CNAME)"));
+            }
+        }
+        else
+        {
+            results.AddRange(wanted.Select(w => new RouteResult(w.Domain, false, "this gateway serves no custom domains")));
+        }
         var previous = Volatile.Read(ref _routes);
         Volatile.Write(ref _routes, accepted);
         await _bindings.SetRoutesAsync(Tag, accepted.Keys, cancellationToken).ConfigureAwait(false);

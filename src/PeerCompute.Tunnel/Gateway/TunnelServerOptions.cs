@@ -66,6 +66,9 @@ public sealed record TunnelServerOptions
     public YamuxOptions Yamux { get; init; } = WithGatewayDefaults(TunnelLimits.Yamux());
 
     /// <summary>The gateway's fixed choices on top of a tunnel's limits.</summary>
+    /// <summary>Custom domains the routes may carry (tunnel protocol version 4); null: the gateway serves none and refuses them.</summary>
+    public DomainClaims? Domains { get; init; }
+
     public static YamuxOptions WithGatewayDefaults(YamuxOptions limits) => limits with { ReadBufferSize = 16 * 1024, AcceptBacklog = 16 };
 
     internal void Validate()

@@ -13,28 +13,50 @@ namespace PeerCompute.Tunnel.Protocol;
 /// the same order: <c>count u16 | each: mode u8 | owner peer id multihash (u8 len, 0 for none) | basic user (u8 len) | basic password hash (u8 len)</c>.
 /// Without it every label is public (what a provider before version 3 sends). A gateway before version 3 ignores the
 /// section, so the provider never announces a non-public route to one (see <see cref="Client.RouteAnnouncer"/>).
+/// From version 4 on (<see cref="TunnelHandshake.CustomDomainVersion"/>), a custom-domain section may follow the access
+/// section (which is then always present): <c>count u16 | each label: domain count u8 | each domain (u8 len)</c>. A gateway
+/// before version 4 ignores it and serves only the generated names, so a custom domain is never served unverified.
 /// </summary>
-internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<RouteAccess>? Access = null)
+internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<RouteAccess>? Access = null, IReadOnlyList<IReadOnlyList<string>>? Domains = null)
 {
+    /// <summary>Custom domains one label may carry.</summary>
+    public const int MaxDomainsPerLabel = 8;
+
     public byte[] Encode()
     {
         if (Access is not null && Access.Count != Labels.Count)
             throw new ArgumentException("one access entry per label");
+        if (Domains is not null && (Domains.Count != Labels.Count || Domains.Any(d => d.Count > MaxDomainsPerLabel)))
+            throw new ArgumentException($"one domain list per label, each of at most {MaxDomainsPerLabel}");
         var writer = new PayloadWriter().UInt16(checked((ushort)Labels.Count));
         foreach (string label in Labels)
             writer.ShortString(label);
-        if (Access is not null)
+        var accessSection = Access ?? (Domains is null ? null : [.. Labels.Select(_ => RouteAccess.Public)]);
+        if (accessSection is not null)
         {
-            writer.UInt16((ushort)Access.Count);
-            foreach (var access in Access)
+            writer.UInt16((ushort)accessSection.Count);
+            foreach (var access in accessSection)
             {
                 byte[] owner = access.Owner?.ToMultihash() ?? [];
                 writer.Byte((byte)access.Mode).Byte(checked((byte)owner.Length)).Bytes(owner)
                     .ShortString(access.BasicUser ?? "").ShortString(access.BasicPasswordHash ?? "");
             }
         }
+        if (Domains is not null)
+        {
+            writer.UInt16((ushort)Domains.Count);
+            foreach (var domains in Domains)
+            {
+                writer.Byte((byte)domains.Count);
+                foreach (string domain in domains)
+                    writer.ShortString(domain);
+            }
+        }
         return writer.ToFrame(TunnelMessageType.SetRoutes);
     }
+
+    /// <summary>The custom domains of the label at <paramref name="index"/>: none when the message has no domain section.</summary>
+    public IReadOnlyList<string> DomainsAt(int index) => Domains is null ? [] : Domains[index];
 
     /// <summary>The access rule of the label at <paramref name="index"/>: public when the message has no access section.</summary>
     public RouteAccess AccessAt(int index) => Access is null ? RouteAccess.Public : Access[index];
@@ -70,7 +92,28 @@ internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<Rou
                 return false;
             access.Add(new RouteAccess((AccessMode)mode, owner, user.Length == 0 ? null : user, hash.Length == 0 ? null : hash));
         }
-        message = new SetRoutes(labels, access);
+        if (cursor.IsEmpty)
+        {
+            message = new SetRoutes(labels, access);
+            return true;
+        }
+        if (!cursor.TryUInt16(out ushort domainCount) || domainCount != count)
+            return false;
+        var domainLists = new List<IReadOnlyList<string>>(labels.Count);
+        for (int i = 0; i < count; i++)
+        {
+            if (!cursor.TryByte(out byte n) || n > MaxDomainsPerLabel)
+                return false;
+            var domains = new List<string>(n);
+            for (int j = 0; j < n; j++)
+            {
+                if (!cursor.TryShortString(out string domain))
+                    return false;
+                domains.Add(domain);
+            }
+            domainLists.Add(domains);
+        }
+        message = new SetRoutes(labels, access, domainLists);
         return true;
     }
 }

@@ -37,15 +37,19 @@ internal static class TunnelHandshake
 
     /// <summary>
     /// The versions this build speaks. Version 2 adds the gateway's relay offer to the welcome; version 3 the routes'
-    /// access rules (private and basic URLs) to SetRoutes, which such a gateway enforces.
+    /// access rules (private and basic URLs) to SetRoutes, which such a gateway enforces; version 4 the routes' custom domains,
+    /// which such a gateway verifies and serves.
     /// </summary>
-    public static TunnelVersions Versions { get; } = new(Minimum: 1, Maximum: 3);
+    public static TunnelVersions Versions { get; } = new(Minimum: 1, Maximum: 4);
 
     /// <summary>The first version whose welcome may carry a <see cref="RelayOffer"/>.</summary>
     public const byte RelayOfferVersion = 2;
 
     /// <summary>The first version whose gateway enforces the access rules that SetRoutes carries.</summary>
     public const byte AccessControlVersion = 3;
+
+    /// <summary>The first version whose gateway verifies and serves the custom domains that SetRoutes carries.</summary>
+    public const byte CustomDomainVersion = 4;
 
     /// <summary>What the provider learned: the gateway's challenge (domain normalised), its welcome and the version.</summary>
     internal sealed record ProviderResult(Challenge Challenge, Welcome Welcome, byte Version);

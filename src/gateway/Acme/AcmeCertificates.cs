@@ -72,8 +72,8 @@ internal sealed class AcmeCertificates
     {
         try
         {
-            using var accountKey = await LoadOrCreateAccountKeyAsync(cancellationToken).ConfigureAwait(false);
-            using var http = NewHttpClient();
+            using var accountKey = await LoadOrCreateAccountKeyAsync(_files.AccountKey, cancellationToken).ConfigureAwait(false);
+            using var http = NewHttpClient(_options);
             var client = new AcmeClient(http, _options.Directory, accountKey) { PollInterval = TimeSpan.FromMilliseconds(500) };
             while (!cancellationToken.IsCancellationRequested)
             {
@@ -135,23 +135,34 @@ internal sealed class AcmeCertificates
     private static Task DelayAsync(TimeSpan wait, CancellationToken cancellationToken) =>
         Task.Delay(wait > TimeSpan.FromDays(30) ? TimeSpan.FromDays(30) : wait, cancellationToken);
 
-    private async Task<ECDsa> LoadOrCreateAccountKeyAsync(CancellationToken cancellationToken)
+    /// <summary>One account for the wildcard and the custom domains: the first of them to start creates the key, the other reads it.</summary>
+    private static readonly SemaphoreSlim AccountKeyLock = new(1, 1);
+
+    internal static async Task<ECDsa> LoadOrCreateAccountKeyAsync(string path, CancellationToken cancellationToken)
     {
-        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        if (File.Exists(_files.AccountKey))
+        await AccountKeyLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            key.ImportFromPem(await File.ReadAllTextAsync(_files.AccountKey, cancellationToken).ConfigureAwait(false));
+            var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            if (File.Exists(path))
+            {
+                key.ImportFromPem(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
+                return key;
+            }
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            await AtomicFile.WriteAsync(path, Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()), AtomicFile.OwnerOnly, cancellationToken).ConfigureAwait(false);
             return key;
         }
-        Directory.CreateDirectory(Path.GetDirectoryName(_files.AccountKey)!);
-        await AtomicFile.WriteAsync(_files.AccountKey, Encoding.ASCII.GetBytes(key.ExportPkcs8PrivateKeyPem()), AtomicFile.OwnerOnly, cancellationToken).ConfigureAwait(false);
-        return key;
+        finally
+        {
+            AccountKeyLock.Release();
+        }
     }
 
-    private HttpClient NewHttpClient()
+    internal static HttpClient NewHttpClient(AcmeOptions options)
     {
         var handler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(30) };
-        if (_options.TrustedRootFile is { } file)
+        if (options.TrustedRootFile is { } file)
         {
             var roots = new X509Certificate2Collection();
             roots.ImportFromPemFile(file);

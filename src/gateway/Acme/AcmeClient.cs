@@ -57,8 +57,15 @@ internal interface IDnsChallengeRecords
     void Remove(string name, string value);
 }
 
+/// <summary>Where HTTP-01 key authorizations go while a challenge is open: the gateway's plain-HTTP listener.</summary>
+internal interface IHttpChallengeTokens
+{
+    void Add(string token, string keyAuthorization);
+    void Remove(string token);
+}
+
 /// <summary>
-/// A minimal ACME (RFC 8555) client for one thing: a certificate for a set of names by DNS-01. Requests are JWS
+/// A minimal ACME (RFC 8555) client for one thing: a certificate for a set of names by DNS-01 or HTTP-01. Requests are JWS
 /// (ES256, the account key) over HTTPS; nonces are reused from each response and a badNonce answer is retried.
 /// </summary>
 internal sealed class AcmeClient
@@ -109,7 +116,24 @@ internal sealed class AcmeClient
     /// Orders a certificate for <paramref name="names"/> (the first is the subject), proves each name with DNS-01
     /// through <paramref name="records"/> and returns the PEM chain and the PEM key of a fresh P-256 key.
     /// </summary>
-    public async Task<(string ChainPem, string KeyPem)> ObtainAsync(IReadOnlyList<string> names, IDnsChallengeRecords records, CancellationToken cancellationToken)
+    public Task<(string ChainPem, string KeyPem)> ObtainAsync(IReadOnlyList<string> names, IDnsChallengeRecords records, CancellationToken cancellationToken) =>
+        ObtainAsync(names, "dns-01", (identifier, token) =>
+        {
+            string name = "_acme-challenge." + identifier.TrimStart('*', '.');
+            string value = DnsValue(token);
+            records.Add(name, value);
+            return () => records.Remove(name, value);
+        }, cancellationToken);
+
+    /// <summary>The same, proving each name with HTTP-01: the key authorization is served at <c>/.well-known/acme-challenge/TOKEN</c> on port 80.</summary>
+    public Task<(string ChainPem, string KeyPem)> ObtainAsync(IReadOnlyList<string> names, IHttpChallengeTokens tokens, CancellationToken cancellationToken) =>
+        ObtainAsync(names, "http-01", (_, token) =>
+        {
+            tokens.Add(token, token + "." + Thumbprint);
+            return () => tokens.Remove(token);
+        }, cancellationToken);
+
+    private async Task<(string ChainPem, string KeyPem)> ObtainAsync(IReadOnlyList<string> names, string challengeType, Func<string, string, Action> publish, CancellationToken cancellationToken)
     {
         if (_kid is null)
             throw new InvalidOperationException("EnsureAccountAsync first");
@@ -123,7 +147,7 @@ internal sealed class AcmeClient
             order = await ReadAsync(response, AcmeJsonContext.Default.AcmeOrder, cancellationToken).ConfigureAwait(false);
         }
 
-        var published = new List<(string Name, string Value)>();
+        var published = new List<Action>();
         try
         {
             var pending = new List<(string AuthorizationUrl, AcmeChallenge Challenge)>();
@@ -132,15 +156,12 @@ internal sealed class AcmeClient
                 var authorization = await PostAsGetAsync(url, AcmeJsonContext.Default.AcmeAuthorization, cancellationToken).ConfigureAwait(false);
                 if (authorization.Status == "valid")
                     continue;
-                var challenge = authorization.Challenges.FirstOrDefault(c => c.Type == "dns-01")
-                    ?? throw new AcmeException($"the server offers no dns-01 challenge for {authorization.Identifier.Value}");
-                string name = "_acme-challenge." + authorization.Identifier.Value.TrimStart('*', '.');
-                string value = DnsValue(challenge.Token ?? throw new AcmeException("a dns-01 challenge without a token"));
-                records.Add(name, value);
-                published.Add((name, value));
+                var challenge = authorization.Challenges.FirstOrDefault(c => c.Type == challengeType)
+                    ?? throw new AcmeException($"the server offers no {challengeType} challenge for {authorization.Identifier.Value}");
+                published.Add(publish(authorization.Identifier.Value, challenge.Token ?? throw new AcmeException($"a {challengeType} challenge without a token")));
                 pending.Add((url, challenge));
             }
-            // Every value is in DNS before the server is told to look: the apex and the wildcard share one name.
+            // Every value is published before the server is told to look: the apex and the wildcard share one name.
             foreach (var (_, challenge) in pending)
                 (await PostAsync(challenge.Url, "{}"u8.ToArray(), useJwk: false, cancellationToken).ConfigureAwait(false)).Dispose();
             foreach (var (url, _) in pending)
@@ -148,15 +169,15 @@ internal sealed class AcmeClient
                 var done = await PollAsync(url, AcmeJsonContext.Default.AcmeAuthorization, a => a.Status is not "pending" and not "processing", cancellationToken).ConfigureAwait(false);
                 if (done.Status != "valid")
                 {
-                    var failed = done.Challenges.FirstOrDefault(c => c.Type == "dns-01");
-                    throw new AcmeException($"the dns-01 challenge for {done.Identifier.Value} failed: {failed?.Error?.ToString() ?? done.Status}");
+                    var failed = done.Challenges.FirstOrDefault(c => c.Type == challengeType);
+                    throw new AcmeException($"the {challengeType} challenge for {done.Identifier.Value} failed: {failed?.Error?.ToString() ?? done.Status}");
                 }
             }
         }
         finally
         {
-            foreach (var (name, value) in published)
-                records.Remove(name, value);
+            foreach (var withdraw in published)
+                withdraw();
         }
 
         order = await PollAsync(orderUrl, AcmeJsonContext.Default.AcmeOrder, o => o.Status is not "pending" and not "processing", cancellationToken).ConfigureAwait(false);

@@ -48,11 +48,12 @@ internal sealed class GatewayTunnels : IAsyncDisposable
     public IReadOnlyList<(string Address, TunnelClient Client)> All => _tunnels;
 
     /// <param name="access">The access rule of each route that is not public; a route missing here is served to anyone.</param>
-    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, PeerCompute.Core.Access.RouteAccess> access)
+    /// <param name="domains">The custom domains of each route that has any.</param>
+    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, PeerCompute.Core.Access.RouteAccess> access, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null)
     {
         var list = names as IReadOnlyCollection<string> ?? [.. names];
         foreach (var (_, client) in _tunnels)
-            client.SetRoutes(list, access);
+            client.SetRoutes(list, access, domains);
     }
 
     /// <summary>

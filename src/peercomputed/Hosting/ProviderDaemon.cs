@@ -95,7 +95,7 @@ internal sealed class ProviderDaemon
         // The gateway's routes come from the runtime's route table, not the engine: it follows deploys, stops and reconciles.
         Task RefreshRoutesAsync()
         {
-            tunnels?.SetRoutes(PublicRoutes.Names(runtime), PublicRoutes.Access(runtime));
+            tunnels?.SetRoutes(PublicRoutes.Names(runtime), PublicRoutes.Access(runtime), PublicRoutes.Domains(runtime));
             return Task.CompletedTask;
         }
         var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnels?.GetPublicUrl(name), Readiness, RefreshRoutesAsync);
@@ -288,7 +288,7 @@ internal sealed class ProviderDaemon
         try
         {
             await foreach (var _ in runtime.Routes.WatchAsync(stop).ConfigureAwait(false))
-                tunnel.SetRoutes(PublicRoutes.Names(runtime), PublicRoutes.Access(runtime));
+                tunnel.SetRoutes(PublicRoutes.Names(runtime), PublicRoutes.Access(runtime), PublicRoutes.Domains(runtime));
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {

@@ -51,12 +51,13 @@ internal sealed partial class DeploymentCommands
     /// <param name="restart">When the process exits: unless-stopped (default: always restart, with a growing wait while it keeps crashing), on-failure (only after a non-zero exit) or no.</param>
     /// <param name="strategy">When you already have a deployment of that --name on the provider, this deploy updates it (same id and URL): rolling (default: the new container starts beside the old one and takes the route once it answers; a new one that fails leaves the old one serving, update_failed) or recreate (the old one stops first).</param>
     /// <param name="access">Who may open the public URL: public (default), private (only with a link from peerctl url, signed by you) or basic (a user name and password; see --basic-user).</param>
+    /// <param name="domain">A custom domain of yours (www.example.org) to serve this deployment at too: point a CNAME from it to the deployment's hostname (name-tag.DOMAIN); the gateway checks it, obtains its certificate and serves it. Repeat for several (at most 8).</param>
     /// <param name="basicUser">The user name for --access basic. The password is read from $PEERCTL_BASIC_PASSWORD, else from standard input, else asked for; only its PBKDF2 hash leaves this machine.</param>
     [Command("deploy")]
     public async Task Deploy([Argument] string image, string? peer = null, string? name = null, string cpu = "500m", string memory = "256MB",
         int? port = null, RepeatedOption? env = null, bool writable = false, bool json = false, bool noWait = false,
         string? healthHttp = null, bool healthTcp = false, string? healthInterval = null, string? healthTimeout = null, int? healthRetries = null,
-        string? healthStartPeriod = null, string? restart = null, RepeatedOption? volume = null, string? strategy = null, string access = "public", string? basicUser = null, CancellationToken cancellationToken = default)
+        string? healthStartPeriod = null, string? restart = null, RepeatedOption? volume = null, string? strategy = null, string access = "public", string? basicUser = null, RepeatedOption? domain = null, CancellationToken cancellationToken = default)
     {
         if (!AccessModes.TryParse(access, out var accessMode))
             throw new UsageException($"--access '{access}' is not public, private or basic.");
@@ -95,6 +96,17 @@ internal sealed partial class DeploymentCommands
                 throw new UsageException($"--env '{pair}' is not KEY=VALUE.");
             variables[pair[..eq]] = pair[(eq + 1)..];
         }
+        var domains = new List<string>();
+        foreach (string text in domain?.Values ?? [])
+        {
+            string customDomain = text.Trim().TrimEnd('.').ToLowerInvariant();
+            if (!PeerCompute.Core.Protocol.CustomDomain.IsValid(customDomain))
+                throw new UsageException($"--domain '{text}' is not a domain name such as www.example.org (labels of a-z, 0-9 and '-', at least one dot).");
+            if (!domains.Contains(customDomain))
+                domains.Add(customDomain);
+        }
+        if (domains.Count > PeerCompute.Core.Protocol.CustomDomain.MaxPerDeployment)
+            throw new UsageException($"--domain is given {domains.Count} times; at most {PeerCompute.Core.Protocol.CustomDomain.MaxPerDeployment}.");
         var volumes = new List<string>();
         foreach (string text in volume?.Values ?? [])
         {
@@ -110,7 +122,7 @@ internal sealed partial class DeploymentCommands
             var request = new DeployRequest(image, RequestSigning.Now(), RequestSigning.NewNonce(), name, millicores, bytes, port, variables, ContainerCommand is { Length: > 0 } command ? command : null, writable, NoWait: noWait,
                 HealthHttp: healthHttp, HealthTcp: healthTcp, HealthIntervalMs: intervalMs, HealthTimeoutMs: timeoutMs, HealthRetries: healthRetries,
                 HealthStartPeriodMs: startPeriodMs, Restart: restart, Volumes: volumes.Count > 0 ? volumes : null,
-                Strategy: strategy, Access: accessMode == AccessMode.Public ? null : accessMode.ToText(), BasicUser: basicUser, BasicPasswordHash: passwordHash);
+                Strategy: strategy, Access: accessMode == AccessMode.Public ? null : accessMode.ToText(), BasicUser: basicUser, BasicPasswordHash: passwordHash, Domains: domains.Count > 0 ? domains : null);
             await SendDeployAsync(session, request, json, cancellationToken, accessMode, basicUser).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }

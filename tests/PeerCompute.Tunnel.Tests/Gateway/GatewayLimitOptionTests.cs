@@ -21,6 +21,10 @@ public class GatewayLimitOptionTests
     [Arguments("--relay-circuit-seconds", "-1", "--relay-circuit-seconds must be between 1 and 2592000")]
     [Arguments("--relay-circuit-mib", "-5", "--relay-circuit-mib must be between 1 and 1048576")]
     [Arguments("--relay-bandwidth-mibps", "-1", "--relay-bandwidth-mibps must be between 1 and 100000")]
+    [Arguments("--http-port", "70000", "--http-port must be between 0 (none) and 65535")]
+    [Arguments("--domain-check-seconds", "0", "--domain-check-seconds must be between 1 and 86400.")]
+    [Arguments("--resolver", "dns.example.org:53", "--resolver 'dns.example.org:53' is not an IP address or ADDRESS:PORT")]
+    [Arguments("--resolver", "127.0.0.1:53", "--resolver checks custom domains, which need --acme-directory and --http-port.")]
     public async Task A_limit_out_of_its_range_is_a_usage_error_naming_it(string option, string value, string message)
     {
         int[] ports = FreePorts.Many(2);

@@ -14,9 +14,10 @@ internal sealed class Pebble : IAsyncDisposable
 {
     private readonly string _folder;
 
-    private Pebble(string folder, TestProcess process, int port, int managementPort)
+    private Pebble(string folder, TestProcess process, int port, int managementPort, int httpPort)
     {
         _folder = folder;
+        HttpPort = httpPort;
         Process = process;
         DirectoryUrl = $"https://127.0.0.1:{port}/dir";
         ManagementUrl = $"https://127.0.0.1:{managementPort}";
@@ -25,6 +26,9 @@ internal sealed class Pebble : IAsyncDisposable
     public TestProcess Process { get; }
     public string DirectoryUrl { get; }
     public string ManagementUrl { get; }
+
+    /// <summary>The port pebble connects to for HTTP-01 challenges (the gateway's --http-port in tests).</summary>
+    public int HttpPort { get; }
 
     /// <summary>The root of pebble's own HTTPS (for the gateway's --acme-ca and curl).</summary>
     public string TlsRootFile => Path.Combine(_folder, "tls-root.pem");
@@ -57,7 +61,7 @@ internal sealed class Pebble : IAsyncDisposable
         var process = TestProcess.Start("pebble", ["-config", config, "-dnsserver", $"127.0.0.1:{dnsPort.ToString(CultureInfo.InvariantCulture)}"],
             new Dictionary<string, string?> { ["PEBBLE_VA_NOSLEEP"] = "1" });
         await process.WaitForOutputAsync(l => l.Contains("ACME directory available", StringComparison.Ordinal), TimeSpan.FromSeconds(30));
-        return new Pebble(folder, process, ports[0], ports[1]);
+        return new Pebble(folder, process, ports[0], ports[1], ports[2]);
     }
 
     /// <summary>The root pebble issues under (made fresh at each start), from its management interface.</summary>

@@ -36,7 +36,7 @@ public class GatewayAcmeTests
     }
 
     /// <summary>The certificate the gateway serves for <paramref name="host"/> (not validated here; curl does that).</summary>
-    private static async Task<X509Certificate2> ServedAsync(int port, string host)
+    internal static async Task<X509Certificate2> ServedAsync(int port, string host)
     {
         using var tcp = new TcpClient(AddressFamily.InterNetwork);
         await tcp.ConnectAsync(IPAddress.Loopback, port);

@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using PeerCompute.Tunnel.Tests.Support;
 
@@ -61,17 +58,5 @@ public class GatewaySharedCertificateTests
         await Assert.That(second.Process.HasExited).IsFalse();
     }
 
-    private static async Task<X509Certificate2> ServedAsync(int port, string host)
-    {
-        using var tcp = new TcpClient(AddressFamily.InterNetwork);
-        await tcp.ConnectAsync(IPAddress.Loopback, port);
-        X509Certificate2? seen = null;
-        await using var tls = new SslStream(tcp.GetStream(), false, (_, certificate, _, _) =>
-        {
-            seen = X509CertificateLoader.LoadCertificate(certificate!.GetRawCertData());
-            return true;
-        });
-        await tls.AuthenticateAsClientAsync(host);
-        return seen!;
-    }
+    private static Task<X509Certificate2> ServedAsync(int port, string host) => GatewayAcmeTests.ServedAsync(port, host);
 }

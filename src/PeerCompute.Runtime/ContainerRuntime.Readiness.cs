@@ -59,7 +59,18 @@ public sealed partial class ContainerRuntime
             ReadinessOutcome.Ready => new(outcome, deployed, []),
             ReadinessOutcome.NotAnswering => new(outcome, StatusProjection.Project(record, last, _time.GetUtcNow()),
                 last?.Pid is { } pid ? ListeningPorts.Read(pid) : [], (check as HttpHealthCheck)?.LastFailure),
-            _ => new(outcome, await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false), []),
+            _ => new(outcome, await NotRunningStatusAsync(record, containerId, cancellationToken).ConfigureAwait(false), []),
         };
+    }
+
+    /// <summary>
+    /// The status of a container that exited during the wait, with its last lines: they say why. By the time it is read
+    /// the restart policy may have started it again, and a running container's status carries no lines of its own.
+    /// </summary>
+    private async Task<DeploymentStatus> NotRunningStatusAsync(DeploymentRecord record, string containerId, CancellationToken cancellationToken)
+    {
+        var status = await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
+        return status.LastLogLines.Count > 0 || _options.StatusLogLines <= 0 ? status
+            : status with { LastLogLines = await TryTailAsync(containerId, cancellationToken).ConfigureAwait(false) };
     }
 }

@@ -183,6 +183,7 @@ public sealed partial class ContainerRuntime
                 string reason = ready.Outcome == ReadinessOutcome.NotAnswering
                     ? $"the new container did not answer on port {spec.ContainerPort} within {options.Readiness!.Timeout.TotalSeconds:0.#} s"
                     : ready.Status.ExitCode is { } code ? $"the new container exited with code {code}{(ready.Status.OomKilled ? " (out of memory)" : "")}"
+                    : ready.Status.RestartCount > started.RestartCount ? $"the new container exited and was restarted {ready.Status.RestartCount - started.RestartCount} time(s) by its restart policy"
                     : $"the new container is {ready.Status.State.ToString().ToLowerInvariant()}, not running";
                 var lines = await TryTailAsync(newContainer, cancellationToken).ConfigureAwait(false);
                 throw new UpdateFailedException(reason, lines);

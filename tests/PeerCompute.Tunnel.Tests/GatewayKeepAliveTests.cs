@@ -44,7 +44,9 @@ public class GatewayKeepAliveTests
         await using var replacement = await UpstreamServer.StartAsync("new");
         await using var gateway = await GatewayProcess.StartAsync(pki, "--open");
         var routes = new Dictionary<string, IPEndPoint> { ["web"] = old.EndPoint };
-        await using var provider = TestProvider.For(gateway, routes).Start();
+        // Quiet for 20 ms counts as idle here: the polls below pause 100 ms, so the kept connection is idle between them
+        // whatever the machine's load (with the default 200 ms a busy client can keep it in use, and at the old container).
+        await using var provider = TestProvider.For(gateway, routes, configure: o => o with { DrainQuiet = TimeSpan.FromMilliseconds(20) }).Start();
         await provider.WaitReadyAsync();
         using var client = GatewayHttp.Client(gateway);
         string url = gateway.UrlFor(provider.Label("web"));

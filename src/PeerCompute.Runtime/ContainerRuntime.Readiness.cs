@@ -1,23 +1,10 @@
-using System.Collections.Concurrent;
 using System.Net;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using PeerCompute.Core.Resources;
-using PeerCompute.Core.Storage;
-using PeerCompute.Runtime.Admission;
 using PeerCompute.Runtime.Deployments;
-using PeerCompute.Runtime.Docker;
-using PeerCompute.Runtime.Engine;
-using PeerCompute.Runtime.Firewall;
 using PeerCompute.Runtime.Health;
-using PeerCompute.Runtime.Images;
-using PeerCompute.Runtime.Logs;
-using PeerCompute.Runtime.Network;
 using PeerCompute.Runtime.Readiness;
-using PeerCompute.Runtime.Reconcile;
-using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.State;
 using PeerCompute.Runtime.Status;
+using PeerCompute.Runtime.Engine;
 
 namespace PeerCompute.Runtime;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using PeerCompute.StatusPages;
 using PeerCompute.Tunnel.Gateway;
 
 namespace PeerCompute.Gateway;
@@ -126,11 +127,11 @@ internal static class StatusPage
         return sum;
     }
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
+    private static string E(string text) => StatusHtml.Encode(text);
 
-    private static string Short(string peerId) => peerId.Length > 16 ? peerId[..8] + "…" + peerId[^6..] : peerId;
+    private static string Short(string peerId) => StatusHtml.ShortPeerId(peerId);
 
-    private static string Time(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", Inv);
+    private static string Time(DateTimeOffset t) => StatusHtml.Utc(t);
 
     private static string Span(TimeSpan span) => span.TotalDays >= 1 ? $"{(int)span.TotalDays} d {span.Hours} h"
         : span.TotalHours >= 1 ? $"{(int)span.TotalHours} h {span.Minutes} min"

@@ -5,6 +5,7 @@ using PeerCompute.Core.Resources;
 using PeerCompute.Provider.Service;
 using PeerCompute.Runtime.Admission;
 using PeerCompute.Runtime.Status;
+using PeerCompute.StatusPages;
 using PeerCompute.Tunnel.Client;
 
 namespace PeerCompute.Daemon.Hosting;
@@ -95,9 +96,9 @@ internal static class ProviderStatusPage
         return string.Create(Inv, $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"12\" role=\"img\"><title>{E(what)}: {share * 100:0} %</title><rect width=\"120\" height=\"12\" fill=\"#eee\"/><rect class=\"{(share >= 0.9 ? "full" : "used")}\" width=\"{share * 120:0.#}\" height=\"12\"/></svg>");
     }
 
-    private static string E(string text) => WebUtility.HtmlEncode(text);
+    private static string E(string text) => StatusHtml.Encode(text);
 
-    private static string Short(string peerId) => peerId.Length > 16 ? peerId[..8] + "…" + peerId[^6..] : peerId;
+    private static string Short(string peerId) => StatusHtml.ShortPeerId(peerId);
 
-    private static string Time(DateTimeOffset t, bool seconds = false) => t.UtcDateTime.ToString(seconds ? "yyyy-MM-dd HH:mm:ss 'UTC'" : "yyyy-MM-dd HH:mm 'UTC'", Inv);
+    private static string Time(DateTimeOffset t, bool seconds = false) => StatusHtml.Utc(t, seconds);
 }

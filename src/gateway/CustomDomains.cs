@@ -33,7 +33,7 @@ internal sealed record CustomDomainOptions
 /// at two thirds of its lifetime (checking the DNS again first), and hands it to TLS by SNI. Until verified a domain is
 /// not served (404); a domain whose DNS moves away is no longer served.
 /// </summary>
-internal sealed class CustomDomains : IHttpChallengeTokens
+internal sealed class CustomDomains : IHttpChallengeTokens, IDomainStatusSource
 {
     private static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(5);
     private readonly DomainClaims _claims;
@@ -46,7 +46,8 @@ internal sealed class CustomDomains : IHttpChallengeTokens
     private readonly ConcurrentDictionary<string, SslStreamCertificateContext> _certificates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _renewAt = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _tokens = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (int Failures, DateTimeOffset Next)> _retry = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset Next)> _retry = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _lastError = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0, 1);
 
     public CustomDomains(DomainClaims claims, CustomDomainOptions options, AcmeOptions acme, string gatewayDomain, string stateFolder, ILogger logger)
@@ -69,6 +70,35 @@ internal sealed class CustomDomains : IHttpChallengeTokens
     public SslStreamCertificateContext? CertificateFor(string? serverName) =>
         serverName is not null && _certificates.TryGetValue(serverName.ToLowerInvariant(), out var certificate) && _claims.VerifiedLabel(serverName.ToLowerInvariant()) is not null
             ? certificate : null;
+
+    public DomainStatus StatusOf(string domain)
+    {
+        domain = domain.Trim().TrimEnd('.').ToLowerInvariant();
+        var claim = _claims.All.FirstOrDefault(c => c.Domain == domain);
+        return claim is null ? DomainStatus.NotHeld(domain) : StatusOf(claim);
+    }
+
+    public IReadOnlyList<DomainStatus> All() => [.. _claims.All.OrderBy(c => c.Domain, StringComparer.Ordinal).Select(StatusOf)];
+
+    private DomainStatus StatusOf(DomainClaim claim)
+    {
+        string target = claim.Label + "." + _gatewayDomain;
+        DateTimeOffset? next = _retry.TryGetValue(claim.Domain, out var retry) ? retry.Next : null;
+        bool failing = retry.Failures > 0 && _lastError.TryGetValue(claim.Domain, out string? error);
+        if (_certificates.TryGetValue(claim.Domain, out var certificate) && claim.Verified)
+        {
+            var expires = new DateTimeOffset(certificate.TargetCertificate.NotAfter.ToUniversalTime());
+            string renewal = failing ? $"; renewal failing: {_lastError[claim.Domain]}" : "";
+            return new DomainStatus(claim.Domain, claim.Label, DomainState.Serving, expires, failing ? next : _renewAt.GetValueOrDefault(claim.Domain),
+                $"served with its own certificate, valid until {expires:u}{renewal}");
+        }
+        if (failing)
+            return new DomainStatus(claim.Domain, claim.Label, DomainState.Failed, null, next, _lastError[claim.Domain]);
+        if (!claim.Verified)
+            return new DomainStatus(claim.Domain, claim.Label, DomainState.WaitingForDns, null, next,
+                $"waiting for its DNS: a CNAME to {target} (or TXT {CustomDomainOptions.TxtProofLabel}.{claim.Domain} \"{target}\")");
+        return new DomainStatus(claim.Domain, claim.Label, DomainState.Verified, null, null, $"its DNS points at {target}; obtaining its certificate");
+    }
 
     /// <summary>The key authorization for an HTTP-01 token of a challenge in progress.</summary>
     public string? KeyAuthorization(string token) => _tokens.GetValueOrDefault(token);
@@ -98,6 +128,11 @@ internal sealed class CustomDomains : IHttpChallengeTokens
             while (!cancellationToken.IsCancellationRequested)
             {
                 var claims = _claims.All;
+                foreach (string gone in _retry.Keys.Where(d => !claims.Any(c => c.Domain == d)).ToList())
+                {
+                    _retry.TryRemove(gone, out _);
+                    _lastError.TryRemove(gone, out _);
+                }
                 foreach (string gone in _certificates.Keys.Where(d => !claims.Any(c => c.Domain == d)).ToList())
                 {
                     _certificates.TryRemove(gone, out _);
@@ -167,7 +202,8 @@ internal sealed class CustomDomains : IHttpChallengeTokens
             await AtomicFile.WriteAsync(keyFile, Encoding.ASCII.GetBytes(key), AtomicFile.OwnerOnly, cancellationToken).ConfigureAwait(false);
             await AtomicFile.WriteAsync(certificateFile, Encoding.ASCII.GetBytes(chain), AtomicFile.OwnerOnly, cancellationToken).ConfigureAwait(false);
             LoadFromDisk(domain);
-            _retry.Remove(domain);
+            _retry.TryRemove(domain, out _);
+            _lastError.TryRemove(domain, out _);
             _logger.LogInformation("custom domain {Domain}: certificate obtained, renews at {When:u}", domain, _renewAt.GetValueOrDefault(domain));
         }
         catch (Exception e) when (e is AcmeException or HttpRequestException or IOException or CryptographicException or UnauthorizedAccessException
@@ -176,6 +212,7 @@ internal sealed class CustomDomains : IHttpChallengeTokens
             int failures = (_retry.TryGetValue(domain, out var previous) ? previous.Failures : 0) + 1;
             var delay = TimeSpan.FromTicks(Math.Min(_acme.MaxRetryDelay.Ticks, _acme.RetryDelay.Ticks * (1L << Math.Min(failures - 1, 20))));
             _retry[domain] = (failures, DateTimeOffset.UtcNow + delay);
+            _lastError[domain] = e.Message;
             _logger.LogWarning("custom domain {Domain}: {Reason} (attempt {Attempt}); retrying in {Delay:0} s", domain, e.Message, failures, delay.TotalSeconds);
         }
     }

@@ -135,6 +135,8 @@ internal sealed class GatewayServer : IAsyncDisposable
             logger.LogWarning("{Warning}", warning);
         bindings.Report = message => logger.LogWarning("{Message}", message);
         var metrics = new GatewayMetrics();
+        if (claims is not null)
+            customDomains = new CustomDomains(claims, options.CustomDomains, options.Acme!, options.Domain, options.StateFolder, logger);
         var tunnels = new TunnelServer(new TunnelServerOptions
         {
             Domain = options.Domain,
@@ -145,6 +147,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             Relay = relayIdentity is null ? null : new PeerCompute.Tunnel.Protocol.RelayOffer(relayIdentity.PeerId, (ushort)options.RelayPort, []),
             DrainTimeout = options.DrainTimeout,
             Domains = claims,
+            DomainStatus = customDomains,
             HandshakeTimeout = options.TunnelHandshakeTimeout,
             MaxPendingHandshakesPerAddress = options.TunnelHandshakesPerAddress,
             FirstByteTimeout = options.TunnelFirstByteTimeout,
@@ -156,8 +159,6 @@ internal sealed class GatewayServer : IAsyncDisposable
         var traffic = new DeploymentTraffic();
         var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, new InFlightLimiter(options.MaxRequestsPerClient), metrics,
             app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger, traffic, claims);
-        if (claims is not null)
-            customDomains = new CustomDomains(claims, options.CustomDomains, options.Acme!, options.Domain, options.StateFolder, logger);
         int httpPortValue = options.HttpPort;
         int? metricsPortValue = options.MetricsPort;
         var startedAt = DateTimeOffset.UtcNow;

@@ -65,9 +65,13 @@ public sealed record TunnelServerOptions
     /// </summary>
     public YamuxOptions Yamux { get; init; } = WithGatewayDefaults(TunnelLimits.Yamux());
 
-    /// <summary>The gateway's fixed choices on top of a tunnel's limits.</summary>
     /// <summary>Custom domains the routes may carry (tunnel protocol version 4); null: the gateway serves none and refuses them.</summary>
     public DomainClaims? Domains { get; init; }
+
+    /// <summary>Where the custom domains stand, for providers that ask (tunnel protocol version 5); null: every domain is unknown.</summary>
+    public IDomainStatusSource? DomainStatus { get; init; }
+
+    /// <summary>The gateway's fixed choices on top of a tunnel's limits.</summary>
 
     public static YamuxOptions WithGatewayDefaults(YamuxOptions limits) => limits with { ReadBufferSize = 16 * 1024, AcceptBacklog = 16 };
 

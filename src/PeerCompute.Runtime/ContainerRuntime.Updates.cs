@@ -52,7 +52,8 @@ public sealed partial class ContainerRuntime
             // The revision that served before the current one: the newest replaced one older than it.
             var previous = record.Revisions.LastOrDefault(r => r.Number < record.Revision && r.Result is RevisionResult.Replaced or RevisionResult.RolledBack)
                 ?? throw new RuntimeException(RuntimeErrorCode.NotFound, $"{record.Spec.Name} has no earlier revision to roll back to (see its history)");
-            var spec = previous.Spec;
+            // Custom domains are the deployment's, not a revision's (`peerctl domain add` changes no container): they stay.
+            var spec = previous.Spec with { Domains = record.Spec.Domains };
             ImageReference image = DeploymentSpecValidator.Validate(spec, _options);
             long? writableCap = WritableLayerCap(spec);
             return await UpdateCoreAsync(record, spec, image, writableCap, options, previous.Number, progress: null, cancellationToken).ConfigureAwait(false);
@@ -161,7 +162,7 @@ public sealed partial class ContainerRuntime
 
             if (recreate && oldContainer is not null && oldServing)
             {
-                Routes.Set(oldSpec.Name, null, null);
+                Routes.Set(oldSpec.Name, null, null, null);
                 await StopQuietlyAsync(oldContainer, oldSpec.Name).ConfigureAwait(false);
                 oldStopped = true;
             }

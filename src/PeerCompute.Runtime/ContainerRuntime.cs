@@ -282,7 +282,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
                 await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
                 _admission.Release(record.Id);
             }
-            Routes.Set(record.Spec.Name, null, null);
+            Routes.Release(record.Spec.Name, record.Spec.Domains);
+            Routes.Set(record.Spec.Name, null, null, null);
             return await StatusCoreAsync(record, includeUsage: false, cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -433,7 +434,8 @@ public sealed partial class ContainerRuntime : IDeploymentRuntime
         _previousLogs.Delete(record.Id);
         _admission.Release(record.Id);
         _deployments.TryRemove(record.Id, out _);
-        Routes.Set(record.Spec.Name, null, null);
+        Routes.Release(record.Spec.Name, record.Spec.Domains);
+        Routes.Set(record.Spec.Name, null, null, null);
     }
 
     private async Task UndoDeployAsync(DeploymentRecord record, string? containerId)

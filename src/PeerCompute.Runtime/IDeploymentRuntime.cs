@@ -82,6 +82,12 @@ public interface IDeploymentRuntime : IAsyncDisposable
     /// </summary>
     Task<UpdateResult> UpdateAsync(string id, string owner, DeploymentSpec spec, UpdateOptions options, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Replaces the deployment's custom domains (none: an empty list) without touching its container; the gateways are
+    /// told at once when it runs, and a domain taken off is given up there.
+    /// </summary>
+    Task<DeploymentStatus> SetDomainsAsync(string id, string owner, IReadOnlyList<string> domains, CancellationToken cancellationToken = default);
+
     /// <summary>An update back to the spec of the revision that served before the current one.</summary>
     Task<UpdateResult> RollbackAsync(string id, string owner, UpdateOptions options, CancellationToken cancellationToken = default);
 

@@ -17,4 +17,5 @@ app.Add<PeersCommands>("peers");
 app.Add<DeploymentCommands>();
 app.Add<DiscoverCommands>();
 app.Add<VolumeCommands>("volume");
+app.Add<DomainCommands>("domain");
 return await CliApp.RunAsync(args, "peerctl", "identity, trust list and deployments on trusted providers.", a => app.RunAsync(a)).ConfigureAwait(false);

@@ -16,6 +16,8 @@ public enum FrameType : byte
     RequestSignature = 11,
     VolumeRequest = 30,
     VolumeResponse = 31,
+    /// <summary>Adds, removes or lists a deployment's custom domains; answered with a StatusResponse of that deployment.</summary>
+    DomainRequest = 32,
 }
 
 public static class FrameTypes
@@ -34,5 +36,5 @@ public static class FrameTypes
     }
 
     public static bool IsRequest(FrameType type) =>
-        type is FrameType.DeployRequest or FrameType.StopRequest or FrameType.StatusRequest or FrameType.LogsRequest or FrameType.VolumeRequest;
+        type is FrameType.DeployRequest or FrameType.StopRequest or FrameType.StatusRequest or FrameType.LogsRequest or FrameType.VolumeRequest or FrameType.DomainRequest;
 }

@@ -118,7 +118,15 @@ public sealed record DeploymentInfo(
     IReadOnlyList<RevisionInfo>? Revisions = null,
     string? Access = null,
     string? App = null,
-    string? Service = null);
+    string? Service = null,
+    IReadOnlyList<DomainInfo>? Domains = null);
+
+/// <summary>
+/// Where one custom domain of a deployment stands at one gateway. <see cref="State"/>: <c>waiting_for_dns</c>,
+/// <c>verified</c> (its certificate is being obtained), <c>serving</c>, <c>failed</c> (tried again at <see cref="NextAttempt"/>),
+/// <c>held_by_another</c>, <c>not_claimed</c>, or <c>unknown</c> when the gateway cannot be asked (not connected, or too old).
+/// </summary>
+public sealed record DomainInfo(string Name, string State, string Detail, string? Gateway = null, DateTimeOffset? CertificateExpires = null, DateTimeOffset? NextAttempt = null);
 
 public sealed record CapacityInfo(
     int MaxCpuMillicores,
@@ -152,6 +160,17 @@ public sealed record VolumeRequest(string Action, long Timestamp, string Nonce, 
 {
     public const string List = "list";
     public const string Remove = "remove";
+}
+
+/// <summary>
+/// A deployment's custom domains (<see cref="Deployment"/>: its name or id): <see cref="Add"/> or <see cref="Remove"/>
+/// <see cref="Domain"/>, or <see cref="List"/> them with where each stands at every gateway.
+/// </summary>
+public sealed record DomainRequest(string Action, long Timestamp, string Nonce, string Deployment, string? Domain = null) : ISignedRequest
+{
+    public const string Add = "add";
+    public const string Remove = "remove";
+    public const string List = "list";
 }
 
 /// <param name="UsedBytes">Bytes in use on the volume's filesystem; null when the provider cannot tell (not mounted).</param>
@@ -226,4 +245,5 @@ public static class ErrorCodes
 [JsonSerializable(typeof(RequestSignature))]
 [JsonSerializable(typeof(VolumeRequest))]
 [JsonSerializable(typeof(VolumeResponse))]
+[JsonSerializable(typeof(DomainRequest))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

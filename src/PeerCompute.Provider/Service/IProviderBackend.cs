@@ -17,6 +17,10 @@ public interface IProviderBackend
     /// <summary>Lists the owner's volumes, or removes one of them.</summary>
     Task<VolumeResponse> VolumesAsync(VolumeRequest request, PeerId owner, CancellationToken cancellationToken)
         => throw new ProviderException(ErrorCodes.VolumesUnavailable, "This provider offers no volumes.");
+
+    /// <summary>Adds or removes a custom domain of one of the owner's deployments, or lists them; answers with that deployment's status.</summary>
+    Task<StatusResponse> DomainsAsync(DomainRequest request, PeerId owner, CancellationToken cancellationToken)
+        => throw new ProviderException(ErrorCodes.InvalidRequest, "This provider serves no custom domains.");
 }
 
 /// <summary>A refusal the backend sends back as an error frame.</summary>

@@ -116,6 +116,20 @@ public sealed class ProviderProtocolHandler(RequestGuard guard, IProviderBackend
                     await writer.WriteAsync(FrameType.VolumeResponse, response, ProtocolJsonContext.Default.VolumeResponse, cancellationToken).ConfigureAwait(false);
                     break;
                 }
+                case FrameType.DomainRequest:
+                {
+                    var domains = FrameCodec.Deserialize(request.Payload, ProtocolJsonContext.Default.DomainRequest);
+                    if (!Admit(remote, request, domains, signature, "domain " + domains.Action, out var refusal))
+                    {
+                        await writer.WriteAsync(FrameType.Error, refusal, ProtocolJsonContext.Default.ErrorResponse, cancellationToken).ConfigureAwait(false);
+                        return;
+                    }
+                    var response = StatusBudget.Fit(await backend.DomainsAsync(domains, remote, cancellationToken).ConfigureAwait(false), _statusLimits);
+                    if (domains.Action != DomainRequest.List)
+                        logger.ZLogInformation($"{(domains.Action == DomainRequest.Add ? "added" : "removed")} custom domain {domains.Domain} of {domains.Deployment} for {remote.ToString()}");
+                    await writer.WriteAsync(FrameType.StatusResponse, response, ProtocolJsonContext.Default.StatusResponse, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
             }
         }
         catch (FrameException ex)

@@ -13,7 +13,9 @@ using PeerCompute.Runtime.Status;
 namespace PeerCompute.Provider.Service;
 
 /// <summary>Maps the application protocol onto the deployment runtime (its seam, not one engine), and runtime failures onto error codes.</summary>
-public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, ReadinessOptions readiness, Func<Task>? deploymentsChanged = null) : IProviderBackend
+/// <param name="domainStatus">Asks the gateways where custom domains stand (one entry per domain and gateway); null: no gateway.</param>
+public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, Func<string, string?> publicUrlFor, ReadinessOptions readiness, Func<Task>? deploymentsChanged = null,
+    Func<IReadOnlyList<string>, CancellationToken, Task<IReadOnlyList<DomainInfo>>>? domainStatus = null) : IProviderBackend
 {
     public async Task<DeployResponse> DeployAsync(DeployRequest request, PeerId owner, IProgress<DeployProgress> progress, CancellationToken cancellationToken)
     {
@@ -59,6 +61,9 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         var mine = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
         if (mine.FirstOrDefault(d => d.Name == spec.Name) is { } existing)
         {
+            // An update without --domain keeps the deployment's custom domains (added by `peerctl domain add`, say).
+            if (request.Domains is null && existing.Domains.Count > 0)
+                spec = spec with { Domains = existing.Domains };
             var updated = await Call(() => runtime.UpdateAsync(existing.Id, owner.ToString(), spec, new UpdateOptions(strategy, request.NoWait ? null : readiness), pullProgress, cancellationToken)).ConfigureAwait(false);
             return await UpdatedAsync(updated).ConfigureAwait(false);
         }
@@ -116,7 +121,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
                     Revisions = request.History ? [.. history.Select(r => new RevisionInfo(r.Number, r.Image, r.ImageDigest, r.CreatedAt, ResultText(r.Result), r.Reason, r.RollbackOf))] : null,
                 });
             }
-            return new StatusResponse(provider.ToString(), detailed, CapacityOf(runtime.GetCapacity()));
+            return new StatusResponse(provider.ToString(), await WithDomainsAsync(detailed, cancellationToken).ConfigureAwait(false), CapacityOf(runtime.GetCapacity()));
         }
         var list = await Call(() => runtime.ListAsync(owner.ToString(), cancellationToken)).ConfigureAwait(false);
         var infos = new List<DeploymentInfo>();
@@ -125,7 +130,18 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             var history = await Call(() => runtime.GetHistoryAsync(s.Id, owner.ToString(), cancellationToken)).ConfigureAwait(false);
             infos.Add(ToInfo(s) with { Revision = history.LastOrDefault(r => r.Result == RevisionResult.Running)?.Number });
         }
-        return new StatusResponse(provider.ToString(), infos, CapacityOf(runtime.GetCapacity()));
+        return new StatusResponse(provider.ToString(), await WithDomainsAsync(infos, cancellationToken).ConfigureAwait(false), CapacityOf(runtime.GetCapacity()));
+    }
+
+    /// <summary>The deployments, each custom domain with where it stands at every gateway (asked once for all of them).</summary>
+    private async Task<List<DeploymentInfo>> WithDomainsAsync(List<DeploymentInfo> infos, CancellationToken cancellationToken)
+    {
+        if (domainStatus is null || infos.All(i => i.Domains is not { Count: > 0 }))
+            return infos;
+        var names = infos.SelectMany(i => i.Domains ?? []).Select(d => d.Name).Distinct(StringComparer.Ordinal).ToList();
+        var states = (await domainStatus(names, cancellationToken).ConfigureAwait(false)).ToLookup(d => d.Name, StringComparer.Ordinal);
+        return [.. infos.Select(i => i.Domains is not { Count: > 0 } domains ? i
+            : i with { Domains = [.. domains.SelectMany(d => states[d.Name].DefaultIfEmpty(d))] })];
     }
 
     private static CapacityInfo CapacityOf(PeerCompute.Runtime.Admission.CapacityReport capacity)
@@ -139,6 +155,31 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         RevisionResult.Failed => "failed",
         _ => "rolled-back",
     };
+
+    public async Task<StatusResponse> DomainsAsync(DomainRequest request, PeerId owner, CancellationToken cancellationToken)
+    {
+        var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
+        string? domain = request.Domain?.Trim().TrimEnd('.').ToLowerInvariant();
+        var current = found.Domains;
+        IReadOnlyList<string>? next = request.Action switch
+        {
+            DomainRequest.List => null,
+            DomainRequest.Add or DomainRequest.Remove when string.IsNullOrEmpty(domain) => throw new ProviderException(ErrorCodes.InvalidRequest, $"Domain {request.Action} needs the domain."),
+            DomainRequest.Add when current.Contains(domain!, StringComparer.Ordinal) => null,
+            DomainRequest.Add => [.. current, domain!],
+            DomainRequest.Remove when !current.Contains(domain!, StringComparer.Ordinal)
+                => throw new ProviderException(ErrorCodes.NotFound, $"{found.Name} has no custom domain {domain} (it has {(current.Count == 0 ? "none" : string.Join(", ", current))})."),
+            DomainRequest.Remove => [.. current.Where(d => d != domain)],
+            _ => throw new ProviderException(ErrorCodes.InvalidRequest, $"Unknown domain action '{request.Action}' (expected {DomainRequest.Add}, {DomainRequest.Remove} or {DomainRequest.List})."),
+        };
+        if (next is not null)
+        {
+            await Call(() => runtime.SetDomainsAsync(found.Id, owner.ToString(), next, cancellationToken)).ConfigureAwait(false);
+            if (deploymentsChanged is not null)
+                await deploymentsChanged().ConfigureAwait(false);
+        }
+        return await StatusAsync(new StatusRequest(request.Timestamp, request.Nonce, found.Id), owner, cancellationToken).ConfigureAwait(false);
+    }
 
     public async Task<VolumeResponse> VolumesAsync(VolumeRequest request, PeerId owner, CancellationToken cancellationToken)
     {
@@ -228,7 +269,8 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
         s.State is DeploymentState.Running ? null : [.. s.LastLogLines.Select(l => l.Text)],
         RestartModes.Format(s.Restart), s.Health is { } h ? h.State.ToString().ToLowerInvariant() : null, s.Health?.Source,
         s.Health?.LastFailureAt, s.Health?.LastFailure, s.LastExitCode is { } last ? (int)last : null, s.LastExitAt, s.NextRestartAt,
-        Access: s.Access.ToText(), App: s.App, Service: s.Service);
+        Access: s.Access.ToText(), App: s.App, Service: s.Service,
+        Domains: s.Domains.Count == 0 ? null : [.. s.Domains.Select(d => new DomainInfo(d, "unknown", "the provider has no gateway to serve it"))]);
 
     /// <summary>A private service of an app has none: only its app's other services reach it.</summary>
     private string? PublicUrl(DeploymentStatus s) => s.Private ? null : publicUrlFor(s.Name);

@@ -120,7 +120,7 @@ internal sealed class RestartSupervisor : IAsyncDisposable
             {
                 record.UpdatedAt = _time.GetUtcNow();
                 await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-                _routes.Set(record.Spec.Name, null, null);
+                _routes.Set(record.Spec.Name, null, null, null);
                 return;
             }
         }
@@ -152,7 +152,7 @@ internal sealed class RestartSupervisor : IAsyncDisposable
             record.HeldUntil = until;
             record.UpdatedAt = _time.GetUtcNow();
             await _store.SaveAsync(record, CancellationToken.None).ConfigureAwait(false);
-            _routes.Set(record.Spec.Name, null, null);
+            _routes.Set(record.Spec.Name, null, null, null);
             _logger.LogInformation("Deployment {Id} ({Name}) exited with {Code}; start {Streak} of a crash loop in {Delay} s", record.Id, record.Spec.Name, exit.ExitCode, record.CrashStreak, delay.TotalSeconds);
             Schedule(tracked, until);
         }

@@ -17,20 +17,6 @@ public static class PublicRoutes
         return ValueTask.FromResult(runtime.Routes.TryGetUpstream(name, out var upstream) ? upstream : null);
     }
 
-    /// <summary>The access rules of the running deployments that are not public, by name.</summary>
-    public static IReadOnlyDictionary<string, PeerCompute.Core.Access.RouteAccess> Access(IDeploymentRuntime runtime)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        return runtime.Routes.AccessSnapshot();
-    }
-
-    /// <summary>The custom domains of the running deployments that have any, by name.</summary>
-    public static IReadOnlyDictionary<string, IReadOnlyList<string>> Domains(IDeploymentRuntime runtime)
-    {
-        ArgumentNullException.ThrowIfNull(runtime);
-        return runtime.Routes.DomainsSnapshot();
-    }
-
     /// <summary>The names of every running deployment, as the gateway should be told them.</summary>
     public static IReadOnlyList<string> Names(IDeploymentRuntime runtime)
     {

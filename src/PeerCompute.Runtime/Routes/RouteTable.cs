@@ -23,6 +23,7 @@ public sealed class RouteTable
     private readonly Dictionary<string, IPEndPoint> _routes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RouteAccess> _access = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IReadOnlyList<string>> _domains = new(StringComparer.Ordinal);
+    private readonly List<(string Name, string Domain)> _released = [];
     private readonly List<ChannelWriter<RouteChange>> _watchers = [];
     private bool _completed;
 
@@ -50,6 +51,45 @@ public sealed class RouteTable
         lock (_lock)
             return new Dictionary<string, IReadOnlyList<string>>(_domains, StringComparer.Ordinal);
     }
+
+    /// <summary>The custom domains given up while this provider ran (oldest first), for the gateways to stop holding.</summary>
+    public IReadOnlyList<(string Name, string Domain)> ReleasedSnapshot()
+    {
+        lock (_lock)
+            return [.. _released];
+    }
+
+    /// <summary>
+    /// The deployment <paramref name="name"/> gave up <paramref name="domains"/> (it was stopped or removed): each gateway is
+    /// told with the next announcement, which follows at once when the route goes too. Not for a route that goes away for
+    /// a moment (a restart, a recreate): the gateway would drop the domain's certificate and verify it again.
+    /// </summary>
+    /// <param name="announce">Tell the watchers now (as a removal of <paramref name="name"/>, which has no route): for a
+    /// deployment that does not run, whose domains would otherwise wait for the next route change.</param>
+    internal void Release(string name, IReadOnlyList<string>? domains, bool announce = false)
+    {
+        if (domains is not { Count: > 0 })
+            return;
+        lock (_lock)
+        {
+            foreach (string domain in domains)
+                AddReleased(name, domain);
+            if (announce && !_routes.ContainsKey(name))
+                foreach (var watcher in _watchers)
+                    watcher.TryWrite(new RouteChange(name, null));
+        }
+    }
+
+    private void AddReleased(string name, string domain)
+    {
+        _released.RemoveAll(r => r.Name == name && r.Domain == domain);
+        _released.Add((name, domain));
+        if (_released.Count > MaxReleased)
+            _released.RemoveRange(0, _released.Count - MaxReleased);
+    }
+
+    /// <summary>Released domains remembered at most (the most recent ones): what one announcement may carry.</summary>
+    public const int MaxReleased = 256;
 
     /// <summary>Every route as it is now.</summary>
     public IReadOnlyDictionary<string, IPEndPoint> Snapshot()
@@ -91,18 +131,35 @@ public sealed class RouteTable
     /// <param name="access">The deployment's rule, with every route set: no default, since a route set without its rule
     /// would be served to anyone (an update or a restart once did that to a private deployment).</param>
     /// <param name="domains">The deployment's custom domains, if any.</param>
-    internal void Set(string name, IPEndPoint? upstream, RouteAccess? access, IReadOnlyList<string>? domains = null)
+    internal void Set(string name, IPEndPoint? upstream, RouteAccess? access, IReadOnlyList<string>? domains)
     {
         lock (_lock)
         {
+            bool rulesChanged = false;
+            var previousDomains = _domains.GetValueOrDefault(name);
             if (upstream is null || domains is not { Count: > 0 })
-                _domains.Remove(name);
+            {
+                rulesChanged |= _domains.Remove(name);
+            }
             else
+            {
+                rulesChanged |= previousDomains is null || !previousDomains.SequenceEqual(domains, StringComparer.Ordinal);
                 _domains[name] = domains;
+                _released.RemoveAll(r => r.Name == name && domains.Contains(r.Domain, StringComparer.Ordinal));
+                // A domain taken off a running deployment is given up; one that goes with the route (a restart) is not.
+                foreach (string dropped in previousDomains?.Except(domains, StringComparer.Ordinal) ?? [])
+                    AddReleased(name, dropped);
+            }
+            var previousAccess = _access.GetValueOrDefault(name);
             if (upstream is null || access is null || access.Mode == AccessMode.Public)
-                _access.Remove(name);
+            {
+                rulesChanged |= _access.Remove(name);
+            }
             else
+            {
+                rulesChanged |= previousAccess != access;
                 _access[name] = access;
+            }
             if (upstream is null)
             {
                 if (!_routes.Remove(name))
@@ -110,7 +167,8 @@ public sealed class RouteTable
             }
             else
             {
-                if (_routes.TryGetValue(name, out var current) && current.Equals(upstream))
+                // The same endpoint with other rules or domains is a change too: the gateways must hear of it.
+                if (_routes.TryGetValue(name, out var current) && current.Equals(upstream) && !rulesChanged)
                     return;
                 _routes[name] = upstream;
             }

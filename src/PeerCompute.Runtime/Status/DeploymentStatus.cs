@@ -74,6 +74,8 @@ public sealed record DeploymentStatus
     public string? Service { get; init; }
     /// <summary>Reached by its app's other services only: no loopback port, no public URL.</summary>
     public bool Private { get; init; }
+    /// <summary>The custom domains it asks the gateways to serve.</summary>
+    public IReadOnlyList<string> Domains { get; init; } = [];
 }
 
 public enum HealthState

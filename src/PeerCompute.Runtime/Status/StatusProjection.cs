@@ -74,6 +74,7 @@ internal static class StatusProjection
             NextRestartAt = state == DeploymentState.Restarting ? record.HeldUntil : null,
             Access = record.Spec.Access,
             App = record.Spec.App,
+            Domains = record.Spec.Domains ?? [],
             Service = record.Spec.Service,
             Private = record.Spec.Private,
         };

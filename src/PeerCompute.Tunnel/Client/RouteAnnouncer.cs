@@ -22,6 +22,7 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
     private string[] _routes = [];
     private Dictionary<string, RouteAccess> _access = new(StringComparer.Ordinal);
     private Dictionary<string, IReadOnlyList<string>> _domains = new(StringComparer.Ordinal);
+    private IReadOnlyList<(string Name, string Domain)> _released = [];
     private string[] _served = [];
     private bool _servedWithRules;
 
@@ -45,7 +46,8 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
     }
 
     /// <summary>Replaces the routes; names that cannot be a hostname label are left out and logged.</summary>
-    public void Set(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null)
+    public void Set(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null,
+        IReadOnlyList<(string Name, string Domain)>? released = null)
     {
         var valid = new List<string>();
         foreach (string name in names.Distinct(StringComparer.Ordinal))
@@ -68,6 +70,7 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
             _routes = [.. valid];
             _access = rules;
             _domains = custom;
+            _released = [.. (released ?? []).Where(r => TunnelHostname.IsValidName(r.Name)).TakeLast(SetRoutes.MaxReleased)];
             // Until the next exchange says otherwise, a route with a rule is not served: never open before the gateway knows.
             _served = [.. _served.Where(n => valid.Contains(n) && (!rules.ContainsKey(n) || _servedWithRules))];
         }
@@ -125,11 +128,13 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
         IReadOnlyList<string> routes;
         Dictionary<string, RouteAccess> access;
         Dictionary<string, IReadOnlyList<string>> custom;
+        IReadOnlyList<(string Name, string Domain)> givenUp;
         lock (_lock)
         {
             routes = _routes;
             access = _access;
             custom = _domains;
+            givenUp = _released;
         }
         var (names, rules, withheld) = Plan(routes, access, version);
         List<IReadOnlyList<string>>? domains = null;
@@ -142,6 +147,9 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
             logger.LogWarning("deployment {Name} is {Mode}, but the gateway speaks tunnel protocol version {Version}, which cannot enforce that (version {Needed} or later can): no public URL for it on this gateway",
                 name, access[name].Mode.ToText(), version, TunnelHandshake.AccessControlVersion);
         var labels = names.Select(name => TunnelHostname.LabelFor(name, tag)).ToList();
+        List<ReleasedDomain>? released = givenUp.Count > 0 && version >= TunnelHandshake.DomainStatusVersion
+            ? [.. givenUp.Select(r => new ReleasedDomain(TunnelHostname.LabelFor(r.Name, tag), r.Domain))]
+            : null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(exchangeTimeout);
         await using var stream = await session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
@@ -151,7 +159,7 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
             _served = [.. names];
             _servedWithRules = version >= TunnelHandshake.AccessControlVersion;
         }
-        await stream.WriteAsync(new SetRoutes(labels, rules, domains).Encode(), timeout.Token).ConfigureAwait(false);
+        await stream.WriteAsync(new SetRoutes(labels, rules, domains, released).Encode(), timeout.Token).ConfigureAwait(false);
         await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
         var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelHandshake.MaxControlPayload, timeout.Token).ConfigureAwait(false);
         if (type != TunnelMessageType.RoutesResult || !RoutesResult.TryParse(payload, out var result))

@@ -32,6 +32,7 @@ public sealed class TunnelClient : IAsyncDisposable
     private TunnelStatus _status = TunnelStatus.Initial;
     private TaskCompletionSource _statusChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _running;
+    private (YamuxSession Session, byte Version)? _current;
 
     /// <param name="identity">The provider's identity (its PeerId decides the hostname tag).</param>
     /// <param name="resolveRoute">Gives the container's endpoint (its bridge address and port, or 127.0.0.1:published port) for a deployment name, or null when unknown.</param>
@@ -71,10 +72,13 @@ public sealed class TunnelClient : IAsyncDisposable
     /// </summary>
     /// <param name="access">Access rules by deployment name (private or basic URLs); a name without one is public.</param>
     /// <param name="domains">Custom domains by deployment name (each a CNAME to the deployment's hostname), which the gateway verifies before serving.</param>
-    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null)
+    /// <param name="released">Custom domains given up (deployment name, domain): a deployment stopped or removed, or a domain
+    /// taken off it. The gateway (tunnel protocol 5 on) stops holding each for that deployment, so another may claim it.</param>
+    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, RouteAccess>? access = null, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null,
+        IReadOnlyList<(string Name, string Domain)>? released = null)
     {
         ArgumentNullException.ThrowIfNull(names);
-        _announcer.Set(names, access, domains);
+        _announcer.Set(names, access, domains, released);
         _ = RevalidateAsync();
     }
 
@@ -105,6 +109,42 @@ public sealed class TunnelClient : IAsyncDisposable
         if (status.Domain is null || !TunnelHostname.IsValidName(deploymentName))
             return null;
         return TunnelHostname.PublicUrl(deploymentName, Tag, status.Domain, status.HttpsPort);
+    }
+
+    /// <summary>
+    /// Asks the gateway where <paramref name="domains"/> stand (verification, certificate). Null when the tunnel is not
+    /// connected or the gateway is older than tunnel protocol <see cref="TunnelHandshake.DomainStatusVersion"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<Gateway.DomainStatus>?> QueryDomainsAsync(IReadOnlyList<string> domains, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(domains);
+        YamuxSession session;
+        lock (_lock)
+        {
+            if (_current is not { } current || current.Version < TunnelHandshake.DomainStatusVersion || current.Session.IsClosed)
+                return null;
+            session = current.Session;
+        }
+        if (domains.Count == 0)
+            return [];
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.HandshakeTimeout);
+        try
+        {
+            await using var stream = await session.OpenStreamAsync(timeout.Token).ConfigureAwait(false);
+            await stream.WriteAsync(new QueryDomains([.. domains.Take(QueryDomains.MaxDomains)]).Encode(), timeout.Token).ConfigureAwait(false);
+            await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+            var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelHandshake.MaxControlPayload, timeout.Token).ConfigureAwait(false);
+            if (type != TunnelMessageType.DomainStates || !DomainStates.TryParse(payload, out var answer))
+                throw new TunnelException(TunnelErrorKind.Protocol, $"tunnel: expected the gateway's DomainStates, got message type {(byte)type}");
+            return answer.States;
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or MuxProtocolException or YamuxStreamLimitException
+            || e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            _logger.LogWarning("tunnel: asking the gateway about custom domains failed ({Reason})", e.Message);
+            return null;
+        }
     }
 
     /// <summary>Waits until the status satisfies <paramref name="predicate"/> and returns that status.</summary>
@@ -280,6 +320,8 @@ public sealed class TunnelClient : IAsyncDisposable
         // Requests in flight live until the session is closed (after draining), not until the stop request.
         using var sessionScope = new CancellationTokenSource();
         using var controlScope = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        lock (_lock)
+            _current = (session, version);
         try
         {
             _ = _announcer.RunAsync(session, version, controlScope.Token);
@@ -312,6 +354,8 @@ public sealed class TunnelClient : IAsyncDisposable
         }
         finally
         {
+            lock (_lock)
+                _current = null;
             controlScope.Cancel();
             sessionScope.Cancel();
         }

@@ -66,7 +66,10 @@ public sealed class DomainClaims
     /// for each domain they carry): releases the domains held by an announced label that no longer carries them, then
     /// claims the rest. Returns a refusal per refused domain.
     /// </summary>
-    public async Task<Dictionary<string, string>> ApplyAsync(string tag, IReadOnlyCollection<string> labels, IReadOnlyList<(string Domain, string Label)> wanted, CancellationToken cancellationToken)
+    /// <param name="released">Domains the provider gave up, each with the label that held it: released when that label of
+    /// this provider still holds it and the announcement does not claim it again.</param>
+    public async Task<Dictionary<string, string>> ApplyAsync(string tag, IReadOnlyCollection<string> labels, IReadOnlyList<(string Domain, string Label)> wanted,
+        CancellationToken cancellationToken, IReadOnlyList<Protocol.ReleasedDomain>? released = null)
     {
         var refusals = new Dictionary<string, string>(StringComparer.Ordinal);
         bool changed = false;
@@ -78,6 +81,14 @@ public sealed class DomainClaims
             {
                 _claims.Remove(claim.Domain);
                 changed = true;
+            }
+            foreach (var (label, domain) in released ?? [])
+            {
+                if (TagOf(label) == tag && !wantedDomains.Contains(domain) && _claims.TryGetValue(domain, out var held) && held.Label == label)
+                {
+                    _claims.Remove(domain);
+                    changed = true;
+                }
             }
             var claimedNow = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (raw, label) in wanted)

@@ -113,10 +113,14 @@ public sealed class ProviderTunnel : IAsyncDisposable
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                     timeout.CancelAfter(_options.HandshakeTimeout);
                     var (type, payload) = await TunnelMessageIO.ReadAsync(stream, TunnelFrame.MaxPayload, timeout.Token).ConfigureAwait(false);
-                    if (type != TunnelMessageType.SetRoutes || !SetRoutes.TryParse(payload, out var request))
+                    byte[] answer;
+                    if (type == TunnelMessageType.SetRoutes && SetRoutes.TryParse(payload, out var request))
+                        answer = new RoutesResult(await ApplyRoutesAsync(request, timeout.Token).ConfigureAwait(false)).Encode();
+                    else if (type == TunnelMessageType.QueryDomains && QueryDomains.TryParse(payload, out var query))
+                        answer = new DomainStates([.. query.Domains.Select(StatusOf)]).Encode();
+                    else
                         throw new TunnelException(TunnelErrorKind.Protocol, $"unexpected control message {(byte)type} from provider {PeerId}");
-                    var results = await ApplyRoutesAsync(request, timeout.Token).ConfigureAwait(false);
-                    await stream.WriteAsync(new RoutesResult(results).Encode(), timeout.Token).ConfigureAwait(false);
+                    await stream.WriteAsync(answer, timeout.Token).ConfigureAwait(false);
                     await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
                 }
             }
@@ -135,6 +139,17 @@ public sealed class ProviderTunnel : IAsyncDisposable
                 await _yamux.DisposeAsync().ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>Where <paramref name="domain"/> stands here, as this provider may know it: another provider's hold is said, not shown.</summary>
+    private DomainStatus StatusOf(string domain)
+    {
+        if (_options.Domains is null || _options.DomainStatus is not { } source)
+            return new DomainStatus(domain, null, DomainState.Unknown, null, null, "this gateway serves no custom domains");
+        var status = source.StatusOf(domain);
+        if (status.Label is { } label && (!TunnelHostname.TryParseLabel(label, out _, out string tag) || tag != Tag))
+            return new DomainStatus(status.Domain, null, DomainState.HeldByAnother, null, null, "held by another deployment at this gateway");
+        return status;
     }
 
     private async Task<List<RouteResult>> ApplyRoutesAsync(SetRoutes request, CancellationToken cancellationToken)
@@ -168,7 +183,7 @@ public sealed class ProviderTunnel : IAsyncDisposable
                     wanted.Add((domain, labels[i]));
         if (_options.Domains is { } claims)
         {
-            var refused = await claims.ApplyAsync(Tag, accepted.Keys, wanted, cancellationToken).ConfigureAwait(false);
+            var refused = await claims.ApplyAsync(Tag, accepted.Keys, wanted, cancellationToken, request.Released).ConfigureAwait(false);
             foreach (var (domain, label) in wanted)
             {
                 if (refused.TryGetValue(domain, out string? reason))

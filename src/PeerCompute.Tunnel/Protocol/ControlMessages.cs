@@ -16,11 +16,18 @@ namespace PeerCompute.Tunnel.Protocol;
 /// From version 4 on (<see cref="TunnelHandshake.CustomDomainVersion"/>), a custom-domain section may follow the access
 /// section (which is then always present): <c>count u16 | each label: domain count u8 | each domain (u8 len)</c>. A gateway
 /// before version 4 ignores it and serves only the generated names, so a custom domain is never served unverified.
+/// From version 5 on (<see cref="TunnelHandshake.DomainStatusVersion"/>), a released section may follow the domain section
+/// (which is then always present): <c>count u16 | each: label (u8 len) | domain (u8 len)</c>, the custom domains the
+/// provider gave up (a deployment stopped or removed, a domain taken off it), which the gateway stops holding for that label.
 /// </summary>
-internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<RouteAccess>? Access = null, IReadOnlyList<IReadOnlyList<string>>? Domains = null)
+internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<RouteAccess>? Access = null, IReadOnlyList<IReadOnlyList<string>>? Domains = null,
+    IReadOnlyList<ReleasedDomain>? Released = null)
 {
     /// <summary>Custom domains one label may carry.</summary>
     public const int MaxDomainsPerLabel = 8;
+
+    /// <summary>Released domains one message may carry; a provider keeps its most recent ones.</summary>
+    public const int MaxReleased = 256;
 
     public byte[] Encode()
     {
@@ -31,7 +38,10 @@ internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<Rou
         var writer = new PayloadWriter().UInt16(checked((ushort)Labels.Count));
         foreach (string label in Labels)
             writer.ShortString(label);
-        var accessSection = Access ?? (Domains is null ? null : [.. Labels.Select(_ => RouteAccess.Public)]);
+        if (Released is { Count: > MaxReleased })
+            throw new ArgumentException($"at most {MaxReleased} released domains");
+        var domainSection = Domains ?? (Released is { Count: > 0 } ? [.. Labels.Select(_ => (IReadOnlyList<string>)[])] : null);
+        var accessSection = Access ?? (domainSection is null ? null : [.. Labels.Select(_ => RouteAccess.Public)]);
         if (accessSection is not null)
         {
             writer.UInt16((ushort)accessSection.Count);
@@ -42,15 +52,21 @@ internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<Rou
                     .ShortString(access.BasicUser ?? "").ShortString(access.BasicPasswordHash ?? "");
             }
         }
-        if (Domains is not null)
+        if (domainSection is not null)
         {
-            writer.UInt16((ushort)Domains.Count);
-            foreach (var domains in Domains)
+            writer.UInt16((ushort)domainSection.Count);
+            foreach (var domains in domainSection)
             {
                 writer.Byte((byte)domains.Count);
                 foreach (string domain in domains)
                     writer.ShortString(domain);
             }
+        }
+        if (Released is { Count: > 0 } released)
+        {
+            writer.UInt16((ushort)released.Count);
+            foreach (var (label, domain) in released)
+                writer.ShortString(label).ShortString(domain);
         }
         return writer.ToFrame(TunnelMessageType.SetRoutes);
     }
@@ -113,10 +129,27 @@ internal sealed record SetRoutes(IReadOnlyList<string> Labels, IReadOnlyList<Rou
             }
             domainLists.Add(domains);
         }
-        message = new SetRoutes(labels, access, domainLists);
+        if (cursor.IsEmpty)
+        {
+            message = new SetRoutes(labels, access, domainLists);
+            return true;
+        }
+        if (!cursor.TryUInt16(out ushort releasedCount) || releasedCount > MaxReleased)
+            return false;
+        var released = new List<ReleasedDomain>(releasedCount);
+        for (int i = 0; i < releasedCount; i++)
+        {
+            if (!cursor.TryShortString(out string label) || !cursor.TryShortString(out string domain))
+                return false;
+            released.Add(new ReleasedDomain(label, domain));
+        }
+        message = new SetRoutes(labels, access, domainLists, released);
         return true;
     }
 }
+
+/// <summary>A custom domain the provider gave up, with the label that held it.</summary>
+public sealed record ReleasedDomain(string Label, string Domain);
 
 /// <summary>The gateway's answer for one label.</summary>
 public sealed record RouteResult(string Label, bool Accepted, string Reason);
@@ -147,4 +180,77 @@ internal sealed record RoutesResult(IReadOnlyList<RouteResult> Results)
         message = new RoutesResult(results);
         return true;
     }
+}
+
+/// <summary>Provider -> gateway (version 5): where do these custom domains stand? <c>count u16 | each domain (u8 len)</c>.</summary>
+internal sealed record QueryDomains(IReadOnlyList<string> Domains)
+{
+    /// <summary>Domains one query may name: a provider's deployments times their domains, bounded.</summary>
+    public const int MaxDomains = 512;
+
+    public byte[] Encode()
+    {
+        if (Domains.Count > MaxDomains)
+            throw new ArgumentException($"at most {MaxDomains} domains per query");
+        var writer = new PayloadWriter().UInt16((ushort)Domains.Count);
+        foreach (string domain in Domains)
+            writer.ShortString(domain);
+        return writer.ToFrame(TunnelMessageType.QueryDomains);
+    }
+
+    public static bool TryParse(ReadOnlySpan<byte> payload, [NotNullWhen(true)] out QueryDomains? message)
+    {
+        message = null;
+        var cursor = new SpanCursor(payload);
+        if (!cursor.TryUInt16(out ushort count) || count > MaxDomains)
+            return false;
+        var domains = new List<string>(count);
+        for (int i = 0; i < count; i++)
+        {
+            if (!cursor.TryShortString(out string domain))
+                return false;
+            domains.Add(domain);
+        }
+        message = new QueryDomains(domains);
+        return true;
+    }
+}
+
+/// <summary>
+/// Gateway -> provider (version 5): one entry per queried domain, in order:
+/// <c>count u16 | each: domain (u8 len) | state u8 | label (u8 len, 0 for none) | certificate expiry i64 | next attempt i64 | detail (u16 len)</c>;
+/// times are Unix seconds, 0 for none. A domain held by another provider's deployment comes without its label.
+/// </summary>
+internal sealed record DomainStates(IReadOnlyList<Gateway.DomainStatus> States)
+{
+    public byte[] Encode()
+    {
+        var writer = new PayloadWriter().UInt16(checked((ushort)States.Count));
+        foreach (var state in States)
+            writer.ShortString(state.Domain).Byte((byte)state.State).ShortString(state.Label ?? "")
+                .Int64(state.CertificateExpires?.ToUnixTimeSeconds() ?? 0).Int64(state.NextAttempt?.ToUnixTimeSeconds() ?? 0).LongString(state.Detail);
+        return writer.ToFrame(TunnelMessageType.DomainStates);
+    }
+
+    public static bool TryParse(ReadOnlySpan<byte> payload, [NotNullWhen(true)] out DomainStates? message)
+    {
+        message = null;
+        var cursor = new SpanCursor(payload);
+        if (!cursor.TryUInt16(out ushort count) || count > QueryDomains.MaxDomains)
+            return false;
+        var states = new List<Gateway.DomainStatus>(count);
+        for (int i = 0; i < count; i++)
+        {
+            if (!cursor.TryShortString(out string domain) || !cursor.TryByte(out byte state) || state > (byte)Gateway.DomainState.Failed
+                || !cursor.TryShortString(out string label) || !cursor.TryInt64(out long expires) || !cursor.TryInt64(out long next)
+                || !cursor.TryLongString(out string detail) || !ValidTime(expires) || !ValidTime(next))
+                return false;
+            states.Add(new Gateway.DomainStatus(domain, label.Length == 0 ? null : label, (Gateway.DomainState)state,
+                expires == 0 ? null : DateTimeOffset.FromUnixTimeSeconds(expires), next == 0 ? null : DateTimeOffset.FromUnixTimeSeconds(next), detail));
+        }
+        message = new DomainStates(states);
+        return true;
+    }
+
+    private static bool ValidTime(long seconds) => seconds >= 0 && seconds <= 253_402_300_799; // up to year 9999
 }

@@ -30,6 +30,16 @@ internal ref struct SpanCursor(ReadOnlySpan<byte> data)
         return true;
     }
 
+    public bool TryInt64(out long value)
+    {
+        value = 0;
+        if (_rest.Length < 8)
+            return false;
+        value = BinaryPrimitives.ReadInt64BigEndian(_rest);
+        _rest = _rest[8..];
+        return true;
+    }
+
     public bool TryBytes(int count, out ReadOnlySpan<byte> value)
     {
         value = default;
@@ -98,6 +108,14 @@ internal sealed class PayloadWriter
     {
         Span<byte> b = stackalloc byte[2];
         BinaryPrimitives.WriteUInt16BigEndian(b, value);
+        _buffer.Write(b);
+        return this;
+    }
+
+    public PayloadWriter Int64(long value)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(b, value);
         _buffer.Write(b);
         return this;
     }

@@ -13,6 +13,8 @@ internal enum TunnelMessageType : byte
     Refused = 0x05,
     SetRoutes = 0x10,
     RoutesResult = 0x11,
+    QueryDomains = 0x12,
+    DomainStates = 0x13,
 }
 
 /// <summary>

@@ -38,9 +38,10 @@ internal static class TunnelHandshake
     /// <summary>
     /// The versions this build speaks. Version 2 adds the gateway's relay offer to the welcome; version 3 the routes'
     /// access rules (private and basic URLs) to SetRoutes, which such a gateway enforces; version 4 the routes' custom domains,
-    /// which such a gateway verifies and serves.
+    /// which such a gateway verifies and serves; version 5 the custom domains a provider gives up (SetRoutes) and the
+    /// QueryDomains exchange, in which the gateway says where each of the provider's domains stands.
     /// </summary>
-    public static TunnelVersions Versions { get; } = new(Minimum: 1, Maximum: 4);
+    public static TunnelVersions Versions { get; } = new(Minimum: 1, Maximum: 5);
 
     /// <summary>The first version whose welcome may carry a <see cref="RelayOffer"/>.</summary>
     public const byte RelayOfferVersion = 2;
@@ -50,6 +51,9 @@ internal static class TunnelHandshake
 
     /// <summary>The first version whose gateway verifies and serves the custom domains that SetRoutes carries.</summary>
     public const byte CustomDomainVersion = 4;
+
+    /// <summary>The first version whose gateway releases the domains SetRoutes gives up and answers QueryDomains.</summary>
+    public const byte DomainStatusVersion = 5;
 
     /// <summary>What the provider learned: the gateway's challenge (domain normalised), its welcome and the version.</summary>
     internal sealed record ProviderResult(Challenge Challenge, Welcome Welcome, byte Version);

@@ -47,13 +47,15 @@ internal sealed class GatewayTunnels : IAsyncDisposable
 
     public IReadOnlyList<(string Address, TunnelClient Client)> All => _tunnels;
 
-    /// <param name="access">The access rule of each route that is not public; a route missing here is served to anyone.</param>
-    /// <param name="domains">The custom domains of each route that has any.</param>
-    public void SetRoutes(IEnumerable<string> names, IReadOnlyDictionary<string, PeerCompute.Core.Access.RouteAccess> access, IReadOnlyDictionary<string, IReadOnlyList<string>>? domains = null)
+    /// <summary>Tells every gateway the routes as they are now: names, access rules, custom domains and the domains given up.</summary>
+    public void SetRoutes(PeerCompute.Runtime.Routes.RouteTable routes)
     {
-        var list = names as IReadOnlyCollection<string> ?? [.. names];
+        var names = routes.Snapshot().Keys.Order(StringComparer.Ordinal).ToList();
+        var access = routes.AccessSnapshot();
+        var domains = routes.DomainsSnapshot();
+        var released = routes.ReleasedSnapshot();
         foreach (var (_, client) in _tunnels)
-            client.SetRoutes(list, access, domains);
+            client.SetRoutes(names, access, domains, released);
     }
 
     /// <summary>
@@ -63,6 +65,39 @@ internal sealed class GatewayTunnels : IAsyncDisposable
     public string? GetPublicUrl(string deploymentName) =>
         _tunnels.Where(t => t.Client.Status.State == TunnelState.Connected).Select(t => t.Client.GetPublicUrl(deploymentName)).FirstOrDefault(u => u is not null)
         ?? _tunnels.Select(t => t.Client.GetPublicUrl(deploymentName)).FirstOrDefault(u => u is not null);
+
+    /// <summary>Where each of <paramref name="domains"/> stands at each gateway: one entry per domain and gateway, asked of all gateways at once.</summary>
+    public async Task<IReadOnlyList<PeerCompute.Core.Protocol.DomainInfo>> QueryDomainsAsync(IReadOnlyList<string> domains, CancellationToken cancellationToken)
+    {
+        if (domains.Count == 0)
+            return [];
+        var answers = await Task.WhenAll(_tunnels.Select(t => t.Client.QueryDomainsAsync(domains, cancellationToken))).ConfigureAwait(false);
+        var infos = new List<PeerCompute.Core.Protocol.DomainInfo>();
+        for (int i = 0; i < _tunnels.Count; i++)
+        {
+            var (address, client) = _tunnels[i];
+            if (answers[i] is not { } states)
+            {
+                string why = client.Status.State == TunnelState.Connected
+                    ? "this gateway does not report custom domains (tunnel protocol 5 or later does)"
+                    : "the tunnel to this gateway is not connected";
+                infos.AddRange(domains.Select(d => new PeerCompute.Core.Protocol.DomainInfo(d, "unknown", why, address)));
+                continue;
+            }
+            infos.AddRange(states.Select(s => new PeerCompute.Core.Protocol.DomainInfo(s.Domain, StateText(s.State), s.Detail, address, s.CertificateExpires, s.NextAttempt)));
+        }
+        return infos;
+    }
+
+    private static string StateText(PeerCompute.Tunnel.Gateway.DomainState state) => state switch
+    {
+        PeerCompute.Tunnel.Gateway.DomainState.HeldByAnother => "held_by_another",
+        PeerCompute.Tunnel.Gateway.DomainState.WaitingForDns => "waiting_for_dns",
+        PeerCompute.Tunnel.Gateway.DomainState.Verified => "verified",
+        PeerCompute.Tunnel.Gateway.DomainState.Serving => "serving",
+        PeerCompute.Tunnel.Gateway.DomainState.Failed => "failed",
+        _ => "not_claimed",
+    };
 
     public Task RunAsync(CancellationToken cancellationToken) =>
         Task.WhenAll(_tunnels.Select(t => t.Client.RunAsync(cancellationToken)));

@@ -95,10 +95,11 @@ internal sealed class ProviderDaemon
         // The gateway's routes come from the runtime's route table, not the engine: it follows deploys, stops and reconciles.
         Task RefreshRoutesAsync()
         {
-            tunnels?.SetRoutes(PublicRoutes.Names(runtime), PublicRoutes.Access(runtime), PublicRoutes.Domains(runtime));
+            tunnels?.SetRoutes(runtime.Routes);
             return Task.CompletedTask;
         }
-        var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnels?.GetPublicUrl(name), Readiness, RefreshRoutesAsync);
+        var backend = new RuntimeBackend(runtime, identity.PeerId, name => tunnels?.GetPublicUrl(name), Readiness, RefreshRoutesAsync,
+            tunnels is null ? null : tunnels.QueryDomainsAsync);
         Task tunnelRun = Task.CompletedTask;
         if (tunnels is not null)
         {
@@ -277,7 +278,6 @@ internal sealed class ProviderDaemon
         }
     }
 
-    /// <summary>The control socket; without it the provider still serves (only 'peercomputed invite' cannot reach it), so a failure is a warning.</summary>
     /// <summary>
     /// Tells the tunnel of every route change the moment the runtime makes it, not only after a request: an update moves
     /// its route mid-request (then drains the old container), and the kept connections to the old one must learn of the
@@ -288,13 +288,14 @@ internal sealed class ProviderDaemon
         try
         {
             await foreach (var _ in runtime.Routes.WatchAsync(stop).ConfigureAwait(false))
-                tunnel.SetRoutes(PublicRoutes.Names(runtime), PublicRoutes.Access(runtime), PublicRoutes.Domains(runtime));
+                tunnel.SetRoutes(runtime.Routes);
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
         }
     }
 
+    /// <summary>The control socket; without it the provider still serves (only 'peercomputed invite' cannot reach it), so a failure is a warning.</summary>
     private static ControlSocket? StartControl(PeerComputeHome home, Func<InviteAnswer> invite, ILogger log)
     {
         string path = ControlSocket.PathIn(home);

@@ -64,6 +64,15 @@ internal sealed class ProviderClient(PeerIdentity identity, Func<CancellationTok
         return frame.Type == FrameType.VolumeResponse ? FrameCodec.Deserialize(frame.Payload, ProtocolJsonContext.Default.VolumeResponse) : throw Unexpected(frame);
     }
 
+    public async Task<StatusResponse> DomainsAsync(string action, string deployment, string? domain, CancellationToken cancellationToken)
+    {
+        var request = new DomainRequest(action, RequestSigning.Now(), RequestSigning.NewNonce(), deployment, domain);
+        await using var stream = await openStream(cancellationToken).ConfigureAwait(false);
+        await new FrameWriter(stream).WriteSignedAsync(identity, FrameType.DomainRequest, request, ProtocolJsonContext.Default.DomainRequest, cancellationToken).ConfigureAwait(false);
+        using var frame = await ReadAsync(new FrameReader(stream), cancellationToken).ConfigureAwait(false);
+        return frame.Type == FrameType.StatusResponse ? FrameCodec.Deserialize(frame.Payload, ProtocolJsonContext.Default.StatusResponse) : throw Unexpected(frame);
+    }
+
     public async IAsyncEnumerable<LogEntry> LogsAsync(string deployment, int? tail, bool follow, [EnumeratorCancellation] CancellationToken cancellationToken, bool previous = false)
     {
         var request = new LogsRequest(deployment, RequestSigning.Now(), RequestSigning.NewNonce(), tail, follow, Previous: previous);

@@ -308,6 +308,8 @@ internal sealed partial class DeploymentCommands
                     Console.Out.WriteLine($"\n{health}");
                 if (RestartLine(d) is { } restarts)
                     Console.Out.WriteLine(restarts);
+                foreach (string line in DomainLines(d))
+                    Console.Out.WriteLine(line);
             }
             foreach (var d in status.Deployments.Where(d => d.State != "running" && d.LastLogLines is { Count: > 0 }))
             {
@@ -544,6 +546,20 @@ internal sealed partial class DeploymentCommands
     }
 
     /// <summary>"web: healthy (provider check); last failure at ...: reason", for a deployment with a health check.</summary>
+    /// <summary>One line per custom domain and gateway: where it stands, and what to do next when something is missing.</summary>
+    internal static IEnumerable<string> DomainLines(DeploymentInfo d)
+    {
+        if (d.Domains is not { Count: > 0 } domains)
+            yield break;
+        yield return $"\n{Show(d.Name)}: custom domains";
+        foreach (var domain in domains)
+        {
+            string at = domain.Gateway is { } gateway ? $" at {Show(gateway)}" : "";
+            string next = domain.State == "failed" && domain.NextAttempt is { } when ? $" (next attempt {when.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z)" : "";
+            yield return $"  {Show(domain.Name)}{at}: {Show(domain.State.Replace('_', ' '))}: {Show(domain.Detail)}{next}";
+        }
+    }
+
     private static string? HealthLine(DeploymentInfo d)
     {
         if (d.Health is not { } health)

@@ -35,6 +35,8 @@ internal sealed record AllStatusOutput(IReadOnlyList<ProviderStatusOutput> Provi
 internal sealed record StopOutput(string Id, string Name, string State, string Via);
 
 /// <summary><c>peerctl volume ls --json</c> and <c>volume rm --json</c> (the volumes left).</summary>
+internal sealed record DomainsOutput(string Provider, string ProviderName, string Deployment, string? PublicUrl, IReadOnlyList<DomainInfo> Domains, string Via);
+
 internal sealed record VolumesOutput(string Provider, string ProviderName, IReadOnlyList<VolumeSummary> Volumes, long MaxStorageBytes, long UsedStorageBytes, string Via);
 /// <summary><c>peerctl up --json</c>: the app and its services as deployed, in start order; <c>down --json</c>: the services removed.</summary>
 internal sealed record AppOutput(string App, string Provider, string ProviderName, IReadOnlyList<DeployOutput> Services, string Via);
@@ -51,6 +53,7 @@ internal sealed record AppDownOutput(string App, IReadOnlyList<StopOutput> Remov
 [JsonSerializable(typeof(StopOutput))]
 [JsonSerializable(typeof(AllStatusOutput))]
 [JsonSerializable(typeof(VolumesOutput))]
+[JsonSerializable(typeof(DomainsOutput))]
 [JsonSerializable(typeof(HistoryOutput))]
 [JsonSerializable(typeof(AppOutput))]
 [JsonSerializable(typeof(AppDownOutput))]

@@ -69,9 +69,9 @@ public sealed class CustomDomainSpecTests
     {
         var table = new RouteTable();
         table.Set("web", new IPEndPoint(IPAddress.Loopback, 40001), RouteAccess.Public, ["www.example.org"]);
-        table.Set("api", new IPEndPoint(IPAddress.Loopback, 40002), RouteAccess.Public);
+        table.Set("api", new IPEndPoint(IPAddress.Loopback, 40002), RouteAccess.Public, null);
         var running = table.DomainsSnapshot();
-        table.Set("web", null, null);
+        table.Set("web", null, null, null);
 
         await Assert.That(running.Keys).IsEquivalentTo(["web"]);
         await Assert.That(running["web"]).IsEquivalentTo(["www.example.org"]);

@@ -16,16 +16,16 @@ public sealed class RouteTableTests
     {
         var table = new RouteTable();
         var a = new IPEndPoint(IPAddress.Loopback, 40001);
-        table.Set("a", a, RouteAccess.Public);
+        table.Set("a", a, RouteAccess.Public, null);
         using var cancel = new CancellationTokenSource(Patience);
         await using var watch = table.WatchAsync(cancel.Token).GetAsyncEnumerator(cancel.Token);
 
         await Assert.That(await watch.MoveNextAsync()).IsTrue();
         await Assert.That(watch.Current).IsEqualTo(new RouteChange("a", a));
-        table.Set("a", new IPEndPoint(IPAddress.Loopback, 40001), RouteAccess.Public); // the same: no change
-        table.Set("b", new IPEndPoint(IPAddress.Loopback, 40002), RouteAccess.Public);
-        table.Set("a", null, null);
-        table.Set("missing", null, null); // nothing to remove: no change
+        table.Set("a", new IPEndPoint(IPAddress.Loopback, 40001), RouteAccess.Public, null); // the same: no change
+        table.Set("b", new IPEndPoint(IPAddress.Loopback, 40002), RouteAccess.Public, null);
+        table.Set("a", null, null, null);
+        table.Set("missing", null, null, null); // nothing to remove: no change
         await Assert.That(await watch.MoveNextAsync()).IsTrue();
         await Assert.That(watch.Current.Name).IsEqualTo("b");
         await Assert.That(await watch.MoveNextAsync()).IsTrue();

@@ -62,4 +62,18 @@ public class DomainClaimsTests
         await Assert.That(refusals["localhost"]).Contains("fully qualified");
         await Assert.That(claims.All.Count).IsEqualTo(1);
     }
+
+    [Test]
+    public async Task A_released_domain_is_freed_only_for_the_label_and_provider_that_held_it()
+    {
+        var claims = DomainClaims.Load(null, Zone);
+        await claims.ApplyAsync(OwnerTag, ["web-" + OwnerTag], [("www.example.org", "web-" + OwnerTag)], CancellationToken.None);
+        await claims.ApplyAsync(RivalTag, ["site-" + RivalTag], [], CancellationToken.None, [new("web-" + OwnerTag, "www.example.org")]);
+        await claims.ApplyAsync(OwnerTag, [], [], CancellationToken.None, [new("api-" + OwnerTag, "www.example.org")]);
+        bool heldAfterWrongReleases = claims.All.Any(c => c.Domain == "www.example.org");
+        await claims.ApplyAsync(OwnerTag, [], [], CancellationToken.None, [new("web-" + OwnerTag, "www.example.org")]);
+
+        await Assert.That(heldAfterWrongReleases).IsTrue();
+        await Assert.That(claims.All).IsEmpty();
+    }
 }

@@ -8,7 +8,7 @@ namespace PeerCompute.Fuzz.Targets;
 
 /// <summary>
 /// The tunnel protocol: frames (<see cref="TunnelFrame"/>) read one after another, each payload given to the parser
-/// of its type (handshake: ClientHello, Challenge, Auth, Welcome, Refused; control stream: SetRoutes, RoutesResult);
+/// of its type (handshake: ClientHello, Challenge, Auth, Welcome, Refused; control stream: SetRoutes, RoutesResult, QueryDomains, DomainStates);
 /// an accepted message re-encodes to a frame that parses to the same message. The stream readers
 /// (<c>TunnelMessageIO</c>: messages and route headers) run the same parsers over a stream cut in chunks: they read
 /// the same frames as the parser, stop where it stops, and fail only with <see cref="TunnelException"/>.
@@ -139,6 +139,14 @@ public sealed class TunnelTarget : FuzzTarget
                 if (RoutesResult.TryParse(payload, out var results) && results.Results.All(r => System.Text.Encoding.UTF8.GetByteCount(r.Reason) <= 1024))
                     Same(RoutesResult.TryParse(Payload(results.Encode()), out var rr2) && rr2.Results.SequenceEqual(results.Results));
                 break;
+            case TunnelMessageType.QueryDomains:
+                if (QueryDomains.TryParse(payload, out var query))
+                    Same(QueryDomains.TryParse(Payload(query.Encode()), out var q2) && q2.Domains.SequenceEqual(query.Domains));
+                break;
+            case TunnelMessageType.DomainStates:
+                if (DomainStates.TryParse(payload, out var states) && states.States.All(d => System.Text.Encoding.UTF8.GetByteCount(d.Detail) <= 1024))
+                    Same(DomainStates.TryParse(Payload(states.Encode()), out var d2) && d2.States.SequenceEqual(states.States));
+                break;
         }
     }
 
@@ -174,6 +182,10 @@ public sealed class TunnelTarget : FuzzTarget
         yield return ("refused", [0, .. new Refused(RefusalCode.Untrusted, "provider is not trusted").Encode()]);
         yield return ("control", [2, .. new SetRoutes(["web-abcdefghijkl", "api-abcdefghijkl"]).Encode(),
             .. new RoutesResult([new RouteResult("web-abcdefghijkl", true, ""), new RouteResult("x", false, "bad label")]).Encode()]);
+        yield return ("control-domains", [2, .. new SetRoutes(["web-abcdefghijkl"], null, [["www.example.org"]], [new ReleasedDomain("old-abcdefghijkl", "shop.example.org")]).Encode(),
+            .. new QueryDomains(["www.example.org"]).Encode(),
+            .. new DomainStates([new PeerCompute.Tunnel.Gateway.DomainStatus("www.example.org", "web-abcdefghijkl", PeerCompute.Tunnel.Gateway.DomainState.Failed,
+                null, DateTimeOffset.FromUnixTimeSeconds(1_900_000_000), "the CA said no")]).Encode()]);
         yield return ("oversize", [0, 0x01, 0xFF, 0xFF]);
         yield return ("route-header", [0x80 | 3, .. RouteHeader.Encode("web-abcdefghijkl"), 1, 2, 3]);
         yield return ("route-header-bad", [0x80, 1, 3, (byte)'A', (byte)'b', (byte)'c']);

@@ -26,9 +26,9 @@ public sealed class JsonMessagesTarget : FuzzTarget
     {
         if (input.IsEmpty)
             return;
-        // 0-10: the frame types 1-11 (the seeds' first bytes); 11 and 12: the volume pair, numbered 30 and 31.
-        int pick = input[0] % 13;
-        var type = pick switch { 11 => FrameType.VolumeRequest, 12 => FrameType.VolumeResponse, _ => (FrameType)(1 + pick) };
+        // 0-10: the frame types 1-11 (the seeds' first bytes); 11 and 12: the volume pair, numbered 30 and 31; 13: the domain request (32).
+        int pick = input[0] % 14;
+        var type = pick switch { 11 => FrameType.VolumeRequest, 12 => FrameType.VolumeResponse, 13 => FrameType.DomainRequest, _ => (FrameType)(1 + pick) };
         var rest = input[1..];
         int sep = rest.IndexOf((byte)0xFF);
         var json = sep < 0 ? rest : rest[..sep];
@@ -77,6 +77,9 @@ public sealed class JsonMessagesTarget : FuzzTarget
                 break;
             case FrameType.VolumeRequest:
                 Signed(type, json, signatureJson, ProtocolJsonContext.Default.VolumeRequest, r => Check(r.Action is not null && r.Nonce is not null, "VolumeRequest with a null field"));
+                break;
+            case FrameType.DomainRequest:
+                Signed(type, json, signatureJson, ProtocolJsonContext.Default.DomainRequest, r => Check(r.Action is not null && r.Nonce is not null && r.Deployment is not null, "DomainRequest with a null field"));
                 break;
             case FrameType.VolumeResponse:
                 RoundTrip(json, ProtocolJsonContext.Default.VolumeResponse, r =>
@@ -169,5 +172,8 @@ public sealed class JsonMessagesTarget : FuzzTarget
         yield return ("progress", [9, .. J(new DeployProgress("Downloading", "abc", 1, 2), ctx.DeployProgress)]);
         yield return ("signature", [10, .. signature]);
         yield return ("malformed", [0, .. "{\"image\":"u8.ToArray()]);
+        yield return ("domain-add", [13, .. J(new DomainRequest(DomainRequest.Add, ts, "EEEEEEEEEEEEEEEEEEEEEA==", "web", "www.example.org"), ctx.DomainRequest)]);
+        yield return ("status-domains", [6, .. J(new StatusResponse("p", [new DeploymentInfo("d1", "web", "busybox", "running", 250, 1024, Now,
+            Domains: [new DomainInfo("www.example.org", "serving", "served", "gw.example.org:8443", Now, null)])], null), ctx.StatusResponse)]);
     }
 }

@@ -55,7 +55,14 @@ internal sealed class GatewayProcess : IAsyncDisposable
         var program = await GatewayProgram.StartAsync(launch);
         try
         {
-            var pin = await TestProcess.RunAsync(gateway, ["pin"], node.Environment);
+            // A gateway without --self-signed or --cert obtains its certificate by ACME: pin that one once it is there.
+            string[] pinArgs = ["pin"];
+            if (launch.Tls.Count == 0)
+            {
+                await program.Process.WaitForOutputAsync(l => l.Contains("acme: certificate obtained", StringComparison.Ordinal), TimeSpan.FromSeconds(90));
+                pinArgs = ["pin", "--cert", Path.Combine(node.Home, "gateway", "acme", "certificate.pem")];
+            }
+            var pin = await TestProcess.RunAsync(gateway, pinArgs, node.Environment);
             if (pin.ExitCode != 0)
                 throw new InvalidOperationException($"gateway pin failed: {pin}");
             return new GatewayProcess(node, program, pin.StandardOutput.Trim());

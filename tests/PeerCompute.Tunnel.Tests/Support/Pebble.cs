@@ -100,7 +100,13 @@ internal sealed class DnsRelay : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_socket.Client.LocalEndPoint!).Port;
 
-    public volatile bool Broken;
+    private volatile bool _broken;
+
+    public bool Broken
+    {
+        get => _broken;
+        set => _broken = value;
+    }
 
     private async Task LoopAsync()
     {

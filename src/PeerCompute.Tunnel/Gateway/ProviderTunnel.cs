@@ -99,7 +99,7 @@ public sealed class ProviderTunnel : IAsyncDisposable
 
     /// <summary>
     /// Serves the provider's control exchanges until the session ends: each stream the provider opens carries one
-    /// SetRoutes and gets one RoutesResult, then closes. Nothing stays open between exchanges, so an idle tunnel
+    /// SetRoutes and gets one RoutesResult, or (version 5) one QueryDomains and gets one DomainStates, then closes. Nothing stays open between exchanges, so an idle tunnel
     /// holds no stream (and no stream buffer) at all. Exchanges are handled one at a time, each within a timeout.
     /// </summary>
     internal async Task RunControlAsync(CancellationToken cancellationToken)

@@ -167,7 +167,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             var current = certificate.Current.TargetCertificate;
             var rows = tunnels.Registry.Tunnels.Select(t => new TunnelRow(t.PeerId.ToString(), t.Tag, t.RemoteEndPoint?.ToString(), t.ConnectedAt, [.. t.Routes], t.OpenStreams)).ToList();
             return new GatewayStatusSnapshot(options.Domain, startedAt, DateTimeOffset.UtcNow, rows, traffic.Snapshot(),
-                new CertificateRow(current.Subject, current.Issuer, current.NotAfter));
+                new CertificateRow(current.Subject, current.Issuer, current.NotAfter), customDomains?.All());
         }
         app.Run(context =>
         {

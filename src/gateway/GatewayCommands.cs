@@ -66,6 +66,7 @@ internal sealed class GatewayCommands
     /// <param name="resolver">DNS resolver (HOST:PORT, or HOST for port 53) the gateway asks whether a custom domain points at its deployment; default: the system's (/etc/resolv.conf).</param>
     /// <param name="domainCheckSeconds">Seconds between looks at a custom domain whose DNS does not point here yet.</param>
     /// <param name="peerGateway">Another gateway of the zone, as http://HOST:PORT of its --http-port: a CA's HTTP-01 request for a custom domain's token this gateway does not hold is answered with that gateway's (several gateways in DNS for one domain). Repeatable; needs --http-port.</param>
+    /// <param name="acmeChallenge">How custom domains are proved to the ACME CA: http-01 (on --http-port; the default when it is set) or tls-alpn-01 (on the HTTPS port, RFC 8737; the default without --http-port, for hosts without port 80).</param>
     /// <param name="publicIp">Public address (IPv4 or IPv6) the DNS server gives for DOMAIN and every name under it. Repeatable; needed with --dns-port.</param>
     [Command("")]
     public async Task Run(
@@ -110,6 +111,7 @@ internal sealed class GatewayCommands
         string? resolver = null,
         int domainCheckSeconds = 60,
         RepeatedOption? peerGateway = null,
+        string? acmeChallenge = null,
         CancellationToken cancellationToken = default)
     {
         var acme = AcmeOptionsFrom(acmeDirectory, acmeEmail, acmeCa, acmeRetrySeconds, cert, key, selfSigned, dnsPort);
@@ -168,16 +170,27 @@ internal sealed class GatewayCommands
             {
                 Resolver = resolver is null ? null : ParseResolver(resolver),
                 CheckInterval = domainCheckSeconds is >= 1 and <= 86400 ? TimeSpan.FromSeconds(domainCheckSeconds) : throw new UsageException("--domain-check-seconds must be between 1 and 86400."),
+                Challenge = acmeChallenge switch
+                {
+                    null => httpPort != 0 ? CustomDomainChallenge.Http01 : CustomDomainChallenge.TlsAlpn01,
+                    "http-01" => CustomDomainChallenge.Http01,
+                    "tls-alpn-01" => CustomDomainChallenge.TlsAlpn01,
+                    _ => throw new UsageException($"--acme-challenge '{acmeChallenge}' is neither http-01 nor tls-alpn-01."),
+                },
             },
         };
         if (options.HttpPort != 0 && (options.HttpPort == options.HttpsPort || options.HttpPort == options.TunnelPort || options.HttpPort == options.MetricsPort || options.HttpPort == options.RelayPort || options.HttpPort == options.DnsPort))
             throw new UsageException("--http-port must differ from --https-port, --tunnel-port, --metrics-port, --relay-port and --dns-port.");
-        if (options.Acme is not null && !options.AcmeWildcard && options.HttpPort == 0)
-            throw new UsageException("--acme-directory beside --cert/--key obtains custom domains' certificates only, by HTTP-01: give --http-port.");
+        if (acmeChallenge is not null && options.Acme is null)
+            throw new UsageException("--acme-challenge says how custom domains' certificates are obtained: give --acme-directory too.");
+        if (options.CustomDomains.Challenge == CustomDomainChallenge.Http01 && options.Acme is not null && options.HttpPort == 0)
+            throw new UsageException("--acme-challenge http-01 is answered on the plain-HTTP port: give --http-port.");
         if (options.PeerGateways.Count > 0 && options.HttpPort == 0)
             throw new UsageException("--peer-gateway passes HTTP-01 challenges between the gateways' plain-HTTP ports: give --http-port too.");
+        if (options.PeerGateways.Count > 0 && options.CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01)
+            throw new UsageException("--peer-gateway passes HTTP-01 challenges only; a TLS-ALPN-01 validation cannot be passed to the gateway that ordered: several gateways use --acme-challenge http-01.");
         if (resolver is not null && !options.ServesCustomDomains)
-            throw new UsageException("--resolver checks custom domains, which need --acme-directory and --http-port.");
+            throw new UsageException("--resolver checks custom domains, which need --acme-directory.");
         if (options.DnsPort != 0 && options.PublicAddresses.Count == 0)
             throw new UsageException("The DNS server (--dns-port) answers with this host's public addresses: give --public-ip ADDRESS (repeatable, IPv4 and IPv6).");
         if (options.DnsPort == 0 && options.PublicAddresses.Count > 0)

@@ -115,8 +115,8 @@ internal sealed record GatewayOptions
     /// <summary>Custom domains' DNS checks and their pace (--resolver, --domain-check-seconds).</summary>
     public CustomDomainOptions CustomDomains { get; init; } = new();
 
-    /// <summary>Custom domains need certificates for names outside the zone: ACME with HTTP-01, so a plain-HTTP listener.</summary>
-    public bool ServesCustomDomains => Acme is not null && HttpPort != 0;
+    /// <summary>Custom domains need certificates for names outside the zone: ACME with HTTP-01 (a plain-HTTP listener) or TLS-ALPN-01.</summary>
+    public bool ServesCustomDomains => Acme is not null && (HttpPort != 0 || CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01);
 
     /// <summary>
     /// Whether ACME obtains the gateway's own wildcard certificate (DNS-01); false when --cert/--key give it and ACME

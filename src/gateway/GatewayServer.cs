@@ -113,15 +113,25 @@ internal sealed class GatewayServer : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
             kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
+            bool tlsAlpn = options.ServesCustomDomains && options.CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01;
             kestrel.Listen(options.ListenAddress, options.HttpsPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
+                if (tlsAlpn)
+                    listen.Use(next => connection => Acme.TlsAlpnChallenge.PeekAsync(connection, next, options.TlsHandshakeTimeout));
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
                     HandshakeTimeout = options.TlsHandshakeTimeout,
-                    OnConnection = hello => ValueTask.FromResult(TunnelTls.PublicHttpsOptions(
-                        customDomains?.CertificateFor(hello.ClientHelloInfo.ServerName) ?? certificate.Current)),
+                    OnConnection = hello =>
+                    {
+                        string? name = hello.ClientHelloInfo.ServerName;
+                        if (tlsAlpn && Acme.TlsAlpnChallenge.IsValidation(hello.Connection) && customDomains?.TlsAlpnCertificateFor(name) is { } challenge)
+                            return ValueTask.FromResult(Acme.TlsAlpnChallenge.Options(challenge));
+                        return ValueTask.FromResult(TunnelTls.PublicHttpsOptions(customDomains?.CertificateFor(name) ?? certificate.Current));
+                    },
                 });
+                if (tlsAlpn)
+                    listen.Use(next => connection => Acme.TlsAlpnChallenge.CloseValidations(connection, next));
             });
             if (options.HttpPort != 0)
                 kestrel.Listen(options.ListenAddress, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
@@ -308,7 +318,10 @@ internal sealed class GatewayServer : IAsyncDisposable
             acme = certificates.RunAsync(stopWatching.Token);
         }
         var domains = _customDomains?.RunAsync(stopWatching.Token) ?? Task.CompletedTask;
-        if (_customDomains is not null)
+        if (_customDomains is not null && _options.CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01)
+            _logger.LogInformation("custom domains: on; TLS-ALPN-01 challenges on {EndPoint}; DNS checked through {Resolver}",
+                new IPEndPoint(_options.ListenAddress, _options.HttpsPort), _options.CustomDomains.Resolver?.ToString() ?? "the system's resolver");
+        else if (_customDomains is not null)
             _logger.LogInformation("custom domains: on; HTTP-01 challenges and redirects to HTTPS on {EndPoint}; DNS checked through {Resolver}",
                 new IPEndPoint(_options.ListenAddress, _options.HttpPort), _options.CustomDomains.Resolver?.ToString() ?? "the system's resolver");
         if (_challengePeers is not null)

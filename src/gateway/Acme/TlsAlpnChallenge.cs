@@ -34,7 +34,9 @@ internal static class TlsAlpnChallenge
     public static SslStreamCertificateContext Certificate(string domain, string keyAuthorization)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(new X500DistinguishedName("CN=" + domain), key, HashAlgorithmName.SHA256);
+        var subject = new X500DistinguishedNameBuilder();
+        subject.AddCommonName(domain);
+        var request = new CertificateRequest(subject.Build(), key, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName(domain);
         request.CertificateExtensions.Add(san.Build(critical: false));

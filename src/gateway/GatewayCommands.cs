@@ -62,7 +62,7 @@ internal sealed class GatewayCommands
     /// <param name="acmeEmail">Contact address for the ACME account (expiry and policy notices from the CA).</param>
     /// <param name="acmeCa">PEM root certificate to trust for the ACME server's HTTPS instead of the system's (a test CA such as pebble's).</param>
     /// <param name="acmeRetrySeconds">Seconds before the first retry after a failed certificate order; each further retry waits twice as long, up to 6 hours.</param>
-    /// <param name="httpPort">Port of a plain-HTTP listener (80 in production): answers ACME HTTP-01 challenges for custom domains and redirects everything else to HTTPS; 0: none. With --acme-directory it turns custom domains on.</param>
+    /// <param name="httpPort">Port of a plain-HTTP listener (80 in production): answers ACME HTTP-01 challenges for custom domains and redirects everything else to HTTPS; 0: none. With --acme-directory, custom domains are proved here (HTTP-01) rather than on the HTTPS port (TLS-ALPN-01).</param>
     /// <param name="resolver">DNS resolver (HOST:PORT, or HOST for port 53) the gateway asks whether a custom domain points at its deployment; default: the system's (/etc/resolv.conf).</param>
     /// <param name="domainCheckSeconds">Seconds between looks at a custom domain whose DNS does not point here yet.</param>
     /// <param name="peerGateway">Another gateway of the zone, as http://HOST:PORT of its --http-port: a CA's HTTP-01 request for a custom domain's token this gateway does not hold is answered with that gateway's (several gateways in DNS for one domain). Repeatable; needs --http-port.</param>

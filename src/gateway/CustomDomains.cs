@@ -22,18 +22,32 @@ internal sealed record CustomDomainOptions
     /// <summary>How often a domain whose DNS does not point here yet (or whose certificate failed) is looked at again.</summary>
     public TimeSpan CheckInterval { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>How the CA checks that the gateway answers for a domain (--acme-challenge).</summary>
+    public CustomDomainChallenge Challenge { get; init; } = CustomDomainChallenge.Http01;
+
     /// <summary>The name under a custom domain whose TXT record may prove it instead of a CNAME (for an apex, which cannot be a CNAME).</summary>
     public const string TxtProofLabel = "_peercompute";
+}
+
+/// <summary>The ACME challenge custom domains are proved with.</summary>
+internal enum CustomDomainChallenge
+{
+    /// <summary>HTTP-01: the key authorization on the plain-HTTP port (--http-port, 80 to the world).</summary>
+    Http01,
+
+    /// <summary>TLS-ALPN-01 (RFC 8737): a challenge certificate on the HTTPS port, for gateways without port 80.</summary>
+    TlsAlpn01,
 }
 
 /// <summary>
 /// Serves the custom domains deployments claim (<see cref="DomainClaims"/>): checks through the resolver that each one
 /// points at its deployment's hostname (a CNAME to <c>name-tag.DOMAIN</c>, or a TXT record at <c>_peercompute.DOMAIN</c>
-/// naming it), then obtains its certificate by ACME HTTP-01 (the plain-HTTP listener answers the challenge), renews it
+/// naming it), then obtains its certificate by ACME HTTP-01 (the plain-HTTP listener answers the challenge) or
+/// TLS-ALPN-01 (the HTTPS port shows a challenge certificate to the CA's validation connection), renews it
 /// at two thirds of its lifetime (checking the DNS again first), and hands it to TLS by SNI. Until verified a domain is
 /// not served (404); a domain whose DNS moves away is no longer served.
 /// </summary>
-internal sealed class CustomDomains : IHttpChallengeTokens, IDomainStatusSource
+internal sealed class CustomDomains : IHttpChallengeTokens, ITlsAlpnChallenges, IDomainStatusSource
 {
     private static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(5);
     private readonly DomainClaims _claims;
@@ -46,6 +60,7 @@ internal sealed class CustomDomains : IHttpChallengeTokens, IDomainStatusSource
     private readonly ConcurrentDictionary<string, SslStreamCertificateContext> _certificates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _renewAt = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _tokens = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SslStreamCertificateContext> _tlsAlpn = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (int Failures, DateTimeOffset Next)> _retry = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _lastError = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0, 1);
@@ -106,6 +121,14 @@ internal sealed class CustomDomains : IHttpChallengeTokens, IDomainStatusSource
     void IHttpChallengeTokens.Add(string token, string keyAuthorization) => _tokens[token] = keyAuthorization;
 
     void IHttpChallengeTokens.Remove(string token) => _tokens.TryRemove(token, out _);
+
+    /// <summary>The TLS-ALPN-01 challenge certificate for <paramref name="serverName"/> while its validation is open; else null.</summary>
+    public SslStreamCertificateContext? TlsAlpnCertificateFor(string? serverName) =>
+        serverName is not null && _tlsAlpn.TryGetValue(serverName.ToLowerInvariant(), out var certificate) ? certificate : null;
+
+    void ITlsAlpnChallenges.Add(string domain, string keyAuthorization) => _tlsAlpn[domain] = TlsAlpnChallenge.Certificate(domain, keyAuthorization);
+
+    void ITlsAlpnChallenges.Remove(string domain) => _tlsAlpn.TryRemove(domain, out _);
 
     private void Wake()
     {
@@ -196,7 +219,9 @@ internal sealed class CustomDomains : IHttpChallengeTokens, IDomainStatusSource
                 _logger.LogInformation("custom domain {Domain}: verified ({Proof}); routed to {Label}", domain, proof, claim.Label);
             }
             await client.EnsureAccountAsync(_acme.Email, cancellationToken).ConfigureAwait(false);
-            var (chain, key) = await client.ObtainAsync([domain], this, cancellationToken).ConfigureAwait(false);
+            var (chain, key) = _options.Challenge == CustomDomainChallenge.TlsAlpn01
+                ? await client.ObtainAsync([domain], (ITlsAlpnChallenges)this, cancellationToken).ConfigureAwait(false)
+                : await client.ObtainAsync([domain], (IHttpChallengeTokens)this, cancellationToken).ConfigureAwait(false);
             var (certificateFile, keyFile) = Files(domain);
             Directory.CreateDirectory(_folder);
             await AtomicFile.WriteAsync(keyFile, Encoding.ASCII.GetBytes(key), AtomicFile.OwnerOnly, cancellationToken).ConfigureAwait(false);

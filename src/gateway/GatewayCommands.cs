@@ -58,13 +58,15 @@ internal sealed class GatewayCommands
     /// <param name="relayCircuitMib">A relayed connection is closed once it carried this many MiB in one direction (0: no limit).</param>
     /// <param name="relayBandwidthMibps">MiB per second relayed to and from one provider, all its connections together (0: no limit).</param>
     /// <param name="dnsPort">UDP and TCP port of the gateway's authoritative DNS server for DOMAIN (53 once the zone is delegated to this host); 0: no DNS server.</param>
-    /// <param name="acmeDirectory">ACME directory URL of a CA (RFC 8555): the gateway obtains and renews its certificate for *.DOMAIN and DOMAIN itself, by DNS-01 through its own DNS server (needs --dns-port). Instead of --cert/--key or --self-signed.</param>
+    /// <param name="acmeDirectory">ACME directory URL of a CA (RFC 8555): the gateway obtains and renews its certificate for *.DOMAIN and DOMAIN itself, by DNS-01 through its own DNS server (needs --dns-port). Instead of --cert/--key or --self-signed; beside --cert/--key (a second gateway serving the issuer's files) it obtains custom domains' certificates only.</param>
     /// <param name="acmeEmail">Contact address for the ACME account (expiry and policy notices from the CA).</param>
     /// <param name="acmeCa">PEM root certificate to trust for the ACME server's HTTPS instead of the system's (a test CA such as pebble's).</param>
     /// <param name="acmeRetrySeconds">Seconds before the first retry after a failed certificate order; each further retry waits twice as long, up to 6 hours.</param>
-    /// <param name="httpPort">Port of a plain-HTTP listener (80 in production): answers ACME HTTP-01 challenges for custom domains and redirects everything else to HTTPS; 0: none. With --acme-directory it turns custom domains on.</param>
+    /// <param name="httpPort">Port of a plain-HTTP listener (80 in production): answers ACME HTTP-01 challenges for custom domains and redirects everything else to HTTPS; 0: none. With --acme-directory, custom domains are proved here (HTTP-01) rather than on the HTTPS port (TLS-ALPN-01).</param>
     /// <param name="resolver">DNS resolver (HOST:PORT, or HOST for port 53) the gateway asks whether a custom domain points at its deployment; default: the system's (/etc/resolv.conf).</param>
     /// <param name="domainCheckSeconds">Seconds between looks at a custom domain whose DNS does not point here yet.</param>
+    /// <param name="peerGateway">Another gateway of the zone, as http://HOST:PORT of its --http-port: a CA's HTTP-01 request for a custom domain's token this gateway does not hold is answered with that gateway's (several gateways in DNS for one domain). Repeatable; needs --http-port.</param>
+    /// <param name="acmeChallenge">How custom domains are proved to the ACME CA: http-01 (on --http-port; the default when it is set) or tls-alpn-01 (on the HTTPS port, RFC 8737; the default without --http-port, for hosts without port 80).</param>
     /// <param name="publicIp">Public address (IPv4 or IPv6) the DNS server gives for DOMAIN and every name under it. Repeatable; needed with --dns-port.</param>
     [Command("")]
     public async Task Run(
@@ -108,6 +110,8 @@ internal sealed class GatewayCommands
         int httpPort = 0,
         string? resolver = null,
         int domainCheckSeconds = 60,
+        RepeatedOption? peerGateway = null,
+        string? acmeChallenge = null,
         CancellationToken cancellationToken = default)
     {
         var acme = AcmeOptionsFrom(acmeDirectory, acmeEmail, acmeCa, acmeRetrySeconds, cert, key, selfSigned, dnsPort);
@@ -161,16 +165,32 @@ internal sealed class GatewayCommands
             DnsPort = dnsPort is >= 0 and <= 65535 ? dnsPort : throw new UsageException($"--dns-port must be between 0 (no DNS server) and 65535 (got {dnsPort})."),
             PublicAddresses = GatewayOptions.ParsePublicAddresses(publicIp?.Values ?? []),
             HttpPort = httpPort is >= 0 and <= 65535 ? httpPort : throw new UsageException($"--http-port must be between 0 (none) and 65535 (got {httpPort})."),
+            PeerGateways = ParsePeerGateways(peerGateway?.Values ?? []),
             CustomDomains = new CustomDomainOptions
             {
                 Resolver = resolver is null ? null : ParseResolver(resolver),
                 CheckInterval = domainCheckSeconds is >= 1 and <= 86400 ? TimeSpan.FromSeconds(domainCheckSeconds) : throw new UsageException("--domain-check-seconds must be between 1 and 86400."),
+                Challenge = acmeChallenge switch
+                {
+                    null => httpPort != 0 ? CustomDomainChallenge.Http01 : CustomDomainChallenge.TlsAlpn01,
+                    "http-01" => CustomDomainChallenge.Http01,
+                    "tls-alpn-01" => CustomDomainChallenge.TlsAlpn01,
+                    _ => throw new UsageException($"--acme-challenge '{acmeChallenge}' is neither http-01 nor tls-alpn-01."),
+                },
             },
         };
         if (options.HttpPort != 0 && (options.HttpPort == options.HttpsPort || options.HttpPort == options.TunnelPort || options.HttpPort == options.MetricsPort || options.HttpPort == options.RelayPort || options.HttpPort == options.DnsPort))
             throw new UsageException("--http-port must differ from --https-port, --tunnel-port, --metrics-port, --relay-port and --dns-port.");
+        if (acmeChallenge is not null && options.Acme is null)
+            throw new UsageException("--acme-challenge says how custom domains' certificates are obtained: give --acme-directory too.");
+        if (options.CustomDomains.Challenge == CustomDomainChallenge.Http01 && options.Acme is not null && options.HttpPort == 0)
+            throw new UsageException("--acme-challenge http-01 is answered on the plain-HTTP port: give --http-port.");
+        if (options.PeerGateways.Count > 0 && options.HttpPort == 0)
+            throw new UsageException("--peer-gateway passes HTTP-01 challenges between the gateways' plain-HTTP ports: give --http-port too.");
+        if (options.PeerGateways.Count > 0 && options.CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01)
+            throw new UsageException("--peer-gateway passes HTTP-01 challenges only; a TLS-ALPN-01 validation cannot be passed to the gateway that ordered: several gateways use --acme-challenge http-01.");
         if (resolver is not null && !options.ServesCustomDomains)
-            throw new UsageException("--resolver checks custom domains, which need --acme-directory and --http-port.");
+            throw new UsageException("--resolver checks custom domains, which need --acme-directory.");
         if (options.DnsPort != 0 && options.PublicAddresses.Count == 0)
             throw new UsageException("The DNS server (--dns-port) answers with this host's public addresses: give --public-ip ADDRESS (repeatable, IPv4 and IPv6).");
         if (options.DnsPort == 0 && options.PublicAddresses.Count > 0)
@@ -229,6 +249,24 @@ internal sealed class GatewayCommands
     internal static (string Certificate, string Key) SelfSignedPaths(string stateFolder) =>
         (Path.Combine(stateFolder, "self-signed.crt"), Path.Combine(stateFolder, "self-signed.key"));
 
+    /// <summary>--peer-gateway values: http:// (or https://) URLs with a host, no path, query or user; each once.</summary>
+    internal static List<Uri> ParsePeerGateways(IEnumerable<string> values)
+    {
+        var peers = new List<Uri>();
+        foreach (string raw in values)
+        {
+            string value = raw.Trim();
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https") || url.Host.Length == 0)
+                throw new UsageException($"--peer-gateway '{value}' is not an http:// URL of another gateway's --http-port (e.g. http://gw2.example.org:80).");
+            if (url.AbsolutePath != "/" || url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0)
+                throw new UsageException($"--peer-gateway '{value}' names a path, query or user: give only http://HOST:PORT.");
+            var root = new Uri(url.GetLeftPart(UriPartial.Authority) + "/");
+            if (!peers.Contains(root))
+                peers.Add(root);
+        }
+        return peers;
+    }
+
     /// <summary>A --resolver value: an IP address with an optional port (53 when none), IPv6 in brackets when it has one.</summary>
     internal static IPEndPoint ParseResolver(string value)
     {
@@ -249,9 +287,9 @@ internal sealed class GatewayCommands
         }
         if (!Uri.TryCreate(directory, UriKind.Absolute, out var url) || url.Scheme != Uri.UriSchemeHttps)
             throw new UsageException($"--acme-directory '{directory}' is not an https:// URL.");
-        if (cert is not null || key is not null || selfSigned)
-            throw new UsageException("--acme-directory obtains the certificate itself: leave out --cert, --key and --self-signed.");
-        if (dnsPort == 0)
+        if (selfSigned)
+            throw new UsageException("--acme-directory obtains the certificate itself: leave out --self-signed (or give --cert/--key, and ACME serves custom domains only).");
+        if (cert is null && dnsPort == 0)
             throw new UsageException("--acme-directory proves the wildcard name with DNS-01 through the gateway's own DNS server: give --dns-port and --public-ip.");
         if (email is null || !email.Contains('@', StringComparison.Ordinal) || email.Any(char.IsWhiteSpace))
             throw new UsageException("--acme-directory needs --acme-email ADDRESS (the CA's contact for the account).");
@@ -291,6 +329,8 @@ internal sealed class GatewayCommands
             throw new UsageException("--drain-seconds must be between 0 and 3600.");
         if (selfSigned && (cert is not null || key is not null))
             throw new UsageException("Give either --cert FILE --key FILE, or --self-signed, not both.");
+        if ((cert is null) != (key is null))
+            throw new UsageException("--cert and --key go together.");
         if (!selfSigned && acme is null && (cert is null || key is null))
             throw new UsageException("A certificate is needed: --cert FILE --key FILE (a wildcard for *.DOMAIN), or --self-signed for local use.");
         var trusted = GatewayOptions.ParseTrustedProviders(trustProvider?.Values ?? []);
@@ -313,7 +353,8 @@ internal sealed class GatewayCommands
                 throw new CliException($"Cannot write the self-signed certificate in {stateFolder}: {e.Message}");
             }
         }
-        if (acme is not null)
+        bool acmeWildcard = acme is not null && cert is null;
+        if (acmeWildcard)
         {
             try
             {
@@ -328,6 +369,7 @@ internal sealed class GatewayCommands
         return new GatewayOptions
         {
             Acme = acme,
+            AcmeWildcard = acmeWildcard,
             Domain = normalized,
             ListenAddress = address,
             ListenDefaulted = listen is null,

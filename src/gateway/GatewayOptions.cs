@@ -115,8 +115,20 @@ internal sealed record GatewayOptions
     /// <summary>Custom domains' DNS checks and their pace (--resolver, --domain-check-seconds).</summary>
     public CustomDomainOptions CustomDomains { get; init; } = new();
 
-    /// <summary>Custom domains need certificates for names outside the zone: ACME with HTTP-01, so a plain-HTTP listener.</summary>
-    public bool ServesCustomDomains => Acme is not null && HttpPort != 0;
+    /// <summary>Custom domains need certificates for names outside the zone: ACME with HTTP-01 (a plain-HTTP listener) or TLS-ALPN-01.</summary>
+    public bool ServesCustomDomains => Acme is not null && (HttpPort != 0 || CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01);
+
+    /// <summary>
+    /// Whether ACME obtains the gateway's own wildcard certificate (DNS-01); false when --cert/--key give it and ACME
+    /// serves custom domains only (a second gateway of a zone, beside the issuer).
+    /// </summary>
+    public bool AcmeWildcard { get; init; }
+
+    /// <summary>Other gateways of the zone (--peer-gateway), asked for HTTP-01 tokens this one does not hold.</summary>
+    public IReadOnlyList<Uri> PeerGateways { get; init; } = [];
+
+    /// <summary>How peer gateways are asked (timeout, relays at once).</summary>
+    public ChallengePeerOptions ChallengePeers { get; init; } = new();
 
     /// <summary>The DNS server's limits (rate per source, TCP connections).</summary>
     public PeerCompute.Net.Dns.AuthoritativeDnsOptions Dns { get; init; } = new();

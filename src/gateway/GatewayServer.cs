@@ -47,6 +47,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     private CircuitRelayServer? _relay;
     private readonly AuthoritativeDnsServer? _dns;
     private CustomDomains? _customDomains;
+    private ChallengePeers? _challengePeers;
 
     private GatewayServer(GatewayOptions options, WebApplication app, TunnelServer tunnels, HostnameBindings bindings, ReloadingCertificate certificate, GatewayMetrics metrics, TunnelInvokers invoker, ILogger logger,
         Libp2pHost? relayHost, AuthoritativeDnsServer? dns)
@@ -112,15 +113,25 @@ internal sealed class GatewayServer : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.RequestHeadersTimeout = options.RequestHeadersTimeout;
             kestrel.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
+            bool tlsAlpn = options.ServesCustomDomains && options.CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01;
             kestrel.Listen(options.ListenAddress, options.HttpsPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
+                if (tlsAlpn)
+                    listen.Use(next => connection => Acme.TlsAlpnChallenge.PeekAsync(connection, next, options.TlsHandshakeTimeout));
                 listen.UseHttps(new TlsHandshakeCallbackOptions
                 {
                     HandshakeTimeout = options.TlsHandshakeTimeout,
-                    OnConnection = hello => ValueTask.FromResult(TunnelTls.PublicHttpsOptions(
-                        customDomains?.CertificateFor(hello.ClientHelloInfo.ServerName) ?? certificate.Current)),
+                    OnConnection = hello =>
+                    {
+                        string? name = hello.ClientHelloInfo.ServerName;
+                        if (tlsAlpn && Acme.TlsAlpnChallenge.IsValidation(hello.Connection) && customDomains?.TlsAlpnCertificateFor(name) is { } challenge)
+                            return ValueTask.FromResult(Acme.TlsAlpnChallenge.Options(challenge));
+                        return ValueTask.FromResult(TunnelTls.PublicHttpsOptions(customDomains?.CertificateFor(name) ?? certificate.Current));
+                    },
                 });
+                if (tlsAlpn)
+                    listen.Use(next => connection => Acme.TlsAlpnChallenge.CloseValidations(connection, next));
             });
             if (options.HttpPort != 0)
                 kestrel.Listen(options.ListenAddress, options.HttpPort, listen => listen.Protocols = HttpProtocols.Http1);
@@ -159,6 +170,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         var traffic = new DeploymentTraffic();
         var handler = new PublicRequestHandler(options.Domain, tunnels.Registry, limiter, new InFlightLimiter(options.MaxRequestsPerClient), metrics,
             app.Services.GetRequiredService<IHttpForwarder>(), invoker, TunnelForwarding.RequestConfig(options.UpstreamActivityTimeout), logger, traffic, claims);
+        var challengePeers = options.PeerGateways.Count > 0 ? new ChallengePeers(options.PeerGateways, options.ChallengePeers, logger) : null;
         int httpPortValue = options.HttpPort;
         int? metricsPortValue = options.MetricsPort;
         var startedAt = DateTimeOffset.UtcNow;
@@ -167,14 +179,14 @@ internal sealed class GatewayServer : IAsyncDisposable
             var current = certificate.Current.TargetCertificate;
             var rows = tunnels.Registry.Tunnels.Select(t => new TunnelRow(t.PeerId.ToString(), t.Tag, t.RemoteEndPoint?.ToString(), t.ConnectedAt, [.. t.Routes], t.OpenStreams)).ToList();
             return new GatewayStatusSnapshot(options.Domain, startedAt, DateTimeOffset.UtcNow, rows, traffic.Snapshot(),
-                new CertificateRow(current.Subject, current.Issuer, current.NotAfter));
+                new CertificateRow(current.Subject, current.Issuer, current.NotAfter), customDomains?.All());
         }
         app.Run(context =>
         {
             if (metricsPortValue is int port && context.Connection.LocalPort == port && !context.Request.IsHttps)
                 return context.Request.Path == "/" ? ServeStatusPageAsync(context, Status()) : ServeMetricsAsync(context, metrics);
             if (httpPortValue != 0 && context.Connection.LocalPort == httpPortValue && !context.Request.IsHttps)
-                return ServePlainHttpAsync(context, customDomains, options.HttpsPort);
+                return ServePlainHttpAsync(context, customDomains, challengePeers, options.HttpsPort);
             return handler.HandleAsync(context);
         });
         Libp2pHost? relayHost = null;
@@ -198,7 +210,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         AuthoritativeDnsServer? dns = options.DnsPort == 0
             ? null
             : new AuthoritativeDnsServer(new DnsZone(options.Domain, options.PublicAddresses, new DnsTxtRecords()), options.Dns, logger);
-        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost, dns) { _customDomains = customDomains };
+        return new GatewayServer(options, app, tunnels, bindings, certificate, metrics, invoker, logger, relayHost, dns) { _customDomains = customDomains, _challengePeers = challengePeers };
     }
 
     private const string ChallengePath = "/.well-known/acme-challenge/";
@@ -207,19 +219,11 @@ internal sealed class GatewayServer : IAsyncDisposable
     /// The plain-HTTP port: the key authorization of an HTTP-01 challenge in progress (RFC 8555 §8.3), 404 for any other
     /// token; every other request is sent to the same name and path over HTTPS (308, so the method and body stay).
     /// </summary>
-    private static Task ServePlainHttpAsync(HttpContext context, CustomDomains? customDomains, int httpsPort)
+    private static Task ServePlainHttpAsync(HttpContext context, CustomDomains? customDomains, ChallengePeers? peers, int httpsPort)
     {
         string path = context.Request.Path.Value ?? "/";
         if (path.StartsWith(ChallengePath, StringComparison.Ordinal))
-        {
-            if (customDomains?.KeyAuthorization(path[ChallengePath.Length..]) is { } keyAuthorization)
-            {
-                context.Response.ContentType = "application/octet-stream";
-                return context.Response.WriteAsync(keyAuthorization, context.RequestAborted);
-            }
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
-            return Task.CompletedTask;
-        }
+            return ServeChallengeAsync(context, path[ChallengePath.Length..], customDomains, peers);
         if (PublicRequestHandler.NormalizeHost(PublicRequestHandler.RawHost(context.Request)) is not { } host)
         {
             context.Response.StatusCode = StatusCodes.Status400BadRequest;
@@ -229,6 +233,24 @@ internal sealed class GatewayServer : IAsyncDisposable
         context.Response.StatusCode = StatusCodes.Status308PermanentRedirect;
         context.Response.Headers.Location = $"https://{host}{port}{context.Request.PathBase}{context.Request.Path}{context.Request.QueryString}";
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A token of this gateway's own, else (with --peer-gateway, and unless a peer gateway is the one asking) the first
+    /// peer's key authorization for it, else 404.
+    /// </summary>
+    private static async Task ServeChallengeAsync(HttpContext context, string token, CustomDomains? customDomains, ChallengePeers? peers)
+    {
+        string? keyAuthorization = customDomains?.KeyAuthorization(token);
+        if (keyAuthorization is null && peers is not null && !context.Request.Headers.ContainsKey(ChallengePeers.RelayHeader))
+            keyAuthorization = await peers.AskAsync(token, context.RequestAborted).ConfigureAwait(false);
+        if (keyAuthorization is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        context.Response.ContentType = "application/octet-stream";
+        await context.Response.WriteAsync(keyAuthorization, context.RequestAborted).ConfigureAwait(false);
     }
 
     private static Task ServeStatusPageAsync(HttpContext context, GatewayStatusSnapshot status)
@@ -289,17 +311,22 @@ internal sealed class GatewayServer : IAsyncDisposable
         using var stopWatching = new CancellationTokenSource();
         var watch = _certificate.WatchAsync(_options.CertificatePollInterval, stopWatching.Token);
         var acme = Task.CompletedTask;
-        if (_options.Acme is not null && _dns is not null)
+        if (_options is { AcmeWildcard: true, Acme: { } acmeOptions } && _dns is not null)
         {
-            var certificates = new Acme.AcmeCertificates(_options.Acme, _options.Domain, _options.StateFolder, _dns.Zone.Txt, _certificate, _logger);
+            var certificates = new Acme.AcmeCertificates(acmeOptions, _options.Domain, _options.StateFolder, _dns.Zone.Txt, _certificate, _logger);
             _metrics.AcmeFailures = () => certificates.ConsecutiveFailures;
             acme = certificates.RunAsync(stopWatching.Token);
         }
         var domains = _customDomains?.RunAsync(stopWatching.Token) ?? Task.CompletedTask;
-        if (_customDomains is not null)
+        if (_customDomains is not null && _options.CustomDomains.Challenge == CustomDomainChallenge.TlsAlpn01)
+            _logger.LogInformation("custom domains: on; TLS-ALPN-01 challenges on {EndPoint}; DNS checked through {Resolver}",
+                new IPEndPoint(_options.ListenAddress, _options.HttpsPort), _options.CustomDomains.Resolver?.ToString() ?? "the system's resolver");
+        else if (_customDomains is not null)
             _logger.LogInformation("custom domains: on; HTTP-01 challenges and redirects to HTTPS on {EndPoint}; DNS checked through {Resolver}",
                 new IPEndPoint(_options.ListenAddress, _options.HttpPort), _options.CustomDomains.Resolver?.ToString() ?? "the system's resolver");
-        else if (_options.HttpPort != 0)
+        if (_challengePeers is not null)
+            _logger.LogInformation("peer gateways: HTTP-01 tokens this gateway does not hold are asked of {Peers}", string.Join(", ", _challengePeers.Peers));
+        if (_customDomains is null && _options.HttpPort != 0)
             _logger.LogInformation("plain HTTP on {EndPoint}: redirects to HTTPS (custom domains need --acme-directory too)", new IPEndPoint(_options.ListenAddress, _options.HttpPort));
         var trim = TrimWhenIdleAsync(stopWatching.Token);
         try
@@ -411,5 +438,6 @@ internal sealed class GatewayServer : IAsyncDisposable
         await _bindings.DisposeAsync().ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
         _invoker.Dispose();
+        _challengePeers?.Dispose();
     }
 }

@@ -13,7 +13,8 @@ internal sealed record GatewayStatusSnapshot(
     DateTimeOffset Now,
     IReadOnlyList<TunnelRow> Tunnels,
     IReadOnlyList<LabelTraffic> Traffic,
-    CertificateRow Certificate);
+    CertificateRow Certificate,
+    IReadOnlyList<DomainStatus>? Domains = null);
 
 internal sealed record TunnelRow(string PeerId, string Tag, string? Remote, DateTimeOffset ConnectedAt, IReadOnlyList<string> Routes, int OpenStreams);
 
@@ -21,7 +22,8 @@ internal sealed record CertificateRow(string Subject, string Issuer, DateTimeOff
 
 /// <summary>
 /// The gateway's status page on its metrics port (<c>http://127.0.0.1:PORT/</c>): tunnels, deployments with their
-/// requests and errors per minute over the last hour as inline SVG, and the certificate's expiry. Plain server-side
+/// requests and errors per minute over the last hour as inline SVG, the certificate's expiry, and where each custom
+/// domain stands (waiting for its DNS, verified, served with its certificate's expiry, or failing). Plain server-side
 /// HTML, no script; it reloads itself every 30 s.
 /// </summary>
 internal static class StatusPage
@@ -84,9 +86,46 @@ internal static class StatusPage
             }
             html.Append("</table>\n");
         }
+        AppendDomains(html, s);
         html.Append("<p>Prometheus metrics: <a href=\"/metrics\">/metrics</a></p>\n</body></html>\n");
         return html.ToString();
     }
+
+    /// <summary>Custom domains: each with the hostname it routes to, its state, and what to do or when it is tried next.</summary>
+    private static void AppendDomains(StringBuilder html, GatewayStatusSnapshot s)
+    {
+        var domains = s.Domains ?? [];
+        html.Append(Inv, $"<h2>Custom domains: <span id=\"domain-count\">{domains.Count}</span></h2>\n");
+        if (domains.Count == 0)
+            return;
+        html.Append("<table id=\"domains\"><tr><th>domain</th><th>routes to</th><th>state</th><th>certificate</th><th>next attempt</th><th>detail</th></tr>\n");
+        foreach (var d in domains)
+        {
+            string target = d.Label is null ? "" : $"{d.Label}.{s.Domain}";
+            string certificate = "";
+            bool warn = d.State == DomainState.Failed;
+            if (d.CertificateExpires is { } expires)
+            {
+                double days = (expires - s.Now).TotalDays;
+                certificate = $"valid until {Time(expires)}";
+                warn |= days < ExpiryWarningDays;
+            }
+            string next = d.NextAttempt is { } at && d.State != DomainState.Serving ? Time(at) : d.NextAttempt is { } renew ? "renews " + Time(renew) : "";
+            html.Append(Inv, $"<tr class=\"{(warn ? "warn" : "")}\" data-state=\"{StateName(d.State)}\"><td>{E(d.Domain)}</td><td>{E(target)}</td><td>{StateName(d.State)}</td>");
+            html.Append(Inv, $"<td>{certificate}</td><td>{next}</td><td>{E(d.Detail)}</td></tr>\n");
+        }
+        html.Append("</table>\n");
+    }
+
+    private static string StateName(DomainState state) => state switch
+    {
+        DomainState.WaitingForDns => "waiting for DNS",
+        DomainState.Verified => "verified",
+        DomainState.Serving => "serving",
+        DomainState.Failed => "failed",
+        DomainState.HeldByAnother => "held by another",
+        _ => "unknown",
+    };
 
     private static readonly long[] Zeros = new long[DeploymentTraffic.Minutes];
 

@@ -59,8 +59,15 @@ public sealed class GatewayProgram : IAsyncDisposable
         [
             .. launch.Wrapper, launch.Executable, "--domain", launch.Domain, .. launch.Tls,
             .. (launch.Listen is null ? Array.Empty<string>() : ["--listen", launch.Listen]),
-            "--https-port", $"{ports[0]}", "--tunnel-port", $"{ports[1]}",
+            "--tunnel-port", $"{ports[1]}",
         ];
+        // A test may need the HTTPS port before the start (an ACME server that validates TLS-ALPN-01 there) and name it.
+        int httpsPort = ports[0];
+        int namedHttps = launch.ExtraArgs.ToList().IndexOf("--https-port");
+        if (namedHttps >= 0 && namedHttps + 1 < launch.ExtraArgs.Count)
+            httpsPort = int.Parse(launch.ExtraArgs[namedHttps + 1], System.Globalization.CultureInfo.InvariantCulture);
+        else
+            command.AddRange(["--https-port", $"{httpsPort}"]);
         if (launch.Metrics)
             command.AddRange(["--metrics-port", $"{ports[2]}"]);
         // The relay's default port (4001) is one for every gateway: tests give each its own.
@@ -72,7 +79,7 @@ public sealed class GatewayProgram : IAsyncDisposable
             command.AddRange(["--relay-port", $"{relayPort}"]);
         command.AddRange(launch.ExtraArgs);
         var process = await LaunchAsync(launch, [.. command]).ConfigureAwait(false);
-        return new GatewayProgram(launch, [.. command], process, ports[0], ports[1], launch.Metrics ? ports[2] : null, relayPort);
+        return new GatewayProgram(launch, [.. command], process, httpsPort, ports[1], launch.Metrics ? ports[2] : null, relayPort);
     }
 
     private static async Task<TestProcess> LaunchAsync(GatewayLaunch launch, string[] command)

@@ -64,8 +64,15 @@ internal interface IHttpChallengeTokens
     void Remove(string token);
 }
 
+/// <summary>Where TLS-ALPN-01 key authorizations go while a challenge is open: the gateway's HTTPS port (RFC 8737).</summary>
+internal interface ITlsAlpnChallenges
+{
+    void Add(string domain, string keyAuthorization);
+    void Remove(string domain);
+}
+
 /// <summary>
-/// A minimal ACME (RFC 8555) client for one thing: a certificate for a set of names by DNS-01 or HTTP-01. Requests are JWS
+/// A minimal ACME (RFC 8555) client for one thing: a certificate for a set of names by DNS-01, HTTP-01 or TLS-ALPN-01. Requests are JWS
 /// (ES256, the account key) over HTTPS; nonces are reused from each response and a badNonce answer is retried.
 /// </summary>
 internal sealed class AcmeClient
@@ -131,6 +138,14 @@ internal sealed class AcmeClient
         {
             tokens.Add(token, token + "." + Thumbprint);
             return () => tokens.Remove(token);
+        }, cancellationToken);
+
+    /// <summary>The same, proving each name with TLS-ALPN-01: a certificate carrying the key authorization's digest is shown on port 443.</summary>
+    public Task<(string ChainPem, string KeyPem)> ObtainAsync(IReadOnlyList<string> names, ITlsAlpnChallenges challenges, CancellationToken cancellationToken) =>
+        ObtainAsync(names, "tls-alpn-01", (identifier, token) =>
+        {
+            challenges.Add(identifier, token + "." + Thumbprint);
+            return () => challenges.Remove(identifier);
         }, cancellationToken);
 
     private async Task<(string ChainPem, string KeyPem)> ObtainAsync(IReadOnlyList<string> names, string challengeType, Func<string, string, Action> publish, CancellationToken cancellationToken)

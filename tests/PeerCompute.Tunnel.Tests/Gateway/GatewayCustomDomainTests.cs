@@ -30,8 +30,11 @@ public class GatewayCustomDomainTests
                 "--acme-directory", pebble.DirectoryUrl, "--acme-email", "ops@example.org", "--acme-ca", pebble.TlsRootFile, "--acme-retry-seconds", "1",
                 "--http-port", pebble.HttpPort.ToString(CultureInfo.InvariantCulture), "--resolver", $"127.0.0.1:{world.Port}", "--domain-check-seconds", "1"],
             Environment = new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home },
+            Metrics = true,
         });
         await gateway.Process.WaitForOutputAsync(l => l.Contains("acme: certificate obtained", StringComparison.Ordinal), Guard);
+        string statusPage = $"http://127.0.0.1:{gateway.MetricsPort}/";
+        using var http = new HttpClient();
         string root = await pebble.IssuingRootFileAsync();
         string port = gateway.HttpsPort.ToString(CultureInfo.InvariantCulture);
         string[] customUrl = ["--resolve", $"{Custom}:{port}:127.0.0.1", $"https://{Custom}:{port}/"];
@@ -44,6 +47,7 @@ public class GatewayCustomDomainTests
         var ownerStatus = await owner.WaitForAsync(s => s.Routes.ContainsKey(Custom), Guard);
         await gateway.Process.WaitForOutputAsync(l => l.Contains($"custom domain {Custom}: waiting for its DNS", StringComparison.Ordinal), Guard);
         var before = await Curl.RunAsync(["-k", .. customUrl]);
+        string waitingPage = await http.GetStringAsync(statusPage);
 
         await using var rival = TestProvider.Create("127.0.0.1", gateway.TunnelPort, pki, new() { ["site"] = upstream.EndPoint }, configure: o => o with { CaFile = root });
         rival.Client.SetRoutes(["site"], domains: new Dictionary<string, IReadOnlyList<string>> { ["site"] = [Custom] });
@@ -53,6 +57,7 @@ public class GatewayCustomDomainTests
         world.Cnames[Custom] = owner.Label("web") + "." + Zone;
         await gateway.Process.WaitForOutputAsync(l => l.Contains($"custom domain {Custom}: certificate obtained", StringComparison.Ordinal), Guard);
         var after = await Curl.RunAsync(["--cacert", root, .. customUrl]);
+        string servingPage = await http.GetStringAsync(statusPage);
         var redirect = await Curl.RunAsync(["--resolve", $"{Custom}:{pebble.HttpPort}:127.0.0.1", $"http://{Custom}:{pebble.HttpPort}/path?q=1"]);
 
         await Assert.That(ownerStatus.Routes[Custom].Accepted).IsTrue();
@@ -66,6 +71,14 @@ public class GatewayCustomDomainTests
         await Assert.That(redirect.Status).IsEqualTo(308);
         await Assert.That(redirect.Headers["Location"]).IsEqualTo($"https://{Custom}:{port}/path?q=1");
         await Assert.That(File.Exists(Path.Combine(home, "gateway", "acme", "domains", Custom + ".pem"))).IsTrue();
+
+        // The operator's status page lists the domain, where it routes, and its state; the detail's quotes are escaped.
+        string target = owner.Label("web") + "." + Zone;
+        await Assert.That(waitingPage).Contains("<span id=\"domain-count\">1</span>");
+        await Assert.That(waitingPage).Contains($"<td>{Custom}</td><td>{target}</td><td>waiting for DNS</td>");
+        await Assert.That(waitingPage).Contains($"TXT _peercompute.{Custom} &quot;{target}&quot;");
+        await Assert.That(waitingPage).DoesNotContain($"\"{target}\"");
+        await Assert.That(servingPage).Contains($"<td>{Custom}</td><td>{target}</td><td>serving</td><td>valid until ");
     }
 
     [Test]

@@ -24,7 +24,11 @@ public class GatewayLimitOptionTests
     [Arguments("--http-port", "70000", "--http-port must be between 0 (none) and 65535")]
     [Arguments("--domain-check-seconds", "0", "--domain-check-seconds must be between 1 and 86400.")]
     [Arguments("--resolver", "dns.example.org:53", "--resolver 'dns.example.org:53' is not an IP address or ADDRESS:PORT")]
-    [Arguments("--resolver", "127.0.0.1:53", "--resolver checks custom domains, which need --acme-directory and --http-port.")]
+    [Arguments("--resolver", "127.0.0.1:53", "--resolver checks custom domains, which need --acme-directory.")]
+    [Arguments("--acme-challenge", "dns-01", "--acme-challenge 'dns-01' is neither http-01 nor tls-alpn-01.")]
+    [Arguments("--peer-gateway", "ftp://gw2.example.org", "--peer-gateway 'ftp://gw2.example.org' is not an http:// URL")]
+    [Arguments("--peer-gateway", "http://gw2.example.org/.well-known/", "--peer-gateway 'http://gw2.example.org/.well-known/' names a path")]
+    [Arguments("--peer-gateway", "http://gw2.example.org:80", "--peer-gateway passes HTTP-01 challenges between the gateways' plain-HTTP ports: give --http-port too.")]
     public async Task A_limit_out_of_its_range_is_a_usage_error_naming_it(string option, string value, string message)
     {
         int[] ports = FreePorts.Many(2);

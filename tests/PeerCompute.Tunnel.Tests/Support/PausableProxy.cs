@@ -26,6 +26,9 @@ internal sealed class PausableProxy : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
 
+    /// <summary>Awaited for each accepted connection before it is relayed (the test acts while the client waits).</summary>
+    public Func<Task>? BeforeRelay { get; set; }
+
     public int Connections
     {
         get { lock (_links) return _links.Count; }
@@ -45,6 +48,8 @@ internal sealed class PausableProxy : IAsyncDisposable
             while (true)
             {
                 var client = await _listener.AcceptAsync(_stop.Token);
+                if (BeforeRelay is { } before)
+                    await before();
                 var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 await server.ConnectAsync(_target, _stop.Token);
                 var link = new Link(client, server, CancellationTokenSource.CreateLinkedTokenSource(_stop.Token));

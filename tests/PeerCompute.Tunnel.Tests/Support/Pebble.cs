@@ -33,7 +33,8 @@ internal sealed class Pebble : IAsyncDisposable
     /// <summary>The root of pebble's own HTTPS (for the gateway's --acme-ca and curl).</summary>
     public string TlsRootFile => Path.Combine(_folder, "tls-root.pem");
 
-    public static async Task<Pebble> StartAsync(int dnsPort, int validitySeconds)
+    /// <summary>Starts pebble; <paramref name="tlsPort"/> is where it validates TLS-ALPN-01 (the gateway's HTTPS port in tests), else a free port.</summary>
+    public static async Task<Pebble> StartAsync(int dnsPort, int validitySeconds, int? tlsPort = null)
     {
         string folder = Directory.CreateTempSubdirectory("pc-pebble-").FullName;
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -55,7 +56,7 @@ internal sealed class Pebble : IAsyncDisposable
         string config = Path.Combine(folder, "pebble.json");
         await File.WriteAllTextAsync(config, $$"""
             {"pebble": {"listenAddress": "127.0.0.1:{{ports[0]}}", "managementListenAddress": "127.0.0.1:{{ports[1]}}",
-              "certificate": "{{folder}}/tls.pem", "privateKey": "{{folder}}/tls.key", "httpPort": {{ports[2]}}, "tlsPort": {{ports[3]}},
+              "certificate": "{{folder}}/tls.pem", "privateKey": "{{folder}}/tls.key", "httpPort": {{ports[2]}}, "tlsPort": {{tlsPort ?? ports[3]}},
               "ocspResponderURL": "", "externalAccountBindingRequired": false, "certificateValidityPeriod": {{validitySeconds}} } }
             """);
         var process = TestProcess.Start("pebble", ["-config", config, "-dnsserver", $"127.0.0.1:{dnsPort.ToString(CultureInfo.InvariantCulture)}"],

@@ -8,8 +8,8 @@ namespace PeerCompute.Tunnel.Tests.Support;
 /// <summary>
 /// The DNS of the world around the gateway, for pebble and the gateway's --resolver: questions under the gateway's zone
 /// go to the gateway's own DNS server (the NS delegation an operator sets up); for other names it holds the records the
-/// test sets (<see cref="Cnames"/>), answers A with 127.0.0.1 (so pebble's HTTP-01 check comes to loopback) and
-/// anything else with no records.
+/// test sets (<see cref="Cnames"/>), answers A with 127.0.0.1 or the name's entry in <see cref="Addresses"/> (so pebble's
+/// HTTP-01 check comes to a loopback gateway) and anything else with no records.
 /// </summary>
 internal sealed class StubDns : IAsyncDisposable
 {
@@ -31,6 +31,9 @@ internal sealed class StubDns : IAsyncDisposable
 
     /// <summary>CNAME records by owner name (lower case).</summary>
     public ConcurrentDictionary<string, string> Cnames { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The IPv4 address A queries get, by owner name (lower case); 127.0.0.1 for names not listed.</summary>
+    public ConcurrentDictionary<string, IPAddress> Addresses { get; } = new(StringComparer.Ordinal);
 
     private async Task LoopAsync()
     {
@@ -92,7 +95,7 @@ internal sealed class StubDns : IAsyncDisposable
         if (Cnames.TryGetValue(name, out string? target) && type is TypeCname or TypeA)
             records.Add(Record(TypeCname, EncodeName(target)));
         if (type == TypeA)
-            records.Add(Record(TypeA, [127, 0, 0, 1]));
+            records.Add(Record(TypeA, Addresses.GetValueOrDefault(name, IPAddress.Loopback).GetAddressBytes()));
         var message = new List<byte>(query[..questionEnd]);
         message[2] = (byte)(0x84 | (query[2] & 0x01)); // QR, AA, RD as asked
         message[3] = 0x80; // RA, NOERROR

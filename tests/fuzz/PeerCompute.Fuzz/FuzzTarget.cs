@@ -85,6 +85,7 @@ public static class FuzzTargets
         new Targets.HolePunchTarget(),
         new Targets.InviteTarget(),
         new Targets.DnsServerTarget(),
+        new Targets.TlsClientHelloTarget(),
     ];
 
     public static FuzzTarget? Find(string name) => All.FirstOrDefault(t => t.Name == name);

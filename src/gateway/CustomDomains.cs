@@ -217,6 +217,17 @@ internal sealed class CustomDomains : IHttpChallengeTokens, ITlsAlpnChallenges, 
             {
                 await _claims.SetVerifiedAsync(domain, claim.Label, true, cancellationToken).ConfigureAwait(false);
                 _logger.LogInformation("custom domain {Domain}: verified ({Proof}); routed to {Label}", domain, proof, claim.Label);
+                // Claimed again after a release (a deployment stopped, then started): its certificate is still on disk,
+                // and a new order for every such cycle would spend the CA's rate limits for nothing.
+                if (!_certificates.ContainsKey(domain))
+                    LoadFromDisk(domain);
+                if (_certificates.ContainsKey(domain) && _renewAt.GetValueOrDefault(domain) > DateTimeOffset.UtcNow)
+                {
+                    _retry.TryRemove(domain, out _);
+                    _lastError.TryRemove(domain, out _);
+                    _logger.LogInformation("custom domain {Domain}: served with its certificate from before, renewed at {When:u}", domain, _renewAt[domain]);
+                    return;
+                }
             }
             await client.EnsureAccountAsync(_acme.Email, cancellationToken).ConfigureAwait(false);
             var (chain, key) = _options.Challenge == CustomDomainChallenge.TlsAlpn01

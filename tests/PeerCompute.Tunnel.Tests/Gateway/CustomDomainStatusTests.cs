@@ -56,6 +56,13 @@ public class CustomDomainStatusTests
         var claimed = await rival.WaitForAsync(s => s.Routes.TryGetValue(Custom, out var r) && r.Accepted, Guard);
         var afterRelease = (await owner.Client.QueryDomainsAsync([Custom], CancellationToken.None))!;
 
+        // The domain's owner points it at the new deployment: served at once with the certificate already on disk.
+        world.Cnames[Custom] = rival.Label("site") + "." + Zone;
+        await gateway.Process.WaitForOutputAsync(l => l.Contains($"custom domain {Custom}: served with its certificate from before", StringComparison.Ordinal), Guard);
+        var reclaimed = (await rival.Client.QueryDomainsAsync([Custom], CancellationToken.None))!;
+        var page = await Curl.RunAsync(["--cacert", root, "--resolve", $"{Custom}:{gateway.HttpsPort}:127.0.0.1", $"https://{Custom}:{gateway.HttpsPort}/"]);
+        int orders = gateway.Process.Output.Split('\n').Count(l => l.Contains($"custom domain {Custom}: certificate obtained", StringComparison.Ordinal));
+
         await Assert.That(refused.Routes[Custom].Accepted).IsFalse();
         await Assert.That(waiting[0].State).IsEqualTo(DomainState.WaitingForDns);
         await Assert.That(waiting[0].Detail).Contains($"CNAME to {owner.Label("web")}.{Zone}");
@@ -66,6 +73,9 @@ public class CustomDomainStatusTests
         await Assert.That(serving[0].CertificateExpires!.Value).IsGreaterThan(DateTimeOffset.UtcNow);
         await Assert.That(claimed.Routes[Custom].Accepted).IsTrue();
         await Assert.That(afterRelease[0].State).IsEqualTo(DomainState.HeldByAnother);
+        await Assert.That(reclaimed[0].State).IsEqualTo(DomainState.Serving);
+        await Assert.That(page.Status).IsEqualTo(200).Because(page.Error);
+        await Assert.That(orders).IsEqualTo(1);
     }
 
     [Test]

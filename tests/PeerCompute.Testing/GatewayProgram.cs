@@ -54,7 +54,12 @@ public sealed class GatewayProgram : IAsyncDisposable
 
     public static async Task<GatewayProgram> StartAsync(GatewayLaunch launch)
     {
-        int[] ports = FreePorts.Many(4);
+        // Ports the test chose itself (and freed again) must not come back as the others: the kernel may hand one out twice.
+        var named = new HashSet<int>();
+        for (int i = 0; i + 1 < launch.ExtraArgs.Count; i++)
+            if (launch.ExtraArgs[i].EndsWith("-port", StringComparison.Ordinal) && int.TryParse(launch.ExtraArgs[i + 1], System.Globalization.CultureInfo.InvariantCulture, out int port))
+                named.Add(port);
+        int[] ports = [.. FreePorts.Many(4 + named.Count).Where(p => !named.Contains(p)).Take(4)];
         List<string> command =
         [
             .. launch.Wrapper, launch.Executable, "--domain", launch.Domain, .. launch.Tls,
@@ -72,9 +77,9 @@ public sealed class GatewayProgram : IAsyncDisposable
             command.AddRange(["--metrics-port", $"{ports[2]}"]);
         // The relay's default port (4001) is one for every gateway: tests give each its own.
         int relayPort = ports[3];
-        int named = launch.ExtraArgs.ToList().IndexOf("--relay-port");
-        if (named >= 0 && named + 1 < launch.ExtraArgs.Count)
-            relayPort = int.Parse(launch.ExtraArgs[named + 1], System.Globalization.CultureInfo.InvariantCulture);
+        int namedRelay = launch.ExtraArgs.ToList().IndexOf("--relay-port");
+        if (namedRelay >= 0 && namedRelay + 1 < launch.ExtraArgs.Count)
+            relayPort = int.Parse(launch.ExtraArgs[namedRelay + 1], System.Globalization.CultureInfo.InvariantCulture);
         else
             command.AddRange(["--relay-port", $"{relayPort}"]);
         command.AddRange(launch.ExtraArgs);

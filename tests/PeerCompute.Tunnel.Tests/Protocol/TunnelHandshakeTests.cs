@@ -32,7 +32,7 @@ public class TunnelHandshakeTests
         // A gateway may not answer above what the provider offered.
         await Assert.That(new TunnelVersions(1, 1).AcceptsAnswer(2)).IsFalse();
         await Assert.That(new TunnelVersions(2, 3).ToString()).IsEqualTo("2 to 3");
-        await Assert.That(TunnelHandshake.Versions.ToString()).IsEqualTo("1 to 4");
+        await Assert.That(TunnelHandshake.Versions.ToString()).IsEqualTo("1 to 5");
     }
 
     [Test]
@@ -57,13 +57,13 @@ public class TunnelHandshakeTests
         using var identity = PeerIdentity.Generate();
         string tag = TunnelHostname.TagFor(identity.PeerId);
 
-        var (provider, gateway) = await RunBothAsync(identity, tag, TunnelHandshake.Versions, new TunnelVersions(1, 5));
+        var (provider, gateway) = await RunBothAsync(identity, tag, TunnelHandshake.Versions, new TunnelVersions(1, 6));
 
-        await Assert.That(provider.Version).IsEqualTo((byte)4);
+        await Assert.That(provider.Version).IsEqualTo((byte)5);
         await Assert.That(provider.Challenge.Domain).IsEqualTo("pc.localhost");
         await Assert.That(provider.Welcome.Tag).IsEqualTo(tag);
         await Assert.That(gateway.Peer).IsEqualTo(identity.PeerId);
-        await Assert.That(gateway.Version).IsEqualTo((byte)4);
+        await Assert.That(gateway.Version).IsEqualTo((byte)5);
     }
 
     [Test]
@@ -116,10 +116,10 @@ public class TunnelHandshakeTests
         string tag = TunnelHostname.TagFor(identity.PeerId);
 
         var error = await Assert.ThrowsAsync<TunnelException>(async () =>
-            await RunBothAsync(identity, tag, gatewayVersions: new TunnelVersions(5, 6), providerVersions: TunnelHandshake.Versions));
+            await RunBothAsync(identity, tag, gatewayVersions: new TunnelVersions(6, 7), providerVersions: TunnelHandshake.Versions));
 
         await Assert.That(error!.Kind).IsEqualTo(TunnelErrorKind.Refused);
-        await Assert.That(error.Message).Contains("version 5 to 6");
+        await Assert.That(error.Message).Contains("version 6 to 7");
     }
 
     [Test]

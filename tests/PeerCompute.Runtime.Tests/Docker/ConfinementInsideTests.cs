@@ -79,10 +79,12 @@ public sealed class ConfinementInsideTests
         var spec = RuntimeHarness.Busybox("hungry", ["tail", "/dev/zero"]) with { MemoryBytes = 16 * RuntimeOptions.MiB };
         var deployed = await harness.Runtime.DeployAsync(spec, Owner);
 
+        // containerd may report the exit a moment before its OOM event (containerd/containerd#12714): wait for both,
+        // as HostileImageTests does; a container that exits without the flag fails at the deadline.
         var status = await Eventually.WaitAsync(async () =>
         {
             var s = await harness.Runtime.GetStatusAsync(deployed.Id, Owner, includeUsage: false);
-            return s.State == DeploymentState.Exited ? s : null;
+            return s is { State: DeploymentState.Exited, OomKilled: true } ? s : null;
         }, "the container to be OOM-killed");
         await Assert.That(status.OomKilled).IsTrue();
         await Assert.That(status.ExitCode).IsEqualTo(137L);

@@ -7,6 +7,12 @@ internal sealed class AsyncSignal
     private bool _set;
     private TaskCompletionSource? _waiter;
 
+    /// <summary>
+    /// The waiter resumes on the thread that calls <see cref="Set"/> (for waits begun after this is set) instead of being
+    /// queued to the thread pool.
+    /// </summary>
+    public bool ResumeInline { get; set; }
+
     public Task WaitAsync(CancellationToken cancellationToken)
     {
         TaskCompletionSource waiter;
@@ -17,7 +23,7 @@ internal sealed class AsyncSignal
                 _set = false;
                 return Task.CompletedTask;
             }
-            _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiter ??= new TaskCompletionSource(ResumeInline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
             waiter = _waiter;
         }
         return cancellationToken.CanBeCanceled ? waiter.Task.WaitAsync(cancellationToken) : waiter.Task;

@@ -59,6 +59,18 @@ public sealed class YamuxStream : DuplexStream
     /// <summary>Current receive window (grows up to <see cref="YamuxOptions.MaxReceiveWindow"/>).</summary>
     public long ReceiveWindow { get { lock (_lock) return _receiveWindow; } }
 
+    /// <summary>
+    /// A read that waits for data resumes on the session's read loop as the data arrives, instead of being handed to the
+    /// thread pool: one thread hand-off (and often one context switch) less per read. Only for a reader that does little
+    /// and never blocks before its next read (a splice that sends into a socket): the session's other streams wait for
+    /// it meanwhile.
+    /// </summary>
+    public bool ResumeReadsOnReadLoop
+    {
+        get => _readable.ResumeInline;
+        set => _readable.ResumeInline = value;
+    }
+
     /// <summary>Bytes received and not yet read by the application.</summary>
     public long BufferedBytes { get { lock (_lock) return _received.Length; } }
 

@@ -15,6 +15,9 @@ internal static class StreamSplice
     public static async Task<SpliceEnd> RunAsync(YamuxStream stream, Socket upstream, int bufferSize, CancellationToken cancellationToken, SpliceActivity? activity = null)
     {
         using var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // The pump toward the container only sends each piece into its socket (which does not block: a full socket
+        // buffer makes the send asynchronous, returning to the read loop), so it may run on the tunnel's read loop.
+        stream.ResumeReadsOnReadLoop = true;
         var progress = new Progress { Activity = activity };
         var toUpstream = PumpToSocketAsync(stream, upstream, bufferSize, abort, progress);
         var toStream = PumpToStreamAsync(upstream, stream, bufferSize, abort, progress);

@@ -23,6 +23,9 @@ public sealed class RouteStream : Stream
     internal RouteStream(YamuxStream inner, string label, TimeSpan statusTimeout, GatewayMetrics? metrics)
     {
         _inner = inner;
+        // The reader is the forwarder's HTTP/1.1 connection: it parses what arrived and copies it on toward the client's
+        // connection (whose writes only block asynchronously), so it may go on right on the tunnel's read loop.
+        _inner.ResumeReadsOnReadLoop = true;
         _label = label;
         _statusTimeout = statusTimeout;
         _metrics = metrics;

@@ -391,5 +391,38 @@ public class YamuxSessionTests
         await server.Completion.WaitAsync(Guard);
     }
 
+    [Test]
+    [Arguments(true)]
+    [Arguments(false)]
+    public async Task A_read_resumes_on_the_read_loop_only_when_the_stream_asks_for_it(bool onReadLoop)
+    {
+        var (client, server) = Pair();
+        await using var clientScope = client;
+        await using var serverScope = server;
+        var opened = await client.OpenStreamAsync();
+        await opened.WriteAsync(new byte[] { 1 });
+        var accepted = (await server.AcceptStreamAsync().AsTask().WaitAsync(Guard))!;
+        await Assert.That(await accepted.ReadAsync(new byte[1])).IsEqualTo(1);
+        accepted.ResumeReadsOnReadLoop = onReadLoop;
+
+        // The read waits (nothing is buffered), then the data arrives: where does the reader go on?
+        var resumedIn = ReadThenTakeStack(accepted);
+        await opened.WriteAsync(new byte[] { 2, 3 });
+        var (read, stack) = await resumedIn.WaitAsync(Guard);
+
+        await Assert.That(read).IsEqualTo(2);
+        bool inReadLoop = stack.Contains("ReadLoopAsync", StringComparison.Ordinal);
+        if (onReadLoop)
+            await Assert.That(inReadLoop).IsTrue();
+        else
+            await Assert.That(inReadLoop).IsFalse();
+    }
+
+    private static async Task<(int Read, string Stack)> ReadThenTakeStack(YamuxStream stream)
+    {
+        int read = await stream.ReadAsync(new byte[8]);
+        return (read, new System.Diagnostics.StackTrace().ToString());
+    }
+
     internal static uint ReadUInt32(byte[] bytes, int offset) => BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(offset));
 }

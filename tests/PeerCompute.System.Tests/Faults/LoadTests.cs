@@ -42,7 +42,8 @@ public class LoadTests
         marks.Add(("kill -9 provider", load.Elapsed));
         await rig.Daemon.KillAsync();
         await rig.Daemon.RestartAsync();
-        await rig.Daemon.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        // From the restarted process's first line: its tunnel may connect before the start-up lines RestartAsync waits for.
+        await rig.Daemon.Process.WaitForOutputAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         var back1 = await load.FirstSuccessAfterAsync(load.Elapsed, TimeSpan.FromSeconds(30));
         marks.Add(("serving again", back1));
         await WaitUntil(load, TimeSpan.FromSeconds(35));
@@ -50,7 +51,8 @@ public class LoadTests
         // Reconnect 2: a graceful restart (SIGTERM drains the tunnel with GoAway).
         marks.Add(("restart provider", load.Elapsed));
         await rig.Daemon.RestartAsync();
-        await rig.Daemon.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        // From the restarted process's first line: its tunnel may connect before the start-up lines RestartAsync waits for.
+        await rig.Daemon.Process.WaitForOutputAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         var back2 = await load.FirstSuccessAfterAsync(load.Elapsed, TimeSpan.FromSeconds(30));
         marks.Add(("serving again", back2));
         await WaitUntil(load, Duration);

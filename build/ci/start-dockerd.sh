@@ -27,7 +27,8 @@ start_engine() {
   # A pid file left by a killed engine makes dockerd refuse to start.
   rm -f /var/run/docker.pid
   echo "start-dockerd: starting dockerd (log: $log)"
-  nohup dockerd >>"$log" 2>&1 </dev/null &
+  # A session of its own: a Ctrl-C in the terminal, or the end of the job that started it, does not take the engine down.
+  setsid nohup dockerd >>"$log" 2>&1 </dev/null &
 }
 
 deadline=$((SECONDS + wait_seconds))

@@ -29,9 +29,7 @@ public class CustomDomainWorkflowTests
         {
             Domain = Zone,
             Tls = [],
-            ExtraArgs = ["--dns-port", dnsPort.ToString(CultureInfo.InvariantCulture), "--public-ip", "127.0.0.1",
-                "--acme-directory", pebble.DirectoryUrl, "--acme-email", "ops@example.org", "--acme-ca", pebble.TlsRootFile, "--acme-retry-seconds", "1",
-                "--http-port", pebble.HttpPort.ToString(CultureInfo.InvariantCulture), "--resolver", $"127.0.0.1:{world.Port}", "--domain-check-seconds", "1"],
+            ExtraArgs = [.. pebble.GatewayArgs(dnsPort, world)],
         });
         var user = cluster.User;
         var gateway = cluster.Gateway;

@@ -26,9 +26,7 @@ public class GatewayCustomDomainTests
         string home = Directory.CreateTempSubdirectory("pc-gateway-domains-").FullName;
         await using var gateway = await GatewayProgram.StartAsync(new GatewayLaunch(GatewayProcess.ExecutablePath, Zone, [])
         {
-            ExtraArgs = ["--open", "--dns-port", dnsPort.ToString(CultureInfo.InvariantCulture), "--public-ip", "127.0.0.1",
-                "--acme-directory", pebble.DirectoryUrl, "--acme-email", "ops@example.org", "--acme-ca", pebble.TlsRootFile, "--acme-retry-seconds", "1",
-                "--http-port", pebble.HttpPort.ToString(CultureInfo.InvariantCulture), "--resolver", $"127.0.0.1:{world.Port}", "--domain-check-seconds", "1"],
+            ExtraArgs = ["--open", .. pebble.GatewayArgs(dnsPort, world)],
             Environment = new Dictionary<string, string?> { ["PEERCOMPUTE_HOME"] = home },
             Metrics = true,
         });

@@ -30,6 +30,16 @@ internal sealed class Pebble : IAsyncDisposable
     /// <summary>The port pebble connects to for HTTP-01 challenges (the gateway's --http-port in tests).</summary>
     public int HttpPort { get; }
 
+    /// <summary>
+    /// A gateway's options for certificates from this pebble: the zone's DNS on <paramref name="dnsPort"/> (DNS-01 for the
+    /// wildcard), custom domains checked through <paramref name="world"/> and proved by HTTP-01 on pebble's HTTP port,
+    /// retries and checks every second.
+    /// </summary>
+    public string[] GatewayArgs(int dnsPort, StubDns world) =>
+        ["--dns-port", dnsPort.ToString(CultureInfo.InvariantCulture), "--public-ip", "127.0.0.1",
+            "--acme-directory", DirectoryUrl, "--acme-email", "ops@example.org", "--acme-ca", TlsRootFile, "--acme-retry-seconds", "1",
+            "--http-port", HttpPort.ToString(CultureInfo.InvariantCulture), "--resolver", $"127.0.0.1:{world.Port}", "--domain-check-seconds", "1"];
+
     /// <summary>The root of pebble's own HTTPS (for the gateway's --acme-ca and curl).</summary>
     public string TlsRootFile => Path.Combine(_folder, "tls-root.pem");
 

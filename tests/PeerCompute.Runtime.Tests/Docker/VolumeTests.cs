@@ -100,6 +100,11 @@ public sealed class VolumeTests
         await Assert.That(LoopMounts.Under(harness.StateFolder)).Contains(mountPoint);
         await TestProcess.RunAsync("umount", [mountPoint]);
         await Assert.That(LoopMounts.Under(harness.StateFolder)).IsEmpty();
+        // After a reboot no loop device is attached; here the last container's mount namespace may hold the filesystem
+        // (and so its loop device) a moment longer, and the runtime rightly refuses to mount a still-attached file twice.
+        string image = Path.Combine(harness.StateFolder, "volumes", Volumes.VolumeRecord.KeyFor(Owner, "notes") + ".img");
+        await Eventually.WaitAsync(async () => (await TestProcess.RunAsync("losetup", ["--noheadings", "--associated", image])).StandardOutput.Trim().Length == 0,
+            "the volume's loop device to be detached after the unmount");
         var rebooted = await harness.OpenRuntimeAsync();
         await Assert.That(LoopMounts.Under(harness.StateFolder)).Contains(mountPoint);
         await Assert.That(ContainerOutput.Line(await RunAsync(harness, rebooted, WithVolume("reader", read, volume)), "read")).IsEqualTo("kept");

@@ -6,7 +6,7 @@ namespace PeerCompute.System.Tests.Release;
 internal sealed class CompletionTests
 {
     [Test]
-    [Arguments("peerctl ''", "--help --version completion deploy discover down history id init invite logs peers rollback status stop up url volume")]
+    [Arguments("peerctl ''", "--help --version completion deploy discover domain down history id init invite logs peers rollback status stop up url volume")]
     [Arguments("peerctl volume ''", "--help ls rm")]
     [Arguments("peerctl invite --", "--addr --expires --help --json --name")]
     [Arguments("peerctl st", "status stop")]

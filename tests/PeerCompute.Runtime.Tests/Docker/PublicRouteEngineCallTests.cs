@@ -1,3 +1,4 @@
+using PeerCompute.Runtime.Deployments;
 using System.Net.Sockets;
 using PeerCompute.Runtime.Routes;
 using PeerCompute.Runtime.Tests.Infrastructure;
@@ -43,7 +44,9 @@ public sealed class PublicRouteEngineCallTests
     {
         await using var proxy = CountingEngineProxy.Start("/var/run/docker.sock");
         await using var harness = await RuntimeHarness.StartAsync(o => o with { DockerEndpoint = proxy.Endpoint });
-        var deployed = await harness.Runtime.DeployAsync(RuntimeHarness.Busybox("adopted", RuntimeHarness.Shell(RuntimeHarness.ServeHttp)), Owner);
+        // No restart policy: the provider's restart supervisor would otherwise start the container the engine stopped
+        // again (it cannot tell that stop from a crash), racing the reconcile this test looks at.
+        var deployed = await harness.Runtime.DeployAsync(RuntimeHarness.Busybox("adopted", RuntimeHarness.Shell(RuntimeHarness.ServeHttp)) with { Restart = RestartMode.No }, Owner);
         await Http.GetWhenReadyAsync(deployed.HostPort!.Value);
 
         // A restarted provider: routes come back from the start's reconcile, before any request.

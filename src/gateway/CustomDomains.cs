@@ -88,7 +88,7 @@ internal sealed class CustomDomains : IHttpChallengeTokens, ITlsAlpnChallenges, 
 
     public DomainStatus StatusOf(string domain)
     {
-        domain = domain.Trim().TrimEnd('.').ToLowerInvariant();
+        domain = PeerCompute.Core.Protocol.CustomDomain.Normalize(domain);
         var claim = _claims.All.FirstOrDefault(c => c.Domain == domain);
         return claim is null ? DomainStatus.NotHeld(domain) : StatusOf(claim);
     }

@@ -6,6 +6,9 @@ public static class CustomDomain
     /// <summary>Custom domains one deployment may have (what one route carries to a gateway).</summary>
     public const int MaxPerDeployment = 8;
 
+    /// <summary>How a typed domain is compared and stored: no surrounding spaces, no trailing dot, lower case.</summary>
+    public static string Normalize(string domain) => domain.Trim().TrimEnd('.').ToLowerInvariant();
+
     /// <summary>A lower-case DNS name of two or more labels (a-z, 0-9, inner '-'), no trailing dot: what a CNAME's owner can be.</summary>
     public static bool IsValid(string domain)
     {

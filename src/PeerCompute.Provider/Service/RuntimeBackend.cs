@@ -54,7 +54,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
             App = request.App,
             Service = request.Service,
             Private = request.Private,
-            Domains = request.Domains is { Count: > 0 } domains ? [.. domains.Select(d => d.Trim().TrimEnd('.').ToLowerInvariant()).Distinct(StringComparer.Ordinal)] : null,
+            Domains = request.Domains is { Count: > 0 } domains ? [.. domains.Select(CustomDomain.Normalize).Distinct(StringComparer.Ordinal)] : null,
         };
         var pullProgress = new Progress(progress);
         // The caller's own deployment of that name: this deploy is its next revision (another owner's name stays taken).
@@ -159,7 +159,7 @@ public sealed class RuntimeBackend(IDeploymentRuntime runtime, PeerId provider, 
     public async Task<StatusResponse> DomainsAsync(DomainRequest request, PeerId owner, CancellationToken cancellationToken)
     {
         var found = await FindAsync(request.Deployment, owner, cancellationToken).ConfigureAwait(false);
-        string? domain = request.Domain?.Trim().TrimEnd('.').ToLowerInvariant();
+        string? domain = (request.Domain is null ? null : CustomDomain.Normalize(request.Domain));
         var current = found.Domains;
         IReadOnlyList<string>? next = request.Action switch
         {

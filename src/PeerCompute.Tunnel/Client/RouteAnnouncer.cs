@@ -64,7 +64,7 @@ internal sealed class RouteAnnouncer(string tag, TimeSpan exchangeTimeout, Actio
         var custom = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (string name in valid)
             if (domains?.GetValueOrDefault(name) is { Count: > 0 } list)
-                custom[name] = [.. list.Select(d => d.Trim().TrimEnd('.').ToLowerInvariant()).Distinct(StringComparer.Ordinal).Take(SetRoutes.MaxDomainsPerLabel)];
+                custom[name] = [.. list.Select(PeerCompute.Core.Protocol.CustomDomain.Normalize).Distinct(StringComparer.Ordinal).Take(SetRoutes.MaxDomainsPerLabel)];
         lock (_lock)
         {
             _routes = [.. valid];

@@ -99,7 +99,7 @@ internal sealed partial class DeploymentCommands
         var domains = new List<string>();
         foreach (string text in domain?.Values ?? [])
         {
-            string customDomain = text.Trim().TrimEnd('.').ToLowerInvariant();
+            string customDomain = PeerCompute.Core.Protocol.CustomDomain.Normalize(text);
             if (!PeerCompute.Core.Protocol.CustomDomain.IsValid(customDomain))
                 throw new UsageException($"--domain '{text}' is not a domain name such as www.example.org (labels of a-z, 0-9 and '-', at least one dot).");
             if (!domains.Contains(customDomain))

@@ -44,7 +44,7 @@ internal sealed class DomainCommands
 
     private static Task RunAsync(string action, string deployment, string? domain, string? peer, bool json, CancellationToken cancellationToken)
     {
-        if (domain is not null && !CustomDomain.IsValid(domain.Trim().TrimEnd('.').ToLowerInvariant()))
+        if (domain is not null && !CustomDomain.IsValid(CustomDomain.Normalize(domain)))
             throw new UsageException($"'{domain}' is not a domain name: give a fully qualified name such as www.example.org.");
         return DeploymentCommands.WithProviderAsync(peer, json, ReplyTimeout, async (session, replyToken) =>
         {

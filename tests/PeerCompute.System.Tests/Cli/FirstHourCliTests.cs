@@ -128,7 +128,7 @@ public partial class FirstHourCliTests
         await user.TrustAsync(a, "alpha", daemonA.Address);
         await user.TrustAsync(b, "beta", daemonB.Address);
         // A port nothing listens on: the provider is down.
-        await user.TrustAsync(gone, "gamma", $"/ip4/127.0.0.1/tcp/{FreePort()}");
+        await user.TrustAsync(gone, "gamma", $"/ip4/127.0.0.1/tcp/{FreePorts.One()}");
 
         var table = await user.CtlAsync("status");
         await Assert.That(table.ExitCode).IsEqualTo(0).Because(table.ToString());
@@ -258,13 +258,6 @@ public partial class FirstHourCliTests
         await Assert.That(script.StandardOutput).Contains("discover");
         var unknown = await TestProcess.RunAsync(PeerNode.Peerctl, ["completion", "tcsh"], NoHome);
         await Assert.That(unknown.ExitCode).IsEqualTo(2);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new global::System.Net.Sockets.TcpListener(global::System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((global::System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>A colour or style escape (SGR); .NET's own keypad-mode escapes on a terminal are not colour.</summary>

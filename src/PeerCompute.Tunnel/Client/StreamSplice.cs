@@ -27,7 +27,7 @@ internal static class StreamSplice
         }
         catch (Exception)
         {
-            stream.Reset();
+            await EndAsync(stream, progress, cancellationToken).ConfigureAwait(false);
         }
         return progress.FromContainer > 0 ? SpliceEnd.Answered
             : progress.FirstEnd switch
@@ -36,6 +36,28 @@ internal static class StreamSplice
                 Progress.Gateway => SpliceEnd.GatewayGaveUp,
                 _ => SpliceEnd.Stopped,
             };
+    }
+
+    /// <summary>
+    /// Ends the stream after a pump failed. A container that failed before sending a byte (Docker's port proxy resets a
+    /// connection it accepted for a container that does not listen) gets an orderly end: a reset would discard the
+    /// Connected byte if the gateway had not read it yet, and the visitor would be told the tunnel failed instead of
+    /// the container. Any other failure resets, so a cut answer is never taken for a whole one.
+    /// </summary>
+    private static async ValueTask EndAsync(YamuxStream stream, Progress progress, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref progress.FromContainer) == 0 && Volatile.Read(ref progress.FirstEnd) == Progress.Container && !cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+            {
+            }
+        }
+        stream.Reset();
     }
 
     /// <summary>What the two pumps saw: bytes from the container, and which side ended first (the container closing or failing, or the gateway resetting).</summary>

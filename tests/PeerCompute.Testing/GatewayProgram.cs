@@ -145,7 +145,7 @@ public sealed class GatewayProgram : IAsyncDisposable
         {
             await StopAsync().ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (TimeoutException)
         {
         }
         await Process.DisposeAsync().ConfigureAwait(false);

@@ -200,7 +200,14 @@ public sealed class TestProcess : IAsyncDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{_process.StartInfo.FileName} (pid {_process.Id}) did not exit within {timeout.TotalSeconds:0.#} s; its output so far:\n{Output}");
+        }
         return _process.ExitCode;
     }
 

@@ -97,7 +97,7 @@ internal sealed partial class ProviderProcess : IAsyncDisposable
             {
                 await _process.WaitForExitAsync(TimeSpan.FromSeconds(30));
             }
-            catch (OperationCanceledException)
+            catch (TimeoutException)
             {
             }
         }

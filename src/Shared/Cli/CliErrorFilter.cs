@@ -13,17 +13,16 @@ internal sealed class CliErrorFilter(ConsoleAppFilter next) : ConsoleAppFilter(n
     public override async Task InvokeAsync(ConsoleAppContext context, CancellationToken cancellationToken)
     {
         bool json = CliErrors.WantsJson(context.Arguments);
-        using var command = DetachedCancellation.From(cancellationToken);
         try
         {
-            await Next.InvokeAsync(context, command.Token).ConfigureAwait(false);
+            await Next.InvokeAsync(context, cancellationToken).ConfigureAwait(false);
         }
         catch (CliException ex)
         {
             Environment.ExitCode = ex.ExitCode;
             CliErrors.Report(ex.Code, ex.Message, json);
         }
-        catch (OperationCanceledException) when (command.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             Environment.ExitCode = 130;
         }
@@ -61,48 +60,5 @@ internal static class CliErrors
         Console.Error.WriteLine($"{Colors.Error("error:")} {TerminalText.Neutralise(message)}");
         if (json)
             CliJson.Write(new CliErrorOutput(new CliError(code, message)), CliErrorJsonContext.Default.CliErrorOutput);
-    }
-}
-
-/// <summary>
-/// The framework cancels its token from its SIGINT/SIGTERM handler and arms its exit deadline only once that
-/// <see cref="CancellationTokenSource.Cancel()"/> returns; Cancel runs the token's callbacks, and through them the
-/// continuations of whatever awaited it, on the handler's thread. A command whose way out blocks there (a session's
-/// teardown) would hold the handler, and the program would never end. Commands get a token cancelled on the thread pool.
-/// </summary>
-internal sealed class DetachedCancellation : IDisposable
-{
-    private readonly CancellationTokenSource _source = new();
-    private readonly CancellationTokenRegistration _registration;
-    private int _disposed;
-
-    private DetachedCancellation(CancellationToken outer) =>
-        _registration = outer.UnsafeRegister(static state => ThreadPool.UnsafeQueueUserWorkItem(static self => self.Cancel(), (DetachedCancellation)state!, preferLocal: false), this);
-
-    public static DetachedCancellation From(CancellationToken outer) => new(outer);
-
-    public CancellationToken Token => _source.Token;
-
-    public bool IsCancellationRequested => _source.IsCancellationRequested;
-
-    private void Cancel()
-    {
-        if (Volatile.Read(ref _disposed) != 0)
-            return;
-        try
-        {
-            _source.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
-
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-            return;
-        _registration.Dispose();
-        _source.Dispose();
     }
 }

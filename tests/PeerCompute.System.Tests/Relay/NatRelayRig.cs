@@ -125,7 +125,13 @@ internal sealed class NatRelayRig : IAsyncDisposable
     private static string Tail(string output, int lines = 40) => string.Join('\n', output.Split('\n').TakeLast(lines));
 
     /// <summary>The user's peerctl in the background in the home namespace (nsenter execs it: the pid is peerctl's).</summary>
-    public TestProcess StartCtlFromHome(params string[] args) => TestProcess.Start("nsenter", InHome(PeerNode.Peerctl, args), User.Environment);
+    /// <remarks>
+    /// SIGINT is set back to its default first: a suite started as a background job of a non-interactive shell (as CI
+    /// scripts are) inherits it ignored, and peerctl, as any program should, keeps an ignored SIGINT ignored, so the
+    /// test's Ctrl-C would never arrive.
+    /// </remarks>
+    public TestProcess StartCtlFromHome(params string[] args) =>
+        TestProcess.Start("env", ["--default-signal=INT", "nsenter", .. InHome(PeerNode.Peerctl, args)], User.Environment);
 
     /// <summary>curl in the home namespace, the URL's host resolved to the gateway's public address, verifying its certificate, TLS 1.3 only.</summary>
     public Task<ProcessResult> CurlFromHomeAsync(string url)

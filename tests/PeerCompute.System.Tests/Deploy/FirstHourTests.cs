@@ -79,7 +79,7 @@ public class FirstHourTests
         // What the message tells the operator to give is accepted, in the form 'gateway pin' prints it.
         await daemon.DisposeAsync();
         await using var pinned = await ProviderProcess.StartAsync(providerNode, "--gateway", gateway.TunnelAddress, "--gateway-pin", gateway.Pin);
-        await pinned.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        await pinned.Process.WaitForOutputAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         await Assert.That(gateway.Pin).StartsWith("sha256//");
     }
 

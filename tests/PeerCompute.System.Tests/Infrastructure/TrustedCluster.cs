@@ -77,9 +77,10 @@ internal sealed class TrustedCluster : IAsyncDisposable
                 gatewayArgs.AddRange(["--gateway", $"{g.Address}:{gatewayProcess.TunnelPort}", "--gateway-pin", gatewayProcess.Pin]);
             }
             daemon = await ProviderProcess.StartAsync(provider, launch, [.. gatewayArgs, .. providerArgs]);
+            // The tunnel may connect before the provider says it is ready (the start waited for that line), and several
+            // tunnels connect in any order: look at every line, not only those after the last wait.
             if (gateways.Count == 1)
-                await daemon.Process.WaitForLineAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
-            // Several tunnels connect in any order: look at every line, not only those after the last wait.
+                await daemon.Process.WaitForOutputAsync(l => l.Contains("gateway tunnel connected", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
             foreach (var g in gateways.Skip(gateways.Count == 1 ? 1 : 0))
                 await daemon.Process.WaitForOutputAsync(l => l.Contains($"gateway tunnel connected (127.0.0.1:{g.TunnelPort})", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
             await user.TrustAsync(provider, "maya", daemon.Address);

@@ -64,4 +64,40 @@ public class ComposeParserRobustnessTests
 
         await Assert.That(ex.Message).StartsWith("compose.yaml:");
     }
+
+    [Test]
+    [Arguments("x-k: &k web\nservices:\n  *k : {image: x}\n  *k : {image: y}\n", "an alias as a key (*k) is not supported")]
+    // The file the mangling test found: "x-base" became "*base", an alias key naming the anchor of its own value.
+    [Arguments("name: shop\n*base: &base\n  image: busybox\nservices:\n  web:\n    <<: *base\n    command: [\"httpd\", \"-f\"]\n    environment: {A: \"1\"}\n    ports: [\"8080\"]\n    depends_on: {db: {condition: service_healthy}}\n  db:\n    image: bus>box\n    expose: [\"6379\"]\n    volumes: [\"data:/data\"]\n    healthcheck: {test: \"true\", interval: 1s}\nvolumes:\n  data: {x-peercompute: {size: 1GB}}", "an alias as a key (*base) is not supported")]
+    [Arguments("services:\n  web: &w\n    image: x\n    command: [*w]\n", "the alias *w is inside the node its anchor names")]
+    [Arguments("services:\n  web: &w\n    image: x\n    environment: {A: *w}\n", "the alias *w is inside the node its anchor names")]
+    [Arguments("services:\n  web:\n    image: x\n    environment: *env\nx-env: &env {A: b}\n", "the alias *env comes before its anchor &env")]
+    public async Task An_alias_as_a_key_or_before_its_anchor_is_finished_is_refused_not_a_crash(string text, string reason)
+    {
+        // YamlDotNet's tree resolves such aliases anyway, and comparing alias keys recursed until the stack overflowed,
+        // which ends the process (no catch helps): the mangling test above found the second file in a fresh-clone CI run.
+        var ex = Assert.Throws<ComposeException>(() => ComposeParser.Parse(text));
+
+        await Assert.That(ex.Message).StartsWith("compose.yaml:");
+        await Assert.That(ex.Message).Contains(reason);
+    }
+
+    [Test]
+    public async Task An_alias_to_a_finished_anchor_still_works()
+    {
+        var app = ComposeParser.Parse("""
+            x-env: &env {A: "1", B: two}
+            x-image: &image busybox
+            services:
+              web:
+                image: *image
+                environment: *env
+              worker:
+                image: *image
+                environment: *env
+            """);
+
+        await Assert.That(app.Services.Select(s => s.Environment["B"])).IsEquivalentTo(["two", "two"]);
+        await Assert.That(app.Services.Select(s => s.Image)).IsEquivalentTo(["busybox", "busybox"]);
+    }
 }

@@ -46,7 +46,7 @@ public static partial class ComposeParser
             var stream = new YamlStream();
             try
             {
-                CheckDepth(text);
+                CheckStructure(text);
                 stream.Load(new StringReader(text));
             }
             catch (YamlException ex)
@@ -101,25 +101,61 @@ public static partial class ComposeParser
             return app;
         }
 
-        /// <summary>Walks the parser's events (no recursion) so that a deeply nested file is refused before the tree is built.</summary>
-        private void CheckDepth(string text)
+        /// <summary>
+        /// Walks the parser's events (no recursion) before the tree is built, and refuses what the tree would choke on:
+        /// nesting deeper than <see cref="MaxDepth"/>, an alias as a mapping key, and an alias to an anchor that is not
+        /// finished yet (still open around it, or further down). YamlDotNet's tree resolves such aliases anyway, and
+        /// comparing alias keys recursed until the stack overflowed, which ends the process whatever catches what.
+        /// </summary>
+        private void CheckStructure(string text)
         {
             var parser = new Parser(new StringReader(text));
-            int depth = 0;
+            var open = new Stack<(bool Mapping, bool ExpectKey, string? Anchor)>();
+            var finished = new HashSet<string>(StringComparer.Ordinal);
             long line = 1;
             while (NextEvent(parser, ref line))
             {
-                switch (parser.Current)
+                var current = parser.Current!;
+                bool isKey = open.Count > 0 && open.Peek() is { Mapping: true, ExpectKey: true };
+                switch (current)
                 {
+                    case YamlDotNet.Core.Events.AnchorAlias alias:
+                        if (isKey)
+                            throw Fail(current.Start.Line, $"an alias as a key (*{alias.Value}) is not supported");
+                        if (!finished.Contains(alias.Value.Value))
+                            throw Fail(current.Start.Line, open.Any(f => f.Anchor == alias.Value.Value)
+                                ? $"the alias *{alias.Value} is inside the node its anchor names"
+                                : $"the alias *{alias.Value} comes before its anchor &{alias.Value}");
+                        NodeDone(open);
+                        break;
+                    case YamlDotNet.Core.Events.Scalar scalar:
+                        if (!scalar.Anchor.IsEmpty)
+                            finished.Add(scalar.Anchor.Value);
+                        NodeDone(open);
+                        break;
                     case YamlDotNet.Core.Events.MappingStart or YamlDotNet.Core.Events.SequenceStart:
-                        if (++depth > MaxDepth)
-                            throw Fail(parser.Current.Start.Line, $"nested deeper than {MaxDepth} levels");
+                        if (open.Count >= MaxDepth)
+                            throw Fail(current.Start.Line, $"nested deeper than {MaxDepth} levels");
+                        var anchor = ((YamlDotNet.Core.Events.NodeEvent)current).Anchor;
+                        open.Push((current is YamlDotNet.Core.Events.MappingStart, true, anchor.IsEmpty ? null : anchor.Value));
                         break;
                     case YamlDotNet.Core.Events.MappingEnd or YamlDotNet.Core.Events.SequenceEnd:
-                        depth--;
+                        if (open.TryPop(out var closed))
+                        {
+                            if (closed.Anchor is { } name)
+                                finished.Add(name);
+                            NodeDone(open);
+                        }
                         break;
                 }
             }
+        }
+
+        /// <summary>A node ended inside the innermost open one: in a mapping, keys and values take turns.</summary>
+        private static void NodeDone(Stack<(bool Mapping, bool ExpectKey, string? Anchor)> open)
+        {
+            if (open.TryPop(out var parent))
+                open.Push(parent with { ExpectKey = !parent.Mapping || !parent.ExpectKey });
         }
 
         private bool NextEvent(Parser parser, ref long line)

@@ -128,10 +128,10 @@ public class PrivateUrlTests
         try
         {
             string[] common = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--ignore-certificate-errors", "--user-data-dir=" + profile, "--dump-dom"];
-            var viaLink = await TestProcess.RunAsync("chromium", [.. common, link], timeout: TimeSpan.FromMinutes(1));
+            var viaLink = await Chromium.RunAsync([.. common, link], TimeSpan.FromMinutes(1));
             if (!viaLink.StandardOutput.Contains("peercompute test page", StringComparison.Ordinal))
                 throw new InvalidOperationException($"the link did not open the page in Chromium: {viaLink}");
-            var viaCookie = await TestProcess.RunAsync("chromium", [.. common, bareUrl], timeout: TimeSpan.FromMinutes(1));
+            var viaCookie = await Chromium.RunAsync([.. common, bareUrl], TimeSpan.FromMinutes(1));
             return viaCookie.StandardOutput;
         }
         finally

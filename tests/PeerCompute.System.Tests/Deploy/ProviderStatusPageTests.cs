@@ -42,13 +42,13 @@ public class ProviderStatusPageTests
         try
         {
             string[] chromium = ["--headless", "--no-sandbox", "--disable-gpu", $"--user-data-dir={Path.Combine(dir, "profile")}"];
-            var dom = await TestProcess.RunAsync("/usr/bin/chromium", [.. chromium, "--dump-dom", url], timeout: TimeSpan.FromMinutes(2));
+            var dom = await Chromium.RunAsync([.. chromium, "--dump-dom", url], TimeSpan.FromMinutes(2));
             await Assert.That(dom.ExitCode).IsEqualTo(0).Because(dom.ToString());
             await Assert.That(dom.StandardOutput).Contains("id=\"deployments\"");
             await Assert.That(dom.StandardOutput).Contains("<td>web</td>");
             await Assert.That(dom.StandardOutput).Contains("id=\"refusal-count\">2<");
             string png = Path.Combine(dir, "provider-status.png");
-            var shot = await TestProcess.RunAsync("/usr/bin/chromium", [.. chromium, "--window-size=1200,900", $"--screenshot={png}", url], timeout: TimeSpan.FromMinutes(2));
+            var shot = await Chromium.RunAsync([.. chromium, "--window-size=1200,900", $"--screenshot={png}", url], TimeSpan.FromMinutes(2));
             await Assert.That(shot.ExitCode).IsEqualTo(0).Because(shot.ToString());
             await Assert.That(new FileInfo(png).Length).IsGreaterThan(10_000).Because("a rendered page, not a blank image");
         }
